@@ -1,0 +1,81 @@
+"""nnkit: a small, fast neural-network framework on NumPy whose components are plugins.
+
+The core holds the interfaces and the seed's matrix-style algorithm (evaluate,
+back-propagate, update); every activation, loss, optimizer and initializer arrives
+through the ``nnkit`` entry-point group, the standard set included.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from nnkit.activations import Activation
+from nnkit.component import Component
+from nnkit.dense import Dense
+from nnkit.errors import (
+    ComponentConflictError,
+    ConfigurationError,
+    DataError,
+    InvalidComponentError,
+    NNKitError,
+    PluginLoadWarning,
+    UnknownComponentError,
+)
+from nnkit.history import History
+from nnkit.hookspecs import hookimpl, hookspec
+from nnkit.initializers import Initializer
+from nnkit.layers import Layer
+from nnkit.losses import Loss
+from nnkit.metrics import Metric
+from nnkit.network import Network
+from nnkit.optimizers import Optimizer
+from nnkit.registry import (
+    ComponentInfo,
+    activation,
+    components,
+    initializer,
+    layer,
+    loss,
+    metric,
+    optimizer,
+    reload_plugins,
+)
+from nnkit import datasets
+
+__all__ = [
+    "__version__",
+    # the network
+    "Network",
+    "Dense",
+    "History",
+    # the interfaces plugins implement
+    "Activation",
+    "Component",
+    "Initializer",
+    "Layer",
+    "Loss",
+    "Metric",
+    "Optimizer",
+    # the registry
+    "hookimpl",
+    "hookspec",
+    "ComponentInfo",
+    "components",
+    "reload_plugins",
+    "activation",
+    "initializer",
+    "layer",
+    "loss",
+    "metric",
+    "optimizer",
+    # errors
+    "NNKitError",
+    "DataError",
+    "ConfigurationError",
+    "UnknownComponentError",
+    "ComponentConflictError",
+    "InvalidComponentError",
+    "PluginLoadWarning",
+    # data
+    "datasets",
+]

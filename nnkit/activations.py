@@ -1,0 +1,72 @@
+"""The activation interface: the seed's ``g`` and ``g'``.
+
+Arrays are laid out as in the seed, one column per sample: ``Z`` and ``A`` have shape
+``(units, samples)``. An element-wise activation needs only :meth:`Activation.forward`
+and :meth:`Activation.derivative`; :meth:`Activation.backward` is there for activations
+that are cheaper from ``A`` (sigmoid, tanh) or not element-wise at all (softmax).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from abc import ABC, abstractmethod
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+
+from nnkit.component import Component
+
+__all__ = ["Activation"]
+
+
+def _accepting_out(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Let an implementation that has no ``out`` parameter be called with one (it is ignored)."""
+
+    @functools.wraps(method)
+    def call(self: Any, *args: Any, out: np.ndarray | None = None) -> Any:
+        return method(self, *args)
+
+    return call
+
+
+class Activation(Component, ABC):
+    """An activation function ``g`` applied to a layer's weighted input ``Z``.
+
+    Implement :meth:`forward` and at least one of :meth:`derivative` (element-wise
+    ``g'``) and :meth:`backward`. The optional ``out`` arguments are buffers the network
+    reuses across batches; an implementation may write into ``out`` and return it, or
+    ignore it (and leave it out of its signature) and return a new array.
+    """
+
+    #: Registry name of the initializer that suits this activation (He for ReLU-like,
+    #: Glorot for the saturating ones); a Dense layer uses it unless told otherwise.
+    default_initializer: ClassVar[str] = "glorot_uniform"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("forward", "backward"):
+            method = cls.__dict__.get(name)
+            if method is not None and "out" not in inspect.signature(method).parameters:
+                setattr(cls, name, _accepting_out(method))
+
+    @abstractmethod
+    def forward(self, Z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``A = g(Z)``."""
+
+    def derivative(self, Z: np.ndarray) -> np.ndarray:
+        """``g'(Z)``, element-wise. Activations that are not element-wise override
+        :meth:`backward` instead."""
+        if type(self).backward is Activation.backward:
+            raise NotImplementedError(
+                f"{type(self).__name__} must implement derivative(Z) or backward(Z, A, dA)"
+            )
+        raise NotImplementedError(
+            f"{type(self).__name__} is not element-wise; use backward(Z, A, dA)"
+        )
+
+    def backward(
+        self, Z: np.ndarray, A: np.ndarray, dA: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``dZ = dA * g'(Z)``: the gradient with respect to ``Z`` given the one for ``A``."""
+        return np.multiply(dA, self.derivative(Z), out=out)

@@ -1,0 +1,46 @@
+"""The base every component shares: a configuration that round-trips through its constructor.
+
+A component stores each constructor argument as an attribute of the same name (as
+scikit-learn estimators do), so ``type(c)(**c.get_config())`` rebuilds it. Model files
+and the registry rely on that.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+__all__ = ["Component"]
+
+
+class Component:
+    """Something a plugin registers by name: an activation, a layer, a loss, an optimizer, ..."""
+
+    @classmethod
+    def _config_names(cls) -> list[str]:
+        signature = inspect.signature(cls.__init__)
+        return [
+            name
+            for name, parameter in signature.parameters.items()
+            if name != "self"
+            and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+        ]
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this component, read from its attributes."""
+        config = {}
+        for name in self._config_names():
+            if not hasattr(self, name):
+                raise AttributeError(
+                    f"{type(self).__name__} takes {name!r} in __init__ but does not store it as "
+                    f"self.{name}; store every constructor argument so the component can be saved"
+                )
+            config[name] = getattr(self, name)
+        return config
+
+    def __repr__(self) -> str:
+        try:
+            arguments = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        except AttributeError:
+            arguments = "..."
+        return f"{type(self).__name__}({arguments})"

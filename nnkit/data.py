@@ -1,0 +1,166 @@
+"""Checking and converting what users hand to ``fit``, ``predict`` and ``evaluate``.
+
+Users give samples as rows, ``X`` of shape ``(n_samples, n_features)``, as in NumPy,
+scikit-learn and Keras. Everything is checked once, up front, so that a mistake is
+reported in the user's terms rather than as a broadcasting error deep in a layer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nnkit.errors import ConfigurationError, DataError
+from nnkit.losses import Loss
+
+__all__ = ["as_features", "as_targets", "positive_int", "train_test_split"]
+
+
+def _as_numeric(values: Any, name: str, dtype: np.dtype) -> np.ndarray:
+    try:
+        array = np.asarray(values)
+    except Exception as error:  # ragged nested lists and the like
+        raise DataError(f"{name} could not be read as an array: {error}") from None
+    if array.dtype == object or not (
+        np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_
+    ):
+        raise DataError(
+            f"{name} must be numeric, got values of type {array.dtype}; convert or encode "
+            "them to numbers first"
+        )
+    if np.iscomplexobj(array):
+        raise DataError(f"{name} must be real-valued, got complex numbers")
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+def _check_finite(array: np.ndarray, name: str) -> None:
+    if not np.isfinite(array).all():
+        bad = np.argwhere(~np.isfinite(array))[0]
+        where = f"row {bad[0]}" + (f", column {bad[1]}" if len(bad) > 1 else "")
+        kind = "NaN" if np.isnan(array[tuple(bad)]) else "infinite"
+        count = int((~np.isfinite(array)).sum())
+        raise DataError(
+            f"{name} contains {count} NaN or infinite value(s), the first {kind} at {where}; "
+            "remove or impute them before training"
+        )
+
+
+def as_features(
+    X: Any, dtype: np.dtype, n_features: int | None = None, name: str = "X"
+) -> np.ndarray:
+    """``X`` as a C-contiguous ``(n_samples, n_features)`` array of ``dtype``, checked.
+
+    Raises :class:`~nnkit.errors.DataError` for anything but a non-empty, finite, numeric
+    2-D array with the expected number of features.
+    """
+    array = _as_numeric(X, name, dtype)
+    if array.ndim != 2:
+        hint = (
+            f"; use {name}.reshape(-1, 1) for a single feature or {name}.reshape(1, -1) for "
+            "a single sample"
+            if array.ndim == 1
+            else ""
+        )
+        raise DataError(
+            f"{name} must be 2-D with shape (n_samples, n_features), got {array.ndim}-D "
+            f"with shape {array.shape}{hint}"
+        )
+    if array.shape[0] == 0:
+        raise DataError(f"{name} is empty: it has no samples (shape {array.shape})")
+    if array.shape[1] == 0:
+        raise DataError(f"{name} has no features (shape {array.shape})")
+    if n_features is not None and array.shape[1] != n_features:
+        raise DataError(
+            f"{name} has {array.shape[1]} features but the network takes {n_features}"
+        )
+    _check_finite(array, name)
+    return array
+
+
+def as_targets(
+    y: Any, n_samples: int, n_outputs: int, loss: Loss, dtype: np.dtype, name: str = "y"
+) -> np.ndarray:
+    """Targets as an ``(n_samples, n_outputs)`` array of ``dtype``.
+
+    Integer class labels (a 1-D array) are one-hot encoded when the loss accepts them and
+    the output layer has more than one unit; a 1-D array for a single output becomes one
+    column.
+    """
+    raw = np.asarray(y) if not isinstance(y, np.ndarray) else y
+    if raw.dtype.kind in "USO":
+        raise DataError(
+            f"{name} must be numeric, got {raw.dtype} values such as {raw.flat[0]!r}; "
+            "encode class names as integers 0..k-1 first"
+        )
+    if raw.ndim == 0 or raw.shape[0] != n_samples:
+        length = "a scalar" if raw.ndim == 0 else f"{raw.shape[0]} rows"
+        raise DataError(f"{name} has {length} but X has {n_samples} samples; they must match")
+    if raw.ndim == 2 and raw.shape[1] == 1 and n_outputs > 1:
+        raw = raw[:, 0]
+    if raw.ndim == 1 and n_outputs > 1:
+        return _one_hot(raw, n_outputs, loss, dtype, name)
+    targets = _as_numeric(raw, name, dtype)
+    if targets.ndim == 1:
+        targets = targets.reshape(-1, 1)
+    if targets.ndim != 2 or targets.shape[1] != n_outputs:
+        raise DataError(
+            f"{name} has shape {raw.shape} but the output layer has {n_outputs} unit(s); "
+            f"targets must have shape ({n_samples}, {n_outputs})"
+        )
+    _check_finite(targets, name)
+    low, high = loss.target_range
+    if targets.min() < low or targets.max() > high:
+        raise DataError(
+            f"{name} has values from {targets.min():g} to {targets.max():g}, but "
+            f"{type(loss).__name__} needs targets in [{low:g}, {high:g}]"
+        )
+    return targets
+
+
+def _one_hot(
+    labels: np.ndarray, n_outputs: int, loss: Loss, dtype: np.dtype, name: str
+) -> np.ndarray:
+    if not loss.accepts_class_labels:
+        raise DataError(
+            f"{name} is 1-D but the output layer has {n_outputs} units and "
+            f"{type(loss).__name__} does not take class labels; pass targets of shape "
+            f"(n_samples, {n_outputs}) or use a classification loss such as 'cross_entropy'"
+        )
+    numeric = _as_numeric(labels, name, np.float64)
+    _check_finite(numeric, name)
+    if not np.array_equal(numeric, np.round(numeric)):
+        raise DataError(f"{name} holds class labels, which must be whole numbers 0..{n_outputs - 1}")
+    if numeric.min() < 0 or numeric.max() >= n_outputs:
+        bad = numeric[(numeric < 0) | (numeric >= n_outputs)][0]
+        raise DataError(
+            f"{name} has label {bad:g}, outside the output layer's {n_outputs} units: labels "
+            f"must be 0..{n_outputs - 1}; give the last layer as many units as classes"
+        )
+    one_hot = np.zeros((labels.shape[0], n_outputs), dtype=dtype)
+    one_hot[np.arange(labels.shape[0]), numeric.astype(np.intp)] = 1
+    return one_hot
+
+
+def train_test_split(
+    X: np.ndarray, y: np.ndarray, test_size: float = 0.25, seed: int | None = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Shuffle and split into ``X_train, X_test, y_train, y_test`` (as scikit-learn orders them)."""
+    X, y = np.asarray(X), np.asarray(y)
+    if not 0 < test_size < 1:
+        raise DataError(f"test_size must be between 0 and 1, got {test_size!r}")
+    if len(X) != len(y):
+        raise DataError(f"X has {len(X)} samples but y has {len(y)}; they must match")
+    order = np.random.default_rng(seed).permutation(len(X))
+    n_test = max(1, int(round(test_size * len(X))))
+    test, train = order[:n_test], order[n_test:]
+    if len(train) == 0:
+        raise DataError(f"test_size={test_size} leaves no training samples out of {len(X)}")
+    return X[train], X[test], y[train], y[test]
+
+
+def positive_int(value: Any, name: str) -> int:
+    """``value`` as an ``int`` if it is a positive integer; a clear error otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)

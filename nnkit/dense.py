@@ -1,0 +1,104 @@
+"""The fully connected layer: the seed's ``Z = W A + b``, ``A = g(Z)`` and their gradients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nnkit.activations import Activation
+from nnkit.buffers import BufferCache
+from nnkit.data import positive_int
+from nnkit.initializers import Initializer
+from nnkit.layers import Layer
+from nnkit.registry import default_registry
+
+__all__ = ["Dense"]
+
+
+class Dense(Layer):
+    """A fully connected layer of ``units`` neurons with an activation.
+
+    Args:
+        units: the number of neurons ``n^l``.
+        activation: an activation name or instance; ``None`` means none (``A = Z``).
+        kernel_initializer: initializer of ``W``; by default the one the activation names.
+        bias_initializer: initializer of ``b``.
+    """
+
+    def __init__(
+        self,
+        units: int,
+        activation: str | Activation | None = None,
+        kernel_initializer: str | Initializer | None = None,
+        bias_initializer: str | Initializer = "zeros",
+    ) -> None:
+        registry = default_registry()
+        self.units = positive_int(units, "Dense units")
+        self.activation: Activation | None = (
+            None if activation is None else registry.resolve("activation", activation)
+        )
+        if kernel_initializer is None:
+            kernel_initializer = (
+                self.activation.default_initializer if self.activation else "glorot_uniform"
+            )
+        self.kernel_initializer: Initializer = registry.resolve("initializer", kernel_initializer)
+        self.bias_initializer: Initializer = registry.resolve("initializer", bias_initializer)
+        self.n_inputs: int | None = None
+        self._buffers = BufferCache()
+
+    def build(self, n_inputs: int, rng: np.random.Generator) -> int:
+        self.n_inputs = n_inputs
+        self._buffers.clear()
+        return self.units
+
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        # W^l is (n^l, n^{l-1}) and b^l is (n^l, 1), exactly as in the seed.
+        return {"W": (self.units, self.n_inputs), "b": (self.units, 1)}
+
+    def initialize(self, rng: np.random.Generator) -> None:
+        fan_in, fan_out = self.n_inputs, self.units
+        for name, initializer in (("W", self.kernel_initializer), ("b", self.bias_initializer)):
+            target = self.params[name]
+            target[...] = initializer.sample(target.shape, fan_in, fan_out, rng, target.dtype)
+
+    def forward(self, A_prev: np.ndarray, training: bool = False) -> np.ndarray:
+        W, b = self.params["W"], self.params["b"]
+        m = A_prev.shape[1]
+        Z = np.matmul(W, A_prev, out=self._buffers.get("Z", (self.units, m), W.dtype))
+        Z += b  # Z^l = W^l A^{l-1} + b^l, b broadcast over the m columns
+        if self.activation is None:
+            A = Z
+        else:  # A^l = g^l(Z^l)
+            A = self.activation.forward(Z, out=self._buffers.get("A", (self.units, m), W.dtype))
+        self._A_prev, self._Z, self._A = A_prev, Z, A
+        return A
+
+    def backward(self, dA: np.ndarray, need_input_gradient: bool = True) -> np.ndarray | None:
+        if self.activation is None:
+            dZ = dA
+        else:  # dZ^l = dA^l * g^l'(Z^l)
+            out = self._buffers.get("dZ", dA.shape, dA.dtype)
+            dZ = self.activation.backward(self._Z, self._A, dA, out=out)
+        return self.backward_from_dZ(dZ, need_input_gradient)
+
+    def backward_from_dZ(
+        self, dZ: np.ndarray, need_input_gradient: bool = True
+    ) -> np.ndarray | None:
+        """The rest of back-propagation once ``dZ^l`` is known (directly, for a loss fused
+        with this layer's activation)."""
+        np.matmul(dZ, self._A_prev.T, out=self.grads["W"])  # dW^l = dZ^l (A^{l-1})^T
+        np.sum(dZ, axis=1, keepdims=True, out=self.grads["b"])  # db^l = row sums of dZ^l
+        if not need_input_gradient:
+            return None
+        W = self.params["W"]
+        out = self._buffers.get("dA_prev", (W.shape[1], dZ.shape[1]), dZ.dtype)
+        return np.matmul(W.T, dZ, out=out)  # dA^{l-1} = (W^l)^T dZ^l
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "units": self.units,
+            "activation": self.activation,
+            "kernel_initializer": self.kernel_initializer,
+            "bias_initializer": self.bias_initializer,
+        }

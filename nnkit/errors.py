@@ -1,0 +1,74 @@
+"""The exceptions and warnings nnkit raises, each naming what went wrong and how to fix it.
+
+Lookup errors subclass :class:`KeyError` and input errors :class:`ValueError`, so code
+that already catches the built-in exceptions keeps working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "NNKitError",
+    "DataError",
+    "ConfigurationError",
+    "UnknownComponentError",
+    "ComponentConflictError",
+    "InvalidComponentError",
+    "PluginLoadWarning",
+]
+
+
+class NNKitError(Exception):
+    """Base class of every error nnkit raises on purpose."""
+
+
+class DataError(NNKitError, ValueError):
+    """Training or prediction data that cannot be used: wrong shape, NaN, bad labels, empty."""
+
+
+class ConfigurationError(NNKitError, ValueError):
+    """A network, layer or training setting that cannot work, caught before any training."""
+
+
+class UnknownComponentError(NNKitError, KeyError):
+    """A component name that no loaded plugin registered.
+
+    Attributes:
+        kind: the kind of component looked up ("activation", "optimizer", ...).
+        name: the name that was asked for.
+        available: the names registered for that kind.
+    """
+
+    def __init__(self, message: str, *, kind: str, name: str, available: list[str]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+        self.name = name
+        self.available = available
+
+    def __str__(self) -> str:
+        # KeyError would otherwise print the message as a quoted repr.
+        return self.message
+
+
+class ComponentConflictError(NNKitError, ValueError):
+    """Two plugins registered the same component name and the user has not picked one.
+
+    Attributes:
+        kind: the kind of component.
+        name: the contested name.
+        suppliers: the plugins that registered it, as "plugin (distribution version)".
+    """
+
+    def __init__(self, message: str, *, kind: str, name: str, suppliers: list[str]) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.name = name
+        self.suppliers = suppliers
+
+
+class InvalidComponentError(NNKitError, TypeError):
+    """A plugin tried to register something that does not implement the interface."""
+
+
+class PluginLoadWarning(UserWarning):
+    """A plugin could not be loaded; the other plugins still load."""

@@ -1,0 +1,62 @@
+"""The hooks a plugin implements to add components to nnkit.
+
+Every hook receives a ``register`` callback and is called once per plugin when the
+registry loads. A plugin calls ``register(name, factory)`` once for each component it
+adds, where ``factory`` is a class implementing the kind's interface (or any callable
+returning an instance). The registry checks each component as it arrives and records
+which plugin and distribution supplied it.
+
+A plugin is a module with functions decorated by :data:`nnkit.hookimpl`, named in its
+package's ``[project.entry-points.nnkit]`` table::
+
+    @nnkit.hookimpl
+    def register_activations(register):
+        register("acme.swish", Swish)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Final
+
+import pluggy
+
+__all__ = ["hookspec", "hookimpl", "Register", "PROJECT_NAME"]
+
+#: The pluggy project name, which is also the entry-point group plugins are listed in.
+PROJECT_NAME: Final = "nnkit"
+
+hookspec: Final = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl: Final = pluggy.HookimplMarker(PROJECT_NAME)
+
+#: The callback each hook receives: ``register(name, factory)``.
+Register = Callable[[str, Callable[..., Any]], None]
+
+
+@hookspec
+def register_activations(register: Register) -> None:
+    """Register activations: subclasses of :class:`nnkit.Activation`."""
+
+
+@hookspec
+def register_layers(register: Register) -> None:
+    """Register layers: subclasses of :class:`nnkit.Layer`."""
+
+
+@hookspec
+def register_losses(register: Register) -> None:
+    """Register losses: subclasses of :class:`nnkit.Loss`."""
+
+
+@hookspec
+def register_optimizers(register: Register) -> None:
+    """Register optimizers: subclasses of :class:`nnkit.Optimizer`."""
+
+
+@hookspec
+def register_initializers(register: Register) -> None:
+    """Register initializers: subclasses of :class:`nnkit.Initializer`."""
+
+
+@hookspec
+def register_metrics(register: Register) -> None:
+    """Register metrics: subclasses of :class:`nnkit.Metric`."""

@@ -1,0 +1,56 @@
+"""The loss interface: how far the output ``A^L`` is from the targets ``Y``.
+
+``A`` and ``Y`` have shape ``(outputs, samples)``. The loss of a batch is the mean of the
+per-sample losses, and :meth:`Loss.gradient` is the derivative of that mean, so the
+seed's squared error gives ``dA^L = (A^L - Y) / m``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import numpy as np
+
+from nnkit.component import Component
+
+__all__ = ["Loss"]
+
+
+class Loss(Component, ABC):
+    """A loss function ``E(A^L, Y)`` averaged over the samples of a batch."""
+
+    #: Registry name of the output activation this loss pairs with exactly: for that
+    #: pair the gradient with respect to ``Z^L`` is ``(A^L - Y) / m`` (softmax with
+    #: cross-entropy, sigmoid with binary cross-entropy). ``None`` if there is none.
+    fused_activation: ClassVar[str | None] = None
+
+    #: Whether integer class labels are accepted as targets (one-hot encoded for the loss).
+    accepts_class_labels: ClassVar[bool] = False
+
+    #: The interval targets must lie in (probabilities for the cross-entropies).
+    target_range: ClassVar[tuple[float, float]] = (-np.inf, np.inf)
+
+    #: Registry names of the metrics reported by default when training with this loss.
+    default_metrics: ClassVar[tuple[str, ...]] = ()
+
+    @abstractmethod
+    def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """The loss of each sample: shape ``(samples,)``."""
+
+    @abstractmethod
+    def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """``dA^L``: the derivative of the batch mean loss with respect to ``A``."""
+
+    def value(self, A: np.ndarray, Y: np.ndarray) -> float:
+        """The batch loss: the mean of :meth:`per_sample`."""
+        return float(np.mean(self.per_sample(A, Y)))
+
+    def fused_gradient(
+        self, A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``dZ^L = (A^L - Y) / m``, exact when the output activation is
+        :attr:`fused_activation`."""
+        dZ = np.subtract(A, Y, out=out)
+        dZ *= 1.0 / A.shape[1]
+        return dZ

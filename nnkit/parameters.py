@@ -1,0 +1,47 @@
+"""All parameters of a network in one contiguous array, all gradients in another.
+
+Each layer sees its own parameters as views (``W`` and ``b`` in the seed's shapes), while
+an optimizer sees two flat vectors: one step is then a few NumPy calls whatever the
+depth of the network, which is what bounds the speed of small networks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["ParameterStore"]
+
+
+class ParameterStore:
+    """A flat parameter vector, a flat gradient vector, and per-layer named views of both."""
+
+    def __init__(self, shapes: Sequence[dict[str, tuple[int, ...]]], dtype: np.dtype) -> None:
+        self.shapes = [dict(layer_shapes) for layer_shapes in shapes]
+        total = sum(math.prod(shape) for layer in self.shapes for shape in layer.values())
+        self.values = np.zeros(total, dtype=dtype)
+        self.grads = np.zeros(total, dtype=dtype)
+        self.value_views = self._views(self.values)
+        self.grad_views = self._views(self.grads)
+
+    def _views(self, flat: np.ndarray) -> list[dict[str, np.ndarray]]:
+        views, offset = [], 0
+        for layer in self.shapes:
+            named = {}
+            for name, shape in layer.items():
+                size = math.prod(shape)
+                named[name] = flat[offset : offset + size].reshape(shape)
+                offset += size
+            views.append(named)
+        return views
+
+    def arrays(self) -> list[np.ndarray]:
+        """Every parameter view in network order: ``[W1, b1, W2, b2, ...]`` for Dense layers."""
+        return [view for layer in self.value_views for view in layer.values()]
+
+    @property
+    def size(self) -> int:
+        """The total number of parameters."""
+        return self.values.size

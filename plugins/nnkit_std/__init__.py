@@ -1,0 +1,55 @@
+"""nnkit's standard components, registered through the same entry point as any plugin.
+
+nnkit's core never imports this package: the ``nnkit_std`` entry point in nnkit's own
+``pyproject.toml`` is the only way it arrives, exactly as a third-party plugin would.
+"""
+
+from __future__ import annotations
+
+import nnkit
+from nnkit.hookspecs import Register
+from nnkit_std import activations, initializers, losses, metrics, optimizers
+
+
+@nnkit.hookimpl
+def register_activations(register: Register) -> None:
+    register("sigmoid", activations.Sigmoid)
+    register("relu", activations.ReLU)
+    register("tanh", activations.Tanh)
+    register("softmax", activations.Softmax)
+    register("identity", activations.Identity)
+    register("leaky_relu", activations.LeakyReLU)
+
+
+@nnkit.hookimpl
+def register_layers(register: Register) -> None:
+    register("dense", nnkit.Dense)
+
+
+@nnkit.hookimpl
+def register_losses(register: Register) -> None:
+    register("mse", losses.MeanSquaredError)
+    register("cross_entropy", losses.CrossEntropy)
+    register("binary_cross_entropy", losses.BinaryCrossEntropy)
+
+
+@nnkit.hookimpl
+def register_optimizers(register: Register) -> None:
+    register("sgd", optimizers.SGD)
+    register("adam", optimizers.Adam)
+
+
+@nnkit.hookimpl
+def register_initializers(register: Register) -> None:
+    register("glorot_uniform", initializers.GlorotUniform)
+    register("glorot_normal", initializers.GlorotNormal)
+    register("he_normal", initializers.HeNormal)
+    register("he_uniform", initializers.HeUniform)
+    register("zeros", initializers.Zeros)
+
+
+@nnkit.hookimpl
+def register_metrics(register: Register) -> None:
+    register("accuracy", metrics.Accuracy)
+    register("binary_accuracy", metrics.BinaryAccuracy)
+    register("mae", metrics.MeanAbsoluteError)

@@ -1,0 +1,134 @@
+"""The standard activations. Arrays are ``(units, samples)``; ``out`` buffers are filled in place."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnkit import Activation
+from nnkit.errors import ConfigurationError
+
+
+class Sigmoid(Activation):
+    """``g(z) = 1 / (1 + e^{-z})``, with ``g'`` computed from ``A`` as ``A (1 - A)``."""
+
+    def forward(self, Z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        # 1 / (1 + e^{-z}) = (1 + tanh(z / 2)) / 2, which cannot overflow for large |z|.
+        out = np.multiply(Z, 0.5, out=out)
+        np.tanh(out, out=out)
+        out += 1
+        out *= 0.5
+        return out
+
+    def derivative(self, Z: np.ndarray) -> np.ndarray:
+        A = self.forward(Z)
+        return A * (1 - A)
+
+    def backward(
+        self, Z: np.ndarray, A: np.ndarray, dA: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        out = np.subtract(1, A, out=out)  # dZ = dA * A * (1 - A)
+        out *= A
+        out *= dA
+        return out
+
+
+class ReLU(Activation):
+    """``g(z) = max(z, 0)``; ``g'(z)`` is 1 where ``z > 0`` and 0 elsewhere."""
+
+    default_initializer = "he_normal"
+
+    def forward(self, Z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return np.maximum(Z, 0, out=out)
+
+    def derivative(self, Z: np.ndarray) -> np.ndarray:
+        return (Z > 0).astype(Z.dtype)
+
+    def backward(
+        self, Z: np.ndarray, A: np.ndarray, dA: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        return np.multiply(dA, Z > 0, out=out)
+
+
+class LeakyReLU(Activation):
+    """``g(z) = z`` for ``z > 0`` and ``alpha z`` otherwise.
+
+    Args:
+        alpha: the slope for negative inputs, in [0, 1).
+    """
+
+    default_initializer = "he_normal"
+
+    def __init__(self, alpha: float = 0.01) -> None:
+        if not 0 <= alpha < 1:
+            raise ConfigurationError(f"leaky_relu alpha must be in [0, 1), got {alpha!r}")
+        self.alpha = float(alpha)
+
+    def forward(self, Z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        out = np.multiply(Z, self.alpha, out=out)
+        return np.maximum(Z, out, out=out)  # max(z, alpha z) for 0 <= alpha < 1
+
+    def derivative(self, Z: np.ndarray) -> np.ndarray:
+        return np.where(Z > 0, 1, self.alpha).astype(Z.dtype)
+
+
+class Tanh(Activation):
+    """``g(z) = tanh(z)``, with ``g'`` computed from ``A`` as ``1 - A^2``."""
+
+    def forward(self, Z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return np.tanh(Z, out=out)
+
+    def derivative(self, Z: np.ndarray) -> np.ndarray:
+        return 1 - np.tanh(Z) ** 2
+
+    def backward(
+        self, Z: np.ndarray, A: np.ndarray, dA: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        out = np.multiply(A, A, out=out)  # dZ = dA * (1 - A^2)
+        np.subtract(1, out, out=out)
+        out *= dA
+        return out
+
+
+class Softmax(Activation):
+    """``g(z)_i = e^{z_i} / sum_j e^{z_j}`` over the units of each sample (axis 0).
+
+    Not element-wise: its Jacobian is not diagonal, so it gives :meth:`backward`
+    ``dZ = A * (dA - sum(dA * A))`` instead of a derivative.
+    """
+
+    def forward(self, Z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        # Subtracting each column's maximum leaves the result unchanged and keeps e^z finite.
+        out = np.subtract(Z, Z.max(axis=0, keepdims=True), out=out)
+        np.exp(out, out=out)
+        out /= out.sum(axis=0, keepdims=True)
+        return out
+
+    def backward(
+        self, Z: np.ndarray, A: np.ndarray, dA: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        out = np.multiply(dA, A, out=out)
+        inner = out.sum(axis=0, keepdims=True)  # sum over units of dA * A, per sample
+        np.subtract(dA, inner, out=out)
+        out *= A
+        return out
+
+
+class Identity(Activation):
+    """``g(z) = z``: a linear output, for regression."""
+
+    def forward(self, Z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        if out is None:
+            return Z.copy()
+        np.copyto(out, Z)
+        return out
+
+    def derivative(self, Z: np.ndarray) -> np.ndarray:
+        return np.ones_like(Z)
+
+    def backward(
+        self, Z: np.ndarray, A: np.ndarray, dA: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        if out is None:
+            return dA.copy()
+        np.copyto(out, dA)
+        return out

@@ -1,0 +1,49 @@
+"""The standard initializers: the variance-preserving schemes of Glorot and of He."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nnkit import Initializer
+
+
+class GlorotUniform(Initializer):
+    """Uniform on ``[-r, r]`` with ``r = sqrt(6 / (fan_in + fan_out))`` (Glorot and Bengio,
+    2010): variance ``2 / (fan_in + fan_out)``, for sigmoid, tanh and softmax layers."""
+
+    def sample(self, shape, fan_in, fan_out, rng, dtype):
+        limit = math.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-limit, limit, size=shape).astype(dtype, copy=False)
+
+
+class GlorotNormal(Initializer):
+    """Normal with variance ``2 / (fan_in + fan_out)``."""
+
+    def sample(self, shape, fan_in, fan_out, rng, dtype):
+        std = math.sqrt(2.0 / (fan_in + fan_out))
+        return (rng.standard_normal(size=shape) * std).astype(dtype, copy=False)
+
+
+class HeNormal(Initializer):
+    """Normal with variance ``2 / fan_in`` (He et al., 2015), for ReLU layers."""
+
+    def sample(self, shape, fan_in, fan_out, rng, dtype):
+        std = math.sqrt(2.0 / fan_in)
+        return (rng.standard_normal(size=shape) * std).astype(dtype, copy=False)
+
+
+class HeUniform(Initializer):
+    """Uniform with variance ``2 / fan_in``: on ``[-r, r]`` with ``r = sqrt(6 / fan_in)``."""
+
+    def sample(self, shape, fan_in, fan_out, rng, dtype):
+        limit = math.sqrt(6.0 / fan_in)
+        return rng.uniform(-limit, limit, size=shape).astype(dtype, copy=False)
+
+
+class Zeros(Initializer):
+    """All zeros: the usual start for biases."""
+
+    def sample(self, shape, fan_in, fan_out, rng, dtype):
+        return np.zeros(shape, dtype=dtype)

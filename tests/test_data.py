@@ -1,0 +1,150 @@
+"""Bad input gets a clear DataError or ConfigurationError saying what and how to fix it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nnkit
+
+X_GOOD = np.random.default_rng(0).normal(size=(20, 4))
+Y_GOOD = np.arange(20) % 3
+
+
+def classifier():
+    return nnkit.Network(
+        [nnkit.Dense(5, activation="relu"), nnkit.Dense(3, activation="softmax")],
+        loss="cross_entropy", seed=0,
+    )
+
+
+@pytest.mark.parametrize(
+    "X, message",
+    [
+        (np.zeros(20), r"must be 2-D .*X.reshape\(-1, 1\)"),
+        (np.zeros((20, 4, 1)), "got 3-D"),
+        (np.zeros((0, 4)), "empty"),
+        (np.zeros((20, 0)), "no features"),
+        (np.where(np.eye(20, 4) == 1, np.nan, 0.0), "NaN .* row 0, column 0"),
+        (np.full((20, 4), np.inf), "80 NaN or infinite"),
+        (np.array([["a"] * 4] * 20), "must be numeric"),
+        ([[1, 2], [3]], "could not be read|must be numeric"),
+    ],
+    ids=["1-D", "3-D", "no-samples", "no-features", "nan", "inf", "strings", "ragged"],
+)
+def test_bad_features_are_rejected(X, message):
+    with pytest.raises(nnkit.DataError, match=message):
+        classifier().fit(X, Y_GOOD, verbose=0)
+
+
+def test_wrong_feature_count_after_fitting():
+    net = classifier()
+    net.fit(X_GOOD, Y_GOOD, verbose=0)
+    with pytest.raises(nnkit.DataError, match="has 5 features but the network takes 4"):
+        net.predict(np.zeros((2, 5)))
+
+
+@pytest.mark.parametrize(
+    "y, message",
+    [
+        (np.arange(20) % 4, "label 3, outside the output layer's 3 units: labels must be 0..2"),
+        (-(np.arange(20) % 3), "label -1"),
+        (np.full(20, 0.5), "whole numbers"),
+        (np.arange(19) % 3, "has 19 rows but X has 20 samples"),
+        (np.zeros((20, 4)), r"shape \(20, 4\) but the output layer has 3 unit"),
+        (np.array(["cat"] * 20), "encode class names as integers"),
+        (np.where(np.arange(20) == 3, np.nan, 0), "NaN"),
+        (np.full((20, 3), 2.0), r"needs targets in \[0, 1\]"),
+    ],
+    ids=["label-too-big", "negative", "fractional", "length", "columns", "strings", "nan", "range"],
+)
+def test_bad_targets_are_rejected(y, message):
+    with pytest.raises(nnkit.DataError, match=message):
+        classifier().fit(X_GOOD, y, verbose=0)
+
+
+def test_labels_need_a_loss_that_takes_them():
+    net = nnkit.Network([nnkit.Dense(3)], loss="mse")
+    with pytest.raises(nnkit.DataError, match="does not take class labels"):
+        net.fit(X_GOOD, Y_GOOD, verbose=0)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"epochs": 0}, "epochs must be a positive integer"),
+        ({"epochs": 2.5}, "epochs must be a positive integer"),
+        ({"batch_size": -1}, "batch_size must be a positive integer"),
+        ({"batch_size": True}, "batch_size must be a positive integer"),
+        ({"validation_split": 1.0}, r"validation_split must be in \[0, 1\)"),
+        ({"validation_split": 0.2, "validation_data": (X_GOOD, Y_GOOD)}, "not both"),
+        ({"validation_data": X_GOOD}, "must be a pair"),
+        ({"validation_split": 0.99}, "leaves 0 to train on and 20 to validate on"),
+        ({"metrics": ["accuracy", "accuracy"]}, "named twice"),
+    ],
+)
+def test_bad_training_options_are_rejected_before_training(options, message):
+    net = classifier()
+    with pytest.raises((nnkit.ConfigurationError, nnkit.DataError), match=message):
+        net.fit(X_GOOD, Y_GOOD, verbose=0, **options)
+    assert net.history is None  # nothing trained
+
+
+def test_bad_validation_data_is_named_as_such():
+    with pytest.raises(nnkit.DataError, match="X_val has 3 features"):
+        classifier().fit(X_GOOD, Y_GOOD, validation_data=(np.zeros((5, 3)), np.zeros(5)), verbose=0)
+    with pytest.raises(nnkit.DataError, match="y_val has label 7"):
+        classifier().fit(X_GOOD, Y_GOOD, validation_data=(np.zeros((5, 4)), np.full(5, 7)), verbose=0)
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: nnkit.Dense(0), "Dense units must be a positive integer"),
+        (lambda: nnkit.Dense("10"), "Dense units must be a positive integer"),
+        (lambda: nnkit.Network([]), "at least one layer"),
+        (lambda: nnkit.Network(nnkit.Dense(3)), "must be a list of layers"),
+        (lambda: nnkit.Network([nnkit.Dense(3)], dtype="int32"), "dtype must be 'float32' or 'float64'"),
+        (lambda: nnkit.Network([nnkit.Dense(3)], seed=1.5), "seed must be an integer"),
+        (lambda: nnkit.optimizer("sgd", learning_rate=0), "learning_rate must be a positive"),
+        (lambda: nnkit.optimizer("sgd", momentum=1.0), r"momentum must be in \[0, 1\)"),
+        (lambda: nnkit.optimizer("sgd", nesterov=True), "nesterov=True needs a momentum"),
+        (lambda: nnkit.optimizer("adam", beta_1=1.0), r"beta_1 must be in \[0, 1\)"),
+        (lambda: nnkit.activation("leaky_relu", alpha=-1), r"alpha must be in \[0, 1\)"),
+    ],
+)
+def test_bad_configuration_is_rejected(build, message):
+    with pytest.raises(nnkit.ConfigurationError, match=message):
+        build()
+
+
+def test_set_weights_checks_everything_before_changing_anything():
+    net = classifier().build(4)
+    before = net.get_weights()
+    bad = [w.copy() for w in before]
+    bad[0][...] = 1.0
+    bad[3] = np.zeros((4, 1))
+    with pytest.raises(nnkit.DataError, match=r"weight array 3 has shape \(4, 1\) but the network expects \(3, 1\)"):
+        net.set_weights(bad)
+    for old, now in zip(before, net.get_weights()):
+        np.testing.assert_array_equal(old, now)
+    with pytest.raises(nnkit.DataError, match="got 2 arrays but the network has 4"):
+        net.set_weights(before[:2])
+    nan = [w.copy() for w in before]
+    nan[2][0, 0] = np.nan
+    with pytest.raises(nnkit.DataError, match="NaN"):
+        net.set_weights(nan)
+    with pytest.raises(nnkit.ConfigurationError, match="needs a built network"):
+        classifier().get_weights()
+
+
+def test_train_test_split_checks_its_arguments():
+    from nnkit.data import train_test_split
+
+    with pytest.raises(nnkit.DataError, match="test_size"):
+        train_test_split(X_GOOD, Y_GOOD, test_size=1.5)
+    with pytest.raises(nnkit.DataError, match="X has 20 samples but y has 3"):
+        train_test_split(X_GOOD, Y_GOOD[:3])
+    X_train, X_test, y_train, y_test = train_test_split(X_GOOD, Y_GOOD, test_size=0.25, seed=1)
+    assert (len(X_train), len(X_test), len(y_train), len(y_test)) == (15, 5, 15, 5)
+    assert sorted(np.concatenate([X_train, X_test])[:, 0]) == sorted(X_GOOD[:, 0])

@@ -1,0 +1,132 @@
+"""Every analytic gradient against central finite differences, in float64."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nnkit
+
+ACTIVATIONS = ["sigmoid", "relu", "tanh", "softmax", "identity", "leaky_relu"]
+STEP = 1e-6
+
+
+def numeric_gradient(f, X: np.ndarray) -> np.ndarray:
+    """d f / d X by central differences, one element at a time."""
+    gradient = np.zeros_like(X)
+    for index in np.ndindex(X.shape):
+        saved = X[index]
+        X[index] = saved + STEP
+        plus = f(X)
+        X[index] = saved - STEP
+        minus = f(X)
+        X[index] = saved
+        gradient[index] = (plus - minus) / (2 * STEP)
+    return gradient
+
+
+def sample_Z(rng: np.random.Generator, shape=(4, 5)) -> np.ndarray:
+    Z = rng.normal(size=shape)
+    # Keep ReLU's kink out of the finite-difference window.
+    Z[np.abs(Z) < 1e-3] = 0.5
+    return Z
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_activation_backward_matches_finite_differences(name):
+    rng = np.random.default_rng(1)
+    activation = nnkit.activation(name)
+    Z, dA = sample_Z(rng), rng.normal(size=(4, 5))
+    expected = numeric_gradient(lambda Z: np.sum(dA * activation.forward(Z)), Z.copy())
+    A = activation.forward(Z)
+    np.testing.assert_allclose(activation.backward(Z, A, dA), expected, rtol=1e-6, atol=1e-8)
+    out = np.empty_like(Z)
+    result = activation.backward(Z, A, dA, out=out)
+    np.testing.assert_allclose(result, expected, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("name", [n for n in ACTIVATIONS if n != "softmax"])
+def test_elementwise_derivative_matches_finite_differences(name):
+    activation = nnkit.activation(name)
+    Z = sample_Z(np.random.default_rng(2))
+    expected = (activation.forward(Z + STEP) - activation.forward(Z - STEP)) / (2 * STEP)
+    np.testing.assert_allclose(activation.derivative(Z), expected, rtol=1e-6, atol=1e-8)
+
+
+def test_softmax_has_no_elementwise_derivative():
+    with pytest.raises(NotImplementedError, match="backward"):
+        nnkit.activation("softmax").derivative(np.zeros((3, 2)))
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_forward_into_buffer_equals_fresh_result(name):
+    activation = nnkit.activation(name)
+    Z = sample_Z(np.random.default_rng(3)).astype(np.float32)
+    out = np.full_like(Z, np.nan)
+    np.testing.assert_allclose(activation.forward(Z, out=out), activation.forward(Z), rtol=1e-6)
+
+
+def loss_inputs(name: str, rng: np.random.Generator):
+    if name == "mse":
+        return rng.normal(size=(3, 6)), rng.normal(size=(3, 6))
+    if name == "cross_entropy":
+        A = nnkit.activation("softmax").forward(rng.normal(size=(3, 6)))
+        return A, np.eye(3)[:, rng.integers(0, 3, size=6)]
+    A = nnkit.activation("sigmoid").forward(rng.normal(size=(3, 6)))
+    return A, rng.integers(0, 2, size=(3, 6)).astype(float)
+
+
+@pytest.mark.parametrize("name", ["mse", "cross_entropy", "binary_cross_entropy"])
+def test_loss_gradient_matches_finite_differences(name):
+    loss = nnkit.loss(name)
+    A, Y = loss_inputs(name, np.random.default_rng(4))
+    expected = numeric_gradient(lambda A: loss.value(A, Y), A.copy())
+    np.testing.assert_allclose(loss.gradient(A, Y), expected, rtol=1e-5, atol=1e-8)
+    assert loss.value(A, Y) == pytest.approx(loss.per_sample(A, Y).mean())
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "binary_cross_entropy"])
+def test_fused_gradient_is_the_gradient_with_respect_to_Z(name):
+    loss = nnkit.loss(name)
+    activation = nnkit.activation(loss.fused_activation)
+    rng = np.random.default_rng(5)
+    Z = rng.normal(size=(3, 6))
+    _, Y = loss_inputs(name, rng)
+    expected = numeric_gradient(lambda Z: loss.value(activation.forward(Z), Y), Z.copy())
+    np.testing.assert_allclose(loss.fused_gradient(activation.forward(Z), Y), expected, rtol=1e-5, atol=1e-8)
+
+
+NETWORKS = {
+    "mse-identity": (["tanh", "sigmoid", None], "mse", 2),
+    "cross_entropy-softmax (fused)": (["relu", "leaky_relu", "softmax"], "cross_entropy", 3),
+    "binary_cross_entropy-sigmoid (fused)": (["tanh", "sigmoid"], "binary_cross_entropy", 2),
+    "mse-softmax (softmax Jacobian)": (["sigmoid", "softmax"], "mse", 3),
+    "cross_entropy-sigmoid (not fused)": (["tanh", "sigmoid"], "cross_entropy", 3),
+}
+
+
+@pytest.mark.parametrize("case", NETWORKS)
+def test_whole_network_gradient_matches_finite_differences(case):
+    activations, loss, n_out = NETWORKS[case]
+    widths = [5] * (len(activations) - 1) + [n_out]
+    net = nnkit.Network(
+        [nnkit.Dense(w, activation=a) for w, a in zip(widths, activations)],
+        loss=loss, seed=0, dtype="float64",
+    ).build(4)
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(7, 4))
+    if loss == "mse":
+        Y = rng.uniform(size=(n_out, 7))
+    else:
+        Y = np.eye(n_out)[:, rng.integers(0, n_out, size=7)]
+
+    def total_loss(params):
+        net.store.values[...] = params
+        return net.loss.value(net.forward(X.T), Y)
+
+    params = net.store.values.copy()
+    expected = numeric_gradient(total_loss, params.copy())
+    net.store.values[...] = params
+    net.backward(net.forward(X.T, training=True), Y)
+    assert net._fused_output == ("fused" in case and "not fused" not in case)
+    np.testing.assert_allclose(net.store.grads, expected, rtol=1e-5, atol=1e-7)

@@ -1,0 +1,81 @@
+"""The standard optimizers follow their formulas exactly, on the flat parameter vector."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import nnkit
+
+
+def run(optimizer, steps, seed=0):
+    rng = np.random.default_rng(seed)
+    params = rng.normal(size=8)
+    gradients = [rng.normal(size=8) for _ in range(steps)]
+    state = optimizer.init_state(params)
+    for g in gradients:
+        optimizer.update(params, g.copy(), state)
+    return params, gradients, state
+
+
+def test_sgd_is_the_seeds_update():
+    params, (g,), _ = run(nnkit.optimizer("sgd", learning_rate=0.1), 1)
+    start = np.random.default_rng(0).normal(size=8)
+    np.testing.assert_allclose(params, start - 0.1 * g)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_momentum_matches_the_keras_formulation(nesterov):
+    lr, mu = 0.1, 0.9
+    params, gradients, state = run(nnkit.optimizer("sgd", learning_rate=lr, momentum=mu, nesterov=nesterov), 3)
+    expected = np.random.default_rng(0).normal(size=8)
+    v = np.zeros(8)
+    for g in gradients:
+        v = mu * v - lr * g
+        expected = expected + (mu * v - lr * g if nesterov else v)
+    np.testing.assert_allclose(params, expected)
+    np.testing.assert_allclose(state["velocity"], v)
+
+
+def test_adam_matches_the_paper():
+    lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-7
+    params, gradients, state = run(nnkit.optimizer("adam", learning_rate=lr), 4)
+    expected = np.random.default_rng(0).normal(size=8)
+    m = v = np.zeros(8)
+    for t, g in enumerate(gradients, start=1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        step = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
+        expected = expected - step * m / (np.sqrt(v) + eps)
+    np.testing.assert_allclose(params, expected)
+    assert int(state["t"]) == 4
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_optimizers_descend_a_convex_quadratic(name):
+    optimizer = nnkit.optimizer(name, learning_rate=0.05)
+    target = np.linspace(-1, 1, 6)
+    params = np.zeros(6)
+    state = optimizer.init_state(params)
+    for _ in range(500):
+        optimizer.update(params, params - target, state)  # gradient of |p - target|^2 / 2
+    np.testing.assert_allclose(params, target, atol=1e-2)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_zero_gradients_leave_parameters_unchanged(name):
+    optimizer = nnkit.optimizer(name)
+    params = np.ones(5)
+    state = optimizer.init_state(params)
+    optimizer.update(params, np.zeros(5), state)
+    np.testing.assert_array_equal(params, np.ones(5))
+
+
+def test_config_round_trips_through_the_registry_name():
+    for name, kwargs in [("sgd", {"learning_rate": 0.2, "momentum": 0.5}), ("adam", {"beta_2": 0.99})]:
+        optimizer = nnkit.optimizer(name, **kwargs)
+        rebuilt = nnkit.optimizer(name, **optimizer.get_config())
+        assert rebuilt.get_config() == optimizer.get_config()
+        assert all(optimizer.get_config()[k] == v for k, v in kwargs.items())
