@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from nnkit import datasets
 from nnkit.activations import Activation
 from nnkit.component import Component
 from nnkit.dense import Dense
@@ -40,7 +41,6 @@ from nnkit.registry import (
     optimizer,
     reload_plugins,
 )
-from nnkit import datasets
 
 __all__ = [
     "__version__",

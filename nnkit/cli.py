@@ -9,7 +9,6 @@ import time
 from collections.abc import Sequence
 from typing import Final
 
-
 import nnkit
 from nnkit.data import train_test_split
 from nnkit.errors import NNKitError
@@ -61,19 +60,42 @@ def build_parser() -> argparse.ArgumentParser:
             "  nnkit train --layers 128,64 --epochs 50 --optimizer sgd --learning-rate 0.1\n"
         ),
     )
-    train.add_argument("--layers", type=_layer_sizes, default=list(DEFAULT_LAYERS),
-                       help="hidden layer sizes, comma-separated (default: 64)")
-    train.add_argument("--activation", default=DEFAULT_ACTIVATION,
-                       help="activation of the hidden layers (default: relu)")
+    train.add_argument(
+        "--layers",
+        type=_layer_sizes,
+        default=list(DEFAULT_LAYERS),
+        help="hidden layer sizes, comma-separated (default: 64)",
+    )
+    train.add_argument(
+        "--activation",
+        default=DEFAULT_ACTIVATION,
+        help="activation of the hidden layers (default: relu)",
+    )
     train.add_argument("--optimizer", default=DEFAULT_OPTIMIZER, help="optimizer (default: adam)")
-    train.add_argument("--learning-rate", type=float, default=DEFAULT_LEARNING_RATE,
-                       help="learning rate (default: 0.001)")
-    train.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS,
-                       help="passes over the training data (default: 50)")
-    train.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
-                       help="samples per gradient step (default: 32)")
-    train.add_argument("--validation-split", type=float, default=0.0,
-                       help="fraction of the training data to validate on after each epoch")
+    train.add_argument(
+        "--learning-rate",
+        type=float,
+        default=DEFAULT_LEARNING_RATE,
+        help="learning rate (default: 0.001)",
+    )
+    train.add_argument(
+        "--epochs",
+        type=int,
+        default=DEFAULT_EPOCHS,
+        help="passes over the training data (default: 50)",
+    )
+    train.add_argument(
+        "--batch-size",
+        type=int,
+        default=DEFAULT_BATCH_SIZE,
+        help="samples per gradient step (default: 32)",
+    )
+    train.add_argument(
+        "--validation-split",
+        type=float,
+        default=0.0,
+        help="fraction of the training data to validate on after each epoch",
+    )
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     train.add_argument("--quiet", action="store_true", help="print only the final metrics")
 
@@ -109,8 +131,12 @@ def train_command(args: argparse.Namespace) -> int:
         )
     started = time.perf_counter()
     network.fit(
-        X_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
-        validation_split=args.validation_split, verbose=0 if args.quiet else 1,
+        X_train,
+        y_train,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        validation_split=args.validation_split,
+        verbose=0 if args.quiet else 1,
     )
     seconds = time.perf_counter() - started
     scores = network.evaluate(X_test, y_test)
@@ -123,13 +149,22 @@ def plugins_command(args: argparse.Namespace) -> int:
     """``nnkit plugins``: what is registered, by kind, and from where."""
     registry = default_registry()
     rows = [
-        {"kind": c.kind, "name": c.name, "plugin": c.plugin.name,
-         "distribution": c.distribution, "version": c.version}
+        {
+            "kind": c.kind,
+            "name": c.name,
+            "plugin": c.plugin.name,
+            "distribution": c.distribution,
+            "version": c.version,
+        }
         for c in registry.components()
     ]
     failures = [
-        {"plugin": f.plugin.name, "distribution": f.plugin.distribution,
-         "version": f.plugin.version, "error": f.error}
+        {
+            "plugin": f.plugin.name,
+            "distribution": f.plugin.distribution,
+            "version": f.plugin.version,
+            "error": f.error,
+        }
         for f in registry.failures
     ]
     disabled = [p.name for p in registry.disabled]
@@ -142,8 +177,10 @@ def plugins_command(args: argparse.Namespace) -> int:
     for row in table:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
     for failure in failures:
-        print(f"failed to load: {failure['plugin']} ({failure['distribution']} "
-              f"{failure['version']}): {failure['error']}")
+        print(
+            f"failed to load: {failure['plugin']} ({failure['distribution']} "
+            f"{failure['version']}): {failure['error']}"
+        )
     if disabled:
         print(f"disabled: {', '.join(disabled)}")
     return 0

@@ -71,9 +71,7 @@ def as_features(
     if array.shape[1] == 0:
         raise DataError(f"{name} has no features (shape {array.shape})")
     if n_features is not None and array.shape[1] != n_features:
-        raise DataError(
-            f"{name} has {array.shape[1]} features but the network takes {n_features}"
-        )
+        raise DataError(f"{name} has {array.shape[1]} features but the network takes {n_features}")
     _check_finite(array, name)
     return array
 
@@ -130,7 +128,9 @@ def _one_hot(
     numeric = _as_numeric(labels, name, np.float64)
     _check_finite(numeric, name)
     if not np.array_equal(numeric, np.round(numeric)):
-        raise DataError(f"{name} holds class labels, which must be whole numbers 0..{n_outputs - 1}")
+        raise DataError(
+            f"{name} holds class labels, which must be whole numbers 0..{n_outputs - 1}"
+        )
     if numeric.min() < 0 or numeric.max() >= n_outputs:
         bad = numeric[(numeric < 0) | (numeric >= n_outputs)][0]
         raise DataError(

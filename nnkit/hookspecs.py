@@ -16,7 +16,8 @@ package's ``[project.entry-points.nnkit]`` table::
 
 from __future__ import annotations
 
-from typing import Any, Callable, Final
+from collections.abc import Callable
+from typing import Any, Final
 
 import pluggy
 

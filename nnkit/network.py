@@ -226,8 +226,10 @@ class Network:
         resolved: dict[str, Metric] = {}
         for spec in metrics:
             metric = registry.resolve("metric", spec)
-            name = spec if isinstance(spec, str) else (
-                registry.name_of(metric) or type(metric).__name__.lower()
+            name = (
+                spec
+                if isinstance(spec, str)
+                else (registry.name_of(metric) or type(metric).__name__.lower())
             )
             name = name.rpartition(":")[2]
             if name == "loss" or name in resolved:
@@ -257,7 +259,8 @@ class Network:
             new = np.asarray(new)
             if new.shape != old.shape:
                 raise DataError(
-                    f"weight array {index} has shape {new.shape} but the network expects {old.shape}"
+                    f"weight array {index} has shape {new.shape} but the network expects "
+                    f"{old.shape}"
                 )
             if not np.isfinite(new).all():
                 raise DataError(f"weight array {index} contains NaN or infinite values")
@@ -279,4 +282,3 @@ class Network:
     def __repr__(self) -> str:
         layers = ", ".join(repr(layer) for layer in self.layers)
         return f"Network([{layers}], loss={self.loss!r}, optimizer={self.optimizer!r})"
-

@@ -36,7 +36,5 @@ class Optimizer(Component, ABC):
         return {}
 
     @abstractmethod
-    def update(
-        self, params: np.ndarray, grads: np.ndarray, state: dict[str, np.ndarray]
-    ) -> None:
+    def update(self, params: np.ndarray, grads: np.ndarray, state: dict[str, np.ndarray]) -> None:
         """Update ``params`` and ``state`` in place. ``grads`` may be used as scratch space."""

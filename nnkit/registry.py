@@ -22,7 +22,7 @@ import inspect
 import os
 import re
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Final, NamedTuple, TypeVar
@@ -200,9 +200,8 @@ class Registry:
         except Exception as error:  # pluggy's validation: a bad hook signature, a taken name
             self._fail(info, _describe(error))
             return False
-        unknown = [
-            caller.name for caller in self._manager.get_hookcallers(plugin) or [] if caller.spec is None
-        ]
+        callers = self._manager.get_hookcallers(plugin) or []
+        unknown = [caller.name for caller in callers if caller.spec is None]
         if unknown:
             self._manager.unregister(plugin)
             hooks = ", ".join(kind.hook for kind in KINDS.values())
@@ -283,7 +282,8 @@ class Registry:
         if other_kinds:
             message += f" ({name!r} is registered as {' and '.join(other_kinds)}, not {kind}.)"
         message += f" Registered {kind}s: {', '.join(available) or 'none'}."
-        hidden = [p.describe() for p in self.disabled] + [f.plugin.describe() for f in self.failures]
+        hidden = [p.describe() for p in self.disabled]
+        hidden += [f.plugin.describe() for f in self.failures]
         if hidden:
             message += f" Plugins not loaded: {', '.join(hidden)}."
         else:
@@ -458,7 +458,10 @@ def loss(name: str, **kwargs: Any) -> Loss:
 
 
 def optimizer(name: str, **kwargs: Any) -> Optimizer:
-    """The optimizer registered as ``name``, built with ``kwargs``: ``optimizer("adam", learning_rate=1e-3)``."""
+    """The optimizer registered as ``name``, built with ``kwargs``.
+
+    Example: ``nnkit.optimizer("adam", learning_rate=1e-3)``.
+    """
     return default_registry().create("optimizer", name, **kwargs)
 
 

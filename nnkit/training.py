@@ -72,8 +72,12 @@ def fit(
             raise ConfigurationError("validation_data must be a pair (X_val, y_val)")
         X_val = as_features(validation_data[0], network.dtype, network.n_inputs, name="X_val")
         Y_val = as_targets(
-            validation_data[1], X_val.shape[0], network.n_outputs, network.loss,
-            network.dtype, name="y_val",
+            validation_data[1],
+            X_val.shape[0],
+            network.n_outputs,
+            network.loss,
+            network.dtype,
+            name="y_val",
         )
         validation = (X_val, Y_val)
     elif validation_split:
@@ -136,8 +140,10 @@ class _EpochRunner:
                 X_batch, Y_batch = X[start:stop], Y[:, start:stop]
             else:  # gather the shuffled batch into reused buffers, never copying all of X
                 rows = order[start:stop]
-                X_batch = np.take(X, rows, axis=0, out=self._buffers.get("X", (m, X.shape[1]), X.dtype))
-                Y_batch = np.take(Y, rows, axis=1, out=self._buffers.get("Y", (Y.shape[0], m), Y.dtype))
+                X_out = self._buffers.get("X", (m, X.shape[1]), X.dtype)
+                Y_out = self._buffers.get("Y", (Y.shape[0], m), Y.dtype)
+                X_batch = np.take(X, rows, axis=0, out=X_out)
+                Y_batch = np.take(Y, rows, axis=1, out=Y_out)
             A = network.forward(X_batch.T, training=True)
             # The batch's loss and metrics are those of the outputs before the update.
             loss_total += network.loss.value(A, Y_batch) * m
@@ -148,4 +154,3 @@ class _EpochRunner:
         logs = {"loss": loss_total / n}
         logs.update({name: total / n for name, total in metric_totals.items()})
         return logs
-

@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -14,9 +14,7 @@ _counter = itertools.count()
 
 
 @pytest.fixture
-def fake_distribution(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Callable[..., str]:
+def fake_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
     """Write an installed-looking distribution with an ``nnkit`` entry point.
 
     ``fake_distribution("acme-nn", source)`` creates a module holding ``source`` and a

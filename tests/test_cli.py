@@ -14,7 +14,11 @@ import nnkit
 def nnkit_command(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     environ = {**os.environ, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "nnkit", *args], capture_output=True, text=True, env=environ, timeout=300
+        [sys.executable, "-m", "nnkit", *args],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=300,
     )
 
 
@@ -29,8 +33,18 @@ def test_train_with_no_arguments_prints_epochs_and_test_accuracy():
 
 
 def test_train_options_change_the_network():
-    result = nnkit_command("train", "--layers", "16,8", "--optimizer", "sgd", "--learning-rate", "0.1",
-                           "--epochs", "3", "--quiet")
+    result = nnkit_command(
+        "train",
+        "--layers",
+        "16,8",
+        "--optimizer",
+        "sgd",
+        "--learning-rate",
+        "0.1",
+        "--epochs",
+        "3",
+        "--quiet",
+    )
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 1 and "test accuracy" in result.stdout
 
@@ -55,7 +69,9 @@ def test_version_and_help():
 
 def test_plugins_lists_components_with_their_distribution():
     table = nnkit_command("plugins").stdout
-    assert re.search(r"^activation\s+relu\s+nnkit_std\s+nnkit\s+" + re.escape(nnkit.__version__), table, re.M)
+    assert re.search(
+        r"^activation\s+relu\s+nnkit_std\s+nnkit\s+" + re.escape(nnkit.__version__), table, re.M
+    )
     listing = json.loads(nnkit_command("plugins", "--json").stdout)
     rows = {(row["kind"], row["name"]): row for row in listing["components"]}
     assert rows[("optimizer", "adam")]["distribution"] == "nnkit"
@@ -63,5 +79,7 @@ def test_plugins_lists_components_with_their_distribution():
 
 
 def test_plugins_reports_disabled_plugins():
-    listing = json.loads(nnkit_command("plugins", "--json", env={"NNKIT_DISABLE_PLUGINS": "nnkit"}).stdout)
+    listing = json.loads(
+        nnkit_command("plugins", "--json", env={"NNKIT_DISABLE_PLUGINS": "nnkit"}).stdout
+    )
     assert listing["components"] == [] and listing["disabled"] == ["nnkit_std"]

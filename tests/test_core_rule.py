@@ -35,13 +35,17 @@ def test_no_core_module_imports_or_names_a_plugin_package():
         for name in imported_and_named_modules(path):
             if name.split(".")[0] in PLUGIN_PACKAGES:
                 offenders.append(f"{path.relative_to(CORE.parent)}: {name}")
-    assert not offenders, "the core must reach plugins only through entry points:\n" + "\n".join(offenders)
+    assert not offenders, "the core must reach plugins only through entry points:\n" + "\n".join(
+        offenders
+    )
 
 
 def test_the_walk_would_catch_an_import(tmp_path):
     sample = tmp_path / "sample.py"
-    sample.write_text("import nnkit_std.activations\nfrom nnkit_std import losses\nx = 'nnkit_std'\n")
-    assert {"nnkit_std.activations", "nnkit_std", "nnkit_std"} <= imported_and_named_modules(sample)
+    sample.write_text(
+        "import nnkit_std.activations\nfrom nnkit_std import losses\nx = 'nnkit_std'\n"
+    )
+    assert {"nnkit_std.activations", "nnkit_std"} <= imported_and_named_modules(sample)
 
 
 def test_importing_nnkit_and_using_the_registry_loads_the_plugin_only_via_its_entry_point():
@@ -51,5 +55,7 @@ def test_importing_nnkit_and_using_the_registry_loads_the_plugin_only_via_its_en
         "nnkit.activation('relu')\n"
         "print(sys.modules['nnkit_std'].__name__)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "nnkit_std"

@@ -14,7 +14,8 @@ Y_GOOD = np.arange(20) % 3
 def classifier():
     return nnkit.Network(
         [nnkit.Dense(5, activation="relu"), nnkit.Dense(3, activation="softmax")],
-        loss="cross_entropy", seed=0,
+        loss="cross_entropy",
+        seed=0,
     )
 
 
@@ -94,7 +95,9 @@ def test_bad_validation_data_is_named_as_such():
     with pytest.raises(nnkit.DataError, match="X_val has 3 features"):
         classifier().fit(X_GOOD, Y_GOOD, validation_data=(np.zeros((5, 3)), np.zeros(5)), verbose=0)
     with pytest.raises(nnkit.DataError, match="y_val has label 7"):
-        classifier().fit(X_GOOD, Y_GOOD, validation_data=(np.zeros((5, 4)), np.full(5, 7)), verbose=0)
+        classifier().fit(
+            X_GOOD, Y_GOOD, validation_data=(np.zeros((5, 4)), np.full(5, 7)), verbose=0
+        )
 
 
 @pytest.mark.parametrize(
@@ -104,7 +107,10 @@ def test_bad_validation_data_is_named_as_such():
         (lambda: nnkit.Dense("10"), "Dense units must be a positive integer"),
         (lambda: nnkit.Network([]), "at least one layer"),
         (lambda: nnkit.Network(nnkit.Dense(3)), "must be a list of layers"),
-        (lambda: nnkit.Network([nnkit.Dense(3)], dtype="int32"), "dtype must be 'float32' or 'float64'"),
+        (
+            lambda: nnkit.Network([nnkit.Dense(3)], dtype="int32"),
+            "dtype must be 'float32' or 'float64'",
+        ),
         (lambda: nnkit.Network([nnkit.Dense(3)], seed=1.5), "seed must be an integer"),
         (lambda: nnkit.optimizer("sgd", learning_rate=0), "learning_rate must be a positive"),
         (lambda: nnkit.optimizer("sgd", momentum=1.0), r"momentum must be in \[0, 1\)"),
@@ -124,7 +130,9 @@ def test_set_weights_checks_everything_before_changing_anything():
     bad = [w.copy() for w in before]
     bad[0][...] = 1.0
     bad[3] = np.zeros((4, 1))
-    with pytest.raises(nnkit.DataError, match=r"weight array 3 has shape \(4, 1\) but the network expects \(3, 1\)"):
+    with pytest.raises(
+        nnkit.DataError, match=r"weight array 3 has shape \(4, 1\) but the network expects \(3, 1\)"
+    ):
         net.set_weights(bad)
     for old, now in zip(before, net.get_weights()):
         np.testing.assert_array_equal(old, now)

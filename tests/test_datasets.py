@@ -26,4 +26,6 @@ def test_raw_digits_are_the_original_integers():
 
 
 def test_credit_names_the_creators_and_licence():
-    assert "Alpaydin" in nnkit.datasets.DIGITS_CREDIT and "CC BY 4.0" in nnkit.datasets.DIGITS_CREDIT
+    assert (
+        "Alpaydin" in nnkit.datasets.DIGITS_CREDIT and "CC BY 4.0" in nnkit.datasets.DIGITS_CREDIT
+    )

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-FENCE = re.compile(r'^```(\w+)([^\n]*)\n(.*?)^```', re.M | re.S)
+FENCE = re.compile(r"^```(\w+)([^\n]*)\n(.*?)^```", re.M | re.S)
 
 
 def code_blocks(path: Path) -> list[tuple[str, str, str]]:
@@ -30,13 +30,18 @@ QUOTES = [
 def test_every_quoted_line_is_in_the_file_it_names(page, source, code):
     text = (ROOT / source).read_text()
     source_lines = {line.strip() for line in text.splitlines()}
-    missing = [line for line in code.splitlines() if line.strip() and line.strip() not in source_lines]
+    missing = [
+        line for line in code.splitlines() if line.strip() and line.strip() not in source_lines
+    ]
     assert not missing, f"{page} quotes lines that are not in {source}: {missing}"
 
 
 def test_the_math_page_quotes_each_part_of_the_algorithm():
     assert {source for page, source, _ in QUOTES if page == "math.md"} >= {
-        "nnkit/dense.py", "nnkit/network.py", "nnkit/losses.py", "plugins/nnkit_std/optimizers.py",
+        "nnkit/dense.py",
+        "nnkit/network.py",
+        "nnkit/losses.py",
+        "plugins/nnkit_std/optimizers.py",
     }
 
 
@@ -64,7 +69,9 @@ def test_the_plugin_page_example_is_a_working_plugin():
     import nnkit
     from nnkit.registry import Registry
 
-    (code,) = [c for lang, _, c in code_blocks(DOCS / "plugins.md") if lang == "python" and "hookimpl" in c]
+    (code,) = [
+        c for lang, _, c in code_blocks(DOCS / "plugins.md") if lang == "python" and "hookimpl" in c
+    ]
     module = types.ModuleType("docs_plugin")
     exec(compile(code, "plugins.md", "exec"), module.__dict__)
     registry = Registry.from_entry_points()

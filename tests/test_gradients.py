@@ -93,7 +93,9 @@ def test_fused_gradient_is_the_gradient_with_respect_to_Z(name):
     Z = rng.normal(size=(3, 6))
     _, Y = loss_inputs(name, rng)
     expected = numeric_gradient(lambda Z: loss.value(activation.forward(Z), Y), Z.copy())
-    np.testing.assert_allclose(loss.fused_gradient(activation.forward(Z), Y), expected, rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(
+        loss.fused_gradient(activation.forward(Z), Y), expected, rtol=1e-5, atol=1e-8
+    )
 
 
 NETWORKS = {
@@ -111,7 +113,9 @@ def test_whole_network_gradient_matches_finite_differences(case):
     widths = [5] * (len(activations) - 1) + [n_out]
     net = nnkit.Network(
         [nnkit.Dense(w, activation=a) for w, a in zip(widths, activations)],
-        loss=loss, seed=0, dtype="float64",
+        loss=loss,
+        seed=0,
+        dtype="float64",
     ).build(4)
     rng = np.random.default_rng(6)
     X = rng.normal(size=(7, 4))

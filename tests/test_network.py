@@ -17,8 +17,10 @@ XOR_Y = np.array([[0], [1], [1], [0]], dtype=float)
 def digits_network(seed=0, **kwargs):
     return nnkit.Network(
         [nnkit.Dense(64, activation="relu"), nnkit.Dense(10, activation="softmax")],
-        loss="cross_entropy", optimizer=nnkit.optimizer("adam", learning_rate=1e-3),
-        seed=seed, **kwargs,
+        loss="cross_entropy",
+        optimizer=nnkit.optimizer("adam", learning_rate=1e-3),
+        seed=seed,
+        **kwargs,
     )
 
 
@@ -26,7 +28,9 @@ def test_the_seeds_xor_learns_with_plain_gradient_descent():
     # The seed's setting: sigmoid layers, squared error, full-batch gradient descent.
     net = nnkit.Network(
         [nnkit.Dense(3, activation="sigmoid"), nnkit.Dense(1, activation="sigmoid")],
-        loss="mse", optimizer=nnkit.optimizer("sgd", learning_rate=2.0), seed=1,
+        loss="mse",
+        optimizer=nnkit.optimizer("sgd", learning_rate=2.0),
+        seed=1,
     )
     history = net.fit(XOR_X, XOR_Y, epochs=3000, batch_size=4, shuffle=False, verbose=0)
     assert history.history["loss"][-1] < 0.01 < history.history["loss"][0]
@@ -78,7 +82,9 @@ def test_validation_split_takes_the_last_samples_before_shuffling():
 def test_validation_data_is_evaluated_after_each_epoch():
     X, y = nnkit.datasets.load_digits()
     net = digits_network()
-    history = net.fit(X[:300], y[:300], epochs=2, validation_data=(X[300:400], y[300:400]), verbose=0)
+    history = net.fit(
+        X[:300], y[:300], epochs=2, validation_data=(X[300:400], y[300:400]), verbose=0
+    )
     assert history.history["val_accuracy"][-1] == pytest.approx(
         net.evaluate(X[300:400], y[300:400])["accuracy"]
     )
@@ -105,7 +111,9 @@ def test_regression_with_mse_fits_a_line():
     rng = np.random.default_rng(0)
     X = rng.uniform(-1, 1, size=(256, 1))
     y = 3 * X[:, 0] - 1
-    net = nnkit.Network([nnkit.Dense(1)], loss="mse", optimizer=nnkit.optimizer("sgd", learning_rate=0.1), seed=0)
+    net = nnkit.Network(
+        [nnkit.Dense(1)], loss="mse", optimizer=nnkit.optimizer("sgd", learning_rate=0.1), seed=0
+    )
     net.fit(X, y, epochs=100, batch_size=32, verbose=0)
     W, b = net.get_weights()
     assert W[0, 0] == pytest.approx(3, abs=1e-3) and b[0, 0] == pytest.approx(-1, abs=1e-3)
@@ -134,7 +142,9 @@ def test_predict_in_chunks_equals_one_batch():
     X, y = nnkit.datasets.load_digits()
     net = digits_network()
     net.fit(X[:200], y[:200], epochs=1, verbose=0)
-    np.testing.assert_allclose(net.predict(X, batch_size=7), net.predict(X, batch_size=4096), rtol=1e-6)
+    np.testing.assert_allclose(
+        net.predict(X, batch_size=7), net.predict(X, batch_size=4096), rtol=1e-6
+    )
 
 
 def test_adam_and_momentum_learn_and_instances_or_names_are_accepted():
@@ -142,8 +152,13 @@ def test_adam_and_momentum_learn_and_instances_or_names_are_accepted():
     momentum = nnkit.optimizer("sgd", learning_rate=0.1, momentum=0.9, nesterov=True)
     for optimizer in ("adam", momentum):
         net = nnkit.Network(
-            [nnkit.Dense(32, activation="tanh"), nnkit.layer("dense", units=10, activation="softmax")],
-            loss=nnkit.loss("cross_entropy"), optimizer=optimizer, seed=0,
+            [
+                nnkit.Dense(32, activation="tanh"),
+                nnkit.layer("dense", units=10, activation="softmax"),
+            ],
+            loss=nnkit.loss("cross_entropy"),
+            optimizer=optimizer,
+            seed=0,
         )
         history = net.fit(X[:500], y[:500], epochs=20, verbose=0)
         assert history.history["accuracy"][-1] > 0.95

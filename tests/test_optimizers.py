@@ -29,7 +29,9 @@ def test_sgd_is_the_seeds_update():
 @pytest.mark.parametrize("nesterov", [False, True])
 def test_sgd_momentum_matches_the_keras_formulation(nesterov):
     lr, mu = 0.1, 0.9
-    params, gradients, state = run(nnkit.optimizer("sgd", learning_rate=lr, momentum=mu, nesterov=nesterov), 3)
+    params, gradients, state = run(
+        nnkit.optimizer("sgd", learning_rate=lr, momentum=mu, nesterov=nesterov), 3
+    )
     expected = np.random.default_rng(0).normal(size=8)
     v = np.zeros(8)
     for g in gradients:
@@ -74,7 +76,10 @@ def test_zero_gradients_leave_parameters_unchanged(name):
 
 
 def test_config_round_trips_through_the_registry_name():
-    for name, kwargs in [("sgd", {"learning_rate": 0.2, "momentum": 0.5}), ("adam", {"beta_2": 0.99})]:
+    for name, kwargs in [
+        ("sgd", {"learning_rate": 0.2, "momentum": 0.5}),
+        ("adam", {"beta_2": 0.99}),
+    ]:
         optimizer = nnkit.optimizer(name, **kwargs)
         rebuilt = nnkit.optimizer(name, **optimizer.get_config())
         assert rebuilt.get_config() == optimizer.get_config()

@@ -46,7 +46,11 @@ def load(**environ) -> Registry:
 def test_standard_components_come_from_the_nnkit_distribution():
     registry = load()
     info = registry.get("activation", "relu")
-    assert (info.plugin.name, info.distribution, info.version) == ("nnkit_std", "nnkit", nnkit.__version__)
+    assert (info.plugin.name, info.distribution, info.version) == (
+        "nnkit_std",
+        "nnkit",
+        nnkit.__version__,
+    )
     kinds = {c.kind for c in registry.components()}
     assert kinds == {"activation", "layer", "loss", "optimizer", "initializer", "metric"}
     names = {c.name for c in nnkit.components("activation")}
@@ -76,21 +80,46 @@ def test_two_plugins_claiming_one_name_is_an_error_naming_both(fake_distribution
     assert type(registry.create("activation", "other-relu:relu")).__name__ == "OtherReLU"
     assert type(registry.create("activation", "nnkit_std:relu")).__name__ == "ReLU"
     # ...or by disabling the other plugin.
-    assert load(NNKIT_DISABLE_PLUGINS="other-relu").get("activation", "relu").distribution == "nnkit"
+    assert (
+        load(NNKIT_DISABLE_PLUGINS="other-relu").get("activation", "relu").distribution == "nnkit"
+    )
 
 
 @pytest.mark.parametrize(
     "source, reason",
     [
         ("raise ImportError('needs libfoo')", "needs libfoo"),
-        ("import nnkit\n@nnkit.hookimpl\ndef register_activations(register):\n    raise RuntimeError('boom')", "boom"),
-        ("import nnkit\n@nnkit.hookimpl\ndef register_activations(register):\n    register('bad', dict)", "does not subclass nnkit.Activation"),
-        ("import nnkit\n@nnkit.hookimpl\ndef register_activation(register):\n    pass", "unknown hooks ['register_activation']"),
+        (
+            "import nnkit\n@nnkit.hookimpl\ndef register_activations(register):\n    raise RuntimeError('boom')",
+            "boom",
+        ),
+        (
+            "import nnkit\n@nnkit.hookimpl\ndef register_activations(register):\n    register('bad', dict)",
+            "does not subclass nnkit.Activation",
+        ),
+        (
+            "import nnkit\n@nnkit.hookimpl\ndef register_activation(register):\n    pass",
+            "unknown hooks ['register_activation']",
+        ),
         ("import nnkit\n@nnkit.hookimpl\ndef register_activations(regster):\n    pass", "regster"),
-        ("import nnkit\nclass Half(nnkit.Activation):\n    pass\n@nnkit.hookimpl\ndef register_activations(register):\n    register('half', Half)", "does not implement forward"),
-        ("import nnkit\n@nnkit.hookimpl\ndef register_losses(register):\n    register('has space', dict)", "not valid"),
+        (
+            "import nnkit\nclass Half(nnkit.Activation):\n    pass\n@nnkit.hookimpl\ndef register_activations(register):\n    register('half', Half)",
+            "does not implement forward",
+        ),
+        (
+            "import nnkit\n@nnkit.hookimpl\ndef register_losses(register):\n    register('has space', dict)",
+            "not valid",
+        ),
     ],
-    ids=["import-error", "hook-raises", "not-an-activation", "misspelt-hook", "bad-argument", "abstract", "bad-name"],
+    ids=[
+        "import-error",
+        "hook-raises",
+        "not-an-activation",
+        "misspelt-hook",
+        "bad-argument",
+        "abstract",
+        "bad-name",
+    ],
 )
 def test_a_broken_plugin_warns_with_its_name_and_the_rest_load(fake_distribution, source, reason):
     fake_distribution("broken-nn", source, version="0.1")
@@ -147,7 +176,9 @@ def test_unknown_names_list_what_is_registered_and_the_closest_match():
     assert isinstance(error, KeyError)
     assert "Did you mean 'relu'?" in str(error)
     assert "sigmoid" in str(error) and error.available == sorted(error.available)
-    with pytest.raises(nnkit.UnknownComponentError, match="registered as activation, not optimizer"):
+    with pytest.raises(
+        nnkit.UnknownComponentError, match="registered as activation, not optimizer"
+    ):
         registry.get("optimizer", "relu")
     with pytest.raises(nnkit.UnknownComponentError, match="kinds are: activation"):
         registry.get("activations", "relu")
@@ -163,7 +194,9 @@ def test_unknown_names_fail_where_the_user_names_them():
 
 
 def test_wrong_arguments_name_the_ones_the_component_takes():
-    with pytest.raises(nnkit.ConfigurationError, match="It takes: learning_rate, momentum, nesterov"):
+    with pytest.raises(
+        nnkit.ConfigurationError, match="It takes: learning_rate, momentum, nesterov"
+    ):
         nnkit.optimizer("sgd", learnin_rate=0.1)
 
 

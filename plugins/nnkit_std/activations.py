@@ -1,4 +1,7 @@
-"""The standard activations. Arrays are ``(units, samples)``; ``out`` buffers are filled in place."""
+"""The standard activations.
+
+Arrays are ``(units, samples)``; ``out`` buffers are filled in place.
+"""
 
 from __future__ import annotations
 

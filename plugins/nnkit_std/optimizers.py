@@ -29,9 +29,7 @@ class SGD(Optimizer):
     def init_state(self, params: np.ndarray) -> dict[str, np.ndarray]:
         return {"velocity": np.zeros_like(params)} if self.momentum else {}
 
-    def update(
-        self, params: np.ndarray, grads: np.ndarray, state: dict[str, np.ndarray]
-    ) -> None:
+    def update(self, params: np.ndarray, grads: np.ndarray, state: dict[str, np.ndarray]) -> None:
         grads *= self.learning_rate  # grads now holds learning_rate * g
         if not self.momentum:
             params -= grads
@@ -76,9 +74,7 @@ class Adam(Optimizer):
             "t": np.zeros((), dtype=np.int64),
         }
 
-    def update(
-        self, params: np.ndarray, grads: np.ndarray, state: dict[str, np.ndarray]
-    ) -> None:
+    def update(self, params: np.ndarray, grads: np.ndarray, state: dict[str, np.ndarray]) -> None:
         m, v, t = state["m"], state["v"], state["t"]
         t += 1
         step = int(t)
@@ -93,9 +89,7 @@ class Adam(Optimizer):
         v *= self.beta_2
         v += grads
         # Bias correction folded into the step size, as in the paper's section 2.
-        step_size = (
-            self.learning_rate * math.sqrt(1 - self.beta_2**step) / (1 - self.beta_1**step)
-        )
+        step_size = self.learning_rate * math.sqrt(1 - self.beta_2**step) / (1 - self.beta_1**step)
         np.sqrt(v, out=scratch)
         scratch += self.epsilon
         np.divide(m, scratch, out=scratch)
