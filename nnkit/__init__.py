@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 
 from nnkit import datasets
 from nnkit.activations import Activation
+from nnkit.callbacks import Callback, TrainingContext
 from nnkit.component import Component
 from nnkit.dense import Dense
 from nnkit.errors import (
@@ -18,6 +19,7 @@ from nnkit.errors import (
     ConfigurationError,
     DataError,
     InvalidComponentError,
+    MissingExtraError,
     NNKitError,
     PluginLoadWarning,
     UnknownComponentError,
@@ -33,6 +35,7 @@ from nnkit.optimizers import Optimizer
 from nnkit.registry import (
     ComponentInfo,
     activation,
+    callback,
     components,
     initializer,
     layer,
@@ -40,7 +43,9 @@ from nnkit.registry import (
     metric,
     optimizer,
     reload_plugins,
+    schedule,
 )
+from nnkit.schedules import Schedule
 
 __all__ = [
     "__version__",
@@ -50,12 +55,15 @@ __all__ = [
     "History",
     # the interfaces plugins implement
     "Activation",
+    "Callback",
     "Component",
     "Initializer",
     "Layer",
     "Loss",
     "Metric",
     "Optimizer",
+    "Schedule",
+    "TrainingContext",
     # the registry
     "hookimpl",
     "hookspec",
@@ -68,6 +76,8 @@ __all__ = [
     "loss",
     "metric",
     "optimizer",
+    "callback",
+    "schedule",
     # errors
     "NNKitError",
     "DataError",
@@ -75,6 +85,7 @@ __all__ = [
     "UnknownComponentError",
     "ComponentConflictError",
     "InvalidComponentError",
+    "MissingExtraError",
     "PluginLoadWarning",
     # data
     "datasets",

@@ -13,6 +13,7 @@ import nnkit
 from nnkit.data import train_test_split
 from nnkit.errors import NNKitError
 from nnkit.registry import default_registry
+from nnkit.tables import format_table
 
 __all__ = ["main", "build_parser"]
 
@@ -172,10 +173,7 @@ def plugins_command(args: argparse.Namespace) -> int:
         print(json.dumps({"components": rows, "failed": failures, "disabled": disabled}, indent=2))
         return 0
     headers = ("kind", "name", "plugin", "distribution", "version")
-    table = [headers] + [tuple(str(row[h] or "-") for h in headers) for row in rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
-    for row in table:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    print(format_table(headers, [[str(row[h] or "-") for h in headers] for row in rows]))
     for failure in failures:
         print(
             f"failed to load: {failure['plugin']} ({failure['distribution']} "

@@ -14,7 +14,14 @@ import numpy as np
 from nnkit.errors import ConfigurationError, DataError
 from nnkit.losses import Loss
 
-__all__ = ["as_features", "as_targets", "positive_int", "train_test_split"]
+__all__ = [
+    "as_features",
+    "as_targets",
+    "as_sample_weight",
+    "class_weights_for",
+    "positive_int",
+    "train_test_split",
+]
 
 
 def _as_numeric(values: Any, name: str, dtype: np.dtype) -> np.ndarray:
@@ -114,6 +121,47 @@ def as_targets(
             f"{type(loss).__name__} needs targets in [{low:g}, {high:g}]"
         )
     return targets
+
+
+def as_sample_weight(weights: Any, n_samples: int, dtype: np.dtype) -> np.ndarray | None:
+    """Per-sample weights as a ``(n_samples,)`` array, or ``None`` if not given."""
+    if weights is None:
+        return None
+    array = _as_numeric(weights, "sample_weight", dtype)
+    if array.shape != (n_samples,):
+        raise DataError(
+            f"sample_weight has shape {array.shape} but there are {n_samples} samples; give "
+            f"one weight per sample, shape ({n_samples},)"
+        )
+    _check_finite(array, "sample_weight")
+    if array.min() < 0:
+        raise DataError("sample_weight has negative values; weights must be 0 or more")
+    return array
+
+
+def class_weights_for(class_weight: Any, Y: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Per-sample weights from a ``{class: weight}`` mapping, for targets ``Y`` of shape
+    ``(n_samples, n_outputs)`` (the class of a sample is its arg-max, or its 0/1 value for a
+    single output). Classes left out weigh 1, as in Keras and scikit-learn."""
+    if not isinstance(class_weight, dict):
+        raise DataError(
+            f"class_weight must be a dict mapping class labels to weights, got "
+            f"{type(class_weight).__name__}"
+        )
+    n_classes = 2 if Y.shape[1] == 1 else Y.shape[1]
+    table = np.ones(n_classes, dtype=dtype)
+    for label, weight in class_weight.items():
+        if isinstance(label, bool) or not isinstance(label, (int, np.integer)):
+            raise DataError(f"class_weight keys must be integer class labels, got {label!r}")
+        if not 0 <= label < n_classes:
+            raise DataError(
+                f"class_weight names class {label}, but the targets have classes 0..{n_classes - 1}"
+            )
+        if not (isinstance(weight, (int, float, np.number)) and 0 <= weight < np.inf):
+            raise DataError(f"class_weight for class {label} must be a number >= 0, got {weight!r}")
+        table[label] = weight
+    labels = (Y[:, 0] > 0.5).astype(np.intp) if Y.shape[1] == 1 else Y.argmax(axis=1)
+    return table[labels]
 
 
 def _one_hot(

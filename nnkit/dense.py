@@ -9,6 +9,7 @@ import numpy as np
 from nnkit.activations import Activation
 from nnkit.buffers import BufferCache
 from nnkit.data import positive_int
+from nnkit.errors import ConfigurationError
 from nnkit.initializers import Initializer
 from nnkit.layers import Layer
 from nnkit.registry import default_registry
@@ -24,6 +25,8 @@ class Dense(Layer):
         activation: an activation name or instance; ``None`` means none (``A = Z``).
         kernel_initializer: initializer of ``W``; by default the one the activation names.
         bias_initializer: initializer of ``b``.
+        l2: weight of the L2 penalty ``l2/2 * sum(W^2)`` added to the loss (biases are
+            not penalised); it adds ``l2 * W`` to ``dW``.
     """
 
     def __init__(
@@ -32,6 +35,7 @@ class Dense(Layer):
         activation: str | Activation | None = None,
         kernel_initializer: str | Initializer | None = None,
         bias_initializer: str | Initializer = "zeros",
+        l2: float = 0.0,
     ) -> None:
         registry = default_registry()
         self.units = positive_int(units, "Dense units")
@@ -44,6 +48,9 @@ class Dense(Layer):
             )
         self.kernel_initializer: Initializer = registry.resolve("initializer", kernel_initializer)
         self.bias_initializer: Initializer = registry.resolve("initializer", bias_initializer)
+        if not (isinstance(l2, (int, float)) and 0 <= l2 < float("inf")):
+            raise ConfigurationError(f"Dense l2 must be a non-negative number, got {l2!r}")
+        self.l2 = float(l2)
         self.n_inputs: int | None = None
         self._buffers = BufferCache()
 
@@ -61,6 +68,12 @@ class Dense(Layer):
         for name, initializer in (("W", self.kernel_initializer), ("b", self.bias_initializer)):
             target = self.params[name]
             target[...] = initializer.sample(target.shape, fan_in, fan_out, rng, target.dtype)
+
+    def penalty(self) -> float:
+        if not self.l2:
+            return 0.0
+        W = self.params["W"]
+        return 0.5 * self.l2 * float(np.vdot(W, W))
 
     def forward(self, A_prev: np.ndarray, training: bool = False) -> np.ndarray:
         W, b = self.params["W"], self.params["b"]
@@ -88,6 +101,8 @@ class Dense(Layer):
         """The rest of back-propagation once ``dZ^l`` is known (directly, for a loss fused
         with this layer's activation)."""
         np.matmul(dZ, self._A_prev.T, out=self.grads["W"])  # dW^l = dZ^l (A^{l-1})^T
+        if self.l2:  # the gradient of l2/2 * sum(W^2)
+            self.grads["W"] += self.l2 * self.params["W"]
         np.sum(dZ, axis=1, keepdims=True, out=self.grads["b"])  # db^l = row sums of dZ^l
         if not need_input_gradient:
             return None
@@ -101,4 +116,5 @@ class Dense(Layer):
             "activation": self.activation,
             "kernel_initializer": self.kernel_initializer,
             "bias_initializer": self.bias_initializer,
+            "l2": self.l2,
         }

@@ -14,6 +14,7 @@ __all__ = [
     "ComponentConflictError",
     "InvalidComponentError",
     "PluginLoadWarning",
+    "MissingExtraError",
 ]
 
 
@@ -68,6 +69,11 @@ class ComponentConflictError(NNKitError, ValueError):
 
 class InvalidComponentError(NNKitError, TypeError):
     """A plugin tried to register something that does not implement the interface."""
+
+
+class MissingExtraError(NNKitError, ImportError):
+    """A feature needs an optional dependency that is not installed; the message says
+    which extra to install."""
 
 
 class PluginLoadWarning(UserWarning):

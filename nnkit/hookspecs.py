@@ -61,3 +61,13 @@ def register_initializers(register: Register) -> None:
 @hookspec
 def register_metrics(register: Register) -> None:
     """Register metrics: subclasses of :class:`nnkit.Metric`."""
+
+
+@hookspec
+def register_callbacks(register: Register) -> None:
+    """Register training callbacks: subclasses of :class:`nnkit.Callback`."""
+
+
+@hookspec
+def register_schedules(register: Register) -> None:
+    """Register learning-rate schedules: subclasses of :class:`nnkit.Schedule`."""

@@ -49,6 +49,11 @@ class Layer(Component, ABC):
     def initialize(self, rng: np.random.Generator) -> None:
         """Write initial values into :attr:`params` (nothing to do by default)."""
 
+    def penalty(self) -> float:
+        """The regularisation term this layer adds to the loss (0 by default); its
+        gradient is added by :meth:`backward`."""
+        return 0.0
+
     @abstractmethod
     def forward(self, A_prev: np.ndarray, training: bool = False) -> np.ndarray:
         """``A^l`` from ``A^{l-1}``, keeping what :meth:`backward` will need.

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
 from nnkit.buffers import BufferCache
-from nnkit.data import as_features, as_targets, positive_int
+from nnkit.data import as_features, as_sample_weight, as_targets, positive_int
 from nnkit.errors import ConfigurationError, DataError
 from nnkit.layers import Layer
 from nnkit.losses import Loss
@@ -16,6 +17,7 @@ from nnkit.metrics import Metric
 from nnkit.optimizers import Optimizer
 from nnkit.parameters import ParameterStore
 from nnkit.registry import default_registry
+from nnkit.summary import format_summary
 
 if TYPE_CHECKING:
     from nnkit.history import History
@@ -82,6 +84,10 @@ class Network:
         self.store: ParameterStore | None = None
         self.optimizer_state: dict[str, np.ndarray] = {}
         self.history: History | None = None
+        #: Set to True (by a callback) to stop training after the current batch.
+        self.stop_training = False
+        #: The output width of each layer, once built.
+        self.layer_widths: list[int] = []
         self._fused_output = False
         self._buffers = BufferCache()
 
@@ -96,8 +102,10 @@ class Network:
         """Size every layer for ``n_inputs`` features and draw the initial parameters."""
         width = n_inputs = positive_int(n_inputs, "n_inputs")
         layer_rngs = [np.random.default_rng(s) for s in self._layer_seed.spawn(len(self.layers))]
+        self.layer_widths = []
         for layer, rng in zip(self.layers, layer_rngs):
             width = layer.build(width, rng)
+            self.layer_widths.append(width)
         self.store = ParameterStore([layer.parameter_shapes() for layer in self.layers], self.dtype)
         for layer, params, grads in zip(self.layers, self.store.value_views, self.store.grad_views):
             layer.bind(params, grads)
@@ -128,22 +136,43 @@ class Network:
             A = layer.forward(A, training)
         return A
 
-    def backward(self, A: np.ndarray, Y: np.ndarray) -> None:
+    def backward(
+        self, A: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> None:
         """Back-propagate: fill the gradient array for output ``A = A^L`` and targets ``Y``.
 
         With a loss fused to the output activation, ``dZ^L = (A^L - Y) / m`` directly;
         otherwise ``dA^L`` comes from the loss and each layer turns ``dA^l`` into
-        ``dA^{l-1}``, walking from the last layer to the first.
+        ``dA^{l-1}``, walking from the last layer to the first. ``sample_weight``, of
+        shape ``(1, m)``, scales each sample's column of the output gradient.
         """
         layers = self.layers
         last = len(layers) - 1
         if self._fused_output:
             dZ = self.loss.fused_gradient(A, Y, out=self._buffers.get("dZ", A.shape, A.dtype))
+            if sample_weight is not None:
+                dZ *= sample_weight
             dA = layers[last].backward_from_dZ(dZ, need_input_gradient=last > 0)
         else:
-            dA = layers[last].backward(self.loss.gradient(A, Y), need_input_gradient=last > 0)
+            dA = self.loss.gradient(A, Y)
+            if sample_weight is not None:
+                dA = dA * sample_weight
+            dA = layers[last].backward(dA, need_input_gradient=last > 0)
         for index in range(last - 1, -1, -1):
             dA = layers[index].backward(dA, need_input_gradient=index > 0)
+
+    def batch_loss(
+        self, A: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> float:
+        """The loss of a batch: the (weighted) mean of the per-sample losses plus every
+        layer's regularisation penalty. ``sample_weight`` has shape ``(1, m)``."""
+        if sample_weight is None:
+            value = self.loss.value(A, Y)
+        else:
+            value = float(np.dot(self.loss.per_sample(A, Y), sample_weight[0])) / A.shape[1]
+        for layer in self.layers:
+            value += layer.penalty()
+        return value
 
     def update(self) -> None:
         """Gradient descent: one optimizer step over all parameters at once."""
@@ -166,7 +195,8 @@ class Network:
         """Train on ``X`` (``(n_samples, n_features)``) and targets ``y``.
 
         Takes ``epochs``, ``batch_size``, ``validation_split``, ``validation_data``,
-        ``shuffle``, ``metrics`` and ``verbose``; see :func:`nnkit.training.fit`.
+        ``shuffle``, ``metrics``, ``callbacks``, ``sample_weight``, ``class_weight``,
+        ``clip_norm``, ``clip_value`` and ``verbose``; see :func:`nnkit.training.fit`.
         Returns the :class:`~nnkit.history.History`, also kept as ``self.history``.
         """
         from nnkit.training import fit
@@ -190,12 +220,18 @@ class Network:
         y: Any,
         metrics: Sequence[Metric | str] | None = None,
         batch_size: int = INFERENCE_BATCH_SIZE,
+        sample_weight: Any = None,
     ) -> dict[str, float]:
-        """The loss and metrics on ``X`` and ``y``: ``{"loss": ..., "accuracy": ...}``."""
+        """The loss and metrics on ``X`` and ``y``: ``{"loss": ..., "accuracy": ...}``.
+
+        The loss includes the layers' regularisation penalties and is weighted by
+        ``sample_weight`` if given; metrics are unweighted.
+        """
         X = as_features(X, self.dtype, self.n_inputs)
         self._ensure_built(X.shape[1])
         Y = as_targets(y, X.shape[0], self.n_outputs, self.loss, self.dtype)
-        return self.evaluate_arrays(X, Y, self.resolve_metrics(metrics), batch_size)
+        weights = as_sample_weight(sample_weight, X.shape[0], self.dtype)
+        return self.evaluate_arrays(X, Y, self.resolve_metrics(metrics), batch_size, weights)
 
     def evaluate_arrays(
         self,
@@ -203,17 +239,20 @@ class Network:
         Y: np.ndarray,
         metrics: dict[str, Metric],
         batch_size: int = INFERENCE_BATCH_SIZE,
+        sample_weight: np.ndarray | None = None,
     ) -> dict[str, float]:
-        """:meth:`evaluate` on arrays already checked: ``Y`` is ``(n_samples, n_outputs)``."""
+        """:meth:`evaluate` on arrays already checked: ``Y`` is ``(n_samples, n_outputs)``
+        and ``sample_weight``, if any, ``(n_samples,)``."""
         batch_size = positive_int(batch_size, "batch_size")
         totals = dict.fromkeys(["loss", *metrics], 0.0)
         for start in range(0, X.shape[0], batch_size):
             stop = min(start + batch_size, X.shape[0])
             A, Yb = self.forward(X[start:stop].T), Y[start:stop].T
-            weight = stop - start
-            totals["loss"] += self.loss.value(A, Yb) * weight
+            weights = None if sample_weight is None else sample_weight[None, start:stop]
+            m = stop - start
+            totals["loss"] += self.batch_loss(A, Yb, weights) * m
             for name, metric in metrics.items():
-                totals[name] += metric.value(A, Yb) * weight
+                totals[name] += metric.value(A, Yb) * m
         return {name: total / X.shape[0] for name, total in totals.items()}
 
     def resolve_metrics(self, metrics: Sequence[Metric | str] | None) -> dict[str, Metric]:
@@ -273,6 +312,11 @@ class Network:
             raise ConfigurationError(
                 f"{what} needs a built network: call fit, predict or build(n_inputs) first"
             )
+
+    def summary(self, file: TextIO | None = None) -> None:
+        """Print a table of the layers: output shape, parameter count, activation, and
+        the distribution that supplied each component."""
+        print(format_summary(self), file=sys.stdout if file is None else file)
 
     @property
     def n_parameters(self) -> int:

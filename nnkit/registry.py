@@ -25,12 +25,13 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Final, NamedTuple, TypeVar
+from typing import Any, Final, NamedTuple
 
 import pluggy
 
 from nnkit import hookspecs
 from nnkit.activations import Activation
+from nnkit.callbacks import Callback
 from nnkit.errors import (
     ComponentConflictError,
     ConfigurationError,
@@ -43,6 +44,7 @@ from nnkit.layers import Layer
 from nnkit.losses import Loss
 from nnkit.metrics import Metric
 from nnkit.optimizers import Optimizer
+from nnkit.schedules import Schedule
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -64,6 +66,8 @@ __all__ = [
     "optimizer",
     "initializer",
     "metric",
+    "callback",
+    "schedule",
 ]
 
 #: The entry-point group plugins list themselves in.
@@ -75,8 +79,6 @@ DISABLE_PLUGINS_ENV: Final = "NNKIT_DISABLE_PLUGINS"
 
 # A component name: letters, digits and "_.-"; ":" is kept for "plugin:name" lookups.
 _NAME_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-
-T = TypeVar("T")
 
 
 class Kind(NamedTuple):
@@ -97,6 +99,8 @@ KINDS: Final[dict[str, Kind]] = {
         Kind("optimizer", Optimizer, "register_optimizers"),
         Kind("initializer", Initializer, "register_initializers"),
         Kind("metric", Metric, "register_metrics"),
+        Kind("callback", Callback, "register_callbacks"),
+        Kind("schedule", Schedule, "register_schedules"),
     )
 }
 
@@ -473,3 +477,13 @@ def initializer(name: str, **kwargs: Any) -> Initializer:
 def metric(name: str, **kwargs: Any) -> Metric:
     """The metric registered as ``name``, built with ``kwargs``."""
     return default_registry().create("metric", name, **kwargs)
+
+
+def callback(name: str, **kwargs: Any) -> Callback:
+    """The callback registered as ``name``: ``callback("early_stopping", patience=5)``."""
+    return default_registry().create("callback", name, **kwargs)
+
+
+def schedule(name: str, **kwargs: Any) -> Schedule:
+    """The learning-rate schedule registered as ``name``: ``schedule("step", step_size=10)``."""
+    return default_registry().create("schedule", name, **kwargs)

@@ -1,23 +1,31 @@
-"""The training loop: epochs of shuffled mini-batches, validation, and the history."""
+"""The training loop: epochs of shuffled mini-batches, validation, callbacks, the history."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
 from nnkit.buffers import BufferCache
-from nnkit.data import as_features, as_targets, positive_int
+from nnkit.callbacks import Callback, TrainingContext
+from nnkit.data import (
+    as_features,
+    as_sample_weight,
+    as_targets,
+    class_weights_for,
+    positive_int,
+)
 from nnkit.errors import ConfigurationError, DataError
 from nnkit.history import History
 from nnkit.metrics import Metric
+from nnkit.progress import progress_callback
+from nnkit.registry import default_registry
 
 if TYPE_CHECKING:
     from nnkit.network import Network
 
-__all__ = ["fit"]
+__all__ = ["fit", "clip_gradients"]
 
 
 def fit(
@@ -27,9 +35,14 @@ def fit(
     epochs: int = 1,
     batch_size: int = 32,
     validation_split: float = 0.0,
-    validation_data: tuple[Any, Any] | None = None,
+    validation_data: tuple[Any, ...] | None = None,
     shuffle: bool = True,
     metrics: Sequence[Metric | str] | None = None,
+    callbacks: Sequence[Callback | str] | None = None,
+    sample_weight: Any = None,
+    class_weight: dict[int, float] | None = None,
+    clip_norm: float | None = None,
+    clip_value: float | None = None,
     verbose: int = 1,
     stream: TextIO | None = None,
 ) -> History:
@@ -43,16 +56,26 @@ def fit(
         batch_size: samples per gradient step; the last batch of an epoch may be smaller.
         validation_split: fraction of the samples, taken from the end of ``X`` before
             shuffling (as Keras does), held out to validate on after each epoch.
-        validation_data: ``(X_val, y_val)`` to validate on instead.
+        validation_data: ``(X_val, y_val)`` or ``(X_val, y_val, sample_weight_val)`` to
+            validate on instead.
         shuffle: draw a new batch order every epoch from the network's seeded generator.
         metrics: metric names or instances; by default those the loss names
             (``accuracy`` for the cross-entropies).
-        verbose: 0 prints nothing, 1 a line per epoch.
-        stream: where those lines go (standard output by default).
+        callbacks: callback names or instances, such as ``"terminate_on_nan"`` or
+            ``nnkit.callback("early_stopping", patience=5)``.
+        sample_weight: a weight per sample, shape ``(n_samples,)``: each sample's loss
+            and gradient are multiplied by it.
+        class_weight: ``{class: weight}``; multiplies each sample's weight by its class's.
+        clip_norm: rescale the gradient (of all parameters together) to at most this
+            Euclidean norm before each step.
+        clip_value: clip every gradient element to ``[-clip_value, clip_value]``.
+        verbose: 0 prints nothing, 1 a progress bar per epoch in a terminal (a line per
+            epoch elsewhere), 2 a line per epoch.
+        stream: where progress goes (standard output by default).
 
     Returns:
-        The :class:`~nnkit.history.History` of per-epoch ``loss``, metrics, and their
-        ``val_`` counterparts.
+        The :class:`~nnkit.history.History` of per-epoch ``loss``, metrics, their ``val_``
+        counterparts, and anything callbacks log (such as ``learning_rate``).
     """
     epochs = positive_int(epochs, "epochs")
     batch_size = positive_int(batch_size, "batch_size")
@@ -60,26 +83,20 @@ def fit(
         raise ConfigurationError(f"validation_split must be in [0, 1), got {validation_split!r}")
     if validation_split and validation_data is not None:
         raise ConfigurationError("give validation_split or validation_data, not both")
+    for name, limit in (("clip_norm", clip_norm), ("clip_value", clip_value)):
+        if limit is not None and not (isinstance(limit, (int, float)) and 0 < limit < np.inf):
+            raise ConfigurationError(f"{name} must be a positive number, got {limit!r}")
+    reporter = progress_callback(verbose, stream)
 
     X = as_features(X, network.dtype, network.n_inputs)
     network._ensure_built(X.shape[1])
     Y = as_targets(y, X.shape[0], network.n_outputs, network.loss, network.dtype)
+    weights = _combined_weights(sample_weight, class_weight, Y, network.dtype)
     metric_map = network.resolve_metrics(metrics)
 
     validation = None
     if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise ConfigurationError("validation_data must be a pair (X_val, y_val)")
-        X_val = as_features(validation_data[0], network.dtype, network.n_inputs, name="X_val")
-        Y_val = as_targets(
-            validation_data[1],
-            X_val.shape[0],
-            network.n_outputs,
-            network.loss,
-            network.dtype,
-            name="y_val",
-        )
-        validation = (X_val, Y_val)
+        validation = _validation_arrays(network, validation_data)
     elif validation_split:
         split = int(X.shape[0] * (1 - validation_split))
         if split < 1 or split == X.shape[0]:
@@ -87,23 +104,111 @@ def fit(
                 f"validation_split={validation_split} of {X.shape[0]} samples leaves "
                 f"{split} to train on and {X.shape[0] - split} to validate on; both need one"
             )
-        validation = (X[split:], Y[split:])
+        validation = (X[split:], Y[split:], None if weights is None else weights[split:])
         X, Y = X[:split], Y[:split]
+        weights = None if weights is None else weights[:split]
+
+    callback_list = [default_registry().resolve("callback", spec) for spec in callbacks or ()]
+    if reporter is not None:
+        callback_list.append(reporter)
+    logged = ["loss", *metric_map]
+    if validation is not None:
+        logged += [f"val_{name}" for name in logged]
+    higher = {name: metric.higher_is_better for name, metric in metric_map.items()}
+    higher.update({f"val_{name}": better for name, better in list(higher.items())})
+    higher.update({"loss": False, "val_loss": False})
+    context = TrainingContext(
+        network=network,
+        epochs=epochs,
+        steps_per_epoch=-(-X.shape[0] // batch_size),
+        logged=tuple(logged),
+        higher_is_better=higher,
+    )
+    for callback in callback_list:  # each checks its settings here, before any training
+        callback.set_context(context)
 
     history = History()
     network.history = history
-    out = sys.stdout if stream is None else stream
-    epoch_runner = _EpochRunner(network, X, Y, batch_size, shuffle, metric_map)
+    network.stop_training = False
+    runner = _EpochRunner(
+        network,
+        X,
+        Y,
+        weights,
+        batch_size,
+        shuffle,
+        metric_map,
+        callback_list,
+        clip_norm,
+        clip_value,
+    )
+    logs: dict[str, float] = {}
+    for callback in callback_list:
+        callback.on_train_begin()
     for epoch in range(1, epochs + 1):
-        logs = epoch_runner.run()
+        for callback in callback_list:
+            callback.on_epoch_begin(epoch)
+        logs = runner.run()
         if validation is not None:
-            scores = network.evaluate_arrays(*validation, metric_map)
+            X_val, Y_val, w_val = validation
+            scores = network.evaluate_arrays(X_val, Y_val, metric_map, sample_weight=w_val)
             logs.update({f"val_{name}": value for name, value in scores.items()})
+        for callback in callback_list:
+            callback.on_epoch_end(epoch, logs)  # may add to logs (the learning rate)
         history.record(epoch, logs)
-        if verbose:
-            values = " - ".join(f"{name}: {value:.4f}" for name, value in logs.items())
-            print(f"epoch {epoch}/{epochs} - {values}", file=out, flush=True)
+        if network.stop_training:
+            break
+    for callback in callback_list:
+        callback.on_train_end(logs)
     return history
+
+
+def _combined_weights(
+    sample_weight: Any, class_weight: Any, Y: np.ndarray, dtype: np.dtype
+) -> np.ndarray | None:
+    weights = as_sample_weight(sample_weight, Y.shape[0], dtype)
+    if class_weight is not None:
+        per_class = class_weights_for(class_weight, Y, dtype)
+        weights = per_class if weights is None else weights * per_class
+    return weights
+
+
+def _validation_arrays(
+    network: Network, validation_data: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+        raise ConfigurationError(
+            "validation_data must be a pair (X_val, y_val) or a triple (X_val, y_val, "
+            "sample_weight_val)"
+        )
+    X_val = as_features(validation_data[0], network.dtype, network.n_inputs, name="X_val")
+    Y_val = as_targets(
+        validation_data[1],
+        X_val.shape[0],
+        network.n_outputs,
+        network.loss,
+        network.dtype,
+        name="y_val",
+    )
+    w_val = None
+    if len(validation_data) == 3:
+        w_val = as_sample_weight(validation_data[2], X_val.shape[0], network.dtype)
+    return X_val, Y_val, w_val
+
+
+def clip_gradients(grads: np.ndarray, clip_norm: float | None, clip_value: float | None) -> None:
+    """Clip the flat gradient vector in place: element-wise to ``[-clip_value, clip_value]``,
+    then as a whole to Euclidean norm ``clip_norm``."""
+    if clip_value is not None:
+        np.clip(grads, -clip_value, clip_value, out=grads)
+    if clip_norm is not None:
+        norm = float(np.sqrt(np.vdot(grads, grads)))
+        if norm > clip_norm:
+            grads *= clip_norm / norm
+
+
+def _overrides(callback: Callback, hook: str) -> bool:
+    return getattr(type(callback), hook) is not getattr(Callback, hook)
 
 
 class _EpochRunner:
@@ -114,43 +219,67 @@ class _EpochRunner:
         network: Network,
         X: np.ndarray,
         Y: np.ndarray,
+        weights: np.ndarray | None,
         batch_size: int,
         shuffle: bool,
         metrics: dict[str, Metric],
+        callbacks: list[Callback],
+        clip_norm: float | None,
+        clip_value: float | None,
     ) -> None:
         self.network = network
         self.X = X
         # Targets as columns, like every array inside the network: Y is (n_outputs, n).
         self.Y_columns = np.ascontiguousarray(Y.T)
+        self.weights = None if weights is None else weights.reshape(1, -1)
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.metrics = metrics
+        # perf: only callbacks that override the batch hooks are called per batch.
+        self.batch_begin = [c for c in callbacks if _overrides(c, "on_batch_begin")]
+        self.batch_end = [c for c in callbacks if _overrides(c, "on_batch_end")]
+        self.clipping = clip_norm is not None or clip_value is not None
+        self.clip_norm, self.clip_value = clip_norm, clip_value
         self._buffers = BufferCache()
 
     def run(self) -> dict[str, float]:
-        network, X, Y = self.network, self.X, self.Y_columns
+        network, X, Y, W = self.network, self.X, self.Y_columns, self.weights
+        buffers = self._buffers
         n = X.shape[0]
         order = network.shuffle_rng.permutation(n) if self.shuffle else None
-        loss_total = 0.0
+        loss_total, seen = 0.0, 0
         metric_totals = dict.fromkeys(self.metrics, 0.0)
-        for start in range(0, n, self.batch_size):
+        for batch, start in enumerate(range(0, n, self.batch_size), start=1):
+            for callback in self.batch_begin:
+                callback.on_batch_begin(batch)
             stop = min(start + self.batch_size, n)
             m = stop - start
+            W_batch = None
             if order is None:
                 X_batch, Y_batch = X[start:stop], Y[:, start:stop]
+                if W is not None:
+                    W_batch = W[:, start:stop]
             else:  # gather the shuffled batch into reused buffers, never copying all of X
                 rows = order[start:stop]
-                X_out = self._buffers.get("X", (m, X.shape[1]), X.dtype)
-                Y_out = self._buffers.get("Y", (Y.shape[0], m), Y.dtype)
-                X_batch = np.take(X, rows, axis=0, out=X_out)
-                Y_batch = np.take(Y, rows, axis=1, out=Y_out)
+                X_batch = np.take(X, rows, axis=0, out=buffers.get("X", (m, X.shape[1]), X.dtype))
+                Y_batch = np.take(Y, rows, axis=1, out=buffers.get("Y", (Y.shape[0], m), Y.dtype))
+                if W is not None:
+                    W_batch = np.take(W, rows, axis=1, out=buffers.get("W", (1, m), W.dtype))
             A = network.forward(X_batch.T, training=True)
             # The batch's loss and metrics are those of the outputs before the update.
-            loss_total += network.loss.value(A, Y_batch) * m
+            batch_loss = network.batch_loss(A, Y_batch, W_batch)
+            loss_total += batch_loss * m
             for name, metric in self.metrics.items():
                 metric_totals[name] += metric.value(A, Y_batch) * m
-            network.backward(A, Y_batch)
+            network.backward(A, Y_batch, W_batch)
+            if self.clipping:
+                clip_gradients(network.store.grads, self.clip_norm, self.clip_value)
             network.update()
-        logs = {"loss": loss_total / n}
-        logs.update({name: total / n for name, total in metric_totals.items()})
+            seen += m
+            for callback in self.batch_end:
+                callback.on_batch_end(batch, {"loss": batch_loss})
+            if network.stop_training:
+                break
+        logs = {"loss": loss_total / seen}
+        logs.update({name: total / seen for name, total in metric_totals.items()})
         return logs

@@ -45,14 +45,34 @@ def test_the_math_page_quotes_each_part_of_the_algorithm():
     }
 
 
-@pytest.mark.parametrize("path", [ROOT / "README.md", DOCS / "index.md"], ids=["README", "index"])
-def test_the_first_network_example_runs(path, capsys):
-    examples = [code for language, _, code in code_blocks(path) if language == "python"]
-    assert examples, f"{path.name} has no Python example"
-    for code in examples:
-        exec(compile(code, str(path), "exec"), {})
+PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+
+
+@pytest.mark.parametrize("path", PAGES, ids=[p.name for p in PAGES])
+def test_every_python_example_on_a_page_runs(path, capsys, tmp_path, monkeypatch):
+    """The blocks of a page run in order in one namespace, as a reader would paste them;
+    quoted source (blocks with a title) is checked above instead."""
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"__name__": "__docs__"}
+    for language, attributes, code in code_blocks(path):
+        if language == "python" and "title=" not in attributes:
+            exec(compile(code, str(path), "exec"), namespace)
+
+
+def test_the_first_network_example_prints_its_test_scores(capsys):
+    (code, *_) = [c for lang, _, c in code_blocks(ROOT / "README.md") if lang == "python"]
+    exec(compile(code, "README.md", "exec"), {})
     printed = ast.literal_eval(capsys.readouterr().out.strip())  # the test scores it prints
     assert printed["accuracy"] >= 0.95
+
+
+def test_the_training_page_shows_what_its_examples_print(capsys):
+    namespace: dict = {}
+    for language, _, code in code_blocks(DOCS / "training.md"):
+        if language == "python":
+            exec(compile(code, "training.md", "exec"), namespace)
+    # The schedule example's comment states the rates it prints.
+    assert "[0.001, 0.0005, 0.00025]" in capsys.readouterr().out
 
 
 def test_the_readme_gives_the_two_setup_commands():

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 import nnkit
 from nnkit.hookspecs import Register
-from nnkit_std import activations, initializers, losses, metrics, optimizers
+from nnkit_std import (
+    activations,
+    callbacks,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    optimizers,
+    schedules,
+)
 
 
 @nnkit.hookimpl
@@ -24,6 +33,7 @@ def register_activations(register: Register) -> None:
 @nnkit.hookimpl
 def register_layers(register: Register) -> None:
     register("dense", nnkit.Dense)
+    register("dropout", layers.Dropout)
 
 
 @nnkit.hookimpl
@@ -37,6 +47,7 @@ def register_losses(register: Register) -> None:
 def register_optimizers(register: Register) -> None:
     register("sgd", optimizers.SGD)
     register("adam", optimizers.Adam)
+    register("adamw", optimizers.AdamW)
 
 
 @nnkit.hookimpl
@@ -53,3 +64,19 @@ def register_metrics(register: Register) -> None:
     register("accuracy", metrics.Accuracy)
     register("binary_accuracy", metrics.BinaryAccuracy)
     register("mae", metrics.MeanAbsoluteError)
+
+
+@nnkit.hookimpl
+def register_callbacks(register: Register) -> None:
+    register("early_stopping", callbacks.EarlyStopping)
+    register("terminate_on_nan", callbacks.TerminateOnNaN)
+    register("lr_schedule", callbacks.LearningRateScheduler)
+
+
+@nnkit.hookimpl
+def register_schedules(register: Register) -> None:
+    register("constant", schedules.Constant)
+    register("step", schedules.Step)
+    register("exponential", schedules.Exponential)
+    register("cosine", schedules.Cosine)
+    register("plateau", schedules.Plateau)

@@ -47,7 +47,11 @@ class SGD(Optimizer):
 
 class Adam(Optimizer):
     """Adam (Kingma and Ba, 2015): steps scaled by running estimates of the gradient's
-    first and second moments, with bias correction."""
+    first and second moments, with bias correction.
+
+    ``weight_decay`` shrinks every parameter by ``learning_rate * weight_decay`` each
+    step, decoupled from the gradient (Loshchilov and Hutter, 2019).
+    """
 
     def __init__(
         self,
@@ -55,8 +59,12 @@ class Adam(Optimizer):
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float = 1e-7,
+        weight_decay: float = 0.0,
     ) -> None:
         super().__init__(learning_rate)
+        if not 0 <= weight_decay < 1:
+            raise ConfigurationError(f"weight_decay must be in [0, 1), got {weight_decay!r}")
+        self.weight_decay = float(weight_decay)
         for name, beta in (("beta_1", beta_1), ("beta_2", beta_2)):
             if not 0 <= beta < 1:
                 raise ConfigurationError(f"adam {name} must be in [0, 1), got {beta!r}")
@@ -75,6 +83,8 @@ class Adam(Optimizer):
         }
 
     def update(self, params: np.ndarray, grads: np.ndarray, state: dict[str, np.ndarray]) -> None:
+        if self.weight_decay:  # decoupled: params -= learning_rate * weight_decay * params
+            params *= 1 - self.learning_rate * self.weight_decay
         m, v, t = state["m"], state["v"], state["t"]
         t += 1
         step = int(t)
@@ -95,3 +105,17 @@ class Adam(Optimizer):
         np.divide(m, scratch, out=scratch)
         scratch *= step_size
         params -= scratch
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay, on by default (``weight_decay=0.01``)."""
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        weight_decay: float = 0.01,
+    ) -> None:
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay)

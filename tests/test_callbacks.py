@@ -1,0 +1,190 @@
+"""Callbacks: early stopping, terminate on NaN, learning-rate schedules, custom callbacks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import nnkit
+
+X_ALL, Y_ALL = nnkit.datasets.load_digits()
+
+
+class Snapshots(nnkit.Callback):
+    """Keeps a copy of the weights after every epoch."""
+
+    def on_train_begin(self):
+        self.weights = {}
+
+    def on_epoch_end(self, epoch, logs):
+        self.weights[epoch] = self.network.store.values.copy()
+
+
+def overfitting_network():
+    return nnkit.Network(
+        [nnkit.Dense(128, activation="relu"), nnkit.Dense(10, activation="softmax")],
+        loss="cross_entropy", optimizer=nnkit.optimizer("adam", learning_rate=0.01), seed=0,
+    )
+
+
+def test_early_stopping_stops_after_patience_and_restores_the_best_epoch_exactly():
+    # 60 training samples and 0.01 learning rate: validation loss bottoms out, then rises.
+    stopper = nnkit.callback("early_stopping", monitor="val_loss", patience=3)
+    snapshots = Snapshots()
+    net = overfitting_network()
+    history = net.fit(
+        X_ALL[:60], Y_ALL[:60], epochs=200, validation_data=(X_ALL[1000:1400], Y_ALL[1000:1400]),
+        callbacks=[snapshots, stopper], verbose=0,
+    )
+    val = history.history["val_loss"]
+    best = int(np.argmin(val)) + 1
+    assert stopper.best_epoch == best
+    assert stopper.stopped_epoch == best + 3 == len(history) < 200
+    np.testing.assert_array_equal(net.store.values, snapshots.weights[best])
+    assert not np.array_equal(net.store.values, snapshots.weights[len(history)])
+    assert net.evaluate(X_ALL[1000:1400], Y_ALL[1000:1400])["loss"] == pytest.approx(min(val), rel=1e-5)
+
+
+def test_early_stopping_on_a_rising_quantity_and_min_delta():
+    stopper = nnkit.callback("early_stopping", monitor="val_accuracy", patience=2, min_delta=0.5)
+    history = overfitting_network().fit(
+        X_ALL[:300], Y_ALL[:300], epochs=50, validation_split=0.3, callbacks=[stopper], verbose=0
+    )
+    # No epoch improves accuracy by 0.5 on the first, so it stops after 1 + patience epochs.
+    assert len(history) == 3 and stopper.best_epoch == 1
+
+
+def test_early_stopping_without_restoring_keeps_the_last_weights():
+    stopper = nnkit.callback("early_stopping", monitor="loss", patience=0, min_delta=10.0, restore_best_weights=False)
+    snapshots = Snapshots()
+    net = overfitting_network()
+    net.fit(X_ALL[:100], Y_ALL[:100], epochs=10, callbacks=[snapshots, stopper], verbose=0)
+    assert stopper.stopped_epoch == 2
+    np.testing.assert_array_equal(net.store.values, snapshots.weights[2])
+
+
+def test_unknown_monitored_quantities_fail_before_training():
+    net = overfitting_network()
+    with pytest.raises(nnkit.ConfigurationError, match="monitors 'val_loss', which this training run does not log .*validation_split"):
+        net.fit(X_ALL[:50], Y_ALL[:50], callbacks=["early_stopping"], verbose=0)
+    with pytest.raises(nnkit.ConfigurationError, match="'val_acuracy'.*it logs: loss, accuracy, val_loss, val_accuracy"):
+        net.fit(X_ALL[:50], Y_ALL[:50], validation_split=0.2, verbose=0,
+                callbacks=[nnkit.callback("early_stopping", monitor="val_acuracy")])
+    plateau = nnkit.callback("lr_schedule", schedule=nnkit.schedule("plateau", monitor="val_mae"))
+    with pytest.raises(nnkit.ConfigurationError, match="monitors 'val_mae'"):
+        net.fit(X_ALL[:50], Y_ALL[:50], callbacks=[plateau], verbose=0)
+    assert net.history is None
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: nnkit.callback("early_stopping", patience=-1), "patience must be an integer >= 0"),
+        (lambda: nnkit.callback("early_stopping", mode="up"), "mode must be 'auto', 'min' or 'max'"),
+        (lambda: nnkit.callback("early_stopping", min_delta=-0.1), "min_delta must be >= 0"),
+        (lambda: nnkit.callback("lr_schedule", schedule="cosin"), "schedule .cosin. is not registered. Did you mean .cosine."),
+        (lambda: nnkit.schedule("step", step_size=0), "step_size must be an integer >= 1"),
+        (lambda: nnkit.schedule("step", factor=2), r"factor must be in \(0, 1\]"),
+        (lambda: nnkit.schedule("exponential", decay_rate=0), "decay_rate must be in"),
+        (lambda: nnkit.schedule("cosine", decay_epochs=0), "decay_epochs must be an integer >= 1"),
+        (lambda: nnkit.schedule("plateau", factor=1.0), r"factor must be in \(0, 1\)"),
+        (lambda: nnkit.layer("dropout", rate=1.0), r"dropout rate must be in \[0, 1\)"),
+        (lambda: nnkit.layer("dropout", rate=-0.1), r"dropout rate must be in \[0, 1\)"),
+        (lambda: nnkit.optimizer("adamw", weight_decay=2), r"weight_decay must be in \[0, 1\)"),
+        (lambda: nnkit.Dense(3, l2=-1), "l2 must be a non-negative number"),
+        (lambda: nnkit.callback("terminate_on_nan", patience=1), "does not accept"),
+    ],
+)
+def test_impossible_arguments_are_rejected(build, message):
+    with pytest.raises((nnkit.ConfigurationError, nnkit.UnknownComponentError), match=message):
+        build()
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered", "ignore:invalid value encountered")
+def test_terminate_on_nan_stops_a_diverging_run_and_says_where():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 3)) * 100
+    y = X.sum(axis=1) * 100
+    net = nnkit.Network([nnkit.Dense(8, activation="relu"), nnkit.Dense(1)], loss="mse",
+                        optimizer=nnkit.optimizer("sgd", learning_rate=10.0), seed=0)
+    stopper = nnkit.callback("terminate_on_nan")
+    with pytest.warns(RuntimeWarning, match=r"the loss became (nan|inf) at epoch 1, batch \d+"):
+        history = net.fit(X, y, epochs=20, batch_size=4, callbacks=[stopper], verbose=0)
+    assert len(history) == 1
+    batch = int(stopper.message.split("batch ")[1].split(";")[0])
+    assert 1 <= batch < 16  # stopped mid-epoch, right after the first non-finite batch
+
+
+def test_learning_rate_follows_the_schedule_and_is_logged():
+    schedules = {
+        "constant": lambda t, base, total: base,
+        "step": lambda t, base, total: base * 0.5 ** (t // 3),
+        "exponential": lambda t, base, total: base * 0.9**t,
+        "cosine": lambda t, base, total: base * (1 + math.cos(math.pi * t / total)) / 2,
+    }
+    arguments = {"step": {"step_size": 3, "factor": 0.5}, "exponential": {"decay_rate": 0.9}}
+    for name, formula in schedules.items():
+        net = overfitting_network()
+        callback = nnkit.callback("lr_schedule", schedule=nnkit.schedule(name, **arguments.get(name, {})))
+        history = net.fit(X_ALL[:64], Y_ALL[:64], epochs=8, callbacks=[callback], verbose=0)
+        expected = [formula(t, 0.01, 8) for t in range(8)]
+        np.testing.assert_allclose(history.history["learning_rate"], expected, rtol=1e-12, err_msg=name)
+
+
+def test_plateau_reduces_the_rate_when_the_monitored_quantity_stalls():
+    plateau = nnkit.schedule("plateau", monitor="loss", factor=0.5, patience=2, min_delta=100.0)
+    # min_delta so large that no epoch counts as improving after the first.
+    history = overfitting_network().fit(
+        X_ALL[:64], Y_ALL[:64], epochs=6, callbacks=[nnkit.callback("lr_schedule", schedule=plateau)], verbose=0
+    )
+    assert history.history["learning_rate"] == pytest.approx([0.01, 0.01, 0.01, 0.005, 0.005, 0.0025])
+
+
+def test_schedule_changes_the_step_every_optimizer_takes():
+    for name in ("sgd", "adam", "adamw"):
+        a = nnkit.Network([nnkit.Dense(10, activation="softmax")], loss="cross_entropy", optimizer=name, seed=0)
+        b = nnkit.Network([nnkit.Dense(10, activation="softmax")], loss="cross_entropy", optimizer=name, seed=0)
+        a.fit(X_ALL[:64], Y_ALL[:64], epochs=2, verbose=0)
+        b.fit(X_ALL[:64], Y_ALL[:64], epochs=2, verbose=0,
+              callbacks=[nnkit.callback("lr_schedule", schedule=nnkit.schedule("step", step_size=1, factor=0.1))])
+        assert not np.allclose(a.store.values, b.store.values), name
+
+
+def test_a_custom_callback_sees_every_hook_in_order_and_can_stop_training():
+    class Recorder(nnkit.Callback):
+        def __init__(self):
+            self.calls = []
+
+        def on_train_begin(self):
+            self.calls.append("train_begin")
+
+        def on_epoch_begin(self, epoch):
+            self.calls.append(f"epoch_begin {epoch}")
+
+        def on_batch_begin(self, batch):
+            self.calls.append(f"batch_begin {batch}")
+
+        def on_batch_end(self, batch, logs):
+            self.calls.append(f"batch_end {batch}")
+            assert math.isfinite(logs["loss"])
+
+        def on_epoch_end(self, epoch, logs):
+            self.calls.append(f"epoch_end {epoch}")
+            if epoch == 2:
+                self.network.stop_training = True
+
+        def on_train_end(self, logs):
+            self.calls.append("train_end")
+
+    recorder = Recorder()
+    history = overfitting_network().fit(X_ALL[:20], Y_ALL[:20], epochs=5, batch_size=10, callbacks=[recorder], verbose=0)
+    assert recorder.calls == [
+        "train_begin",
+        "epoch_begin 1", "batch_begin 1", "batch_end 1", "batch_begin 2", "batch_end 2", "epoch_end 1",
+        "epoch_begin 2", "batch_begin 1", "batch_end 1", "batch_begin 2", "batch_end 2", "epoch_end 2",
+        "train_end",
+    ]
+    assert len(history) == 2
+    assert recorder.context.steps_per_epoch == 2 and recorder.context.epochs == 5
