@@ -19,7 +19,9 @@ from nnkit.errors import (
     ConfigurationError,
     DataError,
     InvalidComponentError,
+    MissingComponentError,
     MissingExtraError,
+    ModelFileError,
     NNKitError,
     PluginLoadWarning,
     UnknownComponentError,
@@ -32,6 +34,7 @@ from nnkit.losses import Loss
 from nnkit.metrics import Metric
 from nnkit.network import Network
 from nnkit.optimizers import Optimizer
+from nnkit.persistence import load
 from nnkit.registry import (
     ComponentInfo,
     activation,
@@ -53,6 +56,7 @@ __all__ = [
     "Network",
     "Dense",
     "History",
+    "load",
     # the interfaces plugins implement
     "Activation",
     "Callback",
@@ -86,6 +90,8 @@ __all__ = [
     "ComponentConflictError",
     "InvalidComponentError",
     "MissingExtraError",
+    "ModelFileError",
+    "MissingComponentError",
     "PluginLoadWarning",
     # data
     "datasets",

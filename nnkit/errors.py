@@ -15,6 +15,8 @@ __all__ = [
     "InvalidComponentError",
     "PluginLoadWarning",
     "MissingExtraError",
+    "ModelFileError",
+    "MissingComponentError",
 ]
 
 
@@ -65,6 +67,34 @@ class ComponentConflictError(NNKitError, ValueError):
         self.kind = kind
         self.name = name
         self.suppliers = suppliers
+
+
+class ModelFileError(NNKitError, ValueError):
+    """A file that cannot be loaded as an nnkit model: not one, truncated, corrupted,
+    from a newer format, or with arrays that do not fit its network."""
+
+
+class MissingComponentError(ModelFileError, UnknownComponentError):
+    """A saved model needs a component that no loaded plugin provides.
+
+    Attributes:
+        distribution: the distribution that supplied it when the model was saved.
+        version: that distribution's version then.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str,
+        name: str,
+        available: list[str],
+        distribution: str | None,
+        version: str | None,
+    ) -> None:
+        UnknownComponentError.__init__(self, message, kind=kind, name=name, available=available)
+        self.distribution = distribution
+        self.version = version
 
 
 class InvalidComponentError(NNKitError, TypeError):

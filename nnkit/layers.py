@@ -49,6 +49,16 @@ class Layer(Component, ABC):
     def initialize(self, rng: np.random.Generator) -> None:
         """Write initial values into :attr:`params` (nothing to do by default)."""
 
+    def state(self) -> dict[str, np.ndarray]:
+        """Arrays besides the parameters that a saved model must keep (running
+        statistics, for example); none by default."""
+        return {}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restore what :meth:`state` returned (called after :meth:`build`)."""
+        if state:
+            raise ValueError(f"{type(self).__name__} keeps no state, got {sorted(state)}")
+
     def penalty(self) -> float:
         """The regularisation term this layer adds to the loss (0 by default); its
         gradient is added by :meth:`backward`."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
@@ -88,6 +90,10 @@ class Network:
         self.stop_training = False
         #: The output width of each layer, once built.
         self.layer_widths: list[int] = []
+        #: Each layer's own random generator (for dropout masks), once built.
+        self.layer_rngs: list[np.random.Generator] = []
+        #: Free-form facts saved with the model (the CLI keeps feature and class names here).
+        self.metadata: dict[str, Any] = {}
         self._fused_output = False
         self._buffers = BufferCache()
 
@@ -98,15 +104,29 @@ class Network:
         """Whether the input width is known and the parameters exist."""
         return self.store is not None
 
-    def build(self, n_inputs: int) -> Network:
-        """Size every layer for ``n_inputs`` features and draw the initial parameters."""
+    def build(self, n_inputs: int, *, max_parameters: int | None = None) -> Network:
+        """Size every layer for ``n_inputs`` features and draw the initial parameters.
+
+        ``max_parameters`` refuses to allocate more parameters than that (a guard the
+        model loader uses, so that a damaged file cannot ask for terabytes).
+        """
         width = n_inputs = positive_int(n_inputs, "n_inputs")
-        layer_rngs = [np.random.default_rng(s) for s in self._layer_seed.spawn(len(self.layers))]
+        self.layer_rngs = [
+            np.random.default_rng(s) for s in self._layer_seed.spawn(len(self.layers))
+        ]
         self.layer_widths = []
-        for layer, rng in zip(self.layers, layer_rngs):
+        for layer, rng in zip(self.layers, self.layer_rngs):
             width = layer.build(width, rng)
             self.layer_widths.append(width)
-        self.store = ParameterStore([layer.parameter_shapes() for layer in self.layers], self.dtype)
+        shapes = [layer.parameter_shapes() for layer in self.layers]
+        if max_parameters is not None:
+            needed = sum(math.prod(shape) for layer in shapes for shape in layer.values())
+            if needed > max_parameters:
+                raise ConfigurationError(
+                    f"the layers need {needed:,} parameters, more than the "
+                    f"{max_parameters:,} allowed"
+                )
+        self.store = ParameterStore(shapes, self.dtype)
         for layer, params, grads in zip(self.layers, self.store.value_views, self.store.grad_views):
             layer.bind(params, grads)
             layer.initialize(self._init_rng)
@@ -312,6 +332,14 @@ class Network:
             raise ConfigurationError(
                 f"{what} needs a built network: call fit, predict or build(n_inputs) first"
             )
+
+    def save(self, path: str | os.PathLike[str], include_optimizer: bool = True) -> None:
+        """Write the network to one file, atomically: JSON for the components and raw
+        arrays for the weights (and, by default, the optimizer's state, so that training
+        resumes exactly). See :func:`nnkit.persistence.save`."""
+        from nnkit.persistence import save
+
+        save(self, path, include_optimizer=include_optimizer)
 
     def summary(self, file: TextIO | None = None) -> None:
         """Print a table of the layers: output shape, parameter count, activation, and

@@ -47,3 +47,22 @@ def fake_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callab
     yield make
     for module in created:
         sys.modules.pop(module, None)
+
+
+@pytest.fixture
+def isolated_registry(monkeypatch: pytest.MonkeyPatch) -> Callable[..., object]:
+    """Reload the process-wide registry inside a test and restore the original after it.
+
+    Call the returned function, with environment variables to set if any, each time the
+    test should see the installed plugins afresh.
+    """
+    import nnkit.registry
+
+    monkeypatch.setattr(nnkit.registry, "_default", None)
+
+    def reload(**environ: str) -> object:
+        for name, value in environ.items():
+            monkeypatch.setenv(name, value)
+        return nnkit.registry.reload_plugins()
+
+    return reload

@@ -25,7 +25,9 @@ class Snapshots(nnkit.Callback):
 def overfitting_network():
     return nnkit.Network(
         [nnkit.Dense(128, activation="relu"), nnkit.Dense(10, activation="softmax")],
-        loss="cross_entropy", optimizer=nnkit.optimizer("adam", learning_rate=0.01), seed=0,
+        loss="cross_entropy",
+        optimizer=nnkit.optimizer("adam", learning_rate=0.01),
+        seed=0,
     )
 
 
@@ -35,8 +37,12 @@ def test_early_stopping_stops_after_patience_and_restores_the_best_epoch_exactly
     snapshots = Snapshots()
     net = overfitting_network()
     history = net.fit(
-        X_ALL[:60], Y_ALL[:60], epochs=200, validation_data=(X_ALL[1000:1400], Y_ALL[1000:1400]),
-        callbacks=[snapshots, stopper], verbose=0,
+        X_ALL[:60],
+        Y_ALL[:60],
+        epochs=200,
+        validation_data=(X_ALL[1000:1400], Y_ALL[1000:1400]),
+        callbacks=[snapshots, stopper],
+        verbose=0,
     )
     val = history.history["val_loss"]
     best = int(np.argmin(val)) + 1
@@ -44,7 +50,9 @@ def test_early_stopping_stops_after_patience_and_restores_the_best_epoch_exactly
     assert stopper.stopped_epoch == best + 3 == len(history) < 200
     np.testing.assert_array_equal(net.store.values, snapshots.weights[best])
     assert not np.array_equal(net.store.values, snapshots.weights[len(history)])
-    assert net.evaluate(X_ALL[1000:1400], Y_ALL[1000:1400])["loss"] == pytest.approx(min(val), rel=1e-5)
+    assert net.evaluate(X_ALL[1000:1400], Y_ALL[1000:1400])["loss"] == pytest.approx(
+        min(val), rel=1e-5
+    )
 
 
 def test_early_stopping_on_a_rising_quantity_and_min_delta():
@@ -57,7 +65,9 @@ def test_early_stopping_on_a_rising_quantity_and_min_delta():
 
 
 def test_early_stopping_without_restoring_keeps_the_last_weights():
-    stopper = nnkit.callback("early_stopping", monitor="loss", patience=0, min_delta=10.0, restore_best_weights=False)
+    stopper = nnkit.callback(
+        "early_stopping", monitor="loss", patience=0, min_delta=10.0, restore_best_weights=False
+    )
     snapshots = Snapshots()
     net = overfitting_network()
     net.fit(X_ALL[:100], Y_ALL[:100], epochs=10, callbacks=[snapshots, stopper], verbose=0)
@@ -67,11 +77,22 @@ def test_early_stopping_without_restoring_keeps_the_last_weights():
 
 def test_unknown_monitored_quantities_fail_before_training():
     net = overfitting_network()
-    with pytest.raises(nnkit.ConfigurationError, match="monitors 'val_loss', which this training run does not log .*validation_split"):
+    with pytest.raises(
+        nnkit.ConfigurationError,
+        match="monitors 'val_loss', which this training run does not log .*validation_split",
+    ):
         net.fit(X_ALL[:50], Y_ALL[:50], callbacks=["early_stopping"], verbose=0)
-    with pytest.raises(nnkit.ConfigurationError, match="'val_acuracy'.*it logs: loss, accuracy, val_loss, val_accuracy"):
-        net.fit(X_ALL[:50], Y_ALL[:50], validation_split=0.2, verbose=0,
-                callbacks=[nnkit.callback("early_stopping", monitor="val_acuracy")])
+    with pytest.raises(
+        nnkit.ConfigurationError,
+        match="'val_acuracy'.*it logs: loss, accuracy, val_loss, val_accuracy",
+    ):
+        net.fit(
+            X_ALL[:50],
+            Y_ALL[:50],
+            validation_split=0.2,
+            verbose=0,
+            callbacks=[nnkit.callback("early_stopping", monitor="val_acuracy")],
+        )
     plateau = nnkit.callback("lr_schedule", schedule=nnkit.schedule("plateau", monitor="val_mae"))
     with pytest.raises(nnkit.ConfigurationError, match="monitors 'val_mae'"):
         net.fit(X_ALL[:50], Y_ALL[:50], callbacks=[plateau], verbose=0)
@@ -82,9 +103,15 @@ def test_unknown_monitored_quantities_fail_before_training():
     "build, message",
     [
         (lambda: nnkit.callback("early_stopping", patience=-1), "patience must be an integer >= 0"),
-        (lambda: nnkit.callback("early_stopping", mode="up"), "mode must be 'auto', 'min' or 'max'"),
+        (
+            lambda: nnkit.callback("early_stopping", mode="up"),
+            "mode must be 'auto', 'min' or 'max'",
+        ),
         (lambda: nnkit.callback("early_stopping", min_delta=-0.1), "min_delta must be >= 0"),
-        (lambda: nnkit.callback("lr_schedule", schedule="cosin"), "schedule .cosin. is not registered. Did you mean .cosine."),
+        (
+            lambda: nnkit.callback("lr_schedule", schedule="cosin"),
+            "schedule .cosin. is not registered. Did you mean .cosine.",
+        ),
         (lambda: nnkit.schedule("step", step_size=0), "step_size must be an integer >= 1"),
         (lambda: nnkit.schedule("step", factor=2), r"factor must be in \(0, 1\]"),
         (lambda: nnkit.schedule("exponential", decay_rate=0), "decay_rate must be in"),
@@ -107,8 +134,12 @@ def test_terminate_on_nan_stops_a_diverging_run_and_says_where():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(64, 3)) * 100
     y = X.sum(axis=1) * 100
-    net = nnkit.Network([nnkit.Dense(8, activation="relu"), nnkit.Dense(1)], loss="mse",
-                        optimizer=nnkit.optimizer("sgd", learning_rate=10.0), seed=0)
+    net = nnkit.Network(
+        [nnkit.Dense(8, activation="relu"), nnkit.Dense(1)],
+        loss="mse",
+        optimizer=nnkit.optimizer("sgd", learning_rate=10.0),
+        seed=0,
+    )
     stopper = nnkit.callback("terminate_on_nan")
     with pytest.warns(RuntimeWarning, match=r"the loss became (nan|inf) at epoch 1, batch \d+"):
         history = net.fit(X, y, epochs=20, batch_size=4, callbacks=[stopper], verbose=0)
@@ -127,28 +158,51 @@ def test_learning_rate_follows_the_schedule_and_is_logged():
     arguments = {"step": {"step_size": 3, "factor": 0.5}, "exponential": {"decay_rate": 0.9}}
     for name, formula in schedules.items():
         net = overfitting_network()
-        callback = nnkit.callback("lr_schedule", schedule=nnkit.schedule(name, **arguments.get(name, {})))
+        callback = nnkit.callback(
+            "lr_schedule", schedule=nnkit.schedule(name, **arguments.get(name, {}))
+        )
         history = net.fit(X_ALL[:64], Y_ALL[:64], epochs=8, callbacks=[callback], verbose=0)
         expected = [formula(t, 0.01, 8) for t in range(8)]
-        np.testing.assert_allclose(history.history["learning_rate"], expected, rtol=1e-12, err_msg=name)
+        np.testing.assert_allclose(
+            history.history["learning_rate"], expected, rtol=1e-12, err_msg=name
+        )
 
 
 def test_plateau_reduces_the_rate_when_the_monitored_quantity_stalls():
     plateau = nnkit.schedule("plateau", monitor="loss", factor=0.5, patience=2, min_delta=100.0)
     # min_delta so large that no epoch counts as improving after the first.
     history = overfitting_network().fit(
-        X_ALL[:64], Y_ALL[:64], epochs=6, callbacks=[nnkit.callback("lr_schedule", schedule=plateau)], verbose=0
+        X_ALL[:64],
+        Y_ALL[:64],
+        epochs=6,
+        callbacks=[nnkit.callback("lr_schedule", schedule=plateau)],
+        verbose=0,
     )
-    assert history.history["learning_rate"] == pytest.approx([0.01, 0.01, 0.01, 0.005, 0.005, 0.0025])
+    assert history.history["learning_rate"] == pytest.approx(
+        [0.01, 0.01, 0.01, 0.005, 0.005, 0.0025]
+    )
 
 
 def test_schedule_changes_the_step_every_optimizer_takes():
     for name in ("sgd", "adam", "adamw"):
-        a = nnkit.Network([nnkit.Dense(10, activation="softmax")], loss="cross_entropy", optimizer=name, seed=0)
-        b = nnkit.Network([nnkit.Dense(10, activation="softmax")], loss="cross_entropy", optimizer=name, seed=0)
+        a = nnkit.Network(
+            [nnkit.Dense(10, activation="softmax")], loss="cross_entropy", optimizer=name, seed=0
+        )
+        b = nnkit.Network(
+            [nnkit.Dense(10, activation="softmax")], loss="cross_entropy", optimizer=name, seed=0
+        )
         a.fit(X_ALL[:64], Y_ALL[:64], epochs=2, verbose=0)
-        b.fit(X_ALL[:64], Y_ALL[:64], epochs=2, verbose=0,
-              callbacks=[nnkit.callback("lr_schedule", schedule=nnkit.schedule("step", step_size=1, factor=0.1))])
+        b.fit(
+            X_ALL[:64],
+            Y_ALL[:64],
+            epochs=2,
+            verbose=0,
+            callbacks=[
+                nnkit.callback(
+                    "lr_schedule", schedule=nnkit.schedule("step", step_size=1, factor=0.1)
+                )
+            ],
+        )
         assert not np.allclose(a.store.values, b.store.values), name
 
 
@@ -179,11 +233,23 @@ def test_a_custom_callback_sees_every_hook_in_order_and_can_stop_training():
             self.calls.append("train_end")
 
     recorder = Recorder()
-    history = overfitting_network().fit(X_ALL[:20], Y_ALL[:20], epochs=5, batch_size=10, callbacks=[recorder], verbose=0)
+    history = overfitting_network().fit(
+        X_ALL[:20], Y_ALL[:20], epochs=5, batch_size=10, callbacks=[recorder], verbose=0
+    )
     assert recorder.calls == [
         "train_begin",
-        "epoch_begin 1", "batch_begin 1", "batch_end 1", "batch_begin 2", "batch_end 2", "epoch_end 1",
-        "epoch_begin 2", "batch_begin 1", "batch_end 1", "batch_begin 2", "batch_end 2", "epoch_end 2",
+        "epoch_begin 1",
+        "batch_begin 1",
+        "batch_end 1",
+        "batch_begin 2",
+        "batch_end 2",
+        "epoch_end 1",
+        "epoch_begin 2",
+        "batch_begin 1",
+        "batch_end 1",
+        "batch_begin 2",
+        "batch_end 2",
+        "epoch_end 2",
         "train_end",
     ]
     assert len(history) == 2

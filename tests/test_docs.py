@@ -100,3 +100,15 @@ def test_the_plugin_page_example_is_a_working_plugin():
     Z = np.array([[-2.0, 0.0, 3.0]])
     np.testing.assert_allclose(softsign.forward(Z), [[-2 / 3, 0, 0.75]])
     assert isinstance(softsign, nnkit.Activation)
+
+
+def test_the_command_line_page_documents_every_option():
+    from nnkit.cli import build_parser
+
+    page = (DOCS / "cli.md").read_text()
+    commands = build_parser()._subparsers._group_actions[0].choices
+    for name, parser in commands.items():
+        assert f"## `nnkit {name}" in page, name
+        for action in parser._actions:
+            long = [o for o in action.option_strings if o.startswith("--") and o != "--help"]
+            assert not long or f"`{long[0]}" in page, (name, long)

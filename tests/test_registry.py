@@ -52,7 +52,16 @@ def test_standard_components_come_from_the_nnkit_distribution():
         nnkit.__version__,
     )
     kinds = {c.kind for c in registry.components()}
-    assert kinds == {"activation", "layer", "loss", "optimizer", "initializer", "metric", "callback", "schedule"}
+    assert kinds == {
+        "activation",
+        "layer",
+        "loss",
+        "optimizer",
+        "initializer",
+        "metric",
+        "callback",
+        "schedule",
+    }
     names = {c.name for c in nnkit.components("activation")}
     assert {"sigmoid", "relu", "tanh", "softmax", "identity", "leaky_relu"} <= names
 

@@ -17,8 +17,13 @@ Y = np.eye(3)[LABELS].T  # (outputs, samples), as inside the network
 
 
 def network(l2=0.0, optimizer="sgd", layers=None):
-    layers = layers or [nnkit.Dense(5, activation="tanh", l2=l2), nnkit.Dense(3, activation="softmax", l2=l2)]
-    return nnkit.Network(layers, loss="cross_entropy", optimizer=optimizer, seed=0, dtype="float64").build(4)
+    layers = layers or [
+        nnkit.Dense(5, activation="tanh", l2=l2),
+        nnkit.Dense(3, activation="softmax", l2=l2),
+    ]
+    return nnkit.Network(
+        layers, loss="cross_entropy", optimizer=optimizer, seed=0, dtype="float64"
+    ).build(4)
 
 
 def gradients(net, Y=Y, weights=None):
@@ -29,10 +34,12 @@ def gradients(net, Y=Y, weights=None):
 def test_l2_adds_l2_times_W_to_weight_gradients_and_nothing_to_biases():
     plain, penalised = network(), network(l2=0.3)
     difference = gradients(penalised) - gradients(plain)
-    expected = np.concatenate([
-        np.concatenate([0.3 * W.ravel(), np.zeros(b.size)])
-        for W, b in zip(plain.get_weights()[::2], plain.get_weights()[1::2])
-    ])
+    expected = np.concatenate(
+        [
+            np.concatenate([0.3 * W.ravel(), np.zeros(b.size)])
+            for W, b in zip(plain.get_weights()[::2], plain.get_weights()[1::2])
+        ]
+    )
     np.testing.assert_allclose(difference, expected, atol=1e-12)
 
 
@@ -94,9 +101,16 @@ def test_clip_norm_bounds_every_step_of_fit():
             self.previous = now.copy()
 
     recorder = StepSizes()
-    net = nnkit.Network([nnkit.Dense(3, activation="softmax")], loss="cross_entropy",
-                        optimizer=nnkit.optimizer("sgd", learning_rate=1.0), seed=0, dtype="float64")
-    net.fit(X * 100, LABELS, epochs=2, batch_size=4, clip_norm=0.01, callbacks=[recorder], verbose=0)
+    net = nnkit.Network(
+        [nnkit.Dense(3, activation="softmax")],
+        loss="cross_entropy",
+        optimizer=nnkit.optimizer("sgd", learning_rate=1.0),
+        seed=0,
+        dtype="float64",
+    )
+    net.fit(
+        X * 100, LABELS, epochs=2, batch_size=4, clip_norm=0.01, callbacks=[recorder], verbose=0
+    )
     assert max(recorder.steps) <= 0.01 + 1e-12  # sgd step = learning_rate * clipped gradient
     with pytest.raises(nnkit.ConfigurationError, match="clip_norm must be a positive number"):
         net.fit(X, LABELS, clip_norm=0, verbose=0)
@@ -104,8 +118,12 @@ def test_clip_norm_bounds_every_step_of_fit():
 
 def test_dropout_is_the_identity_at_inference():
     dropout = nnkit.layer("dropout", rate=0.4)
-    net = network(layers=[nnkit.Dense(5, activation="tanh"), dropout, nnkit.Dense(3, activation="softmax")])
-    without = network(layers=[nnkit.Dense(5, activation="tanh"), nnkit.Dense(3, activation="softmax")])
+    net = network(
+        layers=[nnkit.Dense(5, activation="tanh"), dropout, nnkit.Dense(3, activation="softmax")]
+    )
+    without = network(
+        layers=[nnkit.Dense(5, activation="tanh"), nnkit.Dense(3, activation="softmax")]
+    )
     without.set_weights(net.get_weights())
     np.testing.assert_array_equal(net.predict(X), without.predict(X))
 
@@ -137,8 +155,15 @@ def test_dropout_backward_matches_finite_differences_with_a_fixed_mask():
 
 def test_dropout_masks_are_seeded_by_the_network():
     def train(seed):
-        net = nnkit.Network([nnkit.Dense(8, activation="relu"), nnkit.layer("dropout", rate=0.5),
-                             nnkit.Dense(3, activation="softmax")], loss="cross_entropy", seed=seed)
+        net = nnkit.Network(
+            [
+                nnkit.Dense(8, activation="relu"),
+                nnkit.layer("dropout", rate=0.5),
+                nnkit.Dense(3, activation="softmax"),
+            ],
+            loss="cross_entropy",
+            seed=seed,
+        )
         net.fit(X, LABELS, epochs=3, batch_size=4, verbose=0)
         return net.get_weights()[0]
 
@@ -160,12 +185,16 @@ def test_sample_weights_scale_each_samples_loss_and_gradient():
     params = net.store.values.copy()
     expected = numeric_gradient(weighted, params.copy())
     net.store.values[...] = params
-    np.testing.assert_allclose(gradients(net, weights=weights[None, :]), expected, rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(
+        gradients(net, weights=weights[None, :]), expected, rtol=1e-5, atol=1e-8
+    )
 
 
 def test_class_weights_change_the_loss_as_specified():
     net = network()
-    history = net.fit(X, LABELS, epochs=1, batch_size=12, shuffle=False, class_weight={0: 3.0, 2: 0.5}, verbose=0)
+    history = net.fit(
+        X, LABELS, epochs=1, batch_size=12, shuffle=False, class_weight={0: 3.0, 2: 0.5}, verbose=0
+    )
     fresh = network()
     A = fresh.forward(X.T)
     per_class = np.array([3.0, 1.0, 0.5])[LABELS]
@@ -176,8 +205,16 @@ def test_class_weights_change_the_loss_as_specified():
 def test_class_and_sample_weights_multiply_and_zero_weight_samples_are_ignored():
     a, b = network(), network()
     keep = LABELS != 1
-    a.fit(X, LABELS, epochs=3, batch_size=12, shuffle=False, sample_weight=keep * 2.0,
-          class_weight={0: 0.5, 2: 0.5}, verbose=0)
+    a.fit(
+        X,
+        LABELS,
+        epochs=3,
+        batch_size=12,
+        shuffle=False,
+        sample_weight=keep * 2.0,
+        class_weight={0: 0.5, 2: 0.5},
+        verbose=0,
+    )
     b.fit(X[keep], LABELS[keep], epochs=3, batch_size=12, shuffle=False, verbose=0)
     # Same data but a: 12 columns with 4 at weight zero; the mean divides by 12, not 8.
     # So a's steps are 8/12 of b's: compare with b trained at that learning rate.

@@ -14,8 +14,11 @@ X, Y = nnkit.datasets.load_digits()
 
 
 def network():
-    return nnkit.Network([nnkit.Dense(16, activation="relu"), nnkit.Dense(10, activation="softmax")],
-                         loss="cross_entropy", seed=0)
+    return nnkit.Network(
+        [nnkit.Dense(16, activation="relu"), nnkit.Dense(10, activation="softmax")],
+        loss="cross_entropy",
+        seed=0,
+    )
 
 
 class Terminal(io.StringIO):
@@ -77,7 +80,9 @@ def test_history_plot_writes_a_png(tmp_path):
     titles = [axes.get_title() for axes in figure.axes]
     assert titles == ["loss", "accuracy"]
     assert [line.get_label() for line in figure.axes[0].get_lines()] == ["training", "validation"]
-    np.testing.assert_allclose(figure.axes[0].get_lines()[1].get_ydata(), history.history["val_loss"])
+    np.testing.assert_allclose(
+        figure.axes[0].get_lines()[1].get_ydata(), history.history["val_loss"]
+    )
 
 
 def test_history_plot_names_the_extra_when_matplotlib_is_missing(monkeypatch):
@@ -95,8 +100,15 @@ def test_history_plot_names_the_extra_when_matplotlib_is_missing(monkeypatch):
 
 
 def test_summary_lists_layers_shapes_parameters_and_suppliers():
-    net = nnkit.Network([nnkit.Dense(16, activation="relu"), nnkit.layer("dropout", rate=0.1),
-                         nnkit.Dense(10, activation="softmax")], loss="cross_entropy", seed=0)
+    net = nnkit.Network(
+        [
+            nnkit.Dense(16, activation="relu"),
+            nnkit.layer("dropout", rate=0.1),
+            nnkit.Dense(10, activation="softmax"),
+        ],
+        loss="cross_entropy",
+        seed=0,
+    )
     stream = io.StringIO()
     net.summary(file=stream)
     assert "not built yet" in stream.getvalue()
@@ -106,7 +118,18 @@ def test_summary_lists_layers_shapes_parameters_and_suppliers():
     lines = stream.getvalue().splitlines()
     version = nnkit.__version__
     assert lines[0].split() == ["#", "layer", "output", "shape", "params", "activation"]
-    assert lines[2].split() == ["1", "dense", "(nnkit", f"{version})", "(None,", "16)", "1,040", "relu", "(nnkit", f"{version})"]
+    assert lines[2].split() == [
+        "1",
+        "dense",
+        "(nnkit",
+        f"{version})",
+        "(None,",
+        "16)",
+        "1,040",
+        "relu",
+        "(nnkit",
+        f"{version})",
+    ]
     assert lines[3].split()[:6] == ["2", "dropout", "(nnkit", f"{version})", "(None,", "16)"]
     assert "parameters: 1,210" in stream.getvalue()
     assert f"loss: cross_entropy (nnkit {version})" in stream.getvalue()

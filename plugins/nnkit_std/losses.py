@@ -14,7 +14,12 @@ def _clip_probabilities(A: np.ndarray) -> np.ndarray:
 
 
 class MeanSquaredError(Loss):
-    """The seed's squared error ``E = 1/(2m) sum ||A - Y||^2``; ``dA = (A - Y) / m``."""
+    """The seed's squared error ``E = 1/(2m) sum ||A - Y||^2``; ``dA = (A - Y) / m``.
+
+    Reports the mean absolute error too, which is in the target's own units.
+    """
+
+    default_metrics = ("mae",)
 
     def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
         return 0.5 * np.sum((A - Y) ** 2, axis=0)
