@@ -8,13 +8,18 @@ and the registry rely on that.
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = ["Component"]
 
 
 class Component:
     """Something a plugin registers by name: an activation, a layer, a loss, an optimizer, ..."""
+
+    #: Arguments that build a small example when only the class is known: the
+    #: conformance kit (:mod:`nnkit.testing`) uses them for components whose
+    #: constructor has required arguments (a Dense layer's ``units``).
+    example_arguments: ClassVar[dict[str, Any]] = {}
 
     @classmethod
     def _config_names(cls) -> list[str]:

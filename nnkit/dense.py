@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -28,6 +28,8 @@ class Dense(Layer):
         l2: weight of the L2 penalty ``l2/2 * sum(W^2)`` added to the loss (biases are
             not penalised); it adds ``l2 * W`` to ``dW``.
     """
+
+    example_arguments: ClassVar[dict[str, Any]] = {"units": 3, "activation": "tanh"}
 
     def __init__(
         self,

@@ -28,3 +28,10 @@ class Initializer(Component, ABC):
         dtype: np.dtype,
     ) -> np.ndarray:
         """An array of ``shape`` and ``dtype`` drawn from ``rng``."""
+
+    def variance(self, fan_in: int, fan_out: int) -> float | None:
+        """The variance of the values :meth:`sample` promises (``None``: no promise).
+
+        The conformance kit checks a large sample against it.
+        """
+        return None

@@ -249,6 +249,10 @@ class Registry:
 
     # -- lookup --------------------------------------------------------------------
 
+    def has(self, kind: str, name: str) -> bool:
+        """Whether some plugin registered ``name`` (bare or ``"plugin:name"``) as ``kind``."""
+        return bool(self._entries.get((kind, name.rpartition(":")[2])))
+
     def get(self, kind: str, name: str) -> ComponentInfo:
         """The component registered as ``name``; ``"plugin:name"`` picks one plugin's."""
         _check_kind(kind)

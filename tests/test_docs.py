@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import re
 from pathlib import Path
 
@@ -13,9 +14,15 @@ DOCS = ROOT / "docs"
 FENCE = re.compile(r"^```(\w+)([^\n]*)\n(.*?)^```", re.M | re.S)
 
 
+SNIPPET = re.compile(r'^--8<-- "([^"]+)"$', re.M)
+SNIPPET_BASE = DOCS / "examples"
+
+
 def code_blocks(path: Path) -> list[tuple[str, str, str]]:
-    """(language, fence attributes, code) for every fenced block of a Markdown file."""
-    return [(m.group(1), m.group(2), m.group(3)) for m in FENCE.finditer(path.read_text())]
+    """(language, fence attributes, code) for every fenced block of a Markdown file,
+    with ``--8<-- "file"`` lines replaced by the file, as the docs build does."""
+    text = SNIPPET.sub(lambda m: (SNIPPET_BASE / m.group(1)).read_text(), path.read_text())
+    return [(m.group(1), m.group(2), m.group(3)) for m in FENCE.finditer(text)]
 
 
 QUOTES = [
@@ -49,9 +56,14 @@ PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
 
 
 @pytest.mark.parametrize("path", PAGES, ids=[p.name for p in PAGES])
-def test_every_python_example_on_a_page_runs(path, capsys, tmp_path, monkeypatch):
-    """The blocks of a page run in order in one namespace, as a reader would paste them;
-    quoted source (blocks with a title) is checked above instead."""
+def test_every_python_example_on_a_page_runs(
+    path, capsys, tmp_path, monkeypatch, isolated_registry
+):
+    """The blocks of a page run in order in one namespace, as a reader would paste them,
+    with the guide's example plugin installed; quoted source (blocks with a title) is
+    checked above instead."""
+    monkeypatch.syspath_prepend(str(SNIPPET_BASE / "acme-nn"))
+    isolated_registry().add_plugin(importlib.import_module("acme_nn"), "acme")
     monkeypatch.chdir(tmp_path)
     namespace: dict = {"__name__": "__docs__"}
     for language, attributes, code in code_blocks(path):
@@ -81,27 +93,6 @@ def test_the_readme_gives_the_two_setup_commands():
     assert 'pip install -e ".[dev]" && pytest' in readme
 
 
-def test_the_plugin_page_example_is_a_working_plugin():
-    import types
-
-    import numpy as np
-
-    import nnkit
-    from nnkit.registry import Registry
-
-    (code,) = [
-        c for lang, _, c in code_blocks(DOCS / "plugins.md") if lang == "python" and "hookimpl" in c
-    ]
-    module = types.ModuleType("docs_plugin")
-    exec(compile(code, "plugins.md", "exec"), module.__dict__)
-    registry = Registry.from_entry_points()
-    assert registry.add_plugin(module, "acme")
-    softsign = registry.create("activation", "acme.softsign")
-    Z = np.array([[-2.0, 0.0, 3.0]])
-    np.testing.assert_allclose(softsign.forward(Z), [[-2 / 3, 0, 0.75]])
-    assert isinstance(softsign, nnkit.Activation)
-
-
 def test_the_command_line_page_documents_every_option():
     from nnkit.cli import build_parser
 
@@ -112,3 +103,20 @@ def test_the_command_line_page_documents_every_option():
         for action in parser._actions:
             long = [o for o in action.option_strings if o.startswith("--") and o != "--help"]
             assert not long or f"`{long[0]}" in page, (name, long)
+
+
+def test_the_guide_lists_every_check_of_the_kit():
+    from nnkit.testing import KIND_CHECKS, common_checks
+
+    page = (DOCS / "writing-plugins.md").read_text()
+    names = [f.__name__ for checks in KIND_CHECKS.values() for f in checks]
+    names += [f.__name__ for f in common_checks.CHECKS]
+    assert [name for name in names if f"| `{name}` |" not in page] == []
+
+
+def test_the_guides_plugin_package_is_under_40_lines():
+    files = sorted((DOCS / "examples" / "acme-nn").iterdir())
+    lines = [line for f in files for line in f.read_text().splitlines() if line.strip()]
+    assert [f.name for f in files] == ["acme_nn.py", "pyproject.toml", "test_acme_nn.py"]
+    assert len(lines) < 40
+    assert f"Three files, {len(lines)} lines" in (DOCS / "writing-plugins.md").read_text()

@@ -17,6 +17,9 @@ class GlorotUniform(Initializer):
         limit = math.sqrt(6.0 / (fan_in + fan_out))
         return rng.uniform(-limit, limit, size=shape).astype(dtype, copy=False)
 
+    def variance(self, fan_in, fan_out):
+        return 2.0 / (fan_in + fan_out)
+
 
 class GlorotNormal(Initializer):
     """Normal with variance ``2 / (fan_in + fan_out)``."""
@@ -24,6 +27,9 @@ class GlorotNormal(Initializer):
     def sample(self, shape, fan_in, fan_out, rng, dtype):
         std = math.sqrt(2.0 / (fan_in + fan_out))
         return (rng.standard_normal(size=shape) * std).astype(dtype, copy=False)
+
+    def variance(self, fan_in, fan_out):
+        return 2.0 / (fan_in + fan_out)
 
 
 class HeNormal(Initializer):
@@ -33,6 +39,9 @@ class HeNormal(Initializer):
         std = math.sqrt(2.0 / fan_in)
         return (rng.standard_normal(size=shape) * std).astype(dtype, copy=False)
 
+    def variance(self, fan_in, fan_out):
+        return 2.0 / fan_in
+
 
 class HeUniform(Initializer):
     """Uniform with variance ``2 / fan_in``: on ``[-r, r]`` with ``r = sqrt(6 / fan_in)``."""
@@ -41,9 +50,15 @@ class HeUniform(Initializer):
         limit = math.sqrt(6.0 / fan_in)
         return rng.uniform(-limit, limit, size=shape).astype(dtype, copy=False)
 
+    def variance(self, fan_in, fan_out):
+        return 2.0 / fan_in
+
 
 class Zeros(Initializer):
     """All zeros: the usual start for biases."""
 
     def sample(self, shape, fan_in, fan_out, rng, dtype):
         return np.zeros(shape, dtype=dtype)
+
+    def variance(self, fan_in, fan_out):
+        return 0.0

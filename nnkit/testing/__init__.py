@@ -1,0 +1,129 @@
+"""The conformance kit: check any component against its interface, as a plugin's tests do.
+
+One call checks one component::
+
+    from nnkit.testing import check_component
+    check_component("acme.swish")
+
+and one decorator turns the kit into a pytest parametrisation, one test per component
+and check::
+
+    @parametrize_with_checks(["acme.swish", "acme.lion"])
+    def test_conformance(component, check):
+        check(component)
+
+A failed check raises :class:`AssertionError` naming the check, the component, the
+distribution that supplied it, and what was expected against what was found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from nnkit.registry import default_registry
+from nnkit.testing import (
+    activation_checks,
+    common_checks,
+    initializer_checks,
+    layer_checks,
+    loss_checks,
+    optimizer_checks,
+)
+from nnkit.testing.subject import Subject, subject_of
+
+__all__ = ["Check", "check_component", "checks_for", "parametrize_with_checks", "Subject"]
+
+#: The checks of each kind, before the ones every component passes.
+KIND_CHECKS: dict[str, list[Callable[[Subject], None]]] = {
+    "activation": activation_checks.CHECKS,
+    "layer": layer_checks.CHECKS,
+    "loss": loss_checks.CHECKS,
+    "optimizer": optimizer_checks.CHECKS,
+    "initializer": initializer_checks.CHECKS,
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check of the kit; calling it on a :class:`Subject` raises
+    :class:`AssertionError` with a full explanation when the component fails."""
+
+    name: str
+    function: Callable[[Subject], None]
+
+    @property
+    def description(self) -> str:
+        """What the check verifies, in a sentence."""
+        return " ".join((self.function.__doc__ or "").split())
+
+    def __call__(self, subject: Subject) -> None:
+        try:
+            self.function(subject)
+        except AssertionError as failure:
+            raise AssertionError(f"check {self.name} failed for {subject}: {failure}") from None
+        except Exception as error:
+            raise AssertionError(
+                f"check {self.name} failed for {subject}: it raised {type(error).__name__}: {error}"
+            ) from error
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def checks_for(kind: str) -> list[Check]:
+    """Every check that applies to a component of ``kind``."""
+    functions = [*KIND_CHECKS.get(kind, []), *common_checks.CHECKS]
+    return [Check(function.__name__, function) for function in functions]
+
+
+def check_component(component: Any, kind: str | None = None, exclude: Collection[str] = ()) -> None:
+    """Run every check that applies to ``component``: a registry name (``kind`` picks
+    one when the name is registered under several kinds), a class, or an instance.
+
+    ``exclude`` names checks to leave out, for a component that deliberately departs
+    from one (say so in a comment beside the call). Raises :class:`AssertionError` at
+    the first failed check.
+    """
+    subject = subject_of(component, kind)
+    for check in checks_for(subject.kind):
+        if check.name not in exclude:
+            check(subject)
+
+
+def _subjects(components: Iterable[Any], kind: str | None) -> Iterator[Subject]:
+    for component in components:
+        yield component if isinstance(component, Subject) else subject_of(component, kind)
+
+
+def parametrize_with_checks(
+    components: Iterable[Any], kind: str | None = None, exclude: Collection[str] = ()
+) -> Any:
+    """A ``pytest.mark.parametrize`` over ``(component, check)`` pairs, with ids such
+    as ``activation-gelu-activation_gradient``, so that each check is its own test.
+
+    ``components`` are registry names, classes or instances; the decorated test takes
+    ``component`` and ``check`` and calls ``check(component)``.
+    """
+    import pytest
+
+    cases = []
+    for subject in _subjects(components, kind):
+        label = subject.name or subject.label
+        for check in checks_for(subject.kind):
+            if check.name not in exclude:
+                cases.append(
+                    pytest.param(subject, check, id=f"{subject.kind}-{label}-{check.name}")
+                )
+    return pytest.mark.parametrize(("component", "check"), cases)
+
+
+def installed_components(distributions: Collection[str] = ()) -> list[Subject]:
+    """Every registered component (of ``distributions`` only, when given), as subjects."""
+    wanted = {name.lower().replace("_", "-") for name in distributions}
+    return [
+        subject_of(f"{info.plugin.name}:{info.name}", info.kind)
+        for info in default_registry().components()
+        if not wanted or (info.distribution or "").lower().replace("_", "-") in wanted
+    ]

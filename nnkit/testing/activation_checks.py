@@ -1,0 +1,95 @@
+"""Checks of an activation: the seed's ``g`` and ``g'`` and the contract of the interface."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnkit.testing.numeric import assert_close, assert_same_dtype, numeric_gradient
+from nnkit.testing.subject import Subject
+
+#: The ``(units, samples)`` shape the activation checks use.
+SHAPE = (4, 6)
+
+
+def sample_Z(seed: int = 0, shape: tuple[int, int] = SHAPE, dtype=np.float64) -> np.ndarray:
+    """Weighted inputs spread over [-3, 3], kept away from the kink at 0 of ReLU-likes."""
+    Z = np.random.default_rng(seed).normal(scale=1.5, size=shape)
+    Z[np.abs(Z) < 1e-2] = 0.5
+    return Z.astype(dtype)
+
+
+def activation_gradient(subject: Subject) -> None:
+    """``backward(Z, A, dA)`` equals ``d sum(dA * g(Z)) / dZ`` by central differences."""
+    activation = subject.make()
+    Z, dA = sample_Z(1), sample_Z(2)
+    indices, expected = numeric_gradient(lambda: float(np.sum(dA * activation.forward(Z))), Z)
+    found = activation.backward(Z, activation.forward(Z), dA).reshape(-1)[indices]
+    assert_close(found, expected, "backward(Z, A, dA) against finite differences")
+
+
+def activation_out_buffer(subject: Subject) -> None:
+    """Results written into the ``out`` buffers the network passes equal fresh results."""
+    activation = subject.make()
+    Z, dA = sample_Z(3), sample_Z(4)
+    A = activation.forward(Z)
+    A_out = activation.forward(Z, out=np.empty_like(Z))
+    assert_close(A_out, A, "forward(Z, out=buffer)", rtol=1e-12, atol=0)
+    dZ = activation.backward(Z, A.copy(), dA)
+    dZ_out = activation.backward(Z, A.copy(), dA, out=np.empty_like(Z))
+    assert_close(dZ_out, dZ, "backward(Z, A, dA, out=buffer)", rtol=1e-12, atol=0)
+
+
+def activation_shape_and_dtype(subject: Subject) -> None:
+    """``forward`` and ``backward`` keep the shape and the dtype (float32 and float64)."""
+    activation = subject.make()
+    for dtype in (np.float32, np.float64):
+        Z, dA = sample_Z(5, dtype=dtype), sample_Z(6, dtype=dtype)
+        A = activation.forward(Z)
+        assert_same_dtype(A, np.dtype(dtype), f"forward of a {np.dtype(dtype)} Z")
+        if A.shape != Z.shape:
+            raise AssertionError(f"forward: expected shape {Z.shape}, found {A.shape}")
+        dZ = activation.backward(Z, A, dA)
+        assert_same_dtype(dZ, np.dtype(dtype), f"backward of a {np.dtype(dtype)} Z")
+        if dZ.shape != Z.shape:
+            raise AssertionError(f"backward: expected shape {Z.shape}, found {dZ.shape}")
+
+
+def activation_inputs_unchanged(subject: Subject) -> None:
+    """Neither ``forward`` nor ``backward`` writes into ``Z``, ``A`` or ``dA``."""
+    activation = subject.make()
+    Z, dA = sample_Z(7), sample_Z(8)
+    Z_before, dA_before = Z.copy(), dA.copy()
+    A = activation.forward(Z)
+    if not np.array_equal(Z, Z_before):
+        raise AssertionError("forward(Z) changed Z: compute into a new array or into out")
+    A_before = A.copy()
+    activation.backward(Z, A, dA)
+    for name, array, before in (("Z", Z, Z_before), ("A", A, A_before), ("dA", dA, dA_before)):
+        if not np.array_equal(array, before):
+            raise AssertionError(f"backward(Z, A, dA) changed {name}")
+
+
+def activation_samples_independent(subject: Subject) -> None:
+    """Each sample (column) is activated on its own: a batch gives the same columns as
+    its samples one at a time."""
+    activation = subject.make()
+    Z, dA = sample_Z(9), sample_Z(10)
+    A = activation.forward(Z).copy()
+    dZ = activation.backward(Z, A, dA).copy()
+    for column in range(Z.shape[1]):
+        z, da = Z[:, [column]].copy(), dA[:, [column]].copy()
+        a = activation.forward(z).copy()
+        assert_close(a, A[:, [column]], f"forward of sample {column} alone", rtol=1e-12)
+        assert_close(
+            activation.backward(z, a, da), dZ[:, [column]], f"backward of sample {column} alone"
+        )
+
+
+#: In order: a mutated input or a wrong dtype would make the later checks' reports confusing.
+CHECKS = [
+    activation_inputs_unchanged,
+    activation_shape_and_dtype,
+    activation_gradient,
+    activation_out_buffer,
+    activation_samples_independent,
+]

@@ -1,0 +1,89 @@
+"""The component under test: resolved from a registry name, a class or an instance."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nnkit.registry import KINDS, ComponentInfo, Registry, default_registry
+
+__all__ = ["Subject", "subject_of"]
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A component to check: its kind, how to make fresh copies, and who supplied it."""
+
+    kind: str
+    make: Callable[[], Any]
+    info: ComponentInfo | None
+    label: str
+
+    @property
+    def name(self) -> str | None:
+        """The registry name, or ``None`` for a component no plugin registered."""
+        return None if self.info is None else self.info.name
+
+    @property
+    def supplier(self) -> str:
+        """``"acme-nn 1.2"``, or why there is none."""
+        if self.info is None:
+            return "not registered by any plugin"
+        if self.info.distribution is None:
+            return f"plugin {self.info.plugin.name}"
+        return f"{self.info.distribution} {self.info.version}"
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.label} ({self.supplier})"
+
+
+def subject_of(
+    component: Any, kind: str | None = None, registry: Registry | None = None
+) -> Subject:
+    """Resolve ``component``: a registry name (with ``kind`` when the name is registered
+    under several kinds), a component class, or a configured instance."""
+    registry = registry or default_registry()
+    if isinstance(component, str):
+        return _from_name(component, kind, registry)
+    if isinstance(component, type):
+        found = _kind_of_class(component)
+        info = next((c for c in registry.components(found) if c.factory is component), None)
+        arguments = dict(getattr(component, "example_arguments", {}))
+        return Subject(
+            found,
+            lambda: component(**arguments),
+            info,
+            repr(info.name) if info else component.__name__,
+        )
+    found = _kind_of_class(type(component))
+    info = registry.info_of(component)
+    snapshot = copy.deepcopy(component)
+    return Subject(
+        found,
+        lambda: copy.deepcopy(snapshot),
+        info,
+        repr(info.name) if info else type(component).__name__,
+    )
+
+
+def _from_name(name: str, kind: str | None, registry: Registry) -> Subject:
+    kinds = [kind] if kind else [k for k in KINDS if registry.has(k, name)]
+    if not kinds:
+        raise ValueError(
+            f"no component is registered as {name!r}; see nnkit.components() for the names"
+        )
+    if len(kinds) > 1:
+        raise ValueError(f"{name!r} is registered as {' and '.join(kinds)}: pass kind=")
+    info = registry.get(kinds[0], name)
+    arguments = dict(getattr(info.factory, "example_arguments", {}))
+    return Subject(kinds[0], lambda: info.factory(**arguments), info, repr(info.name))
+
+
+def _kind_of_class(cls: type) -> str:
+    for kind in KINDS.values():
+        if issubclass(cls, kind.interface):
+            return kind.name
+    interfaces = ", ".join(kind.interface.__name__ for kind in KINDS.values())
+    raise TypeError(f"{cls.__name__} implements none of the interfaces: {interfaces}")

@@ -1,0 +1,106 @@
+"""Smooth activations of recent networks: GELU, SiLU, ELU, SELU, softplus, mish.
+
+Each gives ``g(Z)`` and ``g'(Z)`` element-wise, in the dtype of ``Z``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import nnkit
+
+__all__ = ["GELU", "SiLU", "ELU", "SELU", "Softplus", "Mish"]
+
+
+def _sigmoid(Z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1 + np.tanh(0.5 * Z))  # 1 / (1 + e^-z) without overflow
+
+
+def _softplus(Z: np.ndarray) -> np.ndarray:
+    return np.log1p(np.exp(-np.abs(Z))) + np.maximum(Z, 0)  # log(1 + e^z) without overflow
+
+
+class GELU(nnkit.Activation):
+    """``g(z) = z Phi(z)`` with the tanh approximation of Hendrycks and Gimpel (2016):
+    ``0.5 z (1 + tanh(c (z + 0.044715 z^3)))``, ``c = sqrt(2 / pi)``."""
+
+    default_initializer = "he_normal"
+    C = math.sqrt(2 / math.pi)
+
+    def forward(self, Z):
+        return 0.5 * Z * (1 + np.tanh(self.C * (Z + 0.044715 * Z**3)))
+
+    def derivative(self, Z):
+        t = np.tanh(self.C * (Z + 0.044715 * Z**3))
+        return 0.5 * (1 + t) + 0.5 * Z * (1 - t**2) * self.C * (1 + 3 * 0.044715 * Z**2)
+
+
+class SiLU(nnkit.Activation):
+    """Swish / SiLU (Ramachandran et al., 2017): ``g(z) = z sigmoid(z)``."""
+
+    default_initializer = "he_normal"
+
+    def forward(self, Z):
+        return Z * _sigmoid(Z)
+
+    def derivative(self, Z):
+        s = _sigmoid(Z)
+        return s * (1 + Z * (1 - s))
+
+
+class ELU(nnkit.Activation):
+    """``g(z) = z`` for ``z > 0``, ``alpha (e^z - 1)`` otherwise (Clevert et al., 2016)."""
+
+    default_initializer = "he_normal"
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        if not alpha > 0:
+            raise nnkit.ConfigurationError(f"elu alpha must be positive, got {alpha!r}")
+        self.alpha = float(alpha)
+
+    def forward(self, Z):
+        return np.where(Z > 0, Z, self.alpha * np.expm1(np.minimum(Z, 0)))
+
+    def derivative(self, Z):
+        return np.where(Z > 0, 1, self.alpha * np.exp(np.minimum(Z, 0))).astype(Z.dtype)
+
+
+class SELU(nnkit.Activation):
+    """Scaled ELU (Klambauer et al., 2017) with the constants that make a deep stack of
+    dense layers, started from ``lecun_normal``, keep zero mean and unit variance."""
+
+    default_initializer = "lecun_normal"
+    ALPHA = 1.6732632423543772
+    SCALE = 1.0507009873554805
+
+    def forward(self, Z):
+        return self.SCALE * np.where(Z > 0, Z, self.ALPHA * np.expm1(np.minimum(Z, 0)))
+
+    def derivative(self, Z):
+        negative = self.ALPHA * np.exp(np.minimum(Z, 0))
+        return (self.SCALE * np.where(Z > 0, 1, negative)).astype(Z.dtype)
+
+
+class Softplus(nnkit.Activation):
+    """``g(z) = log(1 + e^z)``, a smooth ReLU whose derivative is the sigmoid."""
+
+    def forward(self, Z):
+        return _softplus(Z)
+
+    def derivative(self, Z):
+        return _sigmoid(Z)
+
+
+class Mish(nnkit.Activation):
+    """``g(z) = z tanh(softplus(z))`` (Misra, 2019)."""
+
+    default_initializer = "he_normal"
+
+    def forward(self, Z):
+        return Z * np.tanh(_softplus(Z))
+
+    def derivative(self, Z):
+        t = np.tanh(_softplus(Z))
+        return t + Z * _sigmoid(Z) * (1 - t**2)

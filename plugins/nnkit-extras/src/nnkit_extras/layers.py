@@ -1,0 +1,91 @@
+"""Batch normalisation (Ioffe and Szegedy, 2015) as an nnkit layer."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import nnkit
+
+__all__ = ["BatchNormalization"]
+
+
+class BatchNormalization(nnkit.Layer):
+    """Normalise each unit over the batch, then scale and shift: ``gamma x_hat + beta``.
+
+    While training, ``x_hat`` uses the batch's mean and variance and updates running
+    averages (``running = momentum running + (1 - momentum) batch``); at inference it
+    uses the running averages, so each sample's output depends on that sample alone.
+    The running averages are layer state, saved with the model.
+    """
+
+    def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3) -> None:
+        if not 0 <= momentum < 1:
+            raise nnkit.ConfigurationError(
+                f"batch_norm momentum must be in [0, 1), got {momentum!r}"
+            )
+        if not epsilon > 0:
+            raise nnkit.ConfigurationError(f"batch_norm epsilon must be positive, got {epsilon!r}")
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+
+    def build(self, n_inputs, rng):
+        self.units = n_inputs
+        return n_inputs
+
+    def parameter_shapes(self):
+        return {"gamma": (self.units, 1), "beta": (self.units, 1)}
+
+    def bind(self, params, grads):
+        super().bind(params, grads)
+        dtype = params["gamma"].dtype
+        self.running_mean = np.zeros((self.units, 1), dtype=dtype)
+        self.running_var = np.ones((self.units, 1), dtype=dtype)
+
+    def initialize(self, rng):
+        self.params["gamma"][...] = 1
+        self.params["beta"][...] = 0
+
+    def state(self):
+        return {"running_mean": self.running_mean, "running_var": self.running_var}
+
+    def load_state(self, state):
+        expected = self.state()
+        if set(state) != set(expected):
+            raise ValueError(f"batch_norm state needs {sorted(expected)}, got {sorted(state)}")
+        for key, value in state.items():
+            shape, found = expected[key].shape, np.shape(value)
+            if found != shape:
+                raise ValueError(f"batch_norm {key} should have shape {shape}, got {found}")
+            expected[key][...] = value
+
+    def forward(self, A_prev, training=False):
+        if training:
+            mean = A_prev.mean(axis=1, keepdims=True)
+            var = A_prev.var(axis=1, keepdims=True)
+            self.running_mean *= self.momentum
+            self.running_mean += (1 - self.momentum) * mean
+            self.running_var *= self.momentum
+            self.running_var += (1 - self.momentum) * var
+        else:
+            mean, var = self.running_mean, self.running_var
+        self._training = training
+        self._inv_std = 1 / np.sqrt(var + self.epsilon)
+        self._x_hat = (A_prev - mean) * self._inv_std
+        return self.params["gamma"] * self._x_hat + self.params["beta"]
+
+    def backward(self, dA, need_input_gradient=True):
+        x_hat, inv_std = self._x_hat, self._inv_std
+        np.sum(dA * x_hat, axis=1, keepdims=True, out=self.grads["gamma"])
+        np.sum(dA, axis=1, keepdims=True, out=self.grads["beta"])
+        if not need_input_gradient:
+            return None
+        dx_hat = dA * self.params["gamma"]
+        if not self._training:  # the running statistics are constants
+            return dx_hat * inv_std
+        # The batch's mean and variance depend on every input: the standard derivation.
+        m = dA.shape[1]
+        return (inv_std / m) * (
+            m * dx_hat
+            - dx_hat.sum(axis=1, keepdims=True)
+            - x_hat * np.sum(dx_hat * x_hat, axis=1, keepdims=True)
+        )

@@ -1,0 +1,31 @@
+"""The Huber loss: squared error near the target, absolute error far from it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import nnkit
+
+__all__ = ["Huber"]
+
+
+class Huber(nnkit.Loss):
+    """Per output, ``r^2 / 2`` for ``|r| <= delta`` and ``delta (|r| - delta / 2)``
+    beyond, with ``r = A - Y``; summed over outputs and averaged over samples, like the
+    seed's squared error, which it equals for small residuals. Outliers pull on the
+    weights with a force of at most ``delta``."""
+
+    default_metrics = ("mae",)
+
+    def __init__(self, delta: float = 1.0) -> None:
+        if not delta > 0:
+            raise nnkit.ConfigurationError(f"huber delta must be positive, got {delta!r}")
+        self.delta = float(delta)
+
+    def per_sample(self, A, Y):
+        r = np.abs(A - Y)
+        quadratic = np.minimum(r, self.delta)
+        return np.sum(0.5 * quadratic**2 + self.delta * (r - quadratic), axis=0)
+
+    def gradient(self, A, Y):
+        return np.clip(A - Y, -self.delta, self.delta) / A.shape[1]

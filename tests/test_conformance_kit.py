@@ -1,0 +1,320 @@
+"""The conformance kit passes every standard component and catches real mistakes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import nnkit
+from nnkit.testing import check_component, checks_for, installed_components, parametrize_with_checks
+
+
+@parametrize_with_checks(installed_components(["nnkit"]))
+def test_every_standard_component_passes_the_kit(component, check):
+    check(component)
+
+
+def test_the_standard_set_is_all_checked():
+    kinds = {subject.kind for subject in installed_components(["nnkit"])}
+    assert kinds == {c.kind for c in nnkit.components()}
+    assert [c.name for c in checks_for("activation")][:3] == [
+        "activation_inputs_unchanged",
+        "activation_shape_and_dtype",
+        "activation_gradient",
+    ]
+    assert checks_for("metric")[-1].name == "config_round_trip"
+
+
+# -- deliberately broken components: each must be reported by the right check -------------
+
+
+class WrongDerivative(nnkit.Activation):
+    """tanh with the derivative of the logistic sigmoid."""
+
+    def forward(self, Z):
+        return np.tanh(Z)
+
+    def derivative(self, Z):
+        s = 1 / (1 + np.exp(-Z))
+        return s * (1 - s)
+
+
+class Float64Sigmoid(nnkit.Activation):
+    """Right values, but always computed and returned in float64."""
+
+    def forward(self, Z):
+        return 1 / (1 + np.exp(-Z.astype(np.float64)))
+
+    def derivative(self, Z):
+        s = self.forward(Z)
+        return s * (1 - s)
+
+
+class BatchNormalisedTanh(nnkit.Activation):
+    """Mixes the samples of a batch: each unit is centred over the batch."""
+
+    def forward(self, Z):
+        return np.tanh(Z - Z.mean(axis=1, keepdims=True))
+
+    def backward(self, Z, A, dA):
+        dZ = dA * (1 - A**2)
+        return dZ - dZ.mean(axis=1, keepdims=True)
+
+
+class InPlaceReLU(nnkit.Activation):
+    """Overwrites its input."""
+
+    def forward(self, Z):
+        return np.maximum(Z, 0, out=Z)
+
+    def derivative(self, Z):
+        return (Z > 0).astype(Z.dtype)
+
+
+class SignErrorSGD(nnkit.Optimizer):
+    """Gradient ascent by mistake."""
+
+    def update(self, params, grads, state):
+        params += self.learning_rate * grads
+
+
+class StatefulMomentum(nnkit.Optimizer):
+    """Keeps its velocity on itself, where a model file cannot see it."""
+
+    def __init__(self, learning_rate: float = 0.01) -> None:
+        super().__init__(learning_rate)
+        self.velocity = None
+
+    def update(self, params, grads, state):
+        if self.velocity is None:
+            self.velocity = np.zeros_like(params)
+        self.velocity = 0.9 * self.velocity - self.learning_rate * grads
+        params += self.velocity
+
+
+class DriftingOptimizer(nnkit.Optimizer):
+    """Moves even when the gradients are zero."""
+
+    def update(self, params, grads, state):
+        params -= self.learning_rate * (grads + 1e-3)
+
+
+class Float64Adagrad(nnkit.Optimizer):
+    """Keeps its accumulator in float64 whatever the parameters' dtype."""
+
+    def init_state(self, params):
+        return {"sum": np.zeros(params.shape, dtype=np.float64)}
+
+    def update(self, params, grads, state):
+        state["sum"] += grads.astype(np.float64) ** 2
+        params -= (self.learning_rate * grads / (np.sqrt(state["sum"]) + 1e-7)).astype(params.dtype)
+
+
+class Scale(nnkit.Layer):
+    """Multiplies each input by a learned scale: the base of the broken layers below."""
+
+    def build(self, n_inputs, rng):
+        self.n_inputs = n_inputs
+        return n_inputs
+
+    def parameter_shapes(self):
+        return {"s": (self.n_inputs, 1)}
+
+    def initialize(self, rng):
+        self.params["s"][...] = rng.uniform(0.5, 1.5, size=(self.n_inputs, 1))
+
+    def forward(self, A_prev, training=False):
+        self.A_prev = A_prev
+        return A_prev * self.params["s"]
+
+    def backward(self, dA, need_input_gradient=True):
+        self.grads["s"][...] = np.sum(dA * self.A_prev, axis=1, keepdims=True)
+        return dA * self.params["s"] if need_input_gradient else None
+
+
+class MutatingScale(Scale):
+    def forward(self, A_prev, training=False):
+        self.A_prev = A_prev
+        A_prev *= self.params["s"]  # writes into the previous layer's output
+        return A_prev
+
+
+class Float64Scale(Scale):
+    def forward(self, A_prev, training=False):
+        self.A_prev = A_prev
+        return A_prev * self.params["s"].astype(np.float64)
+
+
+class WrongGradientScale(Scale):
+    def backward(self, dA, need_input_gradient=True):
+        super().backward(dA, need_input_gradient)
+        self.grads["s"] *= 0.5  # forgot a factor
+        return dA * self.params["s"]
+
+
+class BatchCentredScale(Scale):
+    """Consistent gradients, but each output depends on the whole batch."""
+
+    def forward(self, A_prev, training=False):
+        self.centred = A_prev - A_prev.mean(axis=1, keepdims=True)
+        return self.centred * self.params["s"]
+
+    def backward(self, dA, need_input_gradient=True):
+        self.grads["s"][...] = np.sum(dA * self.centred, axis=1, keepdims=True)
+        dX = dA * self.params["s"]
+        return dX - dX.mean(axis=1, keepdims=True)
+
+
+class MissingBiasGradient(nnkit.Loss):
+    """Squared error with the gradient not divided by the batch size."""
+
+    def per_sample(self, A, Y):
+        return 0.5 * np.sum((A - Y) ** 2, axis=0)
+
+    def gradient(self, A, Y):
+        return A - Y
+
+
+class SummingLoss(MissingBiasGradient):
+    """Sums over the batch, where the interface promises the mean of per_sample; its
+    gradient is consistent with that sum, so only the per-sample check sees it."""
+
+    def value(self, A, Y):
+        return float(np.sum(self.per_sample(A, Y)))
+
+    def gradient(self, A, Y):
+        return A - Y
+
+
+class NarrowHe(nnkit.Initializer):
+    """Promises He's variance 2/fan_in but draws with standard deviation 1/fan_in."""
+
+    def sample(self, shape, fan_in, fan_out, rng, dtype):
+        return (rng.standard_normal(shape) / fan_in).astype(dtype)
+
+    def variance(self, fan_in, fan_out):
+        return 2.0 / fan_in
+
+
+class UnseededInitializer(nnkit.Initializer):
+    """Ignores the generator it is given."""
+
+    def sample(self, shape, fan_in, fan_out, rng, dtype):
+        return np.random.default_rng().normal(size=shape).astype(dtype)
+
+
+class ForgetfulLeakyReLU(nnkit.Activation):
+    """Takes a slope but does not store it under its own name."""
+
+    def __init__(self, slope: float = 0.1) -> None:
+        self._slope = slope
+
+    def forward(self, Z):
+        return np.where(Z > 0, Z, self._slope * Z)
+
+    def derivative(self, Z):
+        return np.where(Z > 0, 1.0, self._slope).astype(Z.dtype)
+
+
+BROKEN = [
+    (WrongDerivative(), "activation_gradient", "against finite differences"),
+    (Float64Sigmoid(), "activation_shape_and_dtype", "expected dtype float32, found float64"),
+    (BatchNormalisedTanh(), "activation_samples_independent", "sample 0 alone"),
+    (InPlaceReLU(), "activation_inputs_unchanged", "forward(Z) changed Z"),
+    (SignErrorSGD(), "optimizer_descends", "expected f to fall below"),
+    (StatefulMomentum(), "optimizer_state_round_trip", "after resuming from the saved state"),
+    (DriftingOptimizer(), "optimizer_still_on_zero_gradients", "zero gradients"),
+    (Float64Adagrad(), "optimizer_keeps_dtype", "state 'sum' of float32 parameters"),
+    (MutatingScale(), "layer_inputs_unchanged", "changed A_prev"),
+    (Float64Scale(), "layer_shape_and_dtype", "expected dtype float32, found float64"),
+    (WrongGradientScale(), "layer_gradients", "parameter gradients (training)"),
+    (BatchCentredScale(), "layer_samples_independent", "sample 0 alone"),
+    (MissingBiasGradient(), "loss_gradient", "gradient(A, Y) against finite differences"),
+    (SummingLoss(), "loss_per_sample", "value against per_sample mean"),
+    (NarrowHe(), "initializer_variance", "expected 0.00666667 (within 10%)"),
+    (UnseededInitializer(), "initializer_same_seed_same_result", "same seed"),
+    (ForgetfulLeakyReLU(), "config_round_trip", "does not store it as self.slope"),
+    (Scale(), "config_round_trip", "not registered by any plugin"),
+]
+
+
+@pytest.mark.parametrize(
+    ("component", "check", "detail"), BROKEN, ids=[type(c).__name__ for c, _, _ in BROKEN]
+)
+def test_the_kit_reports_each_broken_component_by_the_right_check(component, check, detail):
+    with pytest.raises(AssertionError) as caught:
+        check_component(component)
+    message = str(caught.value)
+    assert message.startswith(f"check {check} failed for ")
+    assert type(component).__name__ in message and "not registered by any plugin" in message
+    assert detail in message
+
+
+def test_a_failure_names_the_distribution_that_supplied_the_component(
+    fake_distribution, isolated_registry
+):
+    fake_distribution(
+        "acme-nn",
+        """
+        import numpy as np
+        import nnkit
+
+        class Cube(nnkit.Activation):
+            def forward(self, Z):
+                return Z ** 3
+            def derivative(self, Z):
+                return 2 * Z ** 2   # should be 3 Z^2
+
+        @nnkit.hookimpl
+        def register_activations(register):
+            register("acme.cube", Cube)
+        """,
+        version="2.3",
+    )
+    isolated_registry()
+    with pytest.raises(AssertionError) as caught:
+        check_component("acme.cube")
+    message = str(caught.value)
+    assert message.startswith("check activation_gradient failed for activation 'acme.cube'")
+    assert "(acme-nn 2.3)" in message and "expected" in message and "found" in message
+
+
+def test_names_classes_and_instances_are_all_accepted():
+    check_component("relu")
+    check_component(nnkit.Dense)  # built from its example arguments
+    check_component(nnkit.optimizer("sgd", momentum=0.9, nesterov=True))
+    with pytest.raises(ValueError, match="no component is registered as 'rleu'"):
+        check_component("rleu")
+    with pytest.raises(TypeError, match="implements none of the interfaces"):
+        check_component(object())
+
+
+def test_parametrize_with_checks_gives_one_readable_test_per_check():
+    mark = parametrize_with_checks(["relu", "adam"])
+    ids = [case.id for case in mark.args[1]]
+    assert "activation-relu-activation_gradient" in ids
+    assert "optimizer-adam-optimizer_descends" in ids
+    assert len(ids) == len(checks_for("activation")) + len(checks_for("optimizer"))
+
+
+def test_the_pytest_plugin_runs_the_kit_on_request(tmp_path):
+    def pytest_in(*options):
+        return subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *options],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    (tmp_path / "test_nothing.py").write_text("def test_ok():\n    assert True\n")
+    plain = pytest_in()
+    assert "1 passed" in plain.stdout  # without the option the plugin adds nothing
+    checked = pytest_in("--nnkit-check=nnkit")
+    expected = sum(len(checks_for(s.kind)) for s in installed_components(["nnkit"])) + 1
+    assert f"{expected} passed" in checked.stdout, checked.stdout[-500:]
+    unknown = pytest_in("--nnkit-check=no-such-dist")
+    assert unknown.returncode != 0 and "no installed component comes from" in unknown.stdout
