@@ -2,37 +2,57 @@
 
 from __future__ import annotations
 
-from typing import Final
+import math
 
 import numpy as np
 
 __all__ = ["BufferCache"]
 
-# Training uses two batch sizes (full and last) and prediction two more; beyond this
-# many shapes the cache starts over rather than grow without bound.
-MAX_BUFFERS: Final = 32
-
 
 class BufferCache:
-    """Named arrays of a given shape and dtype, allocated on first request and then reused.
+    """Named scratch arrays, allocated on first request and then reused.
 
-    Whatever a buffer held is overwritten by its next user: callers keep a buffer only
-    until the next batch.
+    Each name owns one flat block of memory, grown only when a larger shape is asked
+    for; a request returns a C-contiguous view of its first elements. The last, smaller
+    batch of an epoch therefore reuses the full batches' memory instead of allocating
+    its own. Whatever a buffer held is overwritten by its next user: callers keep a
+    buffer only until the next batch.
     """
 
     def __init__(self) -> None:
-        self._arrays: dict[tuple[str, tuple[int, ...], np.dtype], np.ndarray] = {}
+        self._blocks: dict[tuple[str, np.dtype], np.ndarray] = {}
+        # perf: the view handed out for each shape, so a repeated request is one lookup.
+        self._views: dict[tuple[str, tuple[int, ...], np.dtype], np.ndarray] = {}
 
     def get(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        """An uninitialised array for ``name`` with ``shape`` and ``dtype``."""
-        key = (name, shape, dtype)
-        array = self._arrays.get(key)
-        if array is None:
-            if len(self._arrays) >= MAX_BUFFERS:
-                self._arrays.clear()
-            array = self._arrays[key] = np.empty(shape, dtype=dtype)
-        return array
+        """An uninitialised C-contiguous array for ``name`` with ``shape`` and ``dtype``."""
+        view = self._views.get((name, shape, dtype))
+        return view if view is not None else self._view(name, shape, dtype, None)
+
+    def filled(
+        self, name: str, shape: tuple[int, ...], dtype: np.dtype, value: float
+    ) -> np.ndarray:
+        """An array of ``value`` for ``name``; callers must not write into it."""
+        view = self._views.get((name, shape, dtype))
+        return view if view is not None else self._view(name, shape, dtype, value)
+
+    def _view(
+        self, name: str, shape: tuple[int, ...], dtype: np.dtype, fill: float | None
+    ) -> np.ndarray:
+        size = math.prod(shape)
+        key = (name, np.dtype(dtype))
+        block = self._blocks.get(key)
+        if block is None or block.size < size:
+            block = self._blocks[key] = np.empty(size, dtype=dtype)
+            if fill is not None:
+                block.fill(fill)
+            # Views of the old block would keep it alive: forget them.
+            for stale in [k for k in self._views if (k[0], np.dtype(k[2])) == key]:
+                del self._views[stale]
+        view = self._views[name, shape, dtype] = block[:size].reshape(shape)
+        return view
 
     def clear(self) -> None:
         """Drop every buffer (after the parameters' dtype changes, or to free memory)."""
-        self._arrays.clear()
+        self._blocks.clear()
+        self._views.clear()

@@ -41,16 +41,27 @@ def _as_numeric(values: Any, name: str, dtype: np.dtype) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=dtype)
 
 
+#: Rows checked for NaN and infinity at a time: a bounded temporary, kept in cache.
+FINITE_CHECK_ROWS = 1024
+
+
 def _check_finite(array: np.ndarray, name: str) -> None:
-    if not np.isfinite(array).all():
-        bad = np.argwhere(~np.isfinite(array))[0]
-        where = f"row {bad[0]}" + (f", column {bad[1]}" if len(bad) > 1 else "")
-        kind = "NaN" if np.isnan(array[tuple(bad)]) else "infinite"
-        count = int((~np.isfinite(array)).sum())
-        raise DataError(
-            f"{name} contains {count} NaN or infinite value(s), the first {kind} at {where}; "
-            "remove or impute them before training"
-        )
+    # perf: chunk by chunk, so the boolean temporary stays small and in cache.
+    for start in range(0, array.shape[0], FINITE_CHECK_ROWS):
+        chunk = array[start : start + FINITE_CHECK_ROWS]
+        if not np.isfinite(chunk).all():
+            _raise_non_finite(array, name)
+
+
+def _raise_non_finite(array: np.ndarray, name: str) -> None:
+    bad = np.argwhere(~np.isfinite(array))[0]
+    where = f"row {bad[0]}" + (f", column {bad[1]}" if len(bad) > 1 else "")
+    kind = "NaN" if np.isnan(array[tuple(bad)]) else "infinite"
+    count = int((~np.isfinite(array)).sum())
+    raise DataError(
+        f"{name} contains {count} NaN or infinite value(s), the first {kind} at {where}; "
+        "remove or impute them before training"
+    )
 
 
 def as_features(
@@ -84,13 +95,20 @@ def as_features(
 
 
 def as_targets(
-    y: Any, n_samples: int, n_outputs: int, loss: Loss, dtype: np.dtype, name: str = "y"
+    y: Any,
+    n_samples: int,
+    n_outputs: int,
+    loss: Loss,
+    dtype: np.dtype,
+    name: str = "y",
+    compact: bool = False,
 ) -> np.ndarray:
     """Targets as an ``(n_samples, n_outputs)`` array of ``dtype``.
 
     Integer class labels (a 1-D array) are one-hot encoded when the loss accepts them and
-    the output layer has more than one unit; a 1-D array for a single output becomes one
-    column.
+    the output layer has more than one unit (as booleans with ``compact``, a quarter of
+    the memory, for the training loop to convert batch by batch); a 1-D array for a
+    single output becomes one column.
     """
     raw = np.asarray(y) if not isinstance(y, np.ndarray) else y
     if raw.dtype.kind in "USO":
@@ -104,7 +122,7 @@ def as_targets(
     if raw.ndim == 2 and raw.shape[1] == 1 and n_outputs > 1:
         raw = raw[:, 0]
     if raw.ndim == 1 and n_outputs > 1:
-        return _one_hot(raw, n_outputs, loss, dtype, name)
+        return _one_hot(raw, n_outputs, loss, np.dtype(bool) if compact else dtype, name)
     targets = _as_numeric(raw, name, dtype)
     if targets.ndim == 1:
         targets = targets.reshape(-1, 1)
@@ -173,12 +191,15 @@ def _one_hot(
             f"{type(loss).__name__} does not take class labels; pass targets of shape "
             f"(n_samples, {n_outputs}) or use a classification loss such as 'cross_entropy'"
         )
-    numeric = _as_numeric(labels, name, np.float64)
-    _check_finite(numeric, name)
-    if not np.array_equal(numeric, np.round(numeric)):
-        raise DataError(
-            f"{name} holds class labels, which must be whole numbers 0..{n_outputs - 1}"
-        )
+    if labels.dtype.kind in "iu":  # already whole numbers: no float copy to check
+        numeric = labels
+    else:
+        numeric = _as_numeric(labels, name, np.float64)
+        _check_finite(numeric, name)
+        if not np.array_equal(numeric, np.round(numeric)):
+            raise DataError(
+                f"{name} holds class labels, which must be whole numbers 0..{n_outputs - 1}"
+            )
     if numeric.min() < 0 or numeric.max() >= n_outputs:
         bad = numeric[(numeric < 0) | (numeric >= n_outputs)][0]
         raise DataError(

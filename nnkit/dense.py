@@ -105,7 +105,10 @@ class Dense(Layer):
         np.matmul(dZ, self._A_prev.T, out=self.grads["W"])  # dW^l = dZ^l (A^{l-1})^T
         if self.l2:  # the gradient of l2/2 * sum(W^2)
             self.grads["W"] += self.l2 * self.params["W"]
-        np.sum(dZ, axis=1, keepdims=True, out=self.grads["b"])  # db^l = row sums of dZ^l
+        # perf: the row sums as a product with a column of ones, which BLAS runs several
+        # times faster than a reduction along rows.
+        ones = self._buffers.filled("ones", (dZ.shape[1], 1), dZ.dtype, 1)
+        np.matmul(dZ, ones, out=self.grads["b"])  # db^l = dZ^l 1, the row sums of dZ^l
         if not need_input_gradient:
             return None
         W = self.params["W"]

@@ -90,7 +90,8 @@ def fit(
 
     X = as_features(X, network.dtype, network.n_inputs)
     network._ensure_built(X.shape[1])
-    Y = as_targets(y, X.shape[0], network.n_outputs, network.loss, network.dtype)
+    # perf: class labels stay compact (booleans); batches are converted as they are drawn.
+    Y = as_targets(y, X.shape[0], network.n_outputs, network.loss, network.dtype, compact=True)
     weights = _combined_weights(sample_weight, class_weight, Y, network.dtype)
     metric_map = network.resolve_metrics(metrics)
 
@@ -104,7 +105,11 @@ def fit(
                 f"validation_split={validation_split} of {X.shape[0]} samples leaves "
                 f"{split} to train on and {X.shape[0] - split} to validate on; both need one"
             )
-        validation = (X[split:], Y[split:], None if weights is None else weights[split:])
+        validation = (
+            X[split:],
+            Y[split:].astype(network.dtype),
+            None if weights is None else weights[split:],
+        )
         X, Y = X[:split], Y[:split]
         weights = None if weights is None else weights[:split]
 
@@ -228,9 +233,7 @@ class _EpochRunner:
         clip_value: float | None,
     ) -> None:
         self.network = network
-        self.X = X
-        # Targets as columns, like every array inside the network: Y is (n_outputs, n).
-        self.Y_columns = np.ascontiguousarray(Y.T)
+        self.X, self.Y = X, Y
         self.weights = None if weights is None else weights.reshape(1, -1)
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -243,7 +246,7 @@ class _EpochRunner:
         self._buffers = BufferCache()
 
     def run(self) -> dict[str, float]:
-        network, X, Y, W = self.network, self.X, self.Y_columns, self.weights
+        network, X, Y, W = self.network, self.X, self.Y, self.weights
         buffers = self._buffers
         n = X.shape[0]
         order = network.shuffle_rng.permutation(n) if self.shuffle else None
@@ -256,15 +259,27 @@ class _EpochRunner:
             m = stop - start
             W_batch = None
             if order is None:
-                X_batch, Y_batch = X[start:stop], Y[:, start:stop]
+                X_batch, Y_rows = X[start:stop], Y[start:stop]
                 if W is not None:
                     W_batch = W[:, start:stop]
             else:  # gather the shuffled batch into reused buffers, never copying all of X
                 rows = order[start:stop]
-                X_batch = np.take(X, rows, axis=0, out=buffers.get("X", (m, X.shape[1]), X.dtype))
-                Y_batch = np.take(Y, rows, axis=1, out=buffers.get("Y", (Y.shape[0], m), Y.dtype))
+                # perf: mode="clip" (the rows are valid) spares take's buffering of `out`.
+                X_batch = X.take(
+                    rows, axis=0, out=buffers.get("X", (m, X.shape[1]), X.dtype), mode="clip"
+                )
+                Y_rows = Y.take(
+                    rows, axis=0, out=buffers.get("Y", (m, Y.shape[1]), Y.dtype), mode="clip"
+                )
                 if W is not None:
-                    W_batch = np.take(W, rows, axis=1, out=buffers.get("W", (1, m), W.dtype))
+                    W_batch = W.take(
+                        rows, axis=1, out=buffers.get("W", (1, m), W.dtype), mode="clip"
+                    )
+            if Y_rows.dtype != X.dtype:  # compact one-hot targets, converted per batch
+                converted = buffers.get("Y_float", Y_rows.shape, X.dtype)
+                np.copyto(converted, Y_rows)
+                Y_rows = converted
+            Y_batch = Y_rows.T  # targets as columns, like every array inside the network
             A = network.forward(X_batch.T, training=True)
             # The batch's loss and metrics are those of the outputs before the update.
             batch_loss = network.batch_loss(A, Y_batch, W_batch)

@@ -13,6 +13,11 @@ def _clip_probabilities(A: np.ndarray) -> np.ndarray:
     return np.clip(A, epsilon, 1 - epsilon)
 
 
+def _at_least_epsilon(A: np.ndarray) -> np.ndarray:
+    # Only log(0) needs guarding in the categorical cross-entropy (A <= 1 already).
+    return np.maximum(A, 1e-7 if A.dtype == np.float32 else 1e-12)
+
+
 class MeanSquaredError(Loss):
     """The seed's squared error ``E = 1/(2m) sum ||A - Y||^2``; ``dA = (A - Y) / m``.
 
@@ -45,13 +50,15 @@ class CrossEntropy(Loss):
     default_metrics = ("accuracy",)
 
     def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        return -np.sum(Y * np.log(_clip_probabilities(A)), axis=0)
+        return -np.sum(Y * np.log(_at_least_epsilon(A)), axis=0)
 
     def value(self, A: np.ndarray, Y: np.ndarray) -> float:
-        return -float(np.vdot(Y, np.log(_clip_probabilities(A)))) / A.shape[1]
+        log_A = np.log(_at_least_epsilon(A))
+        log_A *= Y
+        return -float(log_A.sum()) / A.shape[1]
 
     def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        return -Y / _clip_probabilities(A) / A.shape[1]
+        return -Y / _at_least_epsilon(A) / A.shape[1]
 
 
 class BinaryCrossEntropy(Loss):

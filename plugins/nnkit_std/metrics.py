@@ -13,8 +13,8 @@ class Accuracy(Metric):
 
     def value(self, A: np.ndarray, Y: np.ndarray) -> float:
         if A.shape[0] == 1:
-            return float(np.mean((A > 0.5) == (Y > 0.5)))
-        return float(np.mean(A.argmax(axis=0) == Y.argmax(axis=0)))
+            return float(np.count_nonzero((A > 0.5) == (Y > 0.5))) / A.shape[1]
+        return float(np.count_nonzero(A.argmax(axis=0) == Y.argmax(axis=0))) / A.shape[1]
 
 
 class BinaryAccuracy(Metric):

@@ -1,0 +1,185 @@
+"""The systems under comparison, each behind the same three calls.
+
+``train(workload)`` runs the workload's epochs from a fresh network; ``predict(X)``
+returns class probabilities from the trained network. Every system sees the same
+float32 data and the same hyper-parameters: plain SGD (no momentum), the same learning
+rate and batch size, no regularisation.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any
+
+import numpy as np
+
+from benchmarks.workloads import Workload
+
+INFERENCE_BATCH = 1024
+
+
+class NNKit:
+    name = "nnkit"
+
+    def train(self, workload: Workload, seed: int = 0) -> None:
+        import nnkit
+
+        sizes = workload.hidden
+        self.net = nnkit.Network(
+            [nnkit.Dense(units, activation="relu") for units in sizes]
+            + [nnkit.Dense(workload.n_classes, activation="softmax")],
+            loss="cross_entropy",
+            optimizer=nnkit.optimizer("sgd", learning_rate=workload.learning_rate),
+            seed=seed,
+        )
+        self.net.fit(
+            workload.X,
+            workload.y,
+            epochs=workload.epochs,
+            batch_size=workload.batch_size,
+            verbose=0,
+        )
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.net.predict(X, batch_size=INFERENCE_BATCH)
+
+
+class ScikitLearn:
+    name = "scikit-learn"
+
+    def train(self, workload: Workload, seed: int = 0) -> None:
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPClassifier
+
+        self.model = MLPClassifier(
+            hidden_layer_sizes=workload.hidden,
+            activation="relu",
+            solver="sgd",
+            learning_rate_init=workload.learning_rate,
+            momentum=0.0,
+            nesterovs_momentum=False,
+            alpha=0.0,
+            batch_size=workload.batch_size,
+            max_iter=workload.epochs,
+            shuffle=True,
+            tol=0.0,
+            n_iter_no_change=workload.epochs + 1,
+            random_state=seed,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self.model.fit(workload.X, workload.y)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        # scikit-learn predicts a whole array at once; feed it the same batches.
+        return np.concatenate(
+            [
+                self.model.predict_proba(X[start : start + INFERENCE_BATCH])
+                for start in range(0, len(X), INFERENCE_BATCH)
+            ]
+        )
+
+
+class PyTorch:
+    name = "pytorch"
+
+    def __init__(self) -> None:
+        import torch
+
+        torch.set_num_threads(os.cpu_count() or 1)
+        self.torch = torch
+
+    def model(self, workload: Workload):
+        torch = self.torch
+        layers: list[Any] = []
+        sizes = workload.layer_sizes
+        for index, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(torch.nn.Linear(fan_in, fan_out))
+            if index < len(sizes) - 2:
+                layers.append(torch.nn.ReLU())
+        return torch.nn.Sequential(*layers)
+
+    def train(self, workload: Workload, seed: int = 0) -> None:
+        torch = self.torch
+        torch.manual_seed(seed)
+        self.net = self.model(workload)
+        optimizer = torch.optim.SGD(self.net.parameters(), lr=workload.learning_rate)
+        loss_function = torch.nn.CrossEntropyLoss()
+        X, y = torch.from_numpy(workload.X), torch.from_numpy(workload.y.astype(np.int64))
+        generator = torch.Generator().manual_seed(seed)
+        for _ in range(workload.epochs):
+            order = torch.randperm(len(X), generator=generator)
+            for start in range(0, len(X), workload.batch_size):
+                rows = order[start : start + workload.batch_size]
+                optimizer.zero_grad()
+                loss = loss_function(self.net(X[rows]), y[rows])
+                loss.backward()
+                optimizer.step()
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        torch = self.torch
+        with torch.no_grad():
+            tensor = torch.from_numpy(X)
+            return np.concatenate(
+                [
+                    torch.softmax(self.net(tensor[start : start + INFERENCE_BATCH]), 1).numpy()
+                    for start in range(0, len(X), INFERENCE_BATCH)
+                ]
+            )
+
+
+class GemmBound:
+    """Only the matrix products one training step needs, on preallocated arrays:
+    ``L`` forward products, ``L`` weight gradients, and ``L - 1`` back-propagated
+    gradients. No NumPy implementation of the same step can take less time."""
+
+    name = "GEMM bound"
+
+    def train(self, workload: Workload, seed: int = 0) -> None:
+        sizes, m = workload.layer_sizes, workload.batch_size
+        rng = np.random.default_rng(seed)
+        W = [rng.standard_normal((o, i), dtype=np.float32) for i, o in zip(sizes[:-1], sizes[1:])]
+        A = [np.ones((s, m), dtype=np.float32) for s in sizes]  # activations, one column each
+        dZ = [np.ones((s, m), dtype=np.float32) for s in sizes[1:]]
+        dW = [np.empty_like(w) for w in W]
+        dA = [np.empty((s, m), dtype=np.float32) for s in sizes[1:-1]]
+        steps = -(-len(workload.X) // m) * workload.epochs
+        for _ in range(steps):
+            for layer, w in enumerate(W):
+                np.matmul(w, A[layer], out=A[layer + 1])
+            for layer in range(len(W) - 1, -1, -1):
+                np.matmul(dZ[layer], A[layer].T, out=dW[layer])
+                if layer:
+                    np.matmul(W[layer].T, dZ[layer], out=dA[layer - 1])
+        self.W = W
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        outputs = None
+        buffers = None
+        for start in range(0, len(X), INFERENCE_BATCH):
+            batch = X[start : start + INFERENCE_BATCH].T
+            if buffers is None or batch.shape[1] != buffers[0].shape[1]:
+                buffers = [np.empty((w.shape[0], batch.shape[1]), np.float32) for w in self.W]
+            A = batch
+            for w, out in zip(self.W, buffers):
+                A = np.matmul(w, A, out=out)
+            outputs = A
+        return outputs
+
+
+def available_systems() -> tuple[list[Any], list[str]]:
+    """The systems that can run here, and notes on those that cannot."""
+    systems: list[Any] = [NNKit(), GemmBound()]
+    notes = []
+    try:
+        systems.append(ScikitLearn())
+        import sklearn  # noqa: F401
+    except ImportError:
+        systems.pop()
+        notes.append("scikit-learn is not installed: pip install -e '.[bench]'")
+    try:
+        systems.append(PyTorch())
+    except ImportError:
+        notes.append("PyTorch is not installed, so it was skipped: pip install torch")
+    return systems, notes

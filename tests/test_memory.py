@@ -1,0 +1,68 @@
+"""Training reuses its memory: buffers are allocated once, never per batch or per epoch."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+
+import nnkit
+from nnkit.buffers import BufferCache
+
+rng = np.random.default_rng(0)
+X = rng.normal(size=(20_000, 50)).astype(np.float32)  # 4 MB
+y = rng.integers(0, 3, size=20_000)
+
+
+def network():
+    return nnkit.Network(
+        [nnkit.Dense(32, activation="relu"), nnkit.Dense(3, activation="softmax")],
+        loss="cross_entropy",
+        optimizer="sgd",
+        seed=0,
+    )
+
+
+def test_a_smaller_request_reuses_the_larger_buffers_memory():
+    cache = BufferCache()
+    full = cache.get("Z", (32, 128), np.float32)
+    last = cache.get("Z", (32, 104), np.float32)  # the last, partial batch of an epoch
+    assert np.shares_memory(full, last) and last.flags.c_contiguous
+    assert cache.get("Z", (32, 128), np.float32) is full
+    bigger = cache.get("Z", (32, 1024), np.float32)  # prediction's larger batches
+    assert bigger.shape == (32, 1024) and not np.shares_memory(bigger, full)
+    assert np.shares_memory(cache.get("Z", (32, 128), np.float32), bigger)
+    ones = cache.filled("ones", (7, 1), np.float64, 1)
+    assert np.array_equal(ones, np.ones((7, 1)))
+
+
+def test_every_batch_of_an_epoch_uses_the_same_buffers():
+    net = network()
+    net.fit(X[:1000], y[:1000], epochs=1, batch_size=64, verbose=0)
+    first_layer = net.layers[0]
+    addresses = set()
+    original = first_layer.forward
+
+    def recording_forward(A_prev, training=False):
+        A = original(A_prev, training)
+        addresses.add((A.__array_interface__["data"][0], A_prev.__array_interface__["data"][0]))
+        return A
+
+    first_layer.forward = recording_forward
+    net.fit(X[:1000], y[:1000], epochs=2, batch_size=64, verbose=0)  # the last batch has 40
+    assert len(addresses) == 1
+
+
+def test_a_second_epoch_allocates_no_more_than_small_temporaries():
+    net = network()
+    net.fit(X, y, epochs=1, batch_size=64, verbose=0)
+    tracemalloc.start()
+    try:
+        net.fit(X, y, epochs=3, batch_size=64, verbose=0)
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    data_bytes = X.nbytes
+    # The per-fit arrays (batch order, compact one-hot targets) and a batch's temporaries
+    # are a small fraction of the data: nothing the size of X is copied.
+    assert peak < data_bytes / 4, peak
