@@ -52,6 +52,10 @@ class BufferCache:
         view = self._views[name, shape, dtype] = block[:size].reshape(shape)
         return view
 
+    def __getstate__(self) -> dict:
+        # Scratch space is not state: a pickled network carries none of it.
+        return {"_blocks": {}, "_views": {}}
+
     def clear(self) -> None:
         """Drop every buffer (after the parameters' dtype changes, or to free memory)."""
         self._blocks.clear()

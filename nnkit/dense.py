@@ -115,6 +115,13 @@ class Dense(Layer):
         out = self._buffers.get("dA_prev", (W.shape[1], dZ.shape[1]), dZ.dtype)
         return np.matmul(W.T, dZ, out=out)  # dA^{l-1} = (W^l)^T dZ^l
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The last batch's arrays are scratch, not state: leave them out of a pickle.
+        state = self.__dict__.copy()
+        for name in ("_A_prev", "_Z", "_A"):
+            state.pop(name, None)
+        return state
+
     def get_config(self) -> dict[str, Any]:
         return {
             "units": self.units,

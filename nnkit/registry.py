@@ -305,8 +305,9 @@ class Registry:
             inspect.signature(info.factory).bind(**kwargs)
         except TypeError as error:
             takes = _parameter_names(info.factory)
+            refused = sorted(set(kwargs) - set(takes)) or sorted(kwargs)
             raise ConfigurationError(
-                f"{kind} {name!r} does not accept {sorted(kwargs)}: {error}. "
+                f"{kind} {name!r} does not accept {refused}: {error}. "
                 f"It takes: {', '.join(takes) or 'no arguments'}."
             ) from None
         except ValueError:  # no signature to check (some builtins); let the call decide
