@@ -1,8 +1,8 @@
 """The activation interface: the seed's ``g`` and ``g'``.
 
 Arrays are laid out as in the seed, one column per sample: ``Z`` and ``A`` have shape
-``(units, samples)``. An element-wise activation needs only :meth:`Activation.forward`
-and :meth:`Activation.derivative`; :meth:`Activation.backward` is there for activations
+``(units, samples)``. An element-wise activation needs only `Activation.forward()`
+and `Activation.derivative()`; `Activation.backward()` is there for activations
 that are cheaper from ``A`` (sigmoid, tanh) or not element-wise at all (softmax).
 """
 
@@ -34,8 +34,8 @@ def _accepting_out(method: Callable[..., Any]) -> Callable[..., Any]:
 class Activation(Component, ABC):
     """An activation function ``g`` applied to a layer's weighted input ``Z``.
 
-    Implement :meth:`forward` and at least one of :meth:`derivative` (element-wise
-    ``g'``) and :meth:`backward`. The optional ``out`` arguments are buffers the network
+    Implement `forward()` and at least one of `derivative()` (element-wise
+    ``g'``) and `backward()`. The optional ``out`` arguments are buffers the network
     reuses across batches; an implementation may write into ``out`` and return it, or
     ignore it (and leave it out of its signature) and return a new array.
     """
@@ -57,7 +57,7 @@ class Activation(Component, ABC):
 
     def derivative(self, Z: np.ndarray) -> np.ndarray:
         """``g'(Z)``, element-wise. Activations that are not element-wise override
-        :meth:`backward` instead."""
+        `backward()` instead."""
         if type(self).backward is Activation.backward:
             raise NotImplementedError(
                 f"{type(self).__name__} must implement derivative(Z) or backward(Z, A, dA)"

@@ -2,7 +2,7 @@
 
 Callbacks watch training and steer it: stop early, change the learning rate, report
 progress. The training loop tells each callback what it is about to run through
-:meth:`Callback.set_context` before the first batch, so a callback can reject a
+`Callback.set_context()` before the first batch, so a callback can reject a
 setting that cannot work (a quantity that will never be logged) before any training.
 """
 
@@ -42,7 +42,7 @@ class TrainingContext:
     higher_is_better: dict[str, bool]
 
     def check_logged(self, quantity: str, owner: str) -> None:
-        """Raise :class:`~nnkit.errors.ConfigurationError` unless ``quantity`` will be logged."""
+        """Raise `ConfigurationError` unless ``quantity`` will be logged."""
         if quantity not in self.logged:
             hint = ""
             if quantity.startswith("val_"):
@@ -57,14 +57,14 @@ class Callback(Component, ABC):  # noqa: B024 - every hook is optional
     """Hooks called by the training loop; override the ones you need.
 
     Epochs and batches are numbered from 1. ``logs`` maps each logged quantity to its
-    value: the batch loss in :meth:`on_batch_end`, the epoch's values in
-    :meth:`on_epoch_end`.
+    value: the batch loss in `on_batch_end()`, the epoch's values in
+    `on_epoch_end()`.
     """
 
     context: TrainingContext
 
     def set_context(self, context: TrainingContext) -> None:
-        """Receive the run's :class:`TrainingContext`; check settings against it here."""
+        """Receive the run's `TrainingContext`; check settings against it here."""
         self.context = context
 
     @property

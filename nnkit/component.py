@@ -17,7 +17,7 @@ class Component:
     """Something a plugin registers by name: an activation, a layer, a loss, an optimizer, ..."""
 
     #: Arguments that build a small example when only the class is known: the
-    #: conformance kit (:mod:`nnkit.testing`) uses them for components whose
+    #: conformance kit (`nnkit.testing`) uses them for components whose
     #: constructor has required arguments (a Dense layer's ``units``).
     example_arguments: ClassVar[dict[str, Any]] = {}
 

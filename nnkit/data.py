@@ -69,7 +69,7 @@ def as_features(
 ) -> np.ndarray:
     """``X`` as a C-contiguous ``(n_samples, n_features)`` array of ``dtype``, checked.
 
-    Raises :class:`~nnkit.errors.DataError` for anything but a non-empty, finite, numeric
+    Raises `DataError` for anything but a non-empty, finite, numeric
     2-D array with the expected number of features.
     """
     array = _as_numeric(X, name, dtype)

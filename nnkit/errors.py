@@ -1,6 +1,6 @@
 """The exceptions and warnings nnkit raises, each naming what went wrong and how to fix it.
 
-Lookup errors subclass :class:`KeyError` and input errors :class:`ValueError`, so code
+Lookup errors subclass `KeyError` and input errors `ValueError`, so code
 that already catches the built-in exceptions keeps working.
 """
 

@@ -6,7 +6,7 @@ adds, where ``factory`` is a class implementing the kind's interface (or any cal
 returning an instance). The registry checks each component as it arrives and records
 which plugin and distribution supplied it.
 
-A plugin is a module with functions decorated by :data:`nnkit.hookimpl`, named in its
+A plugin is a module with functions decorated by `nnkit.hookimpl`, named in its
 package's ``[project.entry-points.nnkit]`` table::
 
     @nnkit.hookimpl
@@ -35,39 +35,39 @@ Register = Callable[[str, Callable[..., Any]], None]
 
 @hookspec
 def register_activations(register: Register) -> None:
-    """Register activations: subclasses of :class:`nnkit.Activation`."""
+    """Register activations: subclasses of `nnkit.Activation`."""
 
 
 @hookspec
 def register_layers(register: Register) -> None:
-    """Register layers: subclasses of :class:`nnkit.Layer`."""
+    """Register layers: subclasses of `nnkit.Layer`."""
 
 
 @hookspec
 def register_losses(register: Register) -> None:
-    """Register losses: subclasses of :class:`nnkit.Loss`."""
+    """Register losses: subclasses of `nnkit.Loss`."""
 
 
 @hookspec
 def register_optimizers(register: Register) -> None:
-    """Register optimizers: subclasses of :class:`nnkit.Optimizer`."""
+    """Register optimizers: subclasses of `nnkit.Optimizer`."""
 
 
 @hookspec
 def register_initializers(register: Register) -> None:
-    """Register initializers: subclasses of :class:`nnkit.Initializer`."""
+    """Register initializers: subclasses of `nnkit.Initializer`."""
 
 
 @hookspec
 def register_metrics(register: Register) -> None:
-    """Register metrics: subclasses of :class:`nnkit.Metric`."""
+    """Register metrics: subclasses of `nnkit.Metric`."""
 
 
 @hookspec
 def register_callbacks(register: Register) -> None:
-    """Register training callbacks: subclasses of :class:`nnkit.Callback`."""
+    """Register training callbacks: subclasses of `nnkit.Callback`."""
 
 
 @hookspec
 def register_schedules(register: Register) -> None:
-    """Register learning-rate schedules: subclasses of :class:`nnkit.Schedule`."""
+    """Register learning-rate schedules: subclasses of `nnkit.Schedule`."""

@@ -30,7 +30,7 @@ class Initializer(Component, ABC):
         """An array of ``shape`` and ``dtype`` drawn from ``rng``."""
 
     def variance(self, fan_in: int, fan_out: int) -> float | None:
-        """The variance of the values :meth:`sample` promises (``None``: no promise).
+        """The variance of the values `sample()` promises (``None``: no promise).
 
         The conformance kit checks a large sample against it.
         """

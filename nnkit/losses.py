@@ -1,7 +1,7 @@
 """The loss interface: how far the output ``A^L`` is from the targets ``Y``.
 
 ``A`` and ``Y`` have shape ``(outputs, samples)``. The loss of a batch is the mean of the
-per-sample losses, and :meth:`Loss.gradient` is the derivative of that mean, so the
+per-sample losses, and `Loss.gradient()` is the derivative of that mean, so the
 seed's squared error gives ``dA^L = (A^L - Y) / m``.
 """
 
@@ -43,14 +43,14 @@ class Loss(Component, ABC):
         """``dA^L``: the derivative of the batch mean loss with respect to ``A``."""
 
     def value(self, A: np.ndarray, Y: np.ndarray) -> float:
-        """The batch loss: the mean of :meth:`per_sample`."""
+        """The batch loss: the mean of `per_sample()`."""
         return float(np.mean(self.per_sample(A, Y)))
 
     def fused_gradient(
         self, A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None
     ) -> np.ndarray:
         """``dZ^L = (A^L - Y) / m``, exact when the output activation is
-        :attr:`fused_activation`."""
+        `fused_activation`."""
         dZ = np.subtract(A, Y, out=out)
         dZ *= 1.0 / A.shape[1]
         return dZ

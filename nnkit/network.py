@@ -44,7 +44,7 @@ class Network:
             gives the same result.
         dtype: ``"float32"`` (the default, fast) or ``"float64"`` (for gradient checks).
 
-    Example:
+    Examples:
         >>> net = Network([Dense(16, activation="relu"), Dense(3, activation="softmax")],
         ...               loss="cross_entropy", optimizer="adam", seed=0)
     """
@@ -216,8 +216,8 @@ class Network:
 
         Takes ``epochs``, ``batch_size``, ``validation_split``, ``validation_data``,
         ``shuffle``, ``metrics``, ``callbacks``, ``sample_weight``, ``class_weight``,
-        ``clip_norm``, ``clip_value`` and ``verbose``; see :func:`nnkit.training.fit`.
-        Returns the :class:`~nnkit.history.History`, also kept as ``self.history``.
+        ``clip_norm``, ``clip_value`` and ``verbose``; see `nnkit.training.fit()`.
+        Returns the `History`, also kept as ``self.history``.
         """
         from nnkit.training import fit
 
@@ -261,7 +261,7 @@ class Network:
         batch_size: int = INFERENCE_BATCH_SIZE,
         sample_weight: np.ndarray | None = None,
     ) -> dict[str, float]:
-        """:meth:`evaluate` on arrays already checked: ``Y`` is ``(n_samples, n_outputs)``
+        """`evaluate()` on arrays already checked: ``Y`` is ``(n_samples, n_outputs)``
         and ``sample_weight``, if any, ``(n_samples,)``."""
         batch_size = positive_int(batch_size, "batch_size")
         totals = dict.fromkeys(["loss", *metrics], 0.0)
@@ -305,7 +305,7 @@ class Network:
         return [array.copy() for array in self.store.arrays()]
 
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
-        """Replace every parameter; ``weights`` as :meth:`get_weights` returns them."""
+        """Replace every parameter; ``weights`` as `get_weights()` returns them."""
         self._require_built("set_weights")
         current = self.store.arrays()
         if len(weights) != len(current):
@@ -336,7 +336,7 @@ class Network:
     def save(self, path: str | os.PathLike[str], include_optimizer: bool = True) -> None:
         """Write the network to one file, atomically: JSON for the components and raw
         arrays for the weights (and, by default, the optimizer's state, so that training
-        resumes exactly). See :func:`nnkit.persistence.save`."""
+        resumes exactly). See `nnkit.persistence.save()`."""
         from nnkit.persistence import save
 
         save(self, path, include_optimizer=include_optimizer)

@@ -4,7 +4,7 @@ Saving is atomic (a temporary file beside the target, then a rename), so a crash
 full disk never leaves a damaged file where a good one was. Loading reads JSON and
 array bytes only, never pickles: components are rebuilt by registry name, so nothing in
 a file can make nnkit import or run code. Every way a file can be wrong ends in a
-:class:`~nnkit.errors.ModelFileError`.
+`ModelFileError`.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
 
 
 def load(path: str | os.PathLike[str]) -> Network:
-    """Read a network saved by :meth:`Network.save`.
+    """Read a network saved by `Network.save()`.
 
     Raises:
         FileNotFoundError: there is no file at ``path``.

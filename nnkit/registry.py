@@ -3,7 +3,7 @@
 At first use the registry loads every module listed in the ``nnkit`` entry-point group
 (the standard set included), calls its ``register_*`` hooks with a ``register`` callback,
 checks each component as it arrives and records the distribution and version behind it.
-A plugin that fails to load is skipped with a :class:`~nnkit.errors.PluginLoadWarning`;
+A plugin that fails to load is skipped with a `PluginLoadWarning`;
 the rest still load.
 
 Two environment variables choose which plugins load, matched against the entry-point

@@ -38,7 +38,7 @@ def kind_of(component: Any) -> str | None:
 def component_spec(kind: str, component: Any, registry: Registry) -> dict[str, Any]:
     """``{"kind", "name", "plugin", "distribution", "version", "config"}`` for a component.
 
-    Raises :class:`~nnkit.errors.ConfigurationError` for a component no plugin
+    Raises `ConfigurationError` for a component no plugin
     registered (it could not be found by name again) or a configuration value that JSON
     cannot hold.
     """
@@ -88,8 +88,8 @@ def _to_json(value: Any, where: str, registry: Registry) -> Any:
 def build_component(spec: Any, kind: str, registry: Registry, source: str) -> Any:
     """The component a spec describes, built through the registry.
 
-    Raises :class:`~nnkit.errors.MissingComponentError` when no installed plugin provides
-    it, and :class:`~nnkit.errors.ModelFileError` for a malformed spec (``source`` names
+    Raises `MissingComponentError` when no installed plugin provides
+    it, and `ModelFileError` for a malformed spec (``source`` names
     the file in the message).
     """
     if not isinstance(spec, dict):

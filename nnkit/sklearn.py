@@ -247,7 +247,7 @@ class NNClassifier(ClassifierMixin, _NNEstimator):
 
     Attributes:
         classes_: the class labels, in the order of ``predict_proba``'s columns.
-        network_: the trained :class:`nnkit.Network`.
+        network_: the trained `nnkit.Network`.
         loss_curve_: the training loss after each epoch.
         n_iter_: the epochs run.
     """
@@ -326,7 +326,7 @@ class NNClassifier(ClassifierMixin, _NNEstimator):
         return self.classes_[np.argmax(proba, axis=1)]
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
-        """The log of :meth:`predict_proba`."""
+        """The log of `predict_proba()`."""
         return np.log(np.clip(self.predict_proba(X), 1e-300, None))
 
 
@@ -334,12 +334,12 @@ class NNRegressor(RegressorMixin, _NNEstimator):
     """A multi-layer perceptron regressor: hidden ``Dense`` layers and a linear output
     trained with the squared error, by default. One output per target column.
 
-    Takes the same arguments as :class:`NNClassifier`; ``loss`` defaults to ``mse``
+    Takes the same arguments as `NNClassifier`; ``loss`` defaults to ``mse``
     (``huber`` from nnkit-extras suits targets with outliers) and ``output_activation``
     to ``identity``.
 
     Attributes:
-        network_: the trained :class:`nnkit.Network`.
+        network_: the trained `nnkit.Network`.
         loss_curve_: the training loss after each epoch.
         n_iter_: the epochs run.
     """

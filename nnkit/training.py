@@ -74,7 +74,7 @@ def fit(
         stream: where progress goes (standard output by default).
 
     Returns:
-        The :class:`~nnkit.history.History` of per-epoch ``loss``, metrics, their ``val_``
+        The `History` of per-epoch ``loss``, metrics, their ``val_``
         counterparts, and anything callbacks log (such as ``learning_rate``).
     """
     epochs = positive_int(epochs, "epochs")

@@ -93,16 +93,24 @@ def test_the_readme_gives_the_two_setup_commands():
     assert 'pip install -e ".[dev]" && pytest' in readme
 
 
-def test_the_command_line_page_documents_every_option():
+def test_the_command_line_reference_is_the_help_of_every_command():
+    import sys
+
+    sys.path.insert(0, str(DOCS / "hooks"))
+    try:
+        import cli_help
+    finally:
+        sys.path.pop(0)
     from nnkit.cli import build_parser
 
-    page = (DOCS / "cli.md").read_text()
+    page = cli_help.render((DOCS / "cli.md").read_text())
     commands = build_parser()._subparsers._group_actions[0].choices
     for name, parser in commands.items():
-        assert f"## `nnkit {name}" in page, name
+        assert f"usage: nnkit {name}" in page, name
         for action in parser._actions:
-            long = [o for o in action.option_strings if o.startswith("--") and o != "--help"]
-            assert not long or f"`{long[0]}" in page, (name, long)
+            for option in action.option_strings:
+                assert option in page, (name, option)
+    assert "<!-- nnkit-help" not in page
 
 
 def test_the_guide_lists_every_check_of_the_kit():
@@ -120,3 +128,42 @@ def test_the_guides_plugin_package_is_under_40_lines():
     assert [f.name for f in files] == ["acme_nn.py", "pyproject.toml", "test_acme_nn.py"]
     assert len(lines) < 40
     assert f"Three files, {len(lines)} lines" in (DOCS / "writing-plugins.md").read_text()
+
+
+def test_every_public_name_is_in_the_api_reference():
+    import nnkit
+
+    api = (DOCS / "api.md").read_text()
+    missing = [
+        name
+        for name in nnkit.__all__
+        if f"::: nnkit.{name}\n" not in api and f"`nnkit.{name}`" not in api
+    ]
+    assert missing == []
+
+
+def test_the_tutorial_says_what_its_code_does(tmp_path, monkeypatch, isolated_registry):
+    """The numbers the tutorial states in words are the ones its code produces."""
+    import numpy as np
+
+    monkeypatch.syspath_prepend(str(SNIPPET_BASE / "acme-nn"))
+    isolated_registry().add_plugin(importlib.import_module("acme_nn"), "acme")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for language, _attributes, code in code_blocks(DOCS / "tutorial.md"):
+        if language == "python":
+            exec(compile(code, "tutorial.md", "exec"), namespace)
+    page = (DOCS / "tutorial.md").read_text()
+    xor = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+    assert namespace["net"].predict(xor).round().ravel().tolist() == [0, 1, 1, 0]
+    wrong = len(namespace["wrong"])
+    assert f"These are the {wrong}" in page
+    assert f"# {wrong} of 449" in page
+    accuracy = namespace["digits"].evaluate(namespace["X_test"], namespace["y_test"])["accuracy"]
+    assert f"'accuracy': {accuracy:.3f}" in page
+    mae = namespace["curve"].evaluate(namespace["x_test"], namespace["sin_test"])["mae"]
+    assert f"'mae': {mae:.3f}" in page and mae < 0.06
+    assert np.array_equal(
+        namespace["again"].predict(namespace["X_test"]),
+        namespace["digits"].predict(namespace["X_test"]),
+    )

@@ -12,7 +12,7 @@ and check::
     def test_conformance(component, check):
         check(component)
 
-A failed check raises :class:`AssertionError` naming the check, the component, the
+A failed check raises `AssertionError` naming the check, the component, the
 distribution that supplied it, and what was expected against what was found.
 """
 
@@ -47,8 +47,8 @@ KIND_CHECKS: dict[str, list[Callable[[Subject], None]]] = {
 
 @dataclass(frozen=True)
 class Check:
-    """One check of the kit; calling it on a :class:`Subject` raises
-    :class:`AssertionError` with a full explanation when the component fails."""
+    """One check of the kit; calling it on a `Subject` raises
+    `AssertionError` with a full explanation when the component fails."""
 
     name: str
     function: Callable[[Subject], None]
@@ -83,7 +83,7 @@ def check_component(component: Any, kind: str | None = None, exclude: Collection
     one when the name is registered under several kinds), a class, or an instance.
 
     ``exclude`` names checks to leave out, for a component that deliberately departs
-    from one (say so in a comment beside the call). Raises :class:`AssertionError` at
+    from one (say so in a comment beside the call). Raises `AssertionError` at
     the first failed check.
     """
     subject = subject_of(component, kind)

@@ -23,7 +23,7 @@ N_INPUTS, BATCH, SEED = 4, 5, 3
 class Rig:
     """One layer's parameters, and fresh copies of the layer bound to them.
 
-    Every :meth:`layer` call builds a new copy with the same seed, so a layer that draws
+    Every `layer()` call builds a new copy with the same seed, so a layer that draws
     random numbers (dropout) draws the same ones each time and finite differences apply.
     """
 

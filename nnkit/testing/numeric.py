@@ -19,7 +19,7 @@ def numeric_gradient(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(indices, d f / d X[indices])`` by central differences, perturbing ``X`` in place.
 
-    Large arrays are probed at :data:`MAX_PROBES` random entries (drawn from ``rng``).
+    Large arrays are probed at `MAX_PROBES` random entries (drawn from ``rng``).
     """
     flat = X.reshape(-1)  # a view: writing into it perturbs X
     indices = np.arange(flat.size)

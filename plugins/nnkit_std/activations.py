@@ -95,7 +95,7 @@ class Tanh(Activation):
 class Softmax(Activation):
     """``g(z)_i = e^{z_i} / sum_j e^{z_j}`` over the units of each sample (axis 0).
 
-    Not element-wise: its Jacobian is not diagonal, so it gives :meth:`backward`
+    Not element-wise: its Jacobian is not diagonal, so it gives `backward()`
     ``dZ = A * (dA - sum(dA * A))`` instead of a derivative.
     """
 

@@ -88,7 +88,7 @@ class EarlyStopping(Callback):
 class TerminateOnNaN(Callback):
     """Stop as soon as a batch's loss is NaN or infinite, saying at which epoch and batch.
 
-    The message is issued as a :class:`RuntimeWarning` and kept in :attr:`message`.
+    The message is issued as a `RuntimeWarning` and kept in `message`.
     """
 
     def __init__(self) -> None:
