@@ -178,34 +178,11 @@ def _read_archive(archive: zipfile.ZipFile, source: str) -> Network:
     _assign(network.store.values, parameters, "parameters", source)
 
     for index, layer in enumerate(network.layers):
-        prefix = f"layers/{index}/"
-        state = {
-            key[len(prefix) :]: _read_array(archive, members.pop(key), source)
-            for key in [k for k in members if k.startswith(prefix)]
-        }
-        expected = layer.state()
-        if set(state) != set(expected):
-            raise ModelFileError(
-                f"{source}: layer {index + 1} should have state {sorted(expected)}, the file "
-                f"has {sorted(state)}"
-            )
-        for key, array in state.items():
-            _assign(expected[key], array, f"layer {index + 1} {key}", source)
-        layer.load_state(expected)
-
-    optimizer_arrays = {
-        key[len("optimizer/") :]: _read_array(archive, members.pop(key), source)
-        for key in [k for k in members if k.startswith("optimizer/")]
-    }
+        state = layer.state()
+        _restore(archive, members, f"layers/{index}/", state, f"layer {index + 1}", source)
+        layer.load_state(state)
     if description.get("includes_optimizer_state", True):
-        state = network.optimizer_state
-        if set(optimizer_arrays) != set(state):
-            raise ModelFileError(
-                f"{source}: the optimizer's state should hold {sorted(state)}, the file has "
-                f"{sorted(optimizer_arrays)}"
-            )
-        for key, array in optimizer_arrays.items():
-            _assign(state[key], array, f"optimizer {key}", source)
+        _restore(archive, members, "optimizer/", network.optimizer_state, "optimizer", source)
     if members:
         raise ModelFileError(f"{source}: unexpected arrays {sorted(members)}")
 
@@ -225,6 +202,28 @@ def _read_archive(archive: zipfile.ZipFile, source: str) -> Network:
     metadata = description.get("metadata", {})
     network.metadata = metadata if isinstance(metadata, dict) else {}
     return network
+
+
+def _restore(
+    archive: zipfile.ZipFile,
+    members: dict[str, str],
+    prefix: str,
+    target: dict[str, np.ndarray],
+    what: str,
+    source: str,
+) -> None:
+    """Read the arrays under ``prefix`` (taking them out of ``members``) into ``target``,
+    which must name exactly the same arrays."""
+    found = {
+        key[len(prefix) :]: _read_array(archive, members.pop(key), source)
+        for key in [k for k in members if k.startswith(prefix)]
+    }
+    if set(found) != set(target):
+        raise ModelFileError(
+            f"{source}: the {what} state should hold {sorted(target)}, the file has {sorted(found)}"
+        )
+    for key, array in found.items():
+        _assign(target[key], array, f"{what} {key}", source)
 
 
 def _read_description(archive: zipfile.ZipFile, source: str) -> dict[str, Any]:

@@ -31,6 +31,14 @@ from nnkit.network import Network
 __all__ = ["NNClassifier", "NNRegressor"]
 
 
+def _loss_named(name: str) -> type:
+    """The class of the loss registered as ``name``; a ``ValueError`` if there is none."""
+    try:
+        return type(nnkit.loss(name))
+    except UnknownComponentError as error:
+        raise ValueError(str(error.args[0] if error.args else error)) from None
+
+
 def _check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray:
     weights = np.asarray(sample_weight, dtype=np.float64)
     if weights.ndim == 0:
@@ -275,16 +283,13 @@ class NNClassifier(ClassifierMixin, _NNEstimator):
 
     def _output(self, n_outputs: int) -> tuple[int, str, str]:
         loss_name = self.loss or "cross_entropy"
-        try:
-            loss = nnkit.loss(loss_name)
-        except UnknownComponentError as error:
-            raise ValueError(str(error.args[0] if error.args else error)) from None
-        if not type(loss).accepts_class_labels:
+        loss = _loss_named(loss_name)
+        if not loss.accepts_class_labels:
             raise ValueError(
                 f"loss {loss_name!r} does not take class labels, so it cannot train a "
                 "classifier; use 'cross_entropy' (or NNRegressor for numeric targets)"
             )
-        fused = type(loss).fused_activation
+        fused = loss.fused_activation
         output = self.output_activation or fused or "softmax"
         if fused is not None and output != fused:
             raise ValueError(
@@ -355,11 +360,7 @@ class NNRegressor(RegressorMixin, _NNEstimator):
 
     def _output(self, n_outputs: int) -> tuple[int, str, str]:
         loss_name = self.loss or "mse"
-        try:
-            loss = nnkit.loss(loss_name)
-        except UnknownComponentError as error:
-            raise ValueError(str(error.args[0] if error.args else error)) from None
-        low, high = type(loss).target_range
+        low, high = _loss_named(loss_name).target_range
         if np.isfinite(low) or np.isfinite(high):
             raise ValueError(
                 f"loss {loss_name!r} needs targets in [{low:g}, {high:g}], not any real "

@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 import nnkit
 from nnkit.persistence import FORMAT_VERSION
 
+from .test_registry import GOOD_PLUGIN
+
 rng = np.random.default_rng(0)
 X = rng.normal(size=(60, 5))
 LABELS = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 0.5)
@@ -243,20 +245,7 @@ def test_a_component_from_a_disabled_plugin_names_its_distribution(
 ):
     fake_distribution(
         "acme-nn",
-        """
-        import numpy as np
-        import nnkit
-
-        class Cube(nnkit.Activation):
-            def forward(self, Z):
-                return Z ** 3
-            def derivative(self, Z):
-                return 3 * Z ** 2
-
-        @nnkit.hookimpl
-        def register_activations(register):
-            register("cube", Cube)
-        """,
+        GOOD_PLUGIN,
         version="2.3",
     )
     isolated_registry()
