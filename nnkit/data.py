@@ -45,27 +45,37 @@ def _as_numeric(values: Any, name: str, dtype: np.dtype) -> np.ndarray:
 FINITE_CHECK_ROWS = 1024
 
 
-def _check_finite(array: np.ndarray, name: str) -> None:
+def check_finite(array: np.ndarray, name: str, first_row: int = 0) -> None:
+    """Raise :class:`~nnkit.errors.DataError` naming the first NaN or infinity in
+    ``array``, whose first row is row ``first_row`` of what the user passed."""
     # perf: chunk by chunk, so the boolean temporary stays small and in cache.
     for start in range(0, array.shape[0], FINITE_CHECK_ROWS):
         chunk = array[start : start + FINITE_CHECK_ROWS]
         if not np.isfinite(chunk).all():
-            _raise_non_finite(array, name)
+            _raise_non_finite(array, name, first_row)
 
 
-def _raise_non_finite(array: np.ndarray, name: str) -> None:
+_check_finite = check_finite
+
+
+def _raise_non_finite(array: np.ndarray, name: str, first_row: int = 0) -> None:
     bad = np.argwhere(~np.isfinite(array))[0]
-    where = f"row {bad[0]}" + (f", column {bad[1]}" if len(bad) > 1 else "")
+    where = f"row {first_row + bad[0]}" + (f", column {bad[1]}" if len(bad) > 1 else "")
     kind = "NaN" if np.isnan(array[tuple(bad)]) else "infinite"
     count = int((~np.isfinite(array)).sum())
+    total = "" if first_row == 0 else " (at least)"
     raise DataError(
-        f"{name} contains {count} NaN or infinite value(s), the first {kind} at {where}; "
-        "remove or impute them before training"
+        f"{name} contains {count}{total} NaN or infinite value(s), the first {kind} at "
+        f"{where}; remove or impute them first"
     )
 
 
 def as_features(
-    X: Any, dtype: np.dtype, n_features: int | None = None, name: str = "X"
+    X: Any,
+    dtype: np.dtype,
+    n_features: int | None = None,
+    name: str = "X",
+    finite: bool = True,
 ) -> np.ndarray:
     """``X`` as a C-contiguous ``(n_samples, n_features)`` array of ``dtype``, checked.
 
@@ -90,7 +100,8 @@ def as_features(
         raise DataError(f"{name} has no features (shape {array.shape})")
     if n_features is not None and array.shape[1] != n_features:
         raise DataError(f"{name} has {array.shape[1]} features but the network takes {n_features}")
-    _check_finite(array, name)
+    if finite:  # callers that pass False check each batch with check_finite instead
+        check_finite(array, name)
     return array
 
 

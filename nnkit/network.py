@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import numpy as np
 
 from nnkit.buffers import BufferCache
-from nnkit.data import as_features, as_sample_weight, as_targets, positive_int
+from nnkit.data import as_features, as_sample_weight, as_targets, check_finite, positive_int
 from nnkit.errors import ConfigurationError, DataError
 from nnkit.layers import Layer
 from nnkit.losses import Loss
@@ -225,13 +225,15 @@ class Network:
 
     def predict(self, X: Any, batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
         """The network's outputs for ``X``: shape ``(n_samples, n_outputs)``."""
-        X = as_features(X, self.dtype, self.n_inputs)
+        # perf: each batch is checked for NaN just before use, while it is in cache.
+        X = as_features(X, self.dtype, self.n_inputs, finite=False)
         self._ensure_built(X.shape[1])
         outputs = np.empty((X.shape[0], self.n_outputs), dtype=self.dtype)
         batch_size = positive_int(batch_size, "batch_size")
         for start in range(0, X.shape[0], batch_size):
-            stop = start + batch_size
-            outputs[start:stop] = self.forward(X[start:stop].T).T
+            batch = X[start : start + batch_size]
+            check_finite(batch, "X", first_row=start)
+            outputs[start : start + batch_size] = self.forward(batch.T).T
         return outputs
 
     def evaluate(

@@ -156,3 +156,13 @@ def test_train_test_split_checks_its_arguments():
     X_train, X_test, y_train, y_test = train_test_split(X_GOOD, Y_GOOD, test_size=0.25, seed=1)
     assert (len(X_train), len(X_test), len(y_train), len(y_test)) == (15, 5, 15, 5)
     assert sorted(np.concatenate([X_train, X_test])[:, 0]) == sorted(X_GOOD[:, 0])
+
+
+def test_predict_names_the_row_of_a_nan_in_a_later_batch():
+    net = nnkit.Network([nnkit.Dense(2, activation="softmax")], loss="cross_entropy").build(3)
+    X = np.zeros((2500, 3))
+    X[1500, 2] = np.nan
+    with pytest.raises(nnkit.DataError, match="the first NaN at row 1500, column 2"):
+        net.predict(X, batch_size=1024)
+    with pytest.raises(nnkit.DataError, match="the first NaN at row 1500, column 2"):
+        net.fit(X, np.zeros(2500, dtype=int), epochs=1, verbose=0)
