@@ -194,3 +194,13 @@ def test_a_plugins_components_work_by_name(fake_distribution, isolated_registry)
     assert nnkit.registry.default_registry().name_of(model.network_.layers[0].activation) == (
         "acme.softsign"
     )
+
+
+def test_two_classes_with_a_single_sigmoid_output():
+    labels = np.where(y_iris == 0, "setosa", "other")
+    model = NNClassifier(loss="binary_cross_entropy", epochs=30, random_state=0)
+    model.fit(X_iris, labels)
+    assert model.network_.n_outputs == 1 and list(model.classes_) == ["other", "setosa"]
+    proba = model.predict_proba(X_iris)
+    assert proba.shape == (150, 2) and np.allclose(proba.sum(axis=1), 1)
+    assert model.score(X_iris, labels) > 0.95
