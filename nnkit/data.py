@@ -48,6 +48,14 @@ FINITE_CHECK_ROWS = 1024
 def check_finite(array: np.ndarray, name: str, first_row: int = 0) -> None:
     """Raise :class:`~nnkit.errors.DataError` naming the first NaN or infinity in
     ``array``, whose first row is row ``first_row`` of what the user passed."""
+    if array.ndim == 2 and array.dtype.kind == "f" and array.size:
+        # perf: a row holding NaN or infinity has a NaN or infinite sum, so finite row sums
+        # clear the array; BLAS computes them in one pass, with one number per row as
+        # the only temporary. (A sum that overflows is looked at element by element.)
+        with np.errstate(over="ignore", invalid="ignore"):
+            sums = array @ np.ones(array.shape[1], dtype=array.dtype)
+        if np.isfinite(sums).all():
+            return
     # perf: chunk by chunk, so the boolean temporary stays small and in cache.
     for start in range(0, array.shape[0], FINITE_CHECK_ROWS):
         chunk = array[start : start + FINITE_CHECK_ROWS]

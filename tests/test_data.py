@@ -166,3 +166,19 @@ def test_predict_names_the_row_of_a_nan_in_a_later_batch():
         net.predict(X, batch_size=1024)
     with pytest.raises(nnkit.DataError, match="the first NaN at row 1500, column 2"):
         net.fit(X, np.zeros(2500, dtype=int), epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_every_kind_of_non_finite_value_is_found_wherever_it_is(bad):
+    X = np.ones((3000, 7), dtype=np.float32)
+    X[2345, 6] = bad
+    with pytest.raises(nnkit.DataError, match="at row 2345, column 6"):
+        nnkit.data.check_finite(X, "X")
+    X[2345, 5] = -bad  # opposite infinities in one row still do not cancel
+    with pytest.raises(nnkit.DataError, match="at row 2345, column 5"):
+        nnkit.data.check_finite(X, "X")
+
+
+def test_huge_but_finite_values_are_accepted():
+    X = np.full((10, 4), 3e38, dtype=np.float32)  # each row's sum overflows
+    nnkit.data.check_finite(X, "X")
