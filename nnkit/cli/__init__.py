@@ -1,0 +1,53 @@
+"""The ``nnkit`` command: train, evaluate and use networks, and list plugins, from the shell.
+
+Every command prints plain text (progress bars only on a terminal), exits 0 on success,
+and on a user's mistake prints one line, ``nnkit: error: ...``, and exits 1 (2 for a
+malformed command line, as argparse does).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import Final
+
+from nnkit.cli.parser import build_parser
+from nnkit.cli.plugins import plugins_command
+from nnkit.cli.saved_models import evaluate_command, predict_command, summary_command
+from nnkit.cli.train import train_command
+from nnkit.errors import NNKitError
+
+__all__ = ["main", "build_parser"]
+
+COMMANDS: Final = {
+    "train": train_command,
+    "evaluate": evaluate_command,
+    "predict": predict_command,
+    "summary": summary_command,
+    "plugins": plugins_command,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``nnkit`` command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # inside the try: a closed pipe surfaces here, not at exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (``nnkit plugins | head``): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except (NNKitError, ValueError, KeyError, OSError) as error:
+        message = (
+            str(error)
+            if not isinstance(error, FileNotFoundError)
+            else (f"{error.filename}: no such file" if error.filename else str(error))
+        )
+        print(f"nnkit: error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("nnkit: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,207 @@
+"""The argument parser of the ``nnkit`` command: every command, option, default and example."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Final
+
+import nnkit
+
+__all__ = ["build_parser"]
+
+#: The network ``nnkit train`` builds when not told otherwise.
+DEFAULT_LAYERS: Final = (64,)
+DEFAULT_ACTIVATION: Final = "relu"
+DEFAULT_OPTIMIZER: Final = "adam"
+DEFAULT_LEARNING_RATE: Final = 1e-3
+DEFAULT_EPOCHS: Final = 50
+DEFAULT_BATCH_SIZE: Final = 32
+#: Share of the data held out to measure the final metrics on.
+DEFAULT_TEST_SIZE: Final = 0.25
+#: Epochs without improvement that ``--early-stopping`` waits, when given no number.
+DEFAULT_PATIENCE: Final = 5
+
+EXAMPLES: Final = {
+    "train": """examples:
+  nnkit train                                   # the bundled digits, default network
+  nnkit train --layers 128,64 --epochs 100 --early-stopping --save digits.nnkit
+  nnkit train --data iris.csv --target species --save iris.nnkit --plot curves.png
+  nnkit train --data houses.csv --target price --loss mse --activation tanh
+""",
+    "evaluate": """examples:
+  nnkit evaluate iris.nnkit iris.csv
+  nnkit evaluate digits.nnkit test.npz
+""",
+    "predict": """examples:
+  nnkit predict iris.nnkit new_flowers.csv              # class names, to the screen
+  nnkit predict iris.nnkit new_flowers.csv --proba -o probabilities.csv
+""",
+    "summary": """examples:
+  nnkit summary iris.nnkit
+""",
+    "plugins": """examples:
+  nnkit plugins
+  nnkit plugins --json
+  NNKIT_DISABLE_PLUGINS=acme-nn nnkit plugins
+""",
+}
+
+
+def _layer_sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--layers takes comma-separated positive integers such as 64,32; got {text!r}"
+        ) from None
+    if any(size < 1 for size in sizes):
+        raise argparse.ArgumentTypeError(f"layer sizes must be positive; got {text!r}")
+    return sizes
+
+
+def _command(commands: Any, name: str, help: str, description: str) -> argparse.ArgumentParser:
+    return commands.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog=EXAMPLES[name],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``nnkit`` command and its subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="nnkit",
+        description="Train small neural networks on NumPy; every component is a plugin.",
+        epilog="Run 'nnkit COMMAND --help' for a command's options and examples.",
+    )
+    parser.add_argument("--version", action="version", version=f"nnkit {nnkit.__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    train = _command(
+        commands,
+        "train",
+        "train a network (by default on the bundled digits)",
+        "Train a network, hold out a share of the data, and report the final metrics on it. "
+        "Without --data it trains on the bundled handwritten digits.",
+    )
+    data = train.add_argument_group("data")
+    data.add_argument(
+        "--data", metavar="FILE", help="CSV with a header row, or .npz with arrays X and y"
+    )
+    data.add_argument("--target", metavar="COLUMN", help="the CSV column to predict")
+    data.add_argument(
+        "--test-size",
+        type=float,
+        default=DEFAULT_TEST_SIZE,
+        metavar="FRACTION",
+        help="share of the data held out for the final metrics (default: 0.25)",
+    )
+    model = train.add_argument_group("network")
+    model.add_argument(
+        "--layers",
+        type=_layer_sizes,
+        default=list(DEFAULT_LAYERS),
+        metavar="SIZES",
+        help="hidden layer sizes, comma-separated (default: 64)",
+    )
+    model.add_argument(
+        "--activation",
+        default=DEFAULT_ACTIVATION,
+        help="activation of the hidden layers (default: relu)",
+    )
+    model.add_argument(
+        "--loss",
+        help="loss; by default cross_entropy for class labels, mse for numbers with fractions",
+    )
+    fitting = train.add_argument_group("training")
+    fitting.add_argument("--optimizer", default=DEFAULT_OPTIMIZER, help="optimizer (default: adam)")
+    fitting.add_argument(
+        "--learning-rate",
+        type=float,
+        default=DEFAULT_LEARNING_RATE,
+        metavar="RATE",
+        help="learning rate (default: 0.001)",
+    )
+    fitting.add_argument(
+        "--epochs",
+        type=int,
+        default=DEFAULT_EPOCHS,
+        help="passes over the training data (default: 50)",
+    )
+    fitting.add_argument(
+        "--batch-size",
+        type=int,
+        default=DEFAULT_BATCH_SIZE,
+        help="samples per gradient step (default: 32)",
+    )
+    fitting.add_argument(
+        "--validation-split",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="share of the training data to validate on after each epoch",
+    )
+    fitting.add_argument(
+        "--early-stopping",
+        type=int,
+        nargs="?",
+        const=DEFAULT_PATIENCE,
+        metavar="PATIENCE",
+        help="stop when the validation loss has not improved for PATIENCE "
+        "epochs (default 5) and keep the best weights",
+    )
+    fitting.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    output = train.add_argument_group("output")
+    output.add_argument("--save", metavar="MODEL", help="save the trained model to this file")
+    output.add_argument(
+        "--plot", metavar="PNG", help="draw the training curves to this file (needs matplotlib)"
+    )
+    output.add_argument("--quiet", action="store_true", help="print only the final metrics")
+
+    evaluate = _command(
+        commands,
+        "evaluate",
+        "score a saved model on labelled data",
+        "Print the loss and metrics of a saved model on a data file with targets.",
+    )
+    evaluate.add_argument("model", metavar="MODEL", help="a model saved by nnkit train --save")
+    evaluate.add_argument("data", metavar="DATA", help="CSV or .npz with the targets")
+    evaluate.add_argument(
+        "--target",
+        metavar="COLUMN",
+        help="the target column (default: the one the model was trained on)",
+    )
+
+    predict = _command(
+        commands,
+        "predict",
+        "predict with a saved model",
+        "Write the model's predictions for every row of a data file as CSV: class names "
+        "for a classifier (or probabilities with --proba), values for a regression.",
+    )
+    predict.add_argument("model", metavar="MODEL", help="a model saved by nnkit train --save")
+    predict.add_argument("data", metavar="DATA", help="CSV or .npz of features")
+    predict.add_argument("-o", "--output", metavar="CSV", help="write here instead of the screen")
+    predict.add_argument(
+        "--proba", action="store_true", help="one probability column per class instead of the class"
+    )
+
+    summary = _command(
+        commands,
+        "summary",
+        "describe a saved model",
+        "Print a saved model's layers, parameters, components and data.",
+    )
+    summary.add_argument("model", metavar="MODEL", help="a model file")
+
+    plugins = _command(
+        commands,
+        "plugins",
+        "list every registered component and who supplied it",
+        "List every registered component by kind, with the distribution and version that "
+        "supplied it, and any plugin that failed to load or was disabled.",
+    )
+    plugins.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser
