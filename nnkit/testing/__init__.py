@@ -33,7 +33,14 @@ from nnkit.testing import (
 )
 from nnkit.testing.subject import Subject, subject_of
 
-__all__ = ["Check", "check_component", "checks_for", "parametrize_with_checks", "Subject"]
+__all__ = [
+    "Check",
+    "Subject",
+    "check_component",
+    "checks_for",
+    "installed_components",
+    "parametrize_with_checks",
+]
 
 #: The checks of each kind, before the ones every component passes.
 KIND_CHECKS: dict[str, list[Callable[[Subject], None]]] = {
