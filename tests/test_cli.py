@@ -343,3 +343,23 @@ def test_a_closed_pipe_ends_the_command_quietly():
         os.close(write_end)
     assert result.returncode == 141
     assert result.stderr == ""
+
+
+def test_plot_without_matplotlib_fails_before_training(tmp_path):
+    """Without the plot extra, --plot is refused at once, not after the training."""
+    program = (
+        "import sys; sys.modules['matplotlib'] = None\n"
+        "from nnkit.cli import main\n"
+        f"raise SystemExit(main(['train', '--plot', {str(tmp_path / 'c.png')!r}]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""  # no epoch was trained
+    assert 'pip install "nnkit[plot]"' in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_one_epoch_is_singular():
+    result = nnkit_command("train", "--epochs", "1", "--quiet")
+    assert "(trained 1 epoch in " in result.stdout

@@ -12,7 +12,7 @@ import numpy as np
 import nnkit
 from nnkit.data import train_test_split
 from nnkit.datafiles import read_data_file
-from nnkit.errors import DataError
+from nnkit.errors import DataError, MissingExtraError
 
 __all__ = ["train_command"]
 
@@ -40,8 +40,21 @@ def _default_loss(y: np.ndarray) -> str:
     return "cross_entropy"
 
 
+def _can_plot() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def train_command(args: argparse.Namespace) -> int:
     """``nnkit train``: fit a network and print the held-out metrics."""
+    if args.plot and not _can_plot():  # say so now rather than after a long training
+        raise MissingExtraError(
+            f'--plot needs matplotlib, an optional extra: pip install "nnkit[plot]" (or drop '
+            f"--plot {args.plot})"
+        )
     if args.data is None:
         if args.target is not None:
             raise DataError("--target needs --data: the bundled digits have their own target")
@@ -123,7 +136,7 @@ def train_command(args: argparse.Namespace) -> int:
     scores = network.evaluate(X_test, y_test)
     print(
         ", ".join(f"test {name}: {value:.4f}" for name, value in scores.items())
-        + f" (trained {len(history)} epochs in {seconds:.2f} s)"
+        + f" (trained {len(history)} epoch{'s' * (len(history) != 1)} in {seconds:.2f} s)"
     )
     if args.save:
         network.save(args.save)
