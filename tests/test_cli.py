@@ -363,3 +363,11 @@ def test_plot_without_matplotlib_fails_before_training(tmp_path):
 def test_one_epoch_is_singular():
     result = nnkit_command("train", "--epochs", "1", "--quiet")
     assert "(trained 1 epoch in " in result.stdout
+
+
+def test_an_unwritable_save_or_plot_path_fails_before_training(tmp_path):
+    for option in ("--save", "--plot"):
+        target = str(tmp_path / "missing" / "out.file")
+        result = nnkit_command("train", option, target)
+        assert result.returncode == 1 and result.stdout == ""
+        assert f"{option} {target}: folder" in result.stderr and "does not exist" in result.stderr

@@ -50,6 +50,10 @@ def _can_plot() -> bool:
 
 def train_command(args: argparse.Namespace) -> int:
     """``nnkit train``: fit a network and print the held-out metrics."""
+    for option, target in (("--save", args.save), ("--plot", args.plot)):
+        folder = Path(target).parent if target else None
+        if folder is not None and not folder.is_dir():  # now, not after the training
+            raise DataError(f"{option} {target}: folder {folder} does not exist")
     if args.plot and not _can_plot():  # say so now rather than after a long training
         raise MissingExtraError(
             f'--plot needs matplotlib, an optional extra: pip install "nnkit[plot]" (or drop '
