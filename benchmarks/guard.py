@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.systems import NNKit, PyTorch
 from benchmarks.workloads import Workload, initial_weights
 
 GUARD_SAMPLES = 6_000
@@ -19,31 +20,20 @@ RELATIVE_TOLERANCE = 1e-3
 def same_loss_as_pytorch(workload: Workload) -> dict[str, Any]:
     import torch
 
-    import nnkit
-
     X, y = workload.X[:GUARD_SAMPLES], workload.y[:GUARD_SAMPLES]
     weights = initial_weights(workload)
 
-    net = nnkit.Network(
-        [nnkit.Dense(units, activation="relu") for units in workload.hidden]
-        + [nnkit.Dense(workload.n_classes, activation="softmax")],
-        loss="cross_entropy",
-        optimizer=nnkit.optimizer("sgd", learning_rate=workload.learning_rate),
-    )
-    net.build(X.shape[1])
+    net = NNKit.network(workload).build(X.shape[1])
     net.set_weights(weights)
     net.fit(X, y, epochs=1, batch_size=workload.batch_size, shuffle=False, verbose=0)
     nnkit_loss = net.evaluate(X, y)["loss"]
 
-    layers: list[Any] = []
-    for index in range(0, len(weights), 2):
-        W, b = weights[index], weights[index + 1]
-        linear = torch.nn.Linear(W.shape[1], W.shape[0])
-        with torch.no_grad():
+    model = PyTorch().model(workload)
+    linears = [layer for layer in model if isinstance(layer, torch.nn.Linear)]
+    with torch.no_grad():
+        for linear, W, b in zip(linears, weights[0::2], weights[1::2]):
             linear.weight.copy_(torch.from_numpy(W))
             linear.bias.copy_(torch.from_numpy(b[:, 0]))
-        layers += [linear, torch.nn.ReLU()]
-    model = torch.nn.Sequential(*layers[:-1])
     optimizer = torch.optim.SGD(model.parameters(), lr=workload.learning_rate)
     loss_function = torch.nn.CrossEntropyLoss()
     X_t, y_t = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))

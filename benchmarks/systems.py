@@ -22,17 +22,21 @@ INFERENCE_BATCH = 1024
 class NNKit:
     name = "nnkit"
 
-    def train(self, workload: Workload, seed: int = 0) -> None:
+    @staticmethod
+    def network(workload: Workload, seed: int | None = 0):
+        """The workload's network: ReLU hidden layers, softmax output, plain SGD."""
         import nnkit
 
-        sizes = workload.hidden
-        self.net = nnkit.Network(
-            [nnkit.Dense(units, activation="relu") for units in sizes]
+        return nnkit.Network(
+            [nnkit.Dense(units, activation="relu") for units in workload.hidden]
             + [nnkit.Dense(workload.n_classes, activation="softmax")],
             loss="cross_entropy",
             optimizer=nnkit.optimizer("sgd", learning_rate=workload.learning_rate),
             seed=seed,
         )
+
+    def train(self, workload: Workload, seed: int = 0) -> None:
+        self.net = self.network(workload, seed)
         self.net.fit(
             workload.X,
             workload.y,
@@ -91,6 +95,7 @@ class PyTorch:
         self.torch = torch
 
     def model(self, workload: Workload):
+        """The workload's network: ``Linear`` layers with ReLU between them."""
         torch = self.torch
         layers: list[Any] = []
         sizes = workload.layer_sizes

@@ -63,9 +63,6 @@ def check_finite(array: np.ndarray, name: str, first_row: int = 0) -> None:
             _raise_non_finite(array, name, first_row)
 
 
-_check_finite = check_finite
-
-
 def _raise_non_finite(array: np.ndarray, name: str, first_row: int = 0) -> None:
     bad = np.argwhere(~np.isfinite(array))[0]
     where = f"row {first_row + bad[0]}" + (f", column {bad[1]}" if len(bad) > 1 else "")
@@ -150,7 +147,7 @@ def as_targets(
             f"{name} has shape {raw.shape} but the output layer has {n_outputs} unit(s); "
             f"targets must have shape ({n_samples}, {n_outputs})"
         )
-    _check_finite(targets, name)
+    check_finite(targets, name)
     low, high = loss.target_range
     if targets.min() < low or targets.max() > high:
         raise DataError(
@@ -170,7 +167,7 @@ def as_sample_weight(weights: Any, n_samples: int, dtype: np.dtype) -> np.ndarra
             f"sample_weight has shape {array.shape} but there are {n_samples} samples; give "
             f"one weight per sample, shape ({n_samples},)"
         )
-    _check_finite(array, "sample_weight")
+    check_finite(array, "sample_weight")
     if array.min() < 0:
         raise DataError("sample_weight has negative values; weights must be 0 or more")
     return array
@@ -214,7 +211,7 @@ def _one_hot(
         numeric = labels
     else:
         numeric = _as_numeric(labels, name, np.float64)
-        _check_finite(numeric, name)
+        check_finite(numeric, name)
         if not np.array_equal(numeric, np.round(numeric)):
             raise DataError(
                 f"{name} holds class labels, which must be whole numbers 0..{n_outputs - 1}"

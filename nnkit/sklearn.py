@@ -26,15 +26,16 @@ except ImportError as error:  # pragma: no cover - exercised without the extra o
 
 import nnkit
 from nnkit.errors import ConfigurationError, UnknownComponentError
+from nnkit.losses import Loss
 from nnkit.network import Network
 
 __all__ = ["NNClassifier", "NNRegressor"]
 
 
-def _loss_named(name: str) -> type:
-    """The class of the loss registered as ``name``; a ``ValueError`` if there is none."""
+def _loss_named(name: str) -> Loss:
+    """The loss registered as ``name``; a ``ValueError`` if there is none."""
     try:
-        return type(nnkit.loss(name))
+        return nnkit.loss(name)
     except UnknownComponentError as error:
         raise ValueError(str(error.args[0] if error.args else error)) from None
 
@@ -96,12 +97,8 @@ class _NNEstimator(BaseEstimator):
 
     # -- what the subclasses decide --------------------------------------------------
 
-    def _output(self, n_outputs: int) -> tuple[int, str, str]:
-        """Units, output activation and loss of the output layer."""
-        raise NotImplementedError
-
-    def _encode(self, y: np.ndarray) -> np.ndarray:
-        """Targets as the network takes them."""
+    def _output(self, n_outputs: int) -> tuple[int, str, Loss]:
+        """Units and activation of the output layer, and the loss."""
         raise NotImplementedError
 
     # -- building ---------------------------------------------------------------------
@@ -128,7 +125,7 @@ class _NNEstimator(BaseEstimator):
             raise ValueError(f"l2 must be >= 0, got {self.l2!r}")
 
     def _build(self, n_features: int, n_outputs: int, seed: int, data_dtype: np.dtype) -> Network:
-        units, output_activation, loss_name = self._output(n_outputs)
+        units, output_activation, loss = self._output(n_outputs)
         sizes = self.hidden_layer_sizes
         sizes = (sizes,) if isinstance(sizes, (int, np.integer)) else tuple(sizes)
         try:
@@ -137,7 +134,6 @@ class _NNEstimator(BaseEstimator):
             optimizer = nnkit.optimizer(
                 self.optimizer, learning_rate=self.learning_rate, **(self.optimizer_params or {})
             )
-            loss = nnkit.loss(loss_name)
             dtype = data_dtype if self.dtype == "auto" else self.dtype
             network = Network(layers, loss=loss, optimizer=optimizer, seed=seed, dtype=dtype)
         except UnknownComponentError as error:
@@ -281,7 +277,7 @@ class NNClassifier(ClassifierMixin, _NNEstimator):
     def _n_outputs(self, targets: np.ndarray) -> int:
         return len(self.classes_)
 
-    def _output(self, n_outputs: int) -> tuple[int, str, str]:
+    def _output(self, n_outputs: int) -> tuple[int, str, Loss]:
         loss_name = self.loss or "cross_entropy"
         loss = _loss_named(loss_name)
         if not loss.accepts_class_labels:
@@ -302,8 +298,8 @@ class NNClassifier(ClassifierMixin, _NNEstimator):
                     f"a sigmoid output with {loss_name!r} separates two classes; y has "
                     f"{n_outputs}. Use loss='cross_entropy' for several classes"
                 )
-            return 1, output, loss_name
-        return n_outputs, output, loss_name
+            return 1, output, loss
+        return n_outputs, output, loss
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> NNClassifier:
         """Train a new network on ``X`` and ``y`` (class labels of any type) for
@@ -358,15 +354,16 @@ class NNRegressor(RegressorMixin, _NNEstimator):
     def _n_outputs(self, targets: np.ndarray) -> int:
         return targets.shape[1]
 
-    def _output(self, n_outputs: int) -> tuple[int, str, str]:
+    def _output(self, n_outputs: int) -> tuple[int, str, Loss]:
         loss_name = self.loss or "mse"
-        low, high = _loss_named(loss_name).target_range
+        loss = _loss_named(loss_name)
+        low, high = loss.target_range
         if np.isfinite(low) or np.isfinite(high):
             raise ValueError(
                 f"loss {loss_name!r} needs targets in [{low:g}, {high:g}], not any real "
                 "number; use 'mse' (or 'huber') for regression, or NNClassifier for classes"
             )
-        return n_outputs, self.output_activation or "identity", loss_name
+        return n_outputs, self.output_activation or "identity", loss
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> NNRegressor:
         """Train a new network on ``X`` and numeric ``y`` (one or several columns)."""

@@ -7,14 +7,18 @@ bound to views of one flat parameter array, initialised, then run forward and ba
 from __future__ import annotations
 
 import functools
-import io
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from nnkit.parameters import ParameterStore
-from nnkit.testing.numeric import assert_close, assert_same_dtype, numeric_gradient
+from nnkit.testing.numeric import (
+    assert_close,
+    assert_same_dtype,
+    numeric_gradient,
+    through_npy,
+)
 from nnkit.testing.subject import Subject
 
 N_INPUTS, BATCH, SEED = 4, 5, 3
@@ -36,12 +40,15 @@ class Rig:
         first.initialize(np.random.default_rng(SEED + 1))
         self.state = {key: value.copy() for key, value in first.state().items()}
 
-    def layer(self) -> Any:
+    def layer(self, state: dict[str, np.ndarray] | None = None) -> Any:
+        """A fresh copy bound to the parameters, holding ``state`` (by default the one
+        the first copy started with)."""
         layer = self.make()
         layer.build(N_INPUTS, np.random.default_rng(SEED))
         layer.bind(self.store.value_views[0], self.store.grad_views[0])
-        if self.state:
-            layer.load_state({key: value.copy() for key, value in self.state.items()})
+        state = self.state if state is None else state
+        if state:
+            layer.load_state({key: value.copy() for key, value in state.items()})
         return layer
 
     def inputs(self, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -143,18 +150,9 @@ def layer_state_round_trip(subject: Subject) -> None:
     layer = rig.layer()
     for seed in range(3):  # training may update running statistics
         layer.forward(rig.inputs(seed=10 + seed)[0], True)
-    state = layer.state()
-    saved = {}
-    for key, value in state.items():
-        buffer = io.BytesIO()
-        np.save(buffer, value, allow_pickle=False)
-        buffer.seek(0)
-        saved[key] = np.load(buffer, allow_pickle=False)
+    saved = {key: through_npy(value) for key, value in layer.state().items()}
     expected = layer.forward(A_prev, False).copy()
-    restored = rig.make()
-    restored.build(N_INPUTS, np.random.default_rng(SEED))
-    restored.bind(rig.store.value_views[0], rig.store.grad_views[0])
-    restored.load_state(saved)
+    restored = rig.layer(state=saved)
     assert_close(restored.forward(A_prev, False), expected, "inference after load_state(state())")
 
 

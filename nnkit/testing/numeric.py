@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["numeric_gradient", "assert_close", "assert_same_dtype", "FD_STEP"]
+__all__ = ["numeric_gradient", "assert_close", "assert_same_dtype", "through_npy", "FD_STEP"]
 
 #: The step of the central differences, in float64.
 FD_STEP = 1e-6
@@ -64,3 +65,11 @@ def assert_same_dtype(array: np.ndarray, dtype: np.dtype, what: str) -> None:
         raise AssertionError(f"{what}: expected a numpy array, found {type(array).__name__}")
     if array.dtype != dtype:
         raise AssertionError(f"{what}: expected dtype {np.dtype(dtype)}, found {array.dtype}")
+
+
+def through_npy(array: np.ndarray) -> np.ndarray:
+    """``array`` written as ``.npy`` and read back without pickles, as a model file does."""
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    buffer.seek(0)
+    return np.load(buffer, allow_pickle=False)

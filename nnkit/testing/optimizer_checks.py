@@ -4,11 +4,10 @@ be saved, and it keeps the parameters' dtype."""
 from __future__ import annotations
 
 import inspect
-import io
 
 import numpy as np
 
-from nnkit.testing.numeric import assert_close, assert_same_dtype
+from nnkit.testing.numeric import assert_close, assert_same_dtype, through_npy
 from nnkit.testing.subject import Subject
 
 #: The curvatures of the quadratic the descent check minimises.
@@ -77,10 +76,7 @@ def optimizer_state_round_trip(subject: Subject) -> None:
                 f"state {key!r}: expected a numpy array of float32, float64, int64 or uint64, "
                 f"found {type(value).__name__} {getattr(value, 'dtype', '')}"
             )
-        buffer = io.BytesIO()
-        np.save(buffer, value, allow_pickle=False)
-        buffer.seek(0)
-        saved[key] = np.load(buffer, allow_pickle=False)
+        saved[key] = through_npy(value)
     resumed_x, resumed = x.copy(), type(optimizer)(**optimizer.get_config())
     for step in range(5, 10):
         optimizer.update(x, _gradients(step, x.size, x.dtype), state)
