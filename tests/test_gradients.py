@@ -66,6 +66,19 @@ def test_forward_into_buffer_equals_fresh_result(name):
     np.testing.assert_allclose(activation.forward(Z, out=out), activation.forward(Z), rtol=1e-6)
 
 
+def test_relu_keeps_nan_maps_infinities_and_handles_any_shape_and_layout():
+    relu = nnkit.activation("relu")
+    Z = np.array([[np.nan, -np.inf, np.inf], [-0.0, -2.5, 3.0]], dtype=np.float32)
+    np.testing.assert_array_equal(relu.forward(Z), [[np.nan, 0, np.inf], [0, 0, 3]])
+    # Shapes in any order (the zeros it compares against grow and shrink), views, float64.
+    for shape in [(5, 7), (2, 3), (9, 11), (3, 2)]:
+        Z = np.random.default_rng(0).normal(size=shape)
+        np.testing.assert_array_equal(relu.forward(Z), np.where(Z > 0, Z, 0))
+        np.testing.assert_array_equal(relu.forward(Z.T), np.where(Z.T > 0, Z.T, 0))
+        np.testing.assert_array_equal(relu.forward(Z[:, ::2]), np.where(Z > 0, Z, 0)[:, ::2])
+    assert relu.forward(Z).dtype == np.float64
+
+
 def loss_inputs(name: str, rng: np.random.Generator):
     if name == "mse":
         return rng.normal(size=(3, 6)), rng.normal(size=(3, 6))
