@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.workloads import Workload
-
-INFERENCE_BATCH = 1024
+from benchmarks.numpy_loop import NumpyLoop
+from benchmarks.workloads import INFERENCE_BATCH, Workload
 
 
 class NNKit:
@@ -175,7 +174,7 @@ class GemmBound:
 
 def available_systems() -> tuple[list[Any], list[str]]:
     """The systems that can run here, and notes on those that cannot."""
-    systems: list[Any] = [NNKit(), GemmBound()]
+    systems: list[Any] = [NNKit(), NumpyLoop(), GemmBound()]
     notes = []
     try:
         systems.append(ScikitLearn())

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: Samples per batch when the workloads measure inference.
+INFERENCE_BATCH = 1024
+
 
 @dataclass(frozen=True)
 class Workload:
