@@ -18,6 +18,7 @@ name or the distribution name, comma-separated:
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 import os
 import re
@@ -139,6 +140,15 @@ class ComponentInfo:
     def distribution(self) -> str | None:
         """The distribution (package) that supplied the component."""
         return self.plugin.distribution
+
+    @functools.cached_property
+    def signature(self) -> inspect.Signature | None:
+        """The factory's signature, read once (networks create components often);
+        ``None`` for the few callables that have none."""
+        try:
+            return inspect.signature(self.factory)
+        except (TypeError, ValueError):
+            return None
 
     @property
     def version(self) -> str | None:
@@ -302,7 +312,8 @@ class Registry:
         """Build the component registered as ``name`` with ``kwargs``."""
         info = self.get(kind, name)
         try:
-            inspect.signature(info.factory).bind(**kwargs)
+            if info.signature is not None:  # some builtins have none: let the call decide
+                info.signature.bind(**kwargs)
         except TypeError as error:
             takes = _parameter_names(info.factory)
             refused = sorted(set(kwargs) - set(takes)) or sorted(kwargs)
@@ -310,8 +321,6 @@ class Registry:
                 f"{kind} {name!r} does not accept {refused}: {error}. "
                 f"It takes: {', '.join(takes) or 'no arguments'}."
             ) from None
-        except ValueError:  # no signature to check (some builtins); let the call decide
-            pass
         component = info.factory(**kwargs)
         interface = KINDS[kind].interface
         if not isinstance(component, interface):
