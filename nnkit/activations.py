@@ -44,6 +44,13 @@ class Activation(Component, ABC):
     #: Glorot for the saturating ones); a Dense layer uses it unless told otherwise.
     default_initializer: ClassVar[str] = "glorot_uniform"
 
+    #: Whether the activation can work in place, as PyTorch's ``ReLU(inplace=True)``
+    #: does: `forward` is correct with ``out=Z`` (``A`` written over ``Z``), and
+    #: `backward` needs only ``A``, so it may be handed ``A`` in place of ``Z``. A dense
+    #: layer then keeps one array per batch instead of two. Leave it False when
+    #: `backward` or `derivative` needs ``Z`` itself.
+    in_place: ClassVar[bool] = False
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         for name in ("forward", "backward"):

@@ -84,8 +84,12 @@ class Dense(Layer):
         Z += b  # Z^l = W^l A^{l-1} + b^l, b broadcast over the m columns
         if self.activation is None:
             A = Z
-        else:  # A^l = g^l(Z^l)
-            A = self.activation.forward(Z, out=self._buffers.get("A", (self.units, m), W.dtype))
+        else:  # A^l = g^l(Z^l), written over Z^l when the activation works in place
+            if self.activation.in_place:
+                out = Z
+            else:
+                out = self._buffers.get("A", (self.units, m), W.dtype)
+            A = self.activation.forward(Z, out=out)
         self._A_prev, self._Z, self._A = A_prev, Z, A
         return A
 

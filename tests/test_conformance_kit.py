@@ -74,6 +74,31 @@ class InPlaceReLU(nnkit.Activation):
         return (Z > 0).astype(Z.dtype)
 
 
+class SoftplusClaimingInPlace(nnkit.Activation):
+    """Claims to work in place, but its derivative needs Z, not A."""
+
+    in_place = True
+
+    def forward(self, Z):
+        return np.logaddexp(0, Z)
+
+    def derivative(self, Z):
+        return 1 / (1 + np.exp(-Z))
+
+
+class AliasingLeakyReLU(nnkit.Activation):
+    """Claims to work in place, but its forward reads Z after writing out."""
+
+    in_place = True
+
+    def forward(self, Z, out=None):
+        out = np.multiply(Z, 0.1, out=out)
+        return np.maximum(Z, out, out=out)
+
+    def backward(self, Z, A, dA, out=None):
+        return np.multiply(dA, np.where(A > 0, 1, 0.1).astype(A.dtype), out=out)
+
+
 class SignErrorSGD(nnkit.Optimizer):
     """Gradient ascent by mistake."""
 
@@ -224,6 +249,8 @@ BROKEN = [
     (Float64Sigmoid(), "activation_shape_and_dtype", "expected dtype float32, found float64"),
     (BatchNormalisedTanh(), "activation_samples_independent", "sample 0 alone"),
     (InPlaceReLU(), "activation_inputs_unchanged", "forward(Z) changed Z"),
+    (SoftplusClaimingInPlace(), "activation_in_place", "backward(A, A, dA)"),
+    (AliasingLeakyReLU(), "activation_in_place", "forward(Z, out=Z)"),
     (SignErrorSGD(), "optimizer_descends", "expected f to fall below"),
     (StatefulMomentum(), "optimizer_state_round_trip", "after resuming from the saved state"),
     (DriftingOptimizer(), "optimizer_still_on_zero_gradients", "zero gradients"),

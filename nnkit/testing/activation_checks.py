@@ -85,6 +85,27 @@ def activation_samples_independent(subject: Subject) -> None:
         )
 
 
+def activation_in_place(subject: Subject) -> None:
+    """With ``in_place`` set, ``forward(Z, out=Z)`` gives the same ``A`` as a fresh
+    result, and ``backward`` handed ``A`` in place of ``Z`` the same ``dZ``: the network
+    relies on both when it writes ``A`` over ``Z``."""
+    activation = subject.make()
+    if not activation.in_place:
+        return
+    Z, dA = sample_Z(11), sample_Z(12)
+    A = np.array(activation.forward(Z.copy()), copy=True)
+    over = Z.copy()
+    A_over = activation.forward(over, out=over)
+    assert_close(A_over, A, "forward(Z, out=Z), A written over Z (in_place = True)", rtol=1e-12)
+    dZ = np.array(activation.backward(Z, A.copy(), dA), copy=True)
+    assert_close(
+        activation.backward(A.copy(), A.copy(), dA),
+        dZ,
+        "backward(A, A, dA), A handed in place of Z (in_place = True); set in_place = False "
+        "if backward needs Z itself",
+    )
+
+
 #: In order: a mutated input or a wrong dtype would make the later checks' reports confusing.
 CHECKS = [
     activation_inputs_unchanged,
@@ -92,4 +113,5 @@ CHECKS = [
     activation_gradient,
     activation_out_buffer,
     activation_samples_independent,
+    activation_in_place,
 ]

@@ -15,6 +15,8 @@ from nnkit.errors import ConfigurationError
 class Sigmoid(Activation):
     """``g(z) = 1 / (1 + e^{-z})``, with ``g'`` computed from ``A`` as ``A (1 - A)``."""
 
+    in_place = True
+
     def forward(self, Z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         # 1 / (1 + e^{-z}) = (1 + tanh(z / 2)) / 2, which cannot overflow for large |z|.
         out = np.multiply(Z, 0.5, out=out)
@@ -37,9 +39,11 @@ class Sigmoid(Activation):
 
 
 class ReLU(Activation):
-    """``g(z) = max(z, 0)``; ``g'(z)`` is 1 where ``z > 0`` and 0 elsewhere."""
+    """``g(z) = max(z, 0)``; ``g'(z)`` is 1 where ``z > 0`` and 0 elsewhere, which is
+    where ``A > 0``: the backward pass needs only ``A``, so ReLU works in place."""
 
     default_initializer = "he_normal"
+    in_place = True
 
     def __init__(self) -> None:
         self._zeros = BufferCache()
@@ -55,7 +59,7 @@ class ReLU(Activation):
     def backward(
         self, Z: np.ndarray, A: np.ndarray, dA: np.ndarray, out: np.ndarray | None = None
     ) -> np.ndarray:
-        return np.multiply(dA, Z > 0, out=out)
+        return np.multiply(dA, A > 0, out=out)
 
 
 class LeakyReLU(Activation):
@@ -83,6 +87,8 @@ class LeakyReLU(Activation):
 class Tanh(Activation):
     """``g(z) = tanh(z)``, with ``g'`` computed from ``A`` as ``1 - A^2``."""
 
+    in_place = True
+
     def forward(self, Z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         return np.tanh(Z, out=out)
 
@@ -105,6 +111,8 @@ class Softmax(Activation):
     ``dZ = A * (dA - sum(dA * A))`` instead of a derivative.
     """
 
+    in_place = True
+
     def forward(self, Z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         # Subtracting each column's maximum leaves the result unchanged and keeps e^z finite.
         out = np.subtract(Z, Z.max(axis=0, keepdims=True), out=out)
@@ -124,6 +132,8 @@ class Softmax(Activation):
 
 class Identity(Activation):
     """``g(z) = z``: a linear output, for regression."""
+
+    in_place = True
 
     def forward(self, Z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         if out is None:
