@@ -275,11 +275,13 @@ class _EpochRunner:
                     W_batch = W.take(
                         rows, axis=1, out=buffers.get("W", (1, m), W.dtype), mode="clip"
                     )
+            # Targets as columns, like every array inside the network.
             if Y_rows.dtype != X.dtype:  # compact one-hot targets, converted per batch
-                converted = buffers.get("Y_float", Y_rows.shape, X.dtype)
-                np.copyto(converted, Y_rows)
-                Y_rows = converted
-            Y_batch = Y_rows.T  # targets as columns, like every array inside the network
+                # perf: into a C-contiguous buffer, as the network's own arrays are.
+                Y_batch = buffers.get("Y_columns", (Y_rows.shape[1], m), X.dtype)
+                np.copyto(Y_batch, Y_rows.T)
+            else:
+                Y_batch = Y_rows.T
             A = network.forward(X_batch.T, training=True)
             # The batch's loss and metrics are those of the outputs before the update.
             batch_loss = network.batch_loss(A, Y_batch, W_batch)

@@ -54,8 +54,7 @@ class CrossEntropy(Loss):
 
     def value(self, A: np.ndarray, Y: np.ndarray) -> float:
         log_A = np.log(_at_least_epsilon(A))
-        log_A *= Y
-        return -float(log_A.sum()) / A.shape[1]
+        return -float(np.vdot(log_A, Y)) / A.shape[1]  # -1/m sum Y log A
 
     def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
         return -Y / _at_least_epsilon(A) / A.shape[1]
