@@ -12,15 +12,15 @@ from typing import Any
 OPENBLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
-def reexec_without_blas_overrides() -> None:
-    """Restart this process without :data:`OPENBLAS_OVERRIDES` (they are read when
-    OpenBLAS loads, so they must be gone before numpy is imported)."""
+def reexec_without_blas_overrides(module: str = "benchmarks") -> None:
+    """Restart this process (``python -m module``) without :data:`OPENBLAS_OVERRIDES`
+    (they are read when OpenBLAS loads, so they must be gone before numpy is imported)."""
     if any(name in os.environ for name in OPENBLAS_OVERRIDES):
         environ = {k: v for k, v in os.environ.items() if k not in OPENBLAS_OVERRIDES}
         environ["NNKIT_BENCHMARK_UNSET"] = ",".join(
             name for name in OPENBLAS_OVERRIDES if name in os.environ
         )
-        os.execve(sys.executable, [sys.executable, "-m", "benchmarks", *sys.argv[1:]], environ)
+        os.execve(sys.executable, [sys.executable, "-m", module, *sys.argv[1:]], environ)
 
 
 def _version(distribution: str) -> str | None:

@@ -52,6 +52,7 @@ class NumpyLoop:
         rng = np.random.default_rng(seed)
         scratch = _Scratch()
         ones = np.ones((m, 1), np.float32)
+        dW, db = [np.empty_like(w) for w in W], [np.empty_like(v) for v in b]
         self.losses: list[float] = []
         for _ in range(workload.epochs):
             order = rng.permutation(len(X)) if shuffle else np.arange(len(X))
@@ -71,16 +72,14 @@ class NumpyLoop:
                 dZ = np.subtract(A[-1], Y, out=scratch("dZ", *Y.shape))
                 dZ *= 1 / k
                 for layer in range(len(W) - 1, -1, -1):
-                    np.matmul(dZ, A[layer].T, out=scratch(f"dW{layer}", *W[layer].shape))
-                    np.matmul(dZ, ones[:k], out=scratch(f"db{layer}", *b[layer].shape))
+                    np.matmul(dZ, A[layer].T, out=dW[layer])
+                    np.matmul(dZ, ones[:k], out=db[layer])
                     if layer:
                         dA = np.matmul(W[layer].T, dZ, out=scratch(f"dA{layer}", *A[layer].shape))
                         dZ = np.multiply(dA, A[layer] > 0, out=dA)
-                for layer in range(len(W)):
-                    for parameter, name in ((W[layer], "dW"), (b[layer], "db")):
-                        gradient = scratch(f"{name}{layer}", *parameter.shape)
-                        gradient *= rate
-                        parameter -= gradient
+                for parameter, gradient in zip(W + b, dW + db):
+                    gradient *= rate
+                    parameter -= gradient
 
     def _forward(self, A0: np.ndarray, scratch: _Scratch) -> list[np.ndarray]:
         """``A^0`` (one column per sample), then ``Z = W A + b`` with ``A = relu(Z)``

@@ -5,7 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks import guard, measure, memory, numpy_loop, run, systems, workloads
+from benchmarks import (
+    environment,
+    guard,
+    measure,
+    memory,
+    numpy_loop,
+    profile_loop,
+    run,
+    systems,
+    workloads,
+)
 
 
 class Recorder:
@@ -86,6 +96,17 @@ def test_the_guard_compares_every_system_with_nnkit():
     check = guard.same_loss(full, with_pytorch=False)
     assert check["same"] is True and set(check["losses"]) == {"nnkit", "NumPy loop"}
     assert check["losses"]["nnkit"] == pytest.approx(check["losses"]["NumPy loop"], rel=1e-4)
+
+
+def test_the_loop_profile_times_every_line_of_an_epoch(monkeypatch, capsys):
+    for name in environment.OPENBLAS_OVERRIDES:  # no restart inside the test process
+        monkeypatch.delenv(name, raising=False)
+    assert profile_loop.main(["--samples", "1024"]) == 0
+    printed = capsys.readouterr().out
+    assert "Function: NumpyLoop.train" in printed and "Function: NumpyLoop._forward" in printed
+    # The forward product ran once per batch: 1024 samples in batches of 128.
+    forward = next(line for line in printed.splitlines() if "Z = np.matmul(W, A[-1]" in line)
+    assert forward.split()[1] == str(8 * 3)
 
 
 def test_the_memory_probe_reads_this_process():
