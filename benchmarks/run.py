@@ -1,4 +1,4 @@
-"""``python -m benchmarks``: nnkit, scikit-learn, PyTorch and the GEMM bound, side by side.
+"""``python -m benchmarks``: nnkit, scikit-learn, PyTorch, a NumPy loop and the GEMM bound.
 
 Every system runs on the same data in this one process: a warm-up first, then rounds in
 rotating order, reporting medians and the ratios of nnkit to each other system. A table
