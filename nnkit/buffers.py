@@ -32,7 +32,8 @@ class BufferCache:
     def filled(
         self, name: str, shape: tuple[int, ...], dtype: np.dtype, value: float
     ) -> np.ndarray:
-        """An array of ``value`` for ``name``; callers must not write into it."""
+        """An array of ``value`` for ``name``; callers must not write into it, which makes
+        it safe to hand out to several threads at once."""
         view = self._views.get((name, shape, dtype))
         return view if view is not None else self._view(name, shape, dtype, value)
 
@@ -43,12 +44,15 @@ class BufferCache:
         key = (name, np.dtype(dtype))
         block = self._blocks.get(key)
         if block is None or block.size < size:
-            block = self._blocks[key] = np.empty(size, dtype=dtype)
+            block = np.empty(size, dtype=dtype)
             if fill is not None:
                 block.fill(fill)
+            # Published only once filled, and the old block never written again: a
+            # filled array may be shared by networks on several threads.
+            self._blocks[key] = block
             # Views of the old block would keep it alive: forget them.
-            for stale in [k for k in self._views if (k[0], np.dtype(k[2])) == key]:
-                del self._views[stale]
+            for stale in [k for k in list(self._views) if (k[0], np.dtype(k[2])) == key]:
+                self._views.pop(stale, None)
         view = self._views[name, shape, dtype] = block[:size].reshape(shape)
         return view
 
