@@ -2,7 +2,8 @@
 
 It does the work nnkit's ``fit`` does for these workloads (gather the shuffled batch,
 the forward pass, the batch's loss and accuracy, back-propagation, the SGD step) and
-nothing else: no input checks, no callbacks, no history. Its distance to the GEMM
+nothing else: no input checks, no callbacks, no history. Its scratch arrays come from
+nnkit's `BufferCache`, which only reuses memory from one batch to the next. Its distance to the GEMM
 bound is what any NumPy implementation pays on this machine at this moment; nnkit's
 distance to it is nnkit's own overhead.
 """
@@ -12,26 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks.workloads import INFERENCE_BATCH, Workload, initial_weights
+from nnkit.buffers import BufferCache
 
-
-class _Scratch:
-    """Flat blocks reused for every batch; the last, smaller batch takes a prefix."""
-
-    def __init__(self) -> None:
-        self.blocks: dict[str, np.ndarray] = {}
-
-    def __call__(self, name: str, rows: int, columns: int) -> np.ndarray:
-        block = self.blocks.get(name)
-        if block is None or block.size < rows * columns:
-            block = self.blocks[name] = np.empty(rows * columns, np.float32)
-        return block[: rows * columns].reshape(rows, columns)
-
-    def zeros(self, rows: int, columns: int) -> np.ndarray:
-        """Zeros to compare against in ReLU (never written, so filled only once)."""
-        block = self.blocks.get("zeros")
-        if block is None or block.size < rows * columns:
-            block = self.blocks["zeros"] = np.zeros(rows * columns, np.float32)
-        return block[: rows * columns].reshape(rows, columns)
+F32 = np.dtype(np.float32)
 
 
 class NumpyLoop:
@@ -50,7 +34,7 @@ class NumpyLoop:
         self.b = [b.copy() for b in start_weights[1::2]]
         W, b = self.W, self.b
         rng = np.random.default_rng(seed)
-        scratch = _Scratch()
+        scratch = BufferCache()
         ones = np.ones((m, 1), np.float32)
         dW, db = [np.empty_like(w) for w in W], [np.empty_like(v) for v in b]
         self.losses: list[float] = []
@@ -59,8 +43,9 @@ class NumpyLoop:
             for start in range(0, len(X), m):
                 rows = order[start : start + m]
                 k = len(rows)
-                X_batch = X.take(rows, axis=0, out=scratch("X", k, X.shape[1]), mode="clip")
-                Y = scratch("Y", workload.n_classes, k)  # one-hot, one column per sample
+                X_batch = scratch.get("X", (k, X.shape[1]), F32)
+                X.take(rows, axis=0, out=X_batch, mode="clip")
+                Y = scratch.get("Y", (workload.n_classes, k), F32)  # one-hot, one column per sample
                 Y.fill(0)
                 Y[labels[rows], np.arange(k)] = 1
                 A = self._forward(X_batch.T, scratch)
@@ -69,28 +54,29 @@ class NumpyLoop:
                 self.accuracy = np.count_nonzero(A[-1].argmax(0) == labels[rows]) / k
                 # dZ^L = (A^L - Y) / m; then per layer dW = dZ A^T, db = dZ 1 and
                 # dZ^{l-1} = W^T dZ * relu'(Z^{l-1}); the SGD step once all are known.
-                dZ = np.subtract(A[-1], Y, out=scratch("dZ", *Y.shape))
+                dZ = np.subtract(A[-1], Y, out=scratch.get("dZ", Y.shape, F32))
                 dZ *= 1 / k
                 for layer in range(len(W) - 1, -1, -1):
                     np.matmul(dZ, A[layer].T, out=dW[layer])
                     np.matmul(dZ, ones[:k], out=db[layer])
                     if layer:
-                        dA = np.matmul(W[layer].T, dZ, out=scratch(f"dA{layer}", *A[layer].shape))
+                        dA = scratch.get(f"dA{layer}", A[layer].shape, F32)
+                        np.matmul(W[layer].T, dZ, out=dA)
                         dZ = np.multiply(dA, A[layer] > 0, out=dA)
                 for parameter, gradient in zip(W + b, dW + db):
                     gradient *= rate
                     parameter -= gradient
 
-    def _forward(self, A0: np.ndarray, scratch: _Scratch) -> list[np.ndarray]:
+    def _forward(self, A0: np.ndarray, scratch: BufferCache) -> list[np.ndarray]:
         """``A^0`` (one column per sample), then ``Z = W A + b`` with ``A = relu(Z)``
         in place, and softmax on the last layer."""
         A = [A0]
         k = A0.shape[1]
         for layer, (W, b) in enumerate(zip(self.W, self.b)):
-            Z = np.matmul(W, A[-1], out=scratch(f"Z{layer}", W.shape[0], k))
+            Z = np.matmul(W, A[-1], out=scratch.get(f"Z{layer}", (W.shape[0], k), F32))
             Z += b
             if layer < len(self.W) - 1:
-                np.maximum(Z, scratch.zeros(W.shape[0], k), out=Z)
+                np.maximum(Z, scratch.filled("zeros", Z.shape, F32, 0), out=Z)
             else:
                 Z -= Z.max(axis=0, keepdims=True)
                 np.exp(Z, out=Z)
@@ -100,7 +86,7 @@ class NumpyLoop:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         outputs = np.empty((X.shape[0], self.W[-1].shape[0]), np.float32)
-        scratch = _Scratch()
+        scratch = BufferCache()
         for start in range(0, X.shape[0], INFERENCE_BATCH):
             batch = X[start : start + INFERENCE_BATCH]
             outputs[start : start + len(batch)] = self._forward(batch.T, scratch)[-1].T
