@@ -315,7 +315,7 @@ class Registry:
             if info.signature is not None:  # some builtins have none: let the call decide
                 info.signature.bind(**kwargs)
         except TypeError as error:
-            takes = _parameter_names(info.factory)
+            takes = _parameter_names(info.signature)
             refused = sorted(set(kwargs) - set(takes)) or sorted(kwargs)
             raise ConfigurationError(
                 f"{kind} {name!r} does not accept {refused}: {error}. "
@@ -407,11 +407,10 @@ def _article(word: str) -> str:
     return "an" if word[0] in "aeiou" else "a"
 
 
-def _parameter_names(factory: Callable[..., Any]) -> list[str]:
-    try:
-        parameters = inspect.signature(factory).parameters
-    except (TypeError, ValueError):
+def _parameter_names(signature: inspect.Signature | None) -> list[str]:
+    if signature is None:
         return []
+    parameters = signature.parameters
     return [n for n, p in parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
 
