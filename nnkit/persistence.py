@@ -295,7 +295,7 @@ def _input_shape(spec: dict[str, Any], source: str) -> tuple[int, ...]:
     if "input_shape" not in spec:
         return (_field(spec, "n_inputs", int, source),)
     shape = _field(spec, "input_shape", list, source)
-    if not shape or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+    if not shape or not all(type(d) is int and d > 0 for d in shape):
         raise ModelFileError(f"{source}: the description's 'input_shape' is malformed: {shape!r}")
     return tuple(shape)
 
