@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import sys
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
@@ -236,8 +238,17 @@ def _warn_diverged(network: Network, loss: float, epoch: int, batch: int) -> Non
             "callbacks=['terminate_on_nan'] stops training at once, and save() refuses "
             "weights that are not finite"
         ),
-        stacklevel=5,
+        stacklevel=_stacklevel_outside_nnkit(),
     )
+
+
+def _stacklevel_outside_nnkit() -> int:
+    """The ``stacklevel`` that points a warning at the first caller outside nnkit."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _overrides(callback: Callback, hook: str) -> bool:

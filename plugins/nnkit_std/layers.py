@@ -187,7 +187,7 @@ class Embedding(Layer):
             sample, column = divmod(where, max(1, codes.size // X.shape[0]))
             raise DataError(
                 f"embedding takes whole-number codes 0..{self.input_dim - 1}, but X has "
-                f"{codes[where]!r} in row {sample}, column {column}; encode the categories "
+                f"{float(codes[where])!r} in row {sample}, column {column}; encode the categories "
                 "as integers first, or raise input_dim"
             )
 
@@ -247,6 +247,24 @@ class Residual(Layer):
                 "but a residual block adds its input to their output: they must keep the shape"
             )
         return shape
+
+    def state(self) -> dict[str, np.ndarray]:
+        # Each inner layer's state under its position: "0/running_mean".
+        return {
+            f"{index}/{key}": value
+            for index, layer in enumerate(self.layers)
+            for key, value in layer.state().items()
+        }
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        parts: list[dict[str, np.ndarray]] = [{} for _ in self.layers]
+        for key, value in state.items():
+            index, _, name = key.partition("/")
+            if not index.isdigit() or int(index) >= len(self.layers) or not name:
+                raise ValueError(f"residual state has an unexpected entry {key!r}")
+            parts[int(index)][name] = value
+        for layer, part in zip(self.layers, parts):
+            layer.load_state(part)
 
     def forward(self, x: np.ndarray, ws: Workspace, training: bool = False) -> np.ndarray:
         y = x
