@@ -222,3 +222,24 @@ def test_training_warns_once_when_the_loss_diverges():
     assert "training diverged: the loss became" in message
     assert "smaller learning rate (it is 10)" in message
     assert diverged[0].filename == __file__  # points at the caller's fit, not nnkit's loop
+
+
+def test_the_plugin_guides_image_layer_passes_the_kit_and_trains():
+    from pathlib import Path
+
+    from nnkit.testing import check_component
+
+    guide = (Path(__file__).parents[1] / "docs" / "writing-plugins.md").read_text()
+    code = guide[guide.index("import numpy as np\nimport nnkit\n\n\nclass ChannelScale") :]
+    namespace: dict = {}
+    exec(code[: code.index("```")], namespace)
+    layer_class = namespace["ChannelScale"]
+    check_component(layer_class(), exclude=["config_round_trip"])  # not registered by a plugin
+    X, y = digits()
+    net = nnkit.Network(
+        [layer_class(), nnkit.layer("flatten"), nnkit.Dense(10, activation="softmax")],
+        loss="cross_entropy", optimizer="adam", seed=0,
+    )
+    net.fit(X.reshape(-1, 1, 8, 8), y, epochs=10, verbose=0)
+    assert net.layer_shapes[0] == (1, 8, 8)
+    assert net.evaluate(X.reshape(-1, 1, 8, 8), y)["accuracy"] > 0.8
