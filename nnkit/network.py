@@ -542,6 +542,14 @@ class Network:
 
         save(self, path, include_optimizer=include_optimizer)
 
+    def to_onnx(self, path: str | os.PathLike[str] | None = None, opset: int = 17) -> Any:
+        """The network as an ONNX model, written to ``path`` if given; its input ``X`` and
+        output ``Y`` are those of `predict`. Needs the ``onnx`` extra; see
+        `nnkit.export.to_onnx()`."""
+        from nnkit.export import to_onnx
+
+        return to_onnx(self, path, opset)
+
     def summary(self, file: TextIO | None = None) -> None:
         """Print a table of the layers: output shape, parameter count, activation, and
         the distribution that supplied each component."""
