@@ -58,8 +58,8 @@ def test_user_errors_are_one_line_with_a_nonzero_exit():
     assert result.stderr.strip().count("\n") == 0
     assert "optimizer 'adma' is not registered. Did you mean 'adam'?" in result.stderr
     assert "Traceback" not in result.stderr
-    bad_layers = nnkit_command("train", "--layers", "64,x")
-    assert bad_layers.returncode == 2 and "comma-separated positive integers" in bad_layers.stderr
+    bad_layers = nnkit_command("train", "--layers", "64,,32")
+    assert bad_layers.returncode == 2 and "--layers has an empty item" in bad_layers.stderr
     zero_epochs = nnkit_command("train", "--epochs", "0")
     assert zero_epochs.returncode == 1 and "epochs must be a positive integer" in zero_epochs.stderr
 
