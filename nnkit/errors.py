@@ -14,6 +14,7 @@ __all__ = [
     "ComponentConflictError",
     "InvalidComponentError",
     "PluginLoadWarning",
+    "DivergenceWarning",
     "MissingExtraError",
     "ModelFileError",
     "MissingComponentError",
@@ -108,3 +109,8 @@ class MissingExtraError(NNKitError, ImportError):
 
 class PluginLoadWarning(UserWarning):
     """A plugin could not be loaded; the other plugins still load."""
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Training diverged: the loss became NaN or infinite (a learning rate too large,
+    unscaled features). Issued once per `fit`, at the first batch it happens."""
