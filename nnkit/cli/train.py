@@ -181,10 +181,10 @@ def train_command(args: argparse.Namespace) -> int:
     if not args.quiet:
         kind = f"{len(classes)} classes" if classes is not None else "a numeric target"
         shape = f"{X.shape[1]} features" if X.ndim == 2 else f"samples of shape {X.shape[1:]}"
-        scaled = ", standardised" if feature_scaling is not None else ""
+        scaled = "; features standardised" if feature_scaling is not None else ""
         print(
             f"data: {source}, {len(X_train)} training and {len(X_test)} test samples, "
-            f"{shape}{scaled}, {kind}"
+            f"{shape}, {kind}{scaled}"
         )
     started = time.perf_counter()
     history = _fit(
