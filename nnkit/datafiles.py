@@ -233,7 +233,7 @@ class CsvTable:
         close = [folded[target.casefold()]] if target.casefold() in folded else []
         close = close or difflib.get_close_matches(target, header, n=1)
         if close:
-            message += f"; did you mean {close[0]!r}?"
+            return f"{message}; did you mean {close[0]!r}? Its columns are: {shown}"
         return f"{message}; its columns are: {shown}"
 
     # -- parsing a chunk --------------------------------------------------------------

@@ -398,7 +398,7 @@ def write_houses(path, n=800, seed=0):
     distance = generator.uniform(0.5, 30, n)
     noise = generator.normal(0, 20_000, n)
     price = np.round(
-        50_000 + 3_000 * area + 15_000 * rooms - 1_500 * age - 4_000 * distance + noise
+        100_000 + 3_000 * area + 15_000 * rooms - 800 * age - 2_000 * distance + noise
     )
     lines = [",area,bedrooms,age,distance_km,price"]
     for i in range(n):
