@@ -460,6 +460,7 @@ def test_option_errors_name_the_option(capsys):
         (["--batch-size", "0"], "--batch-size must be a positive integer, got 0"),
         (["--early-stopping", "0"], "--early-stopping must be a positive integer"),
         (["--learning-rate", "inf"], "--learning-rate must be a positive finite number"),
+        (["--seed", "-1"], "--seed must be a non-negative integer, got -1"),
     ]:
         code, out, err = run(capsys, "train", *arguments)
         assert code == 1 and out == "", arguments

@@ -77,6 +77,8 @@ def _check_options(args: argparse.Namespace) -> None:
     ):
         if value is not None and value < 1:
             raise ConfigurationError(f"{option} must be a positive integer, got {value}")
+    if args.seed < 0:
+        raise ConfigurationError(f"--seed must be a non-negative integer, got {args.seed}")
     if not (math.isfinite(args.learning_rate) and args.learning_rate > 0):
         raise ConfigurationError(
             f"--learning-rate must be a positive finite number, got {args.learning_rate}"
