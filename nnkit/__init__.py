@@ -24,6 +24,7 @@ from nnkit.errors import (
     ModelFileError,
     NNKitError,
     PluginLoadWarning,
+    SubstitutionWarning,
     UnknownComponentError,
 )
 from nnkit.history import History
@@ -45,6 +46,7 @@ from nnkit.registry import (
     loss,
     metric,
     optimizer,
+    register,
     reload_plugins,
     schedule,
 )
@@ -73,6 +75,7 @@ __all__ = [
     "hookspec",
     "ComponentInfo",
     "components",
+    "register",
     "reload_plugins",
     "activation",
     "initializer",
@@ -93,6 +96,7 @@ __all__ = [
     "ModelFileError",
     "MissingComponentError",
     "PluginLoadWarning",
+    "SubstitutionWarning",
     # data
     "datasets",
 ]

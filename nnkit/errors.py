@@ -6,6 +6,11 @@ that already catches the built-in exceptions keeps working.
 
 from __future__ import annotations
 
+import sys
+import warnings
+from pathlib import Path
+from typing import Final
+
 __all__ = [
     "NNKitError",
     "DataError",
@@ -14,10 +19,15 @@ __all__ = [
     "ComponentConflictError",
     "InvalidComponentError",
     "PluginLoadWarning",
+    "SubstitutionWarning",
     "MissingExtraError",
     "ModelFileError",
     "MissingComponentError",
+    "warn_at_caller",
 ]
+
+# nnkit's own code: a warning meant for the user is reported at the first line outside it.
+_NNKIT_DIRECTORY: Final = str(Path(__file__).parent)
 
 
 class NNKitError(Exception):
@@ -75,11 +85,16 @@ class ModelFileError(NNKitError, ValueError):
 
 
 class MissingComponentError(ModelFileError, UnknownComponentError):
-    """A saved model needs a component that no loaded plugin provides.
+    """A saved model needs a component whose recorded supplier is not loaded.
 
     Attributes:
-        distribution: the distribution that supplied it when the model was saved.
+        plugin: the plugin that supplied it when the model was saved.
+        distribution: that plugin's distribution (``None`` for a component registered
+            in-process, without a package).
         version: that distribution's version then.
+        providers: the loaded plugins that offer a component of the same kind and bare
+            name, as "plugin (distribution version)"; `nnkit.load`'s ``substitute=``
+            can put one of them in its place.
     """
 
     def __init__(
@@ -91,10 +106,14 @@ class MissingComponentError(ModelFileError, UnknownComponentError):
         available: list[str],
         distribution: str | None,
         version: str | None,
+        plugin: str | None = None,
+        providers: list[str] | None = None,
     ) -> None:
         UnknownComponentError.__init__(self, message, kind=kind, name=name, available=available)
+        self.plugin = plugin
         self.distribution = distribution
         self.version = version
+        self.providers = providers or []
 
 
 class InvalidComponentError(NNKitError, TypeError):
@@ -107,4 +126,35 @@ class MissingExtraError(NNKitError, ImportError):
 
 
 class PluginLoadWarning(UserWarning):
-    """A plugin could not be loaded; the other plugins still load."""
+    """A plugin could not be loaded; the other plugins still load.
+
+    The warning is reported at the plugin's own code (the line that failed, or its
+    module) rather than inside nnkit, and its text is one line.
+
+    Attributes:
+        plugin: the plugin's entry-point name.
+        distribution: the distribution that ships it, if any.
+    """
+
+    def __init__(
+        self, message: str, *, plugin: str | None = None, distribution: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.plugin = plugin
+        self.distribution = distribution
+
+
+class SubstitutionWarning(UserWarning):
+    """A model was loaded with another plugin's component in place of the one it was
+    saved with, because the caller asked for it (`nnkit.load`'s ``substitute=``)."""
+
+
+def warn_at_caller(warning: Warning) -> None:
+    """Issue ``warning`` at the first line outside nnkit on the way here (the user's
+    own call), so that it names the user's code and filters set there apply."""
+    frame = sys._getframe(1)
+    level = 2  # 1 would be this function's own line, 2 its caller's
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_NNKIT_DIRECTORY):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(warning, stacklevel=level)
