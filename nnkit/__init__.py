@@ -18,6 +18,7 @@ from nnkit.errors import (
     ComponentConflictError,
     ConfigurationError,
     DataError,
+    DivergenceWarning,
     InvalidComponentError,
     MissingComponentError,
     MissingExtraError,
@@ -51,6 +52,7 @@ from nnkit.registry import (
     schedule,
 )
 from nnkit.schedules import Schedule
+from nnkit.workspace import Workspace
 
 __all__ = [
     "__version__",
@@ -65,6 +67,7 @@ __all__ = [
     "Component",
     "Initializer",
     "Layer",
+    "Workspace",
     "Loss",
     "Metric",
     "Optimizer",
@@ -97,6 +100,7 @@ __all__ = [
     "MissingComponentError",
     "PluginLoadWarning",
     "SubstitutionWarning",
+    "DivergenceWarning",
     # data
     "datasets",
 ]

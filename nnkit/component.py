@@ -7,6 +7,7 @@ and the registry rely on that.
 
 from __future__ import annotations
 
+import copy
 import inspect
 from typing import Any, ClassVar
 
@@ -20,6 +21,13 @@ class Component:
     #: conformance kit (`nnkit.testing`) uses them for components whose
     #: constructor has required arguments (a Dense layer's ``units``).
     example_arguments: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def example(cls) -> Any:
+        """A small instance for the conformance kit: by default built from
+        `example_arguments`; components whose examples hold other components (a block of
+        layers) override this instead."""
+        return cls(**copy.deepcopy(cls.example_arguments))
 
     @classmethod
     def _config_names(cls) -> list[str]:

@@ -48,6 +48,8 @@ FINITE_CHECK_ROWS = 1024
 def check_finite(array: np.ndarray, name: str, first_row: int = 0) -> None:
     """Raise :class:`~nnkit.errors.DataError` naming the first NaN or infinity in
     ``array``, whose first row is row ``first_row`` of what the user passed."""
+    if array.ndim > 2 and array.flags.c_contiguous:  # one row per sample, as a view
+        array = array.reshape(array.shape[0], -1)
     if array.ndim == 2 and array.dtype.kind == "f" and array.size:
         # perf: a row holding NaN or infinity has a NaN or infinite sum, so finite row sums
         # clear the array; BLAS computes them in one pass, with one number per row as
@@ -78,17 +80,18 @@ def _raise_non_finite(array: np.ndarray, name: str, first_row: int = 0) -> None:
 def as_features(
     X: Any,
     dtype: np.dtype,
-    n_features: int | None = None,
+    sample_shape: int | tuple[int, ...] | None = None,
     name: str = "X",
     finite: bool = True,
 ) -> np.ndarray:
-    """``X`` as a C-contiguous ``(n_samples, n_features)`` array of ``dtype``, checked.
+    """``X`` as a C-contiguous ``(n_samples, *sample_shape)`` array of ``dtype``, checked.
 
-    Raises `DataError` for anything but a non-empty, finite, numeric
-    2-D array with the expected number of features.
+    ``sample_shape`` is the shape of one sample the network takes (an ``int`` means
+    ``(n_features,)``); ``None`` accepts any. Raises `DataError` for anything but a
+    non-empty, finite, numeric array of at least two dimensions with that sample shape.
     """
     array = _as_numeric(X, name, dtype)
-    if array.ndim != 2:
+    if array.ndim < 2:
         hint = (
             f"; use {name}.reshape(-1, 1) for a single feature or {name}.reshape(1, -1) for "
             "a single sample"
@@ -96,15 +99,26 @@ def as_features(
             else ""
         )
         raise DataError(
-            f"{name} must be 2-D with shape (n_samples, n_features), got {array.ndim}-D "
-            f"with shape {array.shape}{hint}"
+            f"{name} must be 2-D with shape (n_samples, n_features) (or have more "
+            f"dimensions, (n_samples, *sample_shape)), got {array.ndim}-D with shape "
+            f"{array.shape}{hint}"
         )
     if array.shape[0] == 0:
         raise DataError(f"{name} is empty: it has no samples (shape {array.shape})")
-    if array.shape[1] == 0:
+    if 0 in array.shape[1:]:
         raise DataError(f"{name} has no features (shape {array.shape})")
-    if n_features is not None and array.shape[1] != n_features:
-        raise DataError(f"{name} has {array.shape[1]} features but the network takes {n_features}")
+    if isinstance(sample_shape, (int, np.integer)):
+        sample_shape = (int(sample_shape),)
+    if sample_shape is not None and array.shape[1:] != tuple(sample_shape):
+        if array.ndim == 2 and len(sample_shape) == 1:
+            raise DataError(
+                f"{name} has {array.shape[1]} features but the network takes {sample_shape[0]}"
+            )
+        raise DataError(
+            f"{name} has samples of shape {array.shape[1:]} but the network takes samples of "
+            f"shape {tuple(sample_shape)}: {name} must have shape (n_samples, "
+            f"{', '.join(map(str, sample_shape))})"
+        )
     if finite:  # callers that pass False check each batch with check_finite instead
         check_finite(array, name)
     return array

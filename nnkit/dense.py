@@ -7,12 +7,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from nnkit.activations import Activation
-from nnkit.buffers import BufferCache
 from nnkit.data import positive_int
 from nnkit.errors import ConfigurationError
+from nnkit.export import OnnxGraph, export_component
 from nnkit.initializers import Initializer
-from nnkit.layers import Layer
+from nnkit.layers import Layer, Shape
 from nnkit.registry import default_registry
+from nnkit.workspace import Workspace
 
 __all__ = ["Dense"]
 
@@ -54,12 +55,15 @@ class Dense(Layer):
             raise ConfigurationError(f"Dense l2 must be a non-negative number, got {l2!r}")
         self.l2 = float(l2)
         self.n_inputs: int | None = None
-        self._buffers = BufferCache()
 
-    def build(self, n_inputs: int, rng: np.random.Generator) -> int:
-        self.n_inputs = n_inputs
-        self._buffers.clear()
-        return self.units
+    def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
+        if len(input_shape) != 1:
+            raise ConfigurationError(
+                f"dense takes flat samples, shape (features,), got samples of shape "
+                f"{tuple(input_shape)}; put a flatten() layer before it"
+            )
+        self.n_inputs = int(input_shape[0])
+        return (self.units,)
 
     def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
         # W^l is (n^l, n^{l-1}) and b^l is (n^l, 1), exactly as in the seed.
@@ -77,54 +81,58 @@ class Dense(Layer):
         W = self.params["W"]
         return 0.5 * self.l2 * float(np.vdot(W, W))
 
-    def forward(self, A_prev: np.ndarray, training: bool = False) -> np.ndarray:
+    def forward(self, x: np.ndarray, ws: Workspace, training: bool = False) -> np.ndarray:
         W, b = self.params["W"], self.params["b"]
+        A_prev = x.T  # the seed's layout: one column per sample, (n^{l-1}, m)
         m = A_prev.shape[1]
-        Z = np.matmul(W, A_prev, out=self._buffers.get("Z", (self.units, m), W.dtype))
+        Z = np.matmul(W, A_prev, out=ws.buffer("Z", (self.units, m), W.dtype))
         Z += b  # Z^l = W^l A^{l-1} + b^l, b broadcast over the m columns
         if self.activation is None:
             A = Z
         else:  # A^l = g^l(Z^l), written over Z^l when the activation works in place
-            if self.activation.in_place:
-                out = Z
-            else:
-                out = self._buffers.get("A", (self.units, m), W.dtype)
+            out = Z if self.activation.in_place else ws.buffer("A", (self.units, m), W.dtype)
             A = self.activation.forward(Z, out=out)
-        self._A_prev, self._Z, self._A = A_prev, Z, A
-        return A
+        ws.A_prev, ws.Z, ws.A = A_prev, Z, A
+        return A.T  # back to one row per sample, a view
 
-    def backward(self, dA: np.ndarray, need_input_gradient: bool = True) -> np.ndarray | None:
+    def backward(
+        self, dy: np.ndarray, ws: Workspace, need_input_gradient: bool = True
+    ) -> np.ndarray | None:
+        dA = dy.T  # columns again, (n^l, m)
         if self.activation is None:
             dZ = dA
         else:  # dZ^l = dA^l * g^l'(Z^l)
-            out = self._buffers.get("dZ", dA.shape, dA.dtype)
-            dZ = self.activation.backward(self._Z, self._A, dA, out=out)
-        return self.backward_from_dZ(dZ, need_input_gradient)
+            out = ws.buffer("dZ", dA.shape, dA.dtype)
+            dZ = self.activation.backward(ws.Z, ws.A, dA, out=out)
+        return self.backward_from_dZ(dZ, ws, need_input_gradient)
 
     def backward_from_dZ(
-        self, dZ: np.ndarray, need_input_gradient: bool = True
+        self, dZ: np.ndarray, ws: Workspace, need_input_gradient: bool = True
     ) -> np.ndarray | None:
-        """The rest of back-propagation once ``dZ^l`` is known (directly, for a loss fused
-        with this layer's activation)."""
-        np.matmul(dZ, self._A_prev.T, out=self.grads["W"])  # dW^l = dZ^l (A^{l-1})^T
+        """The rest of back-propagation once ``dZ^l`` (columns, ``(n^l, m)``) is known
+        (directly, for a loss fused with this layer's activation)."""
+        np.matmul(dZ, ws.A_prev.T, out=self.grads["W"])  # dW^l = dZ^l (A^{l-1})^T
         if self.l2:  # the gradient of l2/2 * sum(W^2)
             self.grads["W"] += self.l2 * self.params["W"]
         # perf: the row sums as a product with a column of ones, which BLAS runs several
         # times faster than a reduction along rows.
-        ones = self._buffers.filled("ones", (dZ.shape[1], 1), dZ.dtype, 1)
+        ones = ws.filled("ones", (dZ.shape[1], 1), dZ.dtype, 1)
         np.matmul(dZ, ones, out=self.grads["b"])  # db^l = dZ^l 1, the row sums of dZ^l
         if not need_input_gradient:
             return None
         W = self.params["W"]
-        out = self._buffers.get("dA_prev", (W.shape[1], dZ.shape[1]), dZ.dtype)
-        return np.matmul(W.T, dZ, out=out)  # dA^{l-1} = (W^l)^T dZ^l
+        out = ws.buffer("dA_prev", (W.shape[1], dZ.shape[1]), dZ.dtype)
+        dA_prev = np.matmul(W.T, dZ, out=out)  # dA^{l-1} = (W^l)^T dZ^l
+        return dA_prev.T
 
-    def __getstate__(self) -> dict[str, Any]:
-        # The last batch's arrays are scratch, not state: leave them out of a pickle.
-        state = self.__dict__.copy()
-        for name in ("_A_prev", "_Z", "_A"):
-            state.pop(name, None)
-        return state
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        """``Gemm``: ``x W^T + b^T`` on rows (the transposed ``Z = W A + b``), then the
+        activation's own ONNX form."""
+        W, b = self.params["W"], self.params["b"]
+        z = graph.node("Gemm", [x, graph.weight(W, "W"), graph.weight(b[:, 0], "b")], transB=1)
+        if self.activation is None:
+            return z
+        return export_component(self.activation, graph, z, "the activation of dense")
 
     def get_config(self) -> dict[str, Any]:
         return {

@@ -20,6 +20,7 @@ __all__ = [
     "InvalidComponentError",
     "PluginLoadWarning",
     "SubstitutionWarning",
+    "DivergenceWarning",
     "MissingExtraError",
     "ModelFileError",
     "MissingComponentError",
@@ -158,3 +159,8 @@ def warn_at_caller(warning: Warning) -> None:
         frame = frame.f_back
         level += 1
     warnings.warn(warning, stacklevel=level)
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Training diverged: the loss became NaN or infinite (a learning rate too large,
+    unscaled features). Issued once per `fit`, at the first batch it happens."""

@@ -1,41 +1,71 @@
 """The layer interface: one step ``A^{l-1} -> A^l`` of the network and its back-propagation.
 
-Arrays are laid out as in the seed, one column per sample: a layer maps an input of
-shape ``(n^{l-1}, m)`` to an output of shape ``(n^l, m)``. Parameters are not owned by
-the layer: the network keeps all of them in one contiguous array and hands each layer
-views of its own part (`Layer.bind()`), and likewise for the gradients.
+A layer is built from the shape of one sample (a tuple: ``(features,)`` for a flat
+layer, ``(channels, height, width)`` for an image) and answers with the shape of its
+output sample. Between layers, arrays hold one sample per row along the first axis,
+``(m, *sample_shape)``, as ``X`` does; how a layer lays out its own arrays inside is its
+choice (`Dense` works in the seed's columns, ``(n^l, m)``, through transposed views).
+
+A layer holds its configuration and views of its parameters, nothing of any one call:
+`forward` saves what `backward` needs in the call's `Workspace`, never on ``self``, so
+one network serves any number of threads. Parameters are not owned by the layer: the
+network keeps all of them in one contiguous array and hands each layer views of its own
+part (`Layer.bind()`), and likewise for the gradients.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
 
 from nnkit.component import Component
+from nnkit.workspace import Workspace
 
-__all__ = ["Layer"]
+__all__ = ["Layer", "Shape"]
+
+#: The shape of one sample: ``(features,)``, ``(channels, height, width)``, ...
+Shape = tuple[int, ...]
 
 
 class Layer(Component, ABC):
     """A layer of the network.
 
-    The network calls, in order: `build()` once the input width is known,
-    `parameter_shapes()`, `bind()` with views into its parameter and gradient
-    arrays, `initialize()`; then `forward()` and `backward()` per batch.
+    The network calls, in order: `build()` with the input sample shape,
+    `parameter_shapes()`, `bind()` with views into its parameter and gradient arrays,
+    `initialize()`; then `forward()` and `backward()` per batch, each with the call's
+    `Workspace`. A layer that holds layers returns them from `sublayers()`; the network
+    then binds and initialises them too, and the holder calls their `forward` and
+    `backward` with `Workspace.child()`.
     """
 
+    #: A sample shape the conformance kit builds this layer for (`nnkit.testing`).
+    example_input_shape: ClassVar[Shape] = (4,)
+    #: Whether the input can be differentiated: False for layers that read integer codes
+    #: (an embedding), whose `backward` returns zeros for the input gradient.
+    differentiable_input: ClassVar[bool] = True
+
     #: This layer's parameters (views into the network's parameter array), by name.
+    #: Write them in place; never rebind the dict's arrays.
     params: dict[str, np.ndarray]
-    #: The gradients of the batch loss with respect to `params`, by name.
+    #: The gradients of the batch loss with respect to `params`, by name; `backward`
+    #: overwrites them (it does not add to them).
     grads: dict[str, np.ndarray]
 
-    def build(self, n_inputs: int, rng: np.random.Generator) -> int:
-        """Fix the input width and return the output width (the same, by default).
+    def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
+        """Fix the input sample shape and return the output sample shape (the same, by
+        default). Raise `ValueError` (or `nnkit.ConfigurationError`) for a shape the layer
+        cannot take; the network adds the layer's position and name to the message.
 
         ``rng`` is this layer's own random stream, for layers that draw noise (dropout).
         """
-        return n_inputs
+        return tuple(input_shape)
+
+    def sublayers(self) -> Sequence[Layer]:
+        """The layers this layer holds, in order (none by default)."""
+        return ()
 
     def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
         """The shape of each parameter, by name, once built (none by default)."""
@@ -64,14 +94,29 @@ class Layer(Component, ABC):
         gradient is added by `backward()`."""
         return 0.0
 
-    @abstractmethod
-    def forward(self, A_prev: np.ndarray, training: bool = False) -> np.ndarray:
-        """``A^l`` from ``A^{l-1}``, keeping what `backward()` will need.
+    def check_input(self, X: np.ndarray) -> None:
+        """Check the data before anything trains, when this is the network's first layer
+        (an embedding checks its codes here); raise `nnkit.DataError` to refuse it."""
 
-        The returned array may be a buffer that the next call overwrites.
+    def example_input(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+        """A batch of ``shape`` (samples first) that this layer accepts, for the
+        conformance kit: standard normal numbers by default."""
+        return rng.normal(size=shape)
+
+    @abstractmethod
+    def forward(self, x: np.ndarray, ws: Workspace, training: bool = False) -> np.ndarray:
+        """The output batch ``(m, *output_shape)`` for the input batch ``x`` of shape
+        ``(m, *input_shape)``, saving in ``ws`` what `backward()` will need.
+
+        The returned array may be a buffer of ``ws`` that the next call overwrites, or a
+        view of ``x``; never write into ``x``.
         """
 
     @abstractmethod
-    def backward(self, dA: np.ndarray, need_input_gradient: bool = True) -> np.ndarray | None:
-        """Given ``dA^l``, write the parameter gradients into `grads` and return
-        ``dA^{l-1}`` (or ``None`` when ``need_input_gradient`` is false: the first layer)."""
+    def backward(
+        self, dy: np.ndarray, ws: Workspace, need_input_gradient: bool = True
+    ) -> np.ndarray | None:
+        """Given the gradient ``dy`` of the loss with respect to the output of the
+        `forward()` call that used ``ws``, overwrite `grads` and return the gradient
+        with respect to its input ``x`` (``None`` when ``need_input_gradient`` is false:
+        the first layer). Never write into ``dy``."""

@@ -5,23 +5,27 @@ from __future__ import annotations
 import math
 import os
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
-from nnkit.buffers import BufferCache
+from nnkit.concurrency import ReadWriteLock
 from nnkit.data import as_features, as_sample_weight, as_targets, check_finite, positive_int
 from nnkit.errors import ConfigurationError, DataError
-from nnkit.layers import Layer
+from nnkit.layers import Layer, Shape
 from nnkit.losses import Loss
 from nnkit.metrics import Metric
 from nnkit.optimizers import Optimizer
 from nnkit.parameters import ParameterStore
 from nnkit.registry import default_registry
-from nnkit.summary import format_summary
+from nnkit.summary import describe_component, format_summary
+from nnkit.workspace import Workspace, WorkspacePool
 
 if TYPE_CHECKING:
+    from nnkit.callbacks import Callback
     from nnkit.history import History
 
 __all__ = ["Network"]
@@ -81,56 +85,116 @@ class Network:
         #: The generator that orders each epoch's batches.
         self.shuffle_rng = np.random.default_rng(shuffle_seed)
         self._layer_seed = layer_seed
-        self.n_inputs: int | None = None
-        self.n_outputs: int | None = None
+        #: The shape of one input sample, once built: ``(n_features,)`` for flat data.
+        self.input_shape: Shape | None = None
+        #: The shape of one output sample, once built: ``(n_outputs,)``.
+        self.output_shape: Shape | None = None
         self.store: ParameterStore | None = None
         self.optimizer_state: dict[str, np.ndarray] = {}
         self.history: History | None = None
         #: Set to True (by a callback) to stop training after the current batch.
         self.stop_training = False
-        #: The output width of each layer, once built.
-        self.layer_widths: list[int] = []
+        #: The output sample shape of each layer, once built.
+        self.layer_shapes: list[Shape] = []
         #: Each layer's own random generator (for dropout masks), once built.
         self.layer_rngs: list[np.random.Generator] = []
         #: Free-form facts saved with the model (the CLI keeps feature and class names here).
         self.metadata: dict[str, Any] = {}
         self._fused_output = False
-        self._buffers = BufferCache()
+        self._init_concurrency()
+
+    def _init_concurrency(self) -> None:
+        # Each call borrows a workspace; training's steps and inference's reads of the
+        # weights take turns (nnkit.concurrency); one build and one fit at a time.
+        self._workspaces = WorkspacePool()
+        self._weights_lock = ReadWriteLock()
+        self._build_lock = threading.Lock()
+        self._training_lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Locks and scratch space belong to this process's calls, not to the network.
+        state = self.__dict__.copy()
+        for name in ("_workspaces", "_weights_lock", "_build_lock", "_training_lock"):
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._init_concurrency()
 
     # -- building ------------------------------------------------------------------
 
     @property
     def built(self) -> bool:
-        """Whether the input width is known and the parameters exist."""
+        """Whether the input shape is known and the parameters exist."""
         return self.store is not None
 
-    def build(self, n_inputs: int, *, max_parameters: int | None = None) -> Network:
-        """Size every layer for ``n_inputs`` features and draw the initial parameters.
+    @property
+    def n_inputs(self) -> int | None:
+        """The number of input values per sample (``n_features`` for flat data)."""
+        return None if self.input_shape is None else math.prod(self.input_shape)
 
-        ``max_parameters`` refuses to allocate more parameters than that (a guard the
-        model loader uses, so that a damaged file cannot ask for terabytes).
+    @property
+    def n_outputs(self) -> int | None:
+        """The width of the output layer."""
+        return None if self.output_shape is None else self.output_shape[0]
+
+    @property
+    def all_layers(self) -> list[Layer]:
+        """Every layer, those held by other layers included, in the order their
+        parameters are stored: each layer, then the layers it holds."""
+        return list(_walk(self.layers))
+
+    def build(
+        self, input_shape: int | Sequence[int], *, max_parameters: int | None = None
+    ) -> Network:
+        """Size every layer for samples of ``input_shape`` (an ``int`` for flat data with
+        that many features) and draw the initial parameters.
+
+        Each layer is then run once on a small probe batch, forward and backward, to
+        check that it returns the shapes and dtype it promised. ``max_parameters`` refuses
+        to allocate more parameters than that (a guard the model loader uses, so that a
+        damaged file cannot ask for terabytes).
         """
-        width = n_inputs = positive_int(n_inputs, "n_inputs")
+        with self._build_lock:
+            return self._build(_as_shape(input_shape), max_parameters)
+
+    def _build(self, input_shape: Shape, max_parameters: int | None) -> Network:
         self.layer_rngs = [
             np.random.default_rng(s) for s in self._layer_seed.spawn(len(self.layers))
         ]
-        self.layer_widths = []
-        for layer, rng in zip(self.layers, self.layer_rngs):
-            width = layer.build(width, rng)
-            self.layer_widths.append(width)
-        shapes = [layer.parameter_shapes() for layer in self.layers]
+        self.layer_shapes = []
+        shape = input_shape
+        for index, (layer, rng) in enumerate(zip(self.layers, self.layer_rngs)):
+            try:
+                shape = _as_shape(layer.build(shape, rng))
+            except (ConfigurationError, ValueError, TypeError) as error:
+                raise ConfigurationError(
+                    f"layer {index + 1} ({_describe(layer)}) cannot take samples of shape "
+                    f"{shape}: {error}"
+                ) from None
+            self.layer_shapes.append(shape)
+        if len(shape) != 1:
+            raise ConfigurationError(
+                f"the last layer ({_describe(self.layers[-1])}) returns samples of shape "
+                f"{shape}, but a loss compares flat outputs; end with flatten() or dense()"
+            )
+        nodes = self.all_layers
+        shapes = [layer.parameter_shapes() for layer in nodes]
         if max_parameters is not None:
-            needed = sum(math.prod(shape) for layer in shapes for shape in layer.values())
+            needed = sum(math.prod(s) for layer in shapes for s in layer.values())
             if needed > max_parameters:
                 raise ConfigurationError(
                     f"the layers need {needed:,} parameters, more than the "
                     f"{max_parameters:,} allowed"
                 )
-        self.store = ParameterStore(shapes, self.dtype)
-        for layer, params, grads in zip(self.layers, self.store.value_views, self.store.grad_views):
+        store = ParameterStore(shapes, self.dtype)
+        for layer, params, grads in zip(nodes, store.value_views, store.grad_views):
             layer.bind(params, grads)
             layer.initialize(self._init_rng)
-        self.n_inputs, self.n_outputs = int(n_inputs), width
+        self.input_shape, self.output_shape = input_shape, shape
+        self.store = store
+        self._workspaces.clear()
         self.optimizer_state = self.optimizer.init_state(self.store.values)
         output_activation = getattr(self.layers[-1], "activation", None)
         self._fused_output = (
@@ -138,48 +202,81 @@ class Network:
             and hasattr(self.layers[-1], "backward_from_dZ")
             and default_registry().name_of(output_activation) == self.loss.fused_activation
         )
+        self._probe()
         return self
 
-    def _ensure_built(self, n_features: int) -> None:
+    def _probe(self) -> None:
+        """Run a batch of two zero samples forward and back through each layer and check
+        the shapes and dtypes against what `build` was told, naming the culprit."""
+        workspace = Workspace()
+        x = np.zeros((2, *self.input_shape), dtype=self.dtype)
+        inputs = []
+        for index, (layer, shape) in enumerate(zip(self.layers, self.layer_shapes)):
+            inputs.append(x)
+            with _blaming(layer, index, "forward"):
+                x = layer.forward(x, workspace.child(index), False)
+            _check_output(x, (2, *shape), self.dtype, layer, index, "forward", "output")
+        dy = np.zeros_like(x)
+        for index in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[index]
+            with _blaming(layer, index, "backward"):
+                dy = layer.backward(dy, workspace.child(index), True)
+            expected = inputs[index].shape
+            _check_output(dy, expected, self.dtype, layer, index, "backward", "input gradient")
+
+    def _ensure_built(self, sample_shape: Sequence[int]) -> None:
         if not self.built:
-            self.build(n_features)
+            with self._build_lock:
+                if not self.built:  # another thread may have built it meanwhile
+                    self._build(_as_shape(sample_shape), None)
 
     # -- the algorithm -------------------------------------------------------------
 
-    def forward(self, A0: np.ndarray, training: bool = False) -> np.ndarray:
-        """Evaluate: ``A^L`` from ``A^0 = X^T``, each layer keeping its ``Z^l`` and ``A^l``.
+    def forward(
+        self, X: np.ndarray, workspace: Workspace | None = None, training: bool = False
+    ) -> np.ndarray:
+        """Evaluate: the output batch ``(m, n_outputs)`` for ``X`` of shape
+        ``(m, *input_shape)``, each layer keeping its ``Z^l`` and ``A^l`` in ``workspace``.
 
-        ``A0`` has one column per sample. The result is a buffer reused by the next call.
+        The result may be a buffer of ``workspace`` that its next use overwrites; without
+        a workspace, a fresh one is used.
         """
-        A = A0
-        for layer in self.layers:
-            A = layer.forward(A, training)
-        return A
+        workspace = Workspace() if workspace is None else workspace
+        y = X
+        for index, layer in enumerate(self.layers):
+            y = layer.forward(y, workspace.child(index), training)
+        return y
 
     def backward(
-        self, A: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None
+        self,
+        A: np.ndarray,
+        Y: np.ndarray,
+        workspace: Workspace,
+        sample_weight: np.ndarray | None = None,
     ) -> None:
-        """Back-propagate: fill the gradient array for output ``A = A^L`` and targets ``Y``.
+        """Back-propagate: fill the gradient array for output ``A = A^L`` and targets ``Y``,
+        both in the seed's columns ``(n_outputs, m)``, after `forward` in ``workspace``.
 
         With a loss fused to the output activation, ``dZ^L = (A^L - Y) / m`` directly;
-        otherwise ``dA^L`` comes from the loss and each layer turns ``dA^l`` into
-        ``dA^{l-1}``, walking from the last layer to the first. ``sample_weight``, of
-        shape ``(1, m)``, scales each sample's column of the output gradient.
+        otherwise ``dA^L`` comes from the loss and each layer turns the gradient of its
+        output into that of its input, walking from the last layer to the first.
+        ``sample_weight``, of shape ``(1, m)``, scales each sample's column of the output
+        gradient.
         """
         layers = self.layers
         last = len(layers) - 1
         if self._fused_output:
-            dZ = self.loss.fused_gradient(A, Y, out=self._buffers.get("dZ", A.shape, A.dtype))
+            dZ = self.loss.fused_gradient(A, Y, out=workspace.buffer("dZ", A.shape, A.dtype))
             if sample_weight is not None:
                 dZ *= sample_weight
-            dA = layers[last].backward_from_dZ(dZ, need_input_gradient=last > 0)
+            dy = layers[last].backward_from_dZ(dZ, workspace.child(last), last > 0)
         else:
             dA = self.loss.gradient(A, Y)
             if sample_weight is not None:
                 dA = dA * sample_weight
-            dA = layers[last].backward(dA, need_input_gradient=last > 0)
+            dy = layers[last].backward(dA.T, workspace.child(last), last > 0)
         for index in range(last - 1, -1, -1):
-            dA = layers[index].backward(dA, need_input_gradient=index > 0)
+            dy = layers[index].backward(dy, workspace.child(index), index > 0)
 
     def batch_loss(
         self, A: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None
@@ -190,50 +287,148 @@ class Network:
             value = self.loss.value(A, Y)
         else:
             value = float(np.dot(self.loss.per_sample(A, Y), sample_weight[0])) / A.shape[1]
-        for layer in self.layers:
+        for layer in _walk(self.layers):
             value += layer.penalty()
         return value
 
     def update(self) -> None:
-        """Gradient descent: one optimizer step over all parameters at once."""
-        self.optimizer.update(self.store.values, self.store.grads, self.optimizer_state)
+        """Gradient descent: one optimizer step over all parameters at once, while no
+        inference call is reading the weights."""
+        lock = self._weights_lock
+        lock.acquire_write()
+        try:
+            self.optimizer.update(self.store.values, self.store.grads, self.optimizer_state)
+        finally:
+            lock.release_write()
 
-    def train_step(self, X_batch: np.ndarray, Y_batch: np.ndarray) -> np.ndarray:
-        """One step on a batch: evaluate, back-propagate, update. Returns ``A^L`` from
-        before the update (a reused buffer).
+    def train_step(
+        self, X_batch: np.ndarray, Y_batch: np.ndarray, workspace: Workspace | None = None
+    ) -> np.ndarray:
+        """One step on a batch: evaluate, back-propagate, update. Returns ``A^L`` (columns,
+        ``(n_outputs, m)``) from before the update, a buffer of ``workspace``.
 
         ``X_batch`` has samples as rows; ``Y_batch`` has shape ``(n_outputs, m)``.
         """
-        A = self.forward(X_batch.T, training=True)
-        self.backward(A, Y_batch)
+        workspace = Workspace() if workspace is None else workspace
+        A = self.forward(X_batch, workspace, training=True).T
+        self.backward(A, Y_batch, workspace)
         self.update()
         return A
 
+    @contextmanager
+    def training_session(self) -> Iterator[None]:
+        """Hold this network for one training run; a second one from another thread
+        raises `ConfigurationError` instead of interleaving its steps."""
+        if not self._training_lock.acquire(blocking=False):
+            raise ConfigurationError(
+                "this network is already training (fit was called from another thread); "
+                "one fit at a time per network: wait for it, or train a copy (copy.deepcopy)"
+            )
+        try:
+            yield
+        finally:
+            self._training_lock.release()
+
     # -- the user's entry points ---------------------------------------------------
 
-    def fit(self, X: Any, y: Any, **options: Any) -> History:
-        """Train on ``X`` (``(n_samples, n_features)``) and targets ``y``.
+    def fit(
+        self,
+        X: Any,
+        y: Any = None,
+        epochs: int = 1,
+        batch_size: int = 32,
+        validation_split: float = 0.0,
+        validation_data: Any = None,
+        shuffle: bool = True,
+        metrics: Sequence[Metric | str] | None = None,
+        callbacks: Sequence[Callback | str] | None = None,
+        sample_weight: Any = None,
+        class_weight: dict[int, float] | None = None,
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
+        verbose: int = 1,
+        stream: TextIO | None = None,
+    ) -> History:
+        """Train on ``X`` and targets ``y``; the network is built from ``X`` if it is not yet.
 
-        Takes ``epochs``, ``batch_size``, ``validation_split``, ``validation_data``,
-        ``shuffle``, ``metrics``, ``callbacks``, ``sample_weight``, ``class_weight``,
-        ``clip_norm``, ``clip_value`` and ``verbose``; see `nnkit.training.fit()`.
-        Returns the `History`, also kept as ``self.history``.
+        Args:
+            X: samples, shape ``(n_samples, *sample_shape)``: ``(n_samples, n_features)``
+                for tabular data. Or, for data larger than memory, chunks of samples
+                with ``y=None``: see `nnkit.data.chunks`.
+            y: targets, shape ``(n_samples, n_outputs)``, or integer class labels.
+            epochs: passes over the training data.
+            batch_size: samples per gradient step; the last batch of an epoch may be
+                smaller.
+            validation_split: fraction of the samples, taken from the end of ``X``
+                before shuffling (as Keras does), held out to validate on after each
+                epoch.
+            validation_data: ``(X_val, y_val)`` or ``(X_val, y_val, sample_weight_val)``
+                to validate on instead.
+            shuffle: draw a new batch order every epoch from the network's seeded
+                generator.
+            metrics: metric names or instances; by default those the loss names
+                (``accuracy`` for the cross-entropies).
+            callbacks: callback names or instances, such as ``"terminate_on_nan"`` or
+                ``nnkit.callback("early_stopping", patience=5)``.
+            sample_weight: a weight per sample, shape ``(n_samples,)``: each sample's
+                loss and gradient are multiplied by it.
+            class_weight: ``{class: weight}``; multiplies each sample's weight by its
+                class's.
+            clip_norm: rescale the gradient (of all parameters together) to at most this
+                Euclidean norm before each step.
+            clip_value: clip every gradient element to ``[-clip_value, clip_value]``.
+            verbose: 0 prints nothing, 1 a progress bar per epoch in a terminal (a line
+                per epoch elsewhere), 2 a line per epoch.
+            stream: where progress goes (standard output by default).
+
+        Returns:
+            The `History` of per-epoch ``loss``, metrics, their ``val_`` counterparts,
+            and anything callbacks log (such as ``learning_rate``); also kept as
+            ``self.history``.
+
+        One `fit` at a time: a second `fit` on the same network from another thread
+        raises `ConfigurationError`. `predict` and `evaluate` may run beside it from
+        other threads; each such call sees the weights of whole optimizer steps.
         """
         from nnkit.training import fit
 
-        return fit(self, X, y, **options)
+        return fit(
+            self,
+            X,
+            y,
+            epochs=epochs,
+            batch_size=batch_size,
+            validation_split=validation_split,
+            validation_data=validation_data,
+            shuffle=shuffle,
+            metrics=metrics,
+            callbacks=callbacks,
+            sample_weight=sample_weight,
+            class_weight=class_weight,
+            clip_norm=clip_norm,
+            clip_value=clip_value,
+            verbose=verbose,
+            stream=stream,
+        )
 
     def predict(self, X: Any, batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
-        """The network's outputs for ``X``: shape ``(n_samples, n_outputs)``."""
+        """The network's outputs for ``X`` of shape ``(n_samples, *sample_shape)``:
+        shape ``(n_samples, n_outputs)``.
+
+        Safe from any number of threads at once: each call gets exactly what it would
+        get alone, whatever the batch size.
+        """
         # perf: each batch is checked for NaN just before use, while it is in cache.
-        X = as_features(X, self.dtype, self.n_inputs, finite=False)
-        self._ensure_built(X.shape[1])
-        outputs = np.empty((X.shape[0], self.n_outputs), dtype=self.dtype)
+        X = as_features(X, self.dtype, self.input_shape, finite=False)
+        self._ensure_built(X.shape[1:])
+        self.layers[0].check_input(X)
         batch_size = positive_int(batch_size, "batch_size")
-        for start in range(0, X.shape[0], batch_size):
-            batch = X[start : start + batch_size]
-            check_finite(batch, "X", first_row=start)
-            outputs[start : start + batch_size] = self.forward(batch.T).T
+        outputs = np.empty((X.shape[0], self.n_outputs), dtype=self.dtype)
+        with self._weights_lock.reading(), self._workspaces.borrow() as workspace:
+            for start in range(0, X.shape[0], batch_size):
+                batch = X[start : start + batch_size]
+                check_finite(batch, "X", first_row=start)
+                outputs[start : start + batch_size] = self.forward(batch, workspace)
         return outputs
 
     def evaluate(
@@ -247,10 +442,12 @@ class Network:
         """The loss and metrics on ``X`` and ``y``: ``{"loss": ..., "accuracy": ...}``.
 
         The loss includes the layers' regularisation penalties and is weighted by
-        ``sample_weight`` if given; metrics are unweighted.
+        ``sample_weight`` if given; metrics are unweighted. Safe from several threads,
+        as `predict` is.
         """
-        X = as_features(X, self.dtype, self.n_inputs)
-        self._ensure_built(X.shape[1])
+        X = as_features(X, self.dtype, self.input_shape)
+        self._ensure_built(X.shape[1:])
+        self.layers[0].check_input(X)
         Y = as_targets(y, X.shape[0], self.n_outputs, self.loss, self.dtype)
         weights = as_sample_weight(sample_weight, X.shape[0], self.dtype)
         return self.evaluate_arrays(X, Y, self.resolve_metrics(metrics), batch_size, weights)
@@ -267,14 +464,15 @@ class Network:
         and ``sample_weight``, if any, ``(n_samples,)``."""
         batch_size = positive_int(batch_size, "batch_size")
         totals = dict.fromkeys(["loss", *metrics], 0.0)
-        for start in range(0, X.shape[0], batch_size):
-            stop = min(start + batch_size, X.shape[0])
-            A, Yb = self.forward(X[start:stop].T), Y[start:stop].T
-            weights = None if sample_weight is None else sample_weight[None, start:stop]
-            m = stop - start
-            totals["loss"] += self.batch_loss(A, Yb, weights) * m
-            for name, metric in metrics.items():
-                totals[name] += metric.value(A, Yb) * m
+        with self._weights_lock.reading(), self._workspaces.borrow() as workspace:
+            for start in range(0, X.shape[0], batch_size):
+                stop = min(start + batch_size, X.shape[0])
+                A, Yb = self.forward(X[start:stop], workspace).T, Y[start:stop].T
+                weights = None if sample_weight is None else sample_weight[None, start:stop]
+                m = stop - start
+                totals["loss"] += self.batch_loss(A, Yb, weights) * m
+                for name, metric in metrics.items():
+                    totals[name] += metric.value(A, Yb) * m
         return {name: total / X.shape[0] for name, total in totals.items()}
 
     def resolve_metrics(self, metrics: Sequence[Metric | str] | None) -> dict[str, Metric]:
@@ -326,8 +524,9 @@ class Network:
             if not np.isfinite(new).all():
                 raise DataError(f"weight array {index} contains NaN or infinite values")
             arrays.append(new)
-        for new, old in zip(arrays, current):  # all checked first: never half-replaced
-            old[...] = new
+        with self._weights_lock.writing():  # all checked first: never half-replaced
+            for new, old in zip(arrays, current):
+                old[...] = new
 
     def _require_built(self, what: str) -> None:
         if not self.built:
@@ -343,6 +542,14 @@ class Network:
 
         save(self, path, include_optimizer=include_optimizer)
 
+    def to_onnx(self, path: str | os.PathLike[str] | None = None, opset: int = 17) -> Any:
+        """The network as an ONNX model, written to ``path`` if given; its input ``X`` and
+        output ``Y`` are those of `predict`. Needs the ``onnx`` extra; see
+        `nnkit.export.to_onnx()`."""
+        from nnkit.export import to_onnx
+
+        return to_onnx(self, path, opset)
+
     def summary(self, file: TextIO | None = None) -> None:
         """Print a table of the layers: output shape, parameter count, activation, and
         the distribution that supplied each component."""
@@ -356,3 +563,74 @@ class Network:
     def __repr__(self) -> str:
         layers = ", ".join(repr(layer) for layer in self.layers)
         return f"Network([{layers}], loss={self.loss!r}, optimizer={self.optimizer!r})"
+
+
+def _walk(layers: Sequence[Layer]) -> Iterator[Layer]:
+    """Each layer, then (depth first) the layers it holds."""
+    for layer in layers:
+        yield layer
+        yield from _walk(layer.sublayers())
+
+
+def _as_shape(shape: Any) -> Shape:
+    """A sample shape as a tuple of positive ints (an ``int`` is a flat width)."""
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        shape = (shape,)
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        dims = ()
+    if not dims or any(
+        isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1 for d in dims
+    ):
+        raise ConfigurationError(
+            f"a sample shape must be a positive integer or a tuple of them, got {shape!r}"
+        )
+    return tuple(int(d) for d in dims)
+
+
+def _describe(layer: Layer) -> str:
+    """A layer as errors name it: registry name and supplier, and its activation's."""
+    text = describe_component(layer)
+    activation = getattr(layer, "activation", None)
+    if activation is not None:
+        text += f" with activation {describe_component(activation)}"
+    return text
+
+
+@contextmanager
+def _blaming(layer: Layer, index: int, method: str) -> Iterator[None]:
+    """Turn a crash of a layer's method during the build's probe into an error that
+    names the layer and the plugin that supplied it."""
+    try:
+        yield
+    except (ConfigurationError, DataError):
+        raise
+    except Exception as error:
+        raise ConfigurationError(
+            f"layer {index + 1} ({_describe(layer)}) failed in {method}() on a probe batch: "
+            f"{type(error).__name__}: {error}"
+        ) from error
+
+
+def _check_output(
+    array: Any,
+    expected: tuple[int, ...],
+    dtype: np.dtype,
+    layer: Layer,
+    index: int,
+    method: str,
+    what: str,
+) -> None:
+    if not isinstance(array, np.ndarray) or array.shape != expected or array.dtype != dtype:
+        found = (
+            f"shape {array.shape} and dtype {array.dtype}"
+            if isinstance(array, np.ndarray)
+            else type(array).__name__
+        )
+        raise ConfigurationError(
+            f"layer {index + 1} ({_describe(layer)}) broke the layer contract: {method}() "
+            f"returned an {what} of {found} for a probe batch of 2 samples, but should "
+            f"return shape {expected} and dtype {dtype}; the layer or its activation is "
+            "at fault (run the conformance kit, pytest --nnkit-check, on its plugin)"
+        )

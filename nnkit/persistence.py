@@ -30,8 +30,9 @@ __all__ = ["save", "load", "FORMAT", "FORMAT_VERSION"]
 
 #: What the description's "format" field says of every nnkit model file.
 FORMAT: Final = "nnkit-model"
-#: The newest format this nnkit reads and the one it writes.
-FORMAT_VERSION: Final = 1
+#: The newest format this nnkit reads and the one it writes. Format 2 records the input
+#: sample shape (``input_shape``) where format 1 recorded a width (``n_inputs``).
+FORMAT_VERSION: Final = 2
 #: The archive member holding the JSON description.
 DESCRIPTION: Final = "model.json"
 #: Arrays are stored as members ``arrays/<name>.npy``.
@@ -52,7 +53,7 @@ def save(network: Network, path: str | os.PathLike[str], include_optimizer: bool
     """
     if not network.built:
         raise nnkit.ConfigurationError(
-            "nothing to save yet: the network has no weights; fit it or call build(n_inputs)"
+            "nothing to save yet: the network has no weights; fit it or call build(input_shape)"
         )
     registry = default_registry()
     arrays: dict[str, np.ndarray] = {"parameters": network.store.values}
@@ -67,7 +68,7 @@ def save(network: Network, path: str | os.PathLike[str], include_optimizer: bool
         "format_version": FORMAT_VERSION,
         "nnkit_version": nnkit.__version__,
         "network": {
-            "n_inputs": network.n_inputs,
+            "input_shape": list(network.input_shape),
             "dtype": network.dtype.name,
             "seed": network.seed,
             "layers": [component_spec("layer", layer, registry) for layer in network.layers],
@@ -181,9 +182,9 @@ def _read_archive(archive: zipfile.ZipFile, source: str, substitute: Mapping[str
     if "parameters" not in members:
         raise ModelFileError(f"{source}: the file holds no parameters")
     parameters = _read_array(archive, members.pop("parameters"), source)
-    n_inputs = _field(spec, "n_inputs", int, source)
+    input_shape = _input_shape(spec, source)
     try:
-        network.build(n_inputs, max_parameters=parameters.size)
+        network.build(input_shape, max_parameters=parameters.size)
     except nnkit.ConfigurationError as error:
         raise ModelFileError(f"{source}: the weights do not fit the network: {error}") from None
     _assign(network.store.values, parameters, "parameters", source)
@@ -298,6 +299,16 @@ def _assign(target: np.ndarray, array: np.ndarray, what: str, source: str) -> No
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         raise ModelFileError(f"{source}: {what} contains NaN or infinite values")
     target[...] = array
+
+
+def _input_shape(spec: dict[str, Any], source: str) -> tuple[int, ...]:
+    """The input sample shape: ``input_shape`` (format 2) or ``n_inputs`` (format 1)."""
+    if "input_shape" not in spec:
+        return (_field(spec, "n_inputs", int, source),)
+    shape = _field(spec, "input_shape", list, source)
+    if not shape or not all(type(d) is int and d > 0 for d in shape):
+        raise ModelFileError(f"{source}: the description's 'input_shape' is malformed: {shape!r}")
+    return tuple(shape)
 
 
 def _field(mapping: dict[str, Any], key: str, kind: type, source: str) -> Any:

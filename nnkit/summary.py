@@ -35,20 +35,27 @@ def format_summary(network: Network) -> str:
         if store is None:
             shape, params = "?", "?"
         else:
-            shape = f"(None, {network.layer_widths[index]})"
-            count = sum(math.prod(s) for s in store.shapes[index].values())
-            params = f"{count:,}"
+            shape = "(" + ", ".join(["None", *map(str, network.layer_shapes[index])]) + ")"
+            params = f"{_parameter_count(layer):,}"
         activation = describe_component(getattr(layer, "activation", None))
         rows.append((str(index + 1), describe_component(layer), shape, params, activation))
     lines = format_table(headers, rows, rule=True).splitlines()
     lines.append("-" * len(lines[1]))
     if store is None:
-        lines.append("not built yet: call fit, predict or build(n_inputs) to size the layers")
+        lines.append("not built yet: call fit, predict or build(input_shape) to size the layers")
     else:
+        inputs = ", ".join(map(str, network.input_shape))
+        inputs = inputs if len(network.input_shape) == 1 else f"({inputs})"
         lines.append(
-            f"inputs: {network.n_inputs}    parameters: {network.n_parameters:,}    "
+            f"inputs: {inputs}    parameters: {network.n_parameters:,}    "
             f"dtype: {network.dtype}"
         )
     lines.append(f"loss: {describe_component(network.loss)}")
     lines.append(f"optimizer: {describe_component(network.optimizer)}")
     return "\n".join(lines)
+
+
+def _parameter_count(layer: Any) -> int:
+    """The parameters of ``layer`` and of every layer it holds."""
+    own = sum(math.prod(shape) for shape in layer.parameter_shapes().values())
+    return own + sum(_parameter_count(inner) for inner in layer.sublayers())

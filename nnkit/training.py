@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import os
+import sys
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
-from nnkit.buffers import BufferCache
 from nnkit.callbacks import Callback, TrainingContext
 from nnkit.data import (
     as_features,
@@ -16,11 +19,12 @@ from nnkit.data import (
     class_weights_for,
     positive_int,
 )
-from nnkit.errors import ConfigurationError, DataError
+from nnkit.errors import ConfigurationError, DataError, DivergenceWarning
 from nnkit.history import History
 from nnkit.metrics import Metric
 from nnkit.progress import progress_callback
 from nnkit.registry import default_registry
+from nnkit.workspace import Workspace
 
 if TYPE_CHECKING:
     from nnkit.network import Network
@@ -46,37 +50,8 @@ def fit(
     verbose: int = 1,
     stream: TextIO | None = None,
 ) -> History:
-    """Train ``network`` on ``X`` and ``y``.
-
-    Args:
-        network: the network to train (built from ``X`` if it is not yet).
-        X: features, shape ``(n_samples, n_features)``.
-        y: targets, shape ``(n_samples, n_outputs)``, or integer class labels.
-        epochs: passes over the training data.
-        batch_size: samples per gradient step; the last batch of an epoch may be smaller.
-        validation_split: fraction of the samples, taken from the end of ``X`` before
-            shuffling (as Keras does), held out to validate on after each epoch.
-        validation_data: ``(X_val, y_val)`` or ``(X_val, y_val, sample_weight_val)`` to
-            validate on instead.
-        shuffle: draw a new batch order every epoch from the network's seeded generator.
-        metrics: metric names or instances; by default those the loss names
-            (``accuracy`` for the cross-entropies).
-        callbacks: callback names or instances, such as ``"terminate_on_nan"`` or
-            ``nnkit.callback("early_stopping", patience=5)``.
-        sample_weight: a weight per sample, shape ``(n_samples,)``: each sample's loss
-            and gradient are multiplied by it.
-        class_weight: ``{class: weight}``; multiplies each sample's weight by its class's.
-        clip_norm: rescale the gradient (of all parameters together) to at most this
-            Euclidean norm before each step.
-        clip_value: clip every gradient element to ``[-clip_value, clip_value]``.
-        verbose: 0 prints nothing, 1 a progress bar per epoch in a terminal (a line per
-            epoch elsewhere), 2 a line per epoch.
-        stream: where progress goes (standard output by default).
-
-    Returns:
-        The `History` of per-epoch ``loss``, metrics, their ``val_``
-        counterparts, and anything callbacks log (such as ``learning_rate``).
-    """
+    """Train ``network`` on ``X`` and ``y``: the loop behind `Network.fit`, whose
+    documentation describes every argument."""
     epochs = positive_int(epochs, "epochs")
     batch_size = positive_int(batch_size, "batch_size")
     if not isinstance(validation_split, (int, float)) or not 0 <= validation_split < 1:
@@ -88,8 +63,9 @@ def fit(
             raise ConfigurationError(f"{name} must be a positive number, got {limit!r}")
     reporter = progress_callback(verbose, stream)
 
-    X = as_features(X, network.dtype, network.n_inputs)
-    network._ensure_built(X.shape[1])
+    X = as_features(X, network.dtype, network.input_shape)
+    network._ensure_built(X.shape[1:])
+    network.layers[0].check_input(X)
     # perf: class labels stay compact (booleans); batches are converted as they are drawn.
     Y = as_targets(y, X.shape[0], network.n_outputs, network.loss, network.dtype, compact=True)
     weights = _combined_weights(sample_weight, class_weight, Y, network.dtype)
@@ -132,9 +108,6 @@ def fit(
     for callback in callback_list:  # each checks its settings here, before any training
         callback.set_context(context)
 
-    history = History()
-    network.history = history
-    network.stop_training = False
     runner = _EpochRunner(
         network,
         X,
@@ -147,13 +120,26 @@ def fit(
         clip_norm,
         clip_value,
     )
+    with network.training_session():
+        return _run_epochs(runner, epochs, validation)
+
+
+def _run_epochs(
+    runner: _EpochRunner,
+    epochs: int,
+    validation: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None,
+) -> History:
+    network, callback_list, metric_map = runner.network, runner.callbacks, runner.metrics
+    history = History()
+    network.history = history
+    network.stop_training = False
     logs: dict[str, float] = {}
     for callback in callback_list:
         callback.on_train_begin()
     for epoch in range(1, epochs + 1):
         for callback in callback_list:
             callback.on_epoch_begin(epoch)
-        logs = runner.run()
+        logs = runner.run(epoch)
         if validation is not None:
             X_val, Y_val, w_val = validation
             scores = network.evaluate_arrays(X_val, Y_val, metric_map, sample_weight=w_val)
@@ -186,7 +172,8 @@ def _validation_arrays(
             "validation_data must be a pair (X_val, y_val) or a triple (X_val, y_val, "
             "sample_weight_val)"
         )
-    X_val = as_features(validation_data[0], network.dtype, network.n_inputs, name="X_val")
+    X_val = as_features(validation_data[0], network.dtype, network.input_shape, name="X_val")
+    network.layers[0].check_input(X_val)
     Y_val = as_targets(
         validation_data[1],
         X_val.shape[0],
@@ -210,6 +197,29 @@ def clip_gradients(grads: np.ndarray, clip_norm: float | None, clip_value: float
         norm = float(np.sqrt(np.vdot(grads, grads)))
         if norm > clip_norm:
             grads *= clip_norm / norm
+
+
+def _warn_diverged(network: Network, loss: float, epoch: int, batch: int) -> None:
+    rate = getattr(network.optimizer, "learning_rate", None)
+    rate_hint = "" if rate is None else f" (it is {rate:g})"
+    warnings.warn(
+        DivergenceWarning(
+            f"training diverged: the loss became {loss} at epoch {epoch}, batch {batch}. "
+            f"Try a smaller learning rate{rate_hint}, scaled features, or clip_norm=1.0; "
+            "callbacks=['terminate_on_nan'] stops training at once, and save() refuses "
+            "weights that are not finite"
+        ),
+        stacklevel=_stacklevel_outside_nnkit(),
+    )
+
+
+def _stacklevel_outside_nnkit() -> int:
+    """The ``stacklevel`` that points a warning at the first caller outside nnkit."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _overrides(callback: Callback, hook: str) -> bool:
@@ -238,16 +248,19 @@ class _EpochRunner:
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.metrics = metrics
+        self.callbacks = callbacks
         # perf: only callbacks that override the batch hooks are called per batch.
         self.batch_begin = [c for c in callbacks if _overrides(c, "on_batch_begin")]
         self.batch_end = [c for c in callbacks if _overrides(c, "on_batch_end")]
         self.clipping = clip_norm is not None or clip_value is not None
         self.clip_norm, self.clip_value = clip_norm, clip_value
-        self._buffers = BufferCache()
+        # This fit's own arrays: the batches and every layer's, reused from batch to batch.
+        self.workspace = Workspace()
+        self.diverged = False
 
-    def run(self) -> dict[str, float]:
+    def run(self, epoch: int) -> dict[str, float]:
         network, X, Y, W = self.network, self.X, self.Y, self.weights
-        buffers = self._buffers
+        workspace = buffers = self.workspace
         n = X.shape[0]
         order = network.shuffle_rng.permutation(n) if self.shuffle else None
         loss_total, seen = 0.0, 0
@@ -266,29 +279,32 @@ class _EpochRunner:
                 rows = order[start:stop]
                 # perf: mode="clip" (the rows are valid) spares take's buffering of `out`.
                 X_batch = X.take(
-                    rows, axis=0, out=buffers.get("X", (m, X.shape[1]), X.dtype), mode="clip"
+                    rows, axis=0, out=buffers.buffer("X", (m, *X.shape[1:]), X.dtype), mode="clip"
                 )
                 Y_rows = Y.take(
-                    rows, axis=0, out=buffers.get("Y", (m, Y.shape[1]), Y.dtype), mode="clip"
+                    rows, axis=0, out=buffers.buffer("Y", (m, Y.shape[1]), Y.dtype), mode="clip"
                 )
                 if W is not None:
                     W_batch = W.take(
-                        rows, axis=1, out=buffers.get("W", (1, m), W.dtype), mode="clip"
+                        rows, axis=1, out=buffers.buffer("W", (1, m), W.dtype), mode="clip"
                     )
             # Targets as columns, like every array inside the network.
             if Y_rows.dtype != X.dtype:  # compact one-hot targets, converted per batch
                 # perf: into a C-contiguous buffer, as the network's own arrays are.
-                Y_batch = buffers.get("Y_columns", (Y_rows.shape[1], m), X.dtype)
+                Y_batch = buffers.buffer("Y_columns", (Y_rows.shape[1], m), X.dtype)
                 np.copyto(Y_batch, Y_rows.T)
             else:
                 Y_batch = Y_rows.T
-            A = network.forward(X_batch.T, training=True)
+            A = network.forward(X_batch, workspace, training=True).T  # columns, (n_out, m)
             # The batch's loss and metrics are those of the outputs before the update.
             batch_loss = network.batch_loss(A, Y_batch, W_batch)
+            if not self.diverged and not math.isfinite(batch_loss):
+                self.diverged = True
+                _warn_diverged(network, batch_loss, epoch, batch)
             loss_total += batch_loss * m
             for name, metric in self.metrics.items():
                 metric_totals[name] += metric.value(A, Y_batch) * m
-            network.backward(A, Y_batch, W_batch)
+            network.backward(A, Y_batch, workspace, W_batch)
             if self.clipping:
                 clip_gradients(network.store.grads, self.clip_norm, self.clip_value)
             network.update()

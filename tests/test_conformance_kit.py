@@ -141,56 +141,69 @@ class Float64Adagrad(nnkit.Optimizer):
 class Scale(nnkit.Layer):
     """Multiplies each input by a learned scale: the base of the broken layers below."""
 
-    def build(self, n_inputs, rng):
-        self.n_inputs = n_inputs
-        return n_inputs
+    def build(self, input_shape, rng):
+        self.n_inputs = input_shape[0]
+        return input_shape
 
     def parameter_shapes(self):
-        return {"s": (self.n_inputs, 1)}
+        return {"s": (self.n_inputs,)}
 
     def initialize(self, rng):
-        self.params["s"][...] = rng.uniform(0.5, 1.5, size=(self.n_inputs, 1))
+        self.params["s"][...] = rng.uniform(0.5, 1.5, size=self.n_inputs)
 
-    def forward(self, A_prev, training=False):
-        self.A_prev = A_prev
-        return A_prev * self.params["s"]
+    def forward(self, x, ws, training=False):
+        ws.x = x
+        return x * self.params["s"]
 
-    def backward(self, dA, need_input_gradient=True):
-        self.grads["s"][...] = np.sum(dA * self.A_prev, axis=1, keepdims=True)
-        return dA * self.params["s"] if need_input_gradient else None
+    def backward(self, dy, ws, need_input_gradient=True):
+        self.grads["s"][...] = np.sum(dy * ws.x, axis=0)
+        return dy * self.params["s"] if need_input_gradient else None
 
 
 class MutatingScale(Scale):
-    def forward(self, A_prev, training=False):
-        self.A_prev = A_prev
-        A_prev *= self.params["s"]  # writes into the previous layer's output
-        return A_prev
+    def forward(self, x, ws, training=False):
+        ws.x = x.copy()
+        x *= self.params["s"]  # writes into the previous layer's output
+        return x
 
 
 class Float64Scale(Scale):
-    def forward(self, A_prev, training=False):
-        self.A_prev = A_prev
-        return A_prev * self.params["s"].astype(np.float64)
+    def forward(self, x, ws, training=False):
+        ws.x = x
+        return x * self.params["s"].astype(np.float64)
 
 
 class WrongGradientScale(Scale):
-    def backward(self, dA, need_input_gradient=True):
-        super().backward(dA, need_input_gradient)
+    def backward(self, dy, ws, need_input_gradient=True):
+        super().backward(dy, ws, need_input_gradient)
         self.grads["s"] *= 0.5  # forgot a factor
-        return dA * self.params["s"]
+        return dy * self.params["s"]
 
 
 class BatchCentredScale(Scale):
     """Consistent gradients, but each output depends on the whole batch."""
 
-    def forward(self, A_prev, training=False):
-        self.centred = A_prev - A_prev.mean(axis=1, keepdims=True)
-        return self.centred * self.params["s"]
+    def forward(self, x, ws, training=False):
+        ws.centred = x - x.mean(axis=0, keepdims=True)
+        return ws.centred * self.params["s"]
 
-    def backward(self, dA, need_input_gradient=True):
-        self.grads["s"][...] = np.sum(dA * self.centred, axis=1, keepdims=True)
-        dX = dA * self.params["s"]
-        return dX - dX.mean(axis=1, keepdims=True)
+    def backward(self, dy, ws, need_input_gradient=True):
+        self.grads["s"][...] = np.sum(dy * ws.centred, axis=0)
+        dx = dy * self.params["s"]
+        return dx - dx.mean(axis=0, keepdims=True)
+
+
+class SelfStoringScale(Scale):
+    """Right gradients one call at a time, but keeps the call's input on the layer (as
+    layers did before workspaces), so two interleaved calls mix their arrays."""
+
+    def forward(self, x, ws, training=False):
+        self.x = x
+        return x * self.params["s"]
+
+    def backward(self, dy, ws, need_input_gradient=True):
+        self.grads["s"][...] = np.sum(dy * self.x, axis=0)
+        return dy * self.params["s"] if need_input_gradient else None
 
 
 class MissingBiasGradient(nnkit.Loss):
@@ -255,10 +268,11 @@ BROKEN = [
     (StatefulMomentum(), "optimizer_state_round_trip", "after resuming from the saved state"),
     (DriftingOptimizer(), "optimizer_still_on_zero_gradients", "zero gradients"),
     (Float64Adagrad(), "optimizer_keeps_dtype", "state 'sum' of float32 parameters"),
-    (MutatingScale(), "layer_inputs_unchanged", "changed A_prev"),
+    (MutatingScale(), "layer_inputs_unchanged", "changed x"),
     (Float64Scale(), "layer_shape_and_dtype", "expected dtype float32, found float64"),
     (WrongGradientScale(), "layer_gradients", "parameter gradients (training)"),
     (BatchCentredScale(), "layer_samples_independent", "sample 0 alone"),
+    (SelfStoringScale(), "layer_interleaved_calls", "when interleaved"),
     (MissingBiasGradient(), "loss_gradient", "gradient(A, Y) against finite differences"),
     (SummingLoss(), "loss_per_sample", "value against per_sample mean"),
     (NarrowHe(), "initializer_variance", "expected 0.00666667 (within 10%)"),

@@ -23,7 +23,6 @@ def classifier():
     "X, message",
     [
         (np.zeros(20), r"must be 2-D .*X.reshape\(-1, 1\)"),
-        (np.zeros((20, 4, 1)), "got 3-D"),
         (np.zeros((0, 4)), "empty"),
         (np.zeros((20, 0)), "no features"),
         (np.where(np.eye(20, 4) == 1, np.nan, 0.0), "NaN .* row 0, column 0"),
@@ -31,11 +30,23 @@ def classifier():
         (np.array([["a"] * 4] * 20), "must be numeric"),
         ([[1, 2], [3]], "could not be read|must be numeric"),
     ],
-    ids=["1-D", "3-D", "no-samples", "no-features", "nan", "inf", "strings", "ragged"],
+    ids=["1-D", "no-samples", "no-features", "nan", "inf", "strings", "ragged"],
 )
 def test_bad_features_are_rejected(X, message):
     with pytest.raises(nnkit.DataError, match=message):
         classifier().fit(X, Y_GOOD, verbose=0)
+
+
+def test_samples_a_dense_layer_cannot_take_are_refused_before_training():
+    with pytest.raises(nnkit.ConfigurationError, match=r"layer 1 \(dense .*\) cannot take samples of shape \(4, 1\).*flatten"):
+        classifier().fit(np.zeros((20, 4, 1)), Y_GOOD, verbose=0)
+
+
+def test_samples_of_another_shape_after_fitting():
+    net = classifier()
+    net.fit(X_GOOD, Y_GOOD, verbose=0)
+    with pytest.raises(nnkit.DataError, match=r"samples of shape \(4, 1\) but the network takes samples of shape \(4,\)"):
+        net.predict(X_GOOD[:, :, None])
 
 
 def test_wrong_feature_count_after_fitting():

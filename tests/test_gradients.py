@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import nnkit
+from nnkit.workspace import Workspace
 
 ACTIVATIONS = ["sigmoid", "relu", "tanh", "softmax", "identity", "leaky_relu"]
 STEP = 1e-6
@@ -139,11 +140,12 @@ def test_whole_network_gradient_matches_finite_differences(case):
 
     def total_loss(params):
         net.store.values[...] = params
-        return net.loss.value(net.forward(X.T), Y)
+        return net.loss.value(net.forward(X).T, Y)
 
     params = net.store.values.copy()
     expected = numeric_gradient(total_loss, params.copy())
     net.store.values[...] = params
-    net.backward(net.forward(X.T, training=True), Y)
+    workspace = Workspace()
+    net.backward(net.forward(X, workspace, training=True).T, Y, workspace)
     assert net._fused_output == ("fused" in case and "not fused" not in case)
     np.testing.assert_allclose(net.store.grads, expected, rtol=1e-5, atol=1e-7)

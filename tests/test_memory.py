@@ -43,10 +43,10 @@ def test_every_batch_of_an_epoch_uses_the_same_buffers():
     addresses = set()
     original = first_layer.forward
 
-    def recording_forward(A_prev, training=False):
-        A = original(A_prev, training)
-        addresses.add((A.__array_interface__["data"][0], A_prev.__array_interface__["data"][0]))
-        return A
+    def recording_forward(x, workspace, training=False):
+        y = original(x, workspace, training)
+        addresses.add((y.__array_interface__["data"][0], x.__array_interface__["data"][0]))
+        return y
 
     first_layer.forward = recording_forward
     net.fit(X[:1000], y[:1000], epochs=2, batch_size=64, verbose=0)  # the last batch has 40

@@ -7,6 +7,7 @@ import pytest
 
 import nnkit
 from nnkit.training import clip_gradients
+from nnkit.workspace import Workspace
 
 from .test_gradients import numeric_gradient
 
@@ -27,7 +28,8 @@ def network(l2=0.0, optimizer="sgd", layers=None):
 
 
 def gradients(net, Y=Y, weights=None):
-    net.backward(net.forward(X.T, training=True), Y, weights)
+    workspace = Workspace()
+    net.backward(net.forward(X, workspace, training=True).T, Y, workspace, weights)
     return net.store.grads.copy()
 
 
@@ -45,14 +47,14 @@ def test_l2_adds_l2_times_W_to_weight_gradients_and_nothing_to_biases():
 
 def test_l2_penalty_is_in_the_loss_and_its_gradient_matches():
     net = network(l2=0.3)
-    A = net.forward(X.T)
+    A = net.forward(X).T
     W1, _, W2, _ = net.get_weights()
     penalty = 0.15 * (np.sum(W1**2) + np.sum(W2**2))
     assert net.batch_loss(A, Y) == pytest.approx(net.loss.value(A, Y) + penalty)
 
     def total(params):
         net.store.values[...] = params
-        return net.batch_loss(net.forward(X.T), Y)
+        return net.batch_loss(net.forward(X).T, Y)
 
     params = net.store.values.copy()
     expected = numeric_gradient(total, params.copy())
@@ -130,9 +132,9 @@ def test_dropout_is_the_identity_at_inference():
 
 def test_dropout_zeroes_at_the_rate_and_scales_the_rest_while_training():
     dropout = nnkit.layer("dropout", rate=0.25)
-    dropout.build(200, np.random.default_rng(1))
-    A = np.ones((200, 500), dtype=np.float32)
-    out = dropout.forward(A, training=True)
+    dropout.build((200,), np.random.default_rng(1))
+    x = np.ones((500, 200), dtype=np.float32)
+    out = dropout.forward(x, Workspace(), training=True)
     assert out.dtype == np.float32
     assert np.mean(out == 0) == pytest.approx(0.25, abs=0.01)
     np.testing.assert_allclose(out[out != 0], 1 / 0.75)
@@ -141,15 +143,16 @@ def test_dropout_zeroes_at_the_rate_and_scales_the_rest_while_training():
 
 def test_dropout_backward_matches_finite_differences_with_a_fixed_mask():
     dropout = nnkit.layer("dropout", rate=0.5)
-    A, dA = RNG.normal(size=(4, 6)), RNG.normal(size=(4, 6))
+    x, dy = RNG.normal(size=(6, 4)), RNG.normal(size=(6, 4))
+    workspace = Workspace()
 
-    def fixed_mask_forward(A):
-        dropout.build(4, np.random.default_rng(7))  # same seed: the same mask every call
-        return dropout.forward(A, training=True)
+    def fixed_mask_forward(x):
+        dropout.build((4,), np.random.default_rng(7))  # same seed: the same mask every call
+        return dropout.forward(x, workspace, training=True)
 
-    expected = numeric_gradient(lambda A: np.sum(dA * fixed_mask_forward(A)), A.copy())
-    fixed_mask_forward(A)
-    np.testing.assert_allclose(dropout.backward(dA), expected, rtol=1e-6, atol=1e-9)
+    expected = numeric_gradient(lambda x: np.sum(dy * fixed_mask_forward(x)), x.copy())
+    fixed_mask_forward(x)
+    np.testing.assert_allclose(dropout.backward(dy, workspace), expected, rtol=1e-6, atol=1e-9)
     assert 0 < np.mean(expected == 0) < 1
 
 
@@ -174,13 +177,13 @@ def test_dropout_masks_are_seeded_by_the_network():
 def test_sample_weights_scale_each_samples_loss_and_gradient():
     net = network()
     weights = np.linspace(0, 2, 12)
-    A = net.forward(X.T)
+    A = net.forward(X).T
     per_sample = net.loss.per_sample(A, Y)
     assert net.batch_loss(A, Y, weights[None, :]) == pytest.approx(np.mean(weights * per_sample))
 
     def weighted(params):
         net.store.values[...] = params
-        return net.batch_loss(net.forward(X.T), Y, weights[None, :])
+        return net.batch_loss(net.forward(X).T, Y, weights[None, :])
 
     params = net.store.values.copy()
     expected = numeric_gradient(weighted, params.copy())
@@ -196,7 +199,7 @@ def test_class_weights_change_the_loss_as_specified():
         X, LABELS, epochs=1, batch_size=12, shuffle=False, class_weight={0: 3.0, 2: 0.5}, verbose=0
     )
     fresh = network()
-    A = fresh.forward(X.T)
+    A = fresh.forward(X).T
     per_class = np.array([3.0, 1.0, 0.5])[LABELS]
     expected = np.mean(per_class * fresh.loss.per_sample(A, Y))
     assert history.history["loss"][0] == pytest.approx(expected)

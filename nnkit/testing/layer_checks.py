@@ -1,7 +1,8 @@
 """Checks of a layer: its gradients, shapes, dtypes, state and randomness.
 
-A layer is checked on its own, wired as the network wires it: built for an input width,
-bound to views of one flat parameter array, initialised, then run forward and backward.
+A layer is checked on its own, wired as the network wires it: built for its example
+sample shape, bound to views of one flat parameter array, initialised, then run forward
+and backward with a workspace per call.
 """
 
 from __future__ import annotations
@@ -20,70 +21,89 @@ from nnkit.testing.numeric import (
     through_npy,
 )
 from nnkit.testing.subject import Subject
+from nnkit.workspace import Workspace
 
-N_INPUTS, BATCH, SEED = 4, 5, 3
+BATCH, SEED = 5, 3
 
 
 class Rig:
     """One layer's parameters, and fresh copies of the layer bound to them.
 
-    Every `layer()` call builds a new copy with the same seed, so a layer that draws
-    random numbers (dropout) draws the same ones each time and finite differences apply.
+    The layer is built for its ``example_input_shape``. Every `layer()` call builds a new
+    copy with the same seed, so a layer that draws random numbers (dropout) draws the
+    same ones each time and finite differences apply.
     """
 
     def __init__(self, make: Callable[[], Any], dtype: Any = np.float64) -> None:
         self.make, self.dtype = make, np.dtype(dtype)
         first = make()
-        self.width = first.build(N_INPUTS, np.random.default_rng(SEED))
-        self.store = ParameterStore([first.parameter_shapes()], self.dtype)
-        first.bind(self.store.value_views[0], self.store.grad_views[0])
-        first.initialize(np.random.default_rng(SEED + 1))
+        self.input_shape = tuple(first.example_input_shape)
+        self.output_shape = tuple(first.build(self.input_shape, np.random.default_rng(SEED)))
+        self.nodes = _walk(first)
+        self.store = ParameterStore([node.parameter_shapes() for node in self.nodes], self.dtype)
+        for node, params, grads in zip(self.nodes, self.store.value_views, self.store.grad_views):
+            node.bind(params, grads)
+            node.initialize(np.random.default_rng(SEED + 1))
+        self.example = first
         self.state = {key: value.copy() for key, value in first.state().items()}
 
     def layer(self, state: dict[str, np.ndarray] | None = None) -> Any:
         """A fresh copy bound to the parameters, holding ``state`` (by default the one
         the first copy started with)."""
         layer = self.make()
-        layer.build(N_INPUTS, np.random.default_rng(SEED))
-        layer.bind(self.store.value_views[0], self.store.grad_views[0])
+        layer.build(self.input_shape, np.random.default_rng(SEED))
+        for node, params, grads in zip(_walk(layer), self.store.value_views, self.store.grad_views):
+            node.bind(params, grads)
         state = self.state if state is None else state
         if state:
             layer.load_state({key: value.copy() for key, value in state.items()})
         return layer
 
     def inputs(self, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """``A_prev`` of shape ``(n_inputs, batch)`` and an upstream ``dA`` for the output."""
+        """An input batch ``x`` of shape ``(batch, *input_shape)`` and an upstream
+        gradient ``dy`` for the output."""
         rng = np.random.default_rng(seed)
-        A_prev = rng.normal(size=(N_INPUTS, BATCH)).astype(self.dtype)
-        dA = rng.normal(size=(self.width, BATCH)).astype(self.dtype)
-        return A_prev, dA
+        x = np.asarray(self.example.example_input((BATCH, *self.input_shape), rng))
+        dy = rng.normal(size=(BATCH, *self.output_shape))
+        return x.astype(self.dtype), dy.astype(self.dtype)
 
 
-def _objective(rig: Rig, A_prev: np.ndarray, dA: np.ndarray, training: bool) -> float:
+def _walk(layer: Any) -> list[Any]:
+    """The layer and, depth first, the layers it holds: the order the network binds them."""
+    nodes = [layer]
+    for inner in layer.sublayers():
+        nodes.extend(_walk(inner))
+    return nodes
+
+
+def _objective(rig: Rig, x: np.ndarray, dy: np.ndarray, training: bool) -> float:
     layer = rig.layer()
-    return float(np.sum(dA * layer.forward(A_prev, training)) + layer.penalty())
+    penalty = sum(node.penalty() for node in _walk(layer))
+    return float(np.sum(dy * layer.forward(x, Workspace(), training)) + penalty)
 
 
 def layer_gradients(subject: Subject) -> None:
     """The input gradient and every parameter gradient of ``backward`` equal finite
-    differences of ``sum(dA * forward(A_prev)) + penalty()``, training and inferring."""
+    differences of ``sum(dy * forward(x)) + penalty()``, training and inferring (a layer
+    whose input is not differentiable, an embedding, returns zeros for it)."""
     rig = Rig(subject.make)
     for training in (True, False):
         mode = "training" if training else "inference"
-        A_prev, dA = rig.inputs(seed=1)
+        x, dy = rig.inputs(seed=1)
         layer = rig.layer()
-        layer.forward(A_prev, training)
-        dA_prev = layer.backward(dA, need_input_gradient=True)
-        if dA_prev is None:
-            raise AssertionError("backward(dA, need_input_gradient=True) returned None")
-        dA_prev, grads = dA_prev.copy(), rig.store.grads.copy()
-        objective = functools.partial(_objective, rig, A_prev, dA, training)
-        indices, expected = numeric_gradient(objective, A_prev)
-        assert_close(
-            dA_prev.reshape(-1)[indices],
-            expected,
-            f"input gradient ({mode}) against finite differences",
-        )
+        workspace = Workspace()
+        layer.forward(x, workspace, training)
+        dx = layer.backward(dy, workspace, need_input_gradient=True)
+        if dx is None:
+            raise AssertionError("backward(dy, ws, need_input_gradient=True) returned None")
+        dx, grads = np.array(dx, copy=True), rig.store.grads.copy()
+        objective = functools.partial(_objective, rig, x, dy, training)
+        if layer.differentiable_input:
+            indices, expected = numeric_gradient(objective, x)
+            what = f"input gradient ({mode}) against finite differences"
+            assert_close(dx.reshape(-1)[indices], expected, what)
+        else:
+            assert_close(dx, np.zeros_like(x), f"input gradient ({mode}) of codes", 0, 0)
         if rig.store.size:
             indices, expected = numeric_gradient(objective, rig.store.values)
             assert_close(
@@ -96,64 +116,95 @@ def layer_shape_and_dtype(subject: Subject) -> None:
     float64): no float64 leaks into a float32 network."""
     for dtype in (np.float32, np.float64):
         rig = Rig(subject.make, dtype)
-        A_prev, dA = rig.inputs()
+        x, dy = rig.inputs()
         layer = rig.layer()
         for training in (True, False):
-            A = layer.forward(A_prev, training)
-            assert_same_dtype(A, rig.dtype, f"forward output of a {rig.dtype} layer")
-            if A.shape != (rig.width, BATCH):
+            workspace = Workspace()
+            y = layer.forward(x, workspace, training)
+            assert_same_dtype(y, rig.dtype, f"forward output of a {rig.dtype} layer")
+            if y.shape != (BATCH, *rig.output_shape):
                 raise AssertionError(
-                    f"forward: build() said {rig.width} outputs, so expected shape "
-                    f"{(rig.width, BATCH)}, found {A.shape}"
+                    f"forward: build() said samples of shape {rig.output_shape}, so expected "
+                    f"shape {(BATCH, *rig.output_shape)}, found {y.shape}"
                 )
-            dA_prev = layer.backward(dA, need_input_gradient=True)
-            assert_same_dtype(dA_prev, rig.dtype, f"input gradient of a {rig.dtype} layer")
-            if dA_prev.shape != A_prev.shape:
+            dx = layer.backward(dy, workspace, need_input_gradient=True)
+            assert_same_dtype(dx, rig.dtype, f"input gradient of a {rig.dtype} layer")
+            if dx.shape != x.shape:
                 raise AssertionError(
-                    f"backward: expected an input gradient of shape {A_prev.shape}, found "
-                    f"{dA_prev.shape}"
+                    f"backward: expected an input gradient of shape {x.shape}, found {dx.shape}"
                 )
         for key, value in layer.state().items():
             assert_same_dtype(value, rig.dtype, f"state {key!r} of a {rig.dtype} layer")
 
 
 def layer_inputs_unchanged(subject: Subject) -> None:
-    """``forward`` does not write into its input, nor ``backward`` into ``dA``."""
+    """``forward`` does not write into its input, nor ``backward`` into ``dy``."""
     rig = Rig(subject.make)
-    A_prev, dA = rig.inputs()
-    A_prev_before, dA_before = A_prev.copy(), dA.copy()
+    x, dy = rig.inputs()
+    x_before, dy_before = x.copy(), dy.copy()
     layer = rig.layer()
-    layer.forward(A_prev, True)
-    if not np.array_equal(A_prev, A_prev_before):
-        raise AssertionError("forward(A_prev) changed A_prev, the previous layer's output")
-    layer.backward(dA, need_input_gradient=True)
-    if not np.array_equal(dA, dA_before):
-        raise AssertionError("backward(dA) changed dA, the next layer's gradient")
-    if not np.array_equal(A_prev, A_prev_before):
-        raise AssertionError("backward(dA) changed A_prev, the previous layer's output")
+    workspace = Workspace()
+    layer.forward(x, workspace, True)
+    if not np.array_equal(x, x_before):
+        raise AssertionError("forward(x) changed x, the previous layer's output")
+    layer.backward(dy, workspace, need_input_gradient=True)
+    if not np.array_equal(dy, dy_before):
+        raise AssertionError("backward(dy) changed dy, the next layer's gradient")
+    if not np.array_equal(x, x_before):
+        raise AssertionError("backward(dy) changed x, the previous layer's output")
 
 
 def layer_samples_independent(subject: Subject) -> None:
     """At inference, each sample's output depends on that sample alone."""
     rig = Rig(subject.make)
-    A_prev, _ = rig.inputs()
-    batch = rig.layer().forward(A_prev, False).copy()
-    for column in range(BATCH):
-        alone = rig.layer().forward(A_prev[:, [column]].copy(), False)
-        assert_close(alone, batch[:, [column]], f"inference output of sample {column} alone")
+    x, _ = rig.inputs()
+    batch = np.array(rig.layer().forward(x, Workspace(), False), copy=True)
+    for row in range(BATCH):
+        alone = rig.layer().forward(x[row : row + 1].copy(), Workspace(), False)
+        assert_close(alone, batch[row : row + 1], f"inference output of sample {row} alone")
+
+
+def layer_interleaved_calls(subject: Subject) -> None:
+    """Two calls interleaved on one instance, each with its own workspace (as two
+    threads make them), give exactly what the same calls give one after the other: the
+    layer keeps nothing of a call on itself."""
+    rig = Rig(subject.make)
+    (x1, dy1), (x2, dy2) = rig.inputs(seed=21), rig.inputs(seed=22)
+    for training in (True, False):
+        serial = rig.layer()
+        expected = []
+        for x, dy in ((x1, dy1), (x2, dy2)):
+            workspace = Workspace()
+            y = np.array(serial.forward(x, workspace, training), copy=True)
+            dx = np.array(serial.backward(dy, workspace, True), copy=True)
+            expected.append((y, dx, rig.store.grads.copy()))
+        layer = rig.layer()
+        first, second = Workspace(), Workspace()
+        y1 = np.array(layer.forward(x1, first, training), copy=True)
+        y2 = np.array(layer.forward(x2, second, training), copy=True)
+        found = []
+        for dy, workspace, y in ((dy1, first, y1), (dy2, second, y2)):
+            dx = np.array(layer.backward(dy, workspace, True), copy=True)
+            found.append((y, dx, rig.store.grads.copy()))
+        mode = "training" if training else "inference"
+        for call, (want, got) in enumerate(zip(expected, found), start=1):
+            for what, a, b in zip(("output", "input gradient", "parameter gradients"), got, want):
+                assert_close(a, b, f"call {call}'s {what} ({mode}) when interleaved", 0, 0)
 
 
 def layer_state_round_trip(subject: Subject) -> None:
     """``state()`` survives a save: restored into a fresh layer, inference is unchanged."""
     rig = Rig(subject.make)
-    A_prev, _ = rig.inputs()
+    x, _ = rig.inputs()
     layer = rig.layer()
     for seed in range(3):  # training may update running statistics
-        layer.forward(rig.inputs(seed=10 + seed)[0], True)
+        layer.forward(rig.inputs(seed=10 + seed)[0], Workspace(), True)
     saved = {key: through_npy(value) for key, value in layer.state().items()}
-    expected = layer.forward(A_prev, False).copy()
+    expected = np.array(layer.forward(x, Workspace(), False), copy=True)
     restored = rig.layer(state=saved)
-    assert_close(restored.forward(A_prev, False), expected, "inference after load_state(state())")
+    assert_close(
+        restored.forward(x, Workspace(), False), expected, "inference after load_state(state())"
+    )
 
 
 def layer_same_seed_same_result(subject: Subject) -> None:
@@ -162,8 +213,9 @@ def layer_same_seed_same_result(subject: Subject) -> None:
     outputs = []
     for _ in range(2):
         rig = Rig(subject.make)
-        A_prev, _ = rig.inputs()
-        outputs.append((rig.store.values.copy(), rig.layer().forward(A_prev, True).copy()))
+        x, _ = rig.inputs()
+        y = np.array(rig.layer().forward(x, Workspace(), True), copy=True)
+        outputs.append((rig.store.values.copy(), y))
     assert_close(outputs[1][0], outputs[0][0], "parameters initialised from one seed", 0, 0)
     assert_close(outputs[1][1], outputs[0][1], "training output from one seed", 0, 0)
 
@@ -174,6 +226,7 @@ CHECKS = [
     layer_shape_and_dtype,
     layer_gradients,
     layer_samples_independent,
+    layer_interleaved_calls,
     layer_state_round_trip,
     layer_same_seed_same_result,
 ]

@@ -50,10 +50,9 @@ def subject_of(
     if isinstance(component, type):
         found = _kind_of_class(component)
         info = next((c for c in registry.components(found) if c.factory is component), None)
-        arguments = dict(getattr(component, "example_arguments", {}))
         return Subject(
             found,
-            lambda: component(**arguments),
+            _maker(component),
             info,
             repr(info.name) if info else component.__name__,
         )
@@ -77,8 +76,16 @@ def _from_name(name: str, kind: str | None, registry: Registry) -> Subject:
     if len(kinds) > 1:
         raise ValueError(f"{name!r} is registered as {' and '.join(kinds)}: pass kind=")
     info = registry.get(kinds[0], name)
-    arguments = dict(getattr(info.factory, "example_arguments", {}))
-    return Subject(kinds[0], lambda: info.factory(**arguments), info, repr(info.name))
+    return Subject(kinds[0], _maker(info.factory), info, repr(info.name))
+
+
+def _maker(factory: Callable[..., Any]) -> Callable[[], Any]:
+    """Fresh examples of a registered class (`Component.example`) or factory."""
+    example = getattr(factory, "example", None)
+    if isinstance(factory, type) and callable(example):
+        return example
+    arguments = getattr(factory, "example_arguments", {})
+    return lambda: factory(**copy.deepcopy(arguments))
 
 
 def _kind_of_class(cls: type) -> str:

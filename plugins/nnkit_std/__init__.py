@@ -34,6 +34,11 @@ def register_activations(register: Register) -> None:
 def register_layers(register: Register) -> None:
     register("dense", nnkit.Dense)
     register("dropout", layers.Dropout)
+    register("flatten", layers.Flatten)
+    register("reshape", layers.Reshape)
+    register("activation", layers.ActivationLayer)
+    register("embedding", layers.Embedding)
+    register("residual", layers.Residual)
 
 
 @nnkit.hookimpl

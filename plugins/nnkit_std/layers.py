@@ -1,46 +1,310 @@
-"""The standard layers besides Dense."""
+"""The standard layers besides Dense: dropout, and the layers that reshape, activate,
+look up embeddings and skip."""
 
 from __future__ import annotations
 
 import numpy as np
 
+import nnkit
 from nnkit import Layer
-from nnkit.buffers import BufferCache
-from nnkit.errors import ConfigurationError
+from nnkit.data import positive_int
+from nnkit.errors import ConfigurationError, DataError
+from nnkit.export import OnnxGraph, export_component
+from nnkit.registry import default_registry
+from nnkit.workspace import Workspace
 
 
 class Dropout(Layer):
     """Inverted dropout: while training, zero each input with probability ``rate`` and
     scale the rest by ``1 / (1 - rate)``, so inference is the identity.
 
-    The mask is drawn from the layer's own generator, seeded by the network's seed.
+    The mask is drawn from the layer's own generator, seeded by the network's seed, and
+    kept in the call's workspace. Works on samples of any shape.
     """
 
     def __init__(self, rate: float = 0.5) -> None:
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
             raise ConfigurationError(f"dropout rate must be in [0, 1), got {rate!r}")
         self.rate = float(rate)
-        self._buffers = BufferCache()
-        self._mask: np.ndarray | None = None
 
-    def build(self, n_inputs: int, rng: np.random.Generator) -> int:
+    def build(self, input_shape: tuple[int, ...], rng: np.random.Generator) -> tuple[int, ...]:
         self.rng = rng
-        return n_inputs
+        return tuple(input_shape)
 
-    def forward(self, A_prev: np.ndarray, training: bool = False) -> np.ndarray:
+    def forward(self, x: np.ndarray, ws: Workspace, training: bool = False) -> np.ndarray:
         if not training or self.rate == 0:
-            self._mask = None
-            return A_prev
-        mask = self._buffers.get("mask", A_prev.shape, A_prev.dtype)
-        self.rng.random(out=mask, dtype=A_prev.dtype)
+            ws.mask = None
+            return x
+        mask = ws.buffer_like("mask", x)
+        # The generator fills memory in C order: a transposed buffer is drawn untransposed.
+        self.rng.random(out=mask if mask.flags.c_contiguous else mask.T, dtype=x.dtype)
         np.greater_equal(mask, self.rate, out=mask)  # keep with probability 1 - rate
         mask *= 1 / (1 - self.rate)
-        self._mask = mask
-        return np.multiply(A_prev, mask, out=self._buffers.get("A", A_prev.shape, A_prev.dtype))
+        ws.mask = mask
+        return np.multiply(x, mask, out=ws.buffer_like("y", x))
 
-    def backward(self, dA: np.ndarray, need_input_gradient: bool = True) -> np.ndarray | None:
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        return x  # the identity at inference
+
+    def backward(
+        self, dy: np.ndarray, ws: Workspace, need_input_gradient: bool = True
+    ) -> np.ndarray | None:
         if not need_input_gradient:
             return None
-        if self._mask is None:
-            return dA
-        return np.multiply(dA, self._mask, out=self._buffers.get("dA", dA.shape, dA.dtype))
+        if ws.mask is None:
+            return dy
+        return np.multiply(dy, ws.mask, out=ws.buffer_like("dx", dy))
+
+
+class Flatten(Layer):
+    """Each sample as one flat vector: ``(m, *shape)`` to ``(m, prod(shape))``, as the
+    input of a dense layer after convolutions."""
+
+    def build(self, input_shape: tuple[int, ...], rng: np.random.Generator) -> tuple[int, ...]:
+        self.input_shape = tuple(input_shape)
+        return (int(np.prod(input_shape)),)
+
+    def forward(self, x: np.ndarray, ws: Workspace, training: bool = False) -> np.ndarray:
+        return x.reshape(x.shape[0], -1)  # a view when x is C-contiguous
+
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        return graph.node("Flatten", [x], axis=1)
+
+    def backward(
+        self, dy: np.ndarray, ws: Workspace, need_input_gradient: bool = True
+    ) -> np.ndarray | None:
+        return dy.reshape(dy.shape[0], *self.input_shape) if need_input_gradient else None
+
+
+class Reshape(Layer):
+    """Each sample reshaped to ``shape`` (one ``-1`` allowed), as NumPy's ``reshape``."""
+
+    example_arguments = {"shape": (2, -1)}
+
+    def __init__(self, shape: tuple[int, ...] | list[int]) -> None:
+        dims = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+        if not dims or any(
+            isinstance(d, bool) or not isinstance(d, (int, np.integer)) or (d < 1 and d != -1)
+            for d in dims
+        ) or dims.count(-1) > 1:
+            raise ConfigurationError(
+                f"reshape shape must be positive integers with at most one -1, got {shape!r}"
+            )
+        self.shape = tuple(int(d) for d in dims)
+
+    def build(self, input_shape: tuple[int, ...], rng: np.random.Generator) -> tuple[int, ...]:
+        size = int(np.prod(input_shape))
+        known = int(np.prod([d for d in self.shape if d != -1]))
+        if (-1 in self.shape and size % known) or (-1 not in self.shape and known != size):
+            raise ConfigurationError(
+                f"cannot reshape samples of shape {tuple(input_shape)} ({size} values) to "
+                f"{self.shape}"
+            )
+        self.input_shape = tuple(input_shape)
+        self.output_shape = tuple(size // known if d == -1 else d for d in self.shape)
+        return self.output_shape
+
+    def forward(self, x: np.ndarray, ws: Workspace, training: bool = False) -> np.ndarray:
+        return x.reshape(x.shape[0], *self.shape)
+
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        shape = np.array([-1, *self.output_shape], dtype=np.int64)
+        return graph.node("Reshape", [x, graph.weight(shape, "shape")])
+
+    def backward(
+        self, dy: np.ndarray, ws: Workspace, need_input_gradient: bool = True
+    ) -> np.ndarray | None:
+        return dy.reshape(dy.shape[0], *self.input_shape) if need_input_gradient else None
+
+    def get_config(self) -> dict:
+        return {"shape": list(self.shape)}
+
+
+class ActivationLayer(Layer):
+    """An activation as a layer of its own, ``A = g(Z)`` element by element, so that
+    ``dense -> batch_norm -> relu`` can be written.
+
+    The activation sees the sample axis last, as in the seed's columns: ``(units, m)``
+    for flat samples, ``(channels, height, width, m)`` for images, so a softmax
+    normalises over the features (or channels).
+    """
+
+    example_arguments = {"activation": "tanh"}
+
+    def __init__(self, activation: str | nnkit.Activation) -> None:
+        self.activation = default_registry().resolve("activation", activation)
+
+    def forward(self, x: np.ndarray, ws: Workspace, training: bool = False) -> np.ndarray:
+        Z = np.moveaxis(x, 0, -1)  # a view: the sample axis last
+        A = self.activation.forward(Z, out=ws.buffer_like("A", Z))
+        ws.Z, ws.A = Z, A
+        return np.moveaxis(A, -1, 0)
+
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        return export_component(self.activation, graph, x, "the activation layer's activation")
+
+    def backward(
+        self, dy: np.ndarray, ws: Workspace, need_input_gradient: bool = True
+    ) -> np.ndarray | None:
+        if not need_input_gradient:
+            return None
+        dA = np.moveaxis(dy, 0, -1)
+        dZ = self.activation.backward(ws.Z, ws.A, dA, out=ws.buffer_like("dZ", dA))
+        return np.moveaxis(dZ, -1, 0)
+
+
+class Embedding(Layer):
+    """A learned vector per category: integer codes ``0..input_dim-1`` to rows of the
+    ``(input_dim, output_dim)`` table ``E``.
+
+    Samples are ``(k,)`` codes (one per categorical column, or a sequence), giving
+    ``(k, output_dim)``; follow it with flatten() for a dense layer. Codes arrive as
+    the network's floats and must be whole numbers in range (checked before training).
+    """
+
+    example_arguments = {"input_dim": 5, "output_dim": 3}
+    example_input_shape = (3,)
+    differentiable_input = False
+
+    def __init__(
+        self,
+        input_dim: int,
+        output_dim: int,
+        embeddings_initializer: str | nnkit.Initializer = "glorot_uniform",
+    ) -> None:
+        self.input_dim = positive_int(input_dim, "embedding input_dim")
+        self.output_dim = positive_int(output_dim, "embedding output_dim")
+        self.embeddings_initializer = default_registry().resolve(
+            "initializer", embeddings_initializer
+        )
+
+    def build(self, input_shape: tuple[int, ...], rng: np.random.Generator) -> tuple[int, ...]:
+        if len(input_shape) != 1:
+            raise ConfigurationError(
+                f"embedding takes samples of integer codes, shape (k,), got {tuple(input_shape)}"
+            )
+        return (int(input_shape[0]), self.output_dim)
+
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {"E": (self.input_dim, self.output_dim)}
+
+    def initialize(self, rng: np.random.Generator) -> None:
+        E = self.params["E"]
+        E[...] = self.embeddings_initializer.sample(
+            E.shape, self.input_dim, self.output_dim, rng, E.dtype
+        )
+
+    def check_input(self, X: np.ndarray) -> None:
+        codes = X.reshape(-1)
+        bad = (codes < 0) | (codes >= self.input_dim) | (codes != np.floor(codes))
+        if bad.any():
+            where = int(np.flatnonzero(bad)[0])
+            sample, column = divmod(where, max(1, codes.size // X.shape[0]))
+            raise DataError(
+                f"embedding takes whole-number codes 0..{self.input_dim - 1}, but X has "
+                f"{float(codes[where])!r} in row {sample}, column {column}; encode the categories "
+                "as integers first, or raise input_dim"
+            )
+
+    def example_input(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+        return rng.integers(0, self.input_dim, size=shape).astype(float)
+
+    def forward(self, x: np.ndarray, ws: Workspace, training: bool = False) -> np.ndarray:
+        codes = x.astype(np.intp)
+        ws.codes = codes
+        return np.take(self.params["E"], codes, axis=0, out=ws.buffer(
+            "y", (*codes.shape, self.output_dim), self.params["E"].dtype))
+
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        codes = graph.node("Cast", [x], to=7)  # 7: int64
+        return graph.node("Gather", [graph.weight(self.params["E"], "E"), codes], axis=0)
+
+    def backward(
+        self, dy: np.ndarray, ws: Workspace, need_input_gradient: bool = True
+    ) -> np.ndarray | None:
+        dE = self.grads["E"]
+        dE[...] = 0
+        # dE[c] is the sum of the output gradients of every position holding code c.
+        np.add.at(dE, ws.codes.reshape(-1), dy.reshape(-1, self.output_dim))
+        if not need_input_gradient:
+            return None
+        return np.zeros(ws.codes.shape, dtype=dy.dtype)  # codes are not differentiable
+
+
+class Residual(Layer):
+    """A skip connection: ``y = x + f(x)``, where ``f`` is the inner ``layers`` in
+    order (He et al., 2016). The inner layers must return the shape they are given.
+
+    Its gradient is the sum of both paths: ``dx = dy + df(x)/dx^T dy``.
+    """
+
+    @classmethod
+    def example(cls) -> Residual:
+        return cls([nnkit.Dense(4, activation="tanh"), nnkit.Dense(4)])
+
+    def __init__(self, layers: list[Layer | str]) -> None:
+        if isinstance(layers, (str, Layer)) or not isinstance(layers, (list, tuple)) or not layers:
+            raise ConfigurationError(
+                f"residual takes a non-empty list of layers, got {layers!r}"
+            )
+        registry = default_registry()
+        self.layers = [registry.resolve("layer", layer) for layer in layers]
+
+    def sublayers(self) -> list[Layer]:
+        return self.layers
+
+    def build(self, input_shape: tuple[int, ...], rng: np.random.Generator) -> tuple[int, ...]:
+        shape = tuple(input_shape)
+        for index, (layer, child_rng) in enumerate(zip(self.layers, rng.spawn(len(self.layers)))):
+            try:
+                shape = tuple(layer.build(shape, child_rng))
+            except (ConfigurationError, ValueError) as error:
+                raise ConfigurationError(f"inner layer {index + 1}: {error}") from None
+        if shape != tuple(input_shape):
+            raise ConfigurationError(
+                f"its inner layers turn samples of shape {tuple(input_shape)} into {shape}, "
+                "but a residual block adds its input to their output: they must keep the shape"
+            )
+        return shape
+
+    def state(self) -> dict[str, np.ndarray]:
+        # Each inner layer's state under its position: "0/running_mean".
+        return {
+            f"{index}/{key}": value
+            for index, layer in enumerate(self.layers)
+            for key, value in layer.state().items()
+        }
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        parts: list[dict[str, np.ndarray]] = [{} for _ in self.layers]
+        for key, value in state.items():
+            index, _, name = key.partition("/")
+            if not index.isdigit() or int(index) >= len(self.layers) or not name:
+                raise ValueError(f"residual state has an unexpected entry {key!r}")
+            parts[int(index)][name] = value
+        for layer, part in zip(self.layers, parts):
+            layer.load_state(part)
+
+    def forward(self, x: np.ndarray, ws: Workspace, training: bool = False) -> np.ndarray:
+        y = x
+        for index, layer in enumerate(self.layers):
+            y = layer.forward(y, ws.child(index), training)
+        return np.add(x, y, out=ws.buffer_like("y", y))  # y = x + f(x)
+
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        y = x
+        for index, layer in enumerate(self.layers):
+            y = export_component(layer, graph, y, f"inner layer {index + 1} of residual")
+        return graph.node("Add", [x, y])
+
+    def backward(
+        self, dy: np.ndarray, ws: Workspace, need_input_gradient: bool = True
+    ) -> np.ndarray | None:
+        d_inner = dy
+        for index in range(len(self.layers) - 1, -1, -1):
+            needed = index > 0 or need_input_gradient
+            d_inner = self.layers[index].backward(d_inner, ws.child(index), needed)
+        if not need_input_gradient:
+            return None
+        return np.add(dy, d_inner, out=ws.buffer_like("dx", d_inner))  # both paths
+

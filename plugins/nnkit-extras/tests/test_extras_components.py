@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import nnkit
+from nnkit.workspace import Workspace
 
 rng = np.random.default_rng(0)
 X = rng.normal(size=(200, 6))
@@ -85,17 +86,17 @@ def test_batch_norm_normalises_in_training_and_uses_running_statistics_after():
     net = batch_norm_network()
     net.fit(X * 5 + 3, y, epochs=5, verbose=0)
     norm = net.layers[1]
-    hidden = net.layers[0].forward((X * 5 + 3).T, training=False).copy()
-    trained = norm.forward(hidden, training=True)
-    gamma, beta = norm.params["gamma"], norm.params["beta"]
+    hidden = net.layers[0].forward(X * 5 + 3, Workspace(), training=False).copy()
+    trained = norm.forward(hidden, Workspace(), training=True)
+    gamma, beta = norm.params["gamma"].T, norm.params["beta"].T
     x_hat = (trained - beta) / gamma
-    assert np.allclose(x_hat.mean(axis=1), 0, atol=1e-4)
+    assert np.allclose(x_hat.mean(axis=0), 0, atol=1e-4)
     assert np.allclose(
-        x_hat.var(axis=1), hidden.var(axis=1) / (hidden.var(axis=1) + 1e-3), atol=1e-3
+        x_hat.var(axis=0), hidden.var(axis=0) / (hidden.var(axis=0) + 1e-3), atol=1e-3
     )
     assert not np.allclose(norm.running_mean, 0) and not np.allclose(norm.running_var, 1)
-    one = norm.forward(hidden[:, :1], training=False).copy()
-    assert np.allclose(one[:, 0], norm.forward(hidden, training=False)[:, 0])
+    one = norm.forward(hidden[:1], Workspace(), training=False).copy()
+    assert np.allclose(one[0], norm.forward(hidden, Workspace(), training=False)[0])
 
 
 def test_batch_norm_running_statistics_are_saved_with_the_model(tmp_path):

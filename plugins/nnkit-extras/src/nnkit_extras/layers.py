@@ -28,9 +28,13 @@ class BatchNormalization(nnkit.Layer):
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
 
-    def build(self, n_inputs, rng):
-        self.units = n_inputs
-        return n_inputs
+    def build(self, input_shape, rng):
+        if len(input_shape) != 1:
+            raise nnkit.ConfigurationError(
+                f"batch_norm normalises flat samples, shape (units,), got {tuple(input_shape)}"
+            )
+        self.units = input_shape[0]
+        return tuple(input_shape)
 
     def parameter_shapes(self):
         return {"gamma": (self.units, 1), "beta": (self.units, 1)}
@@ -58,7 +62,8 @@ class BatchNormalization(nnkit.Layer):
                 raise ValueError(f"batch_norm {key} should have shape {shape}, got {found}")
             expected[key][...] = value
 
-    def forward(self, A_prev, training=False):
+    def forward(self, x, ws, training=False):
+        A_prev = x.T  # one column per sample, as the statistics are written
         if training:
             mean = A_prev.mean(axis=1, keepdims=True)
             var = A_prev.var(axis=1, keepdims=True)
@@ -68,24 +73,27 @@ class BatchNormalization(nnkit.Layer):
             self.running_var += (1 - self.momentum) * var
         else:
             mean, var = self.running_mean, self.running_var
-        self._training = training
-        self._inv_std = 1 / np.sqrt(var + self.epsilon)
-        self._x_hat = (A_prev - mean) * self._inv_std
-        return self.params["gamma"] * self._x_hat + self.params["beta"]
+        ws.training = training
+        ws.inv_std = 1 / np.sqrt(var + self.epsilon)
+        ws.x_hat = (A_prev - mean) * ws.inv_std
+        return (self.params["gamma"] * ws.x_hat + self.params["beta"]).T
 
-    def backward(self, dA, need_input_gradient=True):
-        x_hat, inv_std = self._x_hat, self._inv_std
+    def backward(self, dy, ws, need_input_gradient=True):
+        dA, x_hat, inv_std = dy.T, ws.x_hat, ws.inv_std
         np.sum(dA * x_hat, axis=1, keepdims=True, out=self.grads["gamma"])
         np.sum(dA, axis=1, keepdims=True, out=self.grads["beta"])
         if not need_input_gradient:
             return None
         dx_hat = dA * self.params["gamma"]
-        if not self._training:  # the running statistics are constants
-            return dx_hat * inv_std
+        if not ws.training:  # the running statistics are constants
+            return (dx_hat * inv_std).T
         # The batch's mean and variance depend on every input: the standard derivation.
         m = dA.shape[1]
-        return (inv_std / m) * (
-            m * dx_hat
-            - dx_hat.sum(axis=1, keepdims=True)
-            - x_hat * np.sum(dx_hat * x_hat, axis=1, keepdims=True)
-        )
+        return (
+            (inv_std / m)
+            * (
+                m * dx_hat
+                - dx_hat.sum(axis=1, keepdims=True)
+                - x_hat * np.sum(dx_hat * x_hat, axis=1, keepdims=True)
+            )
+        ).T
