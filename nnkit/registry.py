@@ -74,6 +74,7 @@ __all__ = [
     "reload_plugins",
     "register",
     "normalize_name",
+    "record_origin",
     "components",
     "resolve",
     "activation",
@@ -466,10 +467,7 @@ class Registry:
                 f"{kind} {name!r} from {info.plugin.describe()} built a "
                 f"{type(component).__name__}, which is not a {interface.__name__}"
             )
-        try:  # the component remembers the name and plugin it was created under
-            setattr(component, _ORIGIN_ATTRIBUTE, info.origin)
-        except AttributeError:  # a class with __slots__: traced back by its class instead
-            pass
+        record_origin(component, info.origin)
         return component
 
     def resolve(self, kind: str, spec: Any) -> Any:
@@ -547,6 +545,15 @@ class Registry:
             if kind is None or c.kind == kind
         ]
         return sorted(found, key=lambda c: (order.index(c.kind), c.name, c.plugin.name))
+
+
+def record_origin(component: Any, origin: Origin) -> None:
+    """Make ``component`` remember the registration it was created under, which
+    `Registry.origin_of` then answers and a model file records."""
+    try:
+        setattr(component, _ORIGIN_ATTRIBUTE, origin)
+    except AttributeError:  # a class with __slots__: traced back by its class instead
+        pass
 
 
 def _check_kind(kind: str) -> Kind:

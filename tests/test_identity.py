@@ -19,6 +19,7 @@ import pytest
 import nnkit
 import nnkit.registry
 from nnkit.registry import Registry
+from nnkit.testing import check_component
 
 X = np.random.default_rng(0).normal(size=(40, 3))
 ROOT = Path(__file__).resolve().parent.parent
@@ -286,6 +287,10 @@ def test_a_class_several_plugins_claim_equally_must_be_created_by_name(
         "does not say which name a model file should record; create it by name instead, for "
         "example nnkit.activation('one:one.shared', ...)"
     )
+    by_name = nnkit.Network([nnkit.Dense(2, activation="two:two.shared")], loss="mse").build(3)
+    by_name.save(tmp_path / "model.nnkit")
+    assert activation_entries(tmp_path / "model.nnkit")[0]["plugin"] == "two"
+    check_component("two:two.shared")  # the kit's round trip keeps the name it was given
     sys.modules.pop("shared_activation")
 
 
