@@ -631,28 +631,40 @@ def _describe(error: BaseException) -> str:
 
 def _plugin_location(error: BaseException | None, module: str | None, code: Any) -> tuple[str, int]:
     """The file and line a plugin's warning is reported at: the plugin's own line that
-    failed, else its hook or module, else the first caller outside nnkit."""
+    failed (rather than a library's it called), else its hook or module, else the first
+    caller outside nnkit."""
+    origin = _module_file(module)
     if error is not None:
-        frames = list(_frames(error.__traceback__))
-        for filename, lineno in reversed(frames):
-            if _outside_nnkit(filename):
-                return filename, lineno
+        frames = [f for f in _frames(error.__traceback__) if _outside_nnkit(f[0])]
+        if origin is not None:
+            # The plugin's own files: its module, or every module of its package.
+            home = str(Path(origin).parent) if Path(origin).name == "__init__.py" else origin
+            own = [f for f in frames if f[0].startswith(home)]
+            frames = own or frames
+        if frames:
+            return frames[-1]
         if isinstance(error, SyntaxError) and error.filename:
             return error.filename, error.lineno or 1
     code = getattr(code, "__code__", None)
     if code is not None:
         return code.co_filename, code.co_firstlineno
-    if module:
-        try:
-            spec = util.find_spec(module)
-        except (ImportError, ValueError):
-            spec = None
-        if spec is not None and spec.origin and spec.has_location:
-            return spec.origin, 1
+    if origin is not None:
+        return origin, 1
     frame = sys._getframe(1)
     while frame.f_back is not None and not _outside_nnkit(frame.f_code.co_filename):
         frame = frame.f_back
     return frame.f_code.co_filename, frame.f_lineno
+
+
+def _module_file(module: str | None) -> str | None:
+    """The file of ``module``, found without importing it (its import may be what failed)."""
+    if not module:
+        return None
+    try:
+        spec = util.find_spec(module)
+    except Exception:  # importing its parent package may fail as well
+        return None
+    return spec.origin if spec is not None and spec.has_location else None
 
 
 def _frames(traceback: TracebackType | None) -> Iterator[tuple[str, int]]:

@@ -493,6 +493,26 @@ def test_a_plugin_registering_something_invalid_is_reported_at_its_register_call
     assert Path(warning.filename).name == f"{module}.py" and warning.lineno == 4
 
 
+def test_a_failure_inside_a_library_the_plugin_calls_is_reported_at_the_plugin(
+    fake_distribution, tmp_path
+):
+    site = tmp_path / "site-packages"
+    site.mkdir(exist_ok=True)
+    (site / "helper_library.py").write_text("def boom():\n    raise RuntimeError('boom')\n")
+    fake_distribution(
+        "calls-nn",
+        "import nnkit\nimport helper_library\n@nnkit.hookimpl\n"
+        "def register_losses(register):\n    helper_library.boom()\n",
+    )
+    module = registered_module("calls_nn")
+    with pytest.warns(nnkit.PluginLoadWarning) as caught:
+        Registry.from_entry_points(environ={})
+    warning = warning_of(caught, "calls_nn")
+    assert (Path(warning.filename).name, warning.lineno) == (f"{module}.py", 5)
+    assert "RuntimeError: boom" in str(warning.message)
+    sys.modules.pop("helper_library")
+
+
 def test_names_explain_the_first_character_and_the_reserved_colon(local_components):
     class Cube(nnkit.Activation):
         def forward(self, Z, out=None):
