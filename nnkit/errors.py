@@ -6,11 +6,6 @@ that already catches the built-in exceptions keeps working.
 
 from __future__ import annotations
 
-import sys
-import warnings
-from pathlib import Path
-from typing import Final
-
 __all__ = [
     "NNKitError",
     "DataError",
@@ -24,11 +19,7 @@ __all__ = [
     "MissingExtraError",
     "ModelFileError",
     "MissingComponentError",
-    "warn_at_caller",
 ]
-
-# nnkit's own code: a warning meant for the user is reported at the first line outside it.
-_NNKIT_DIRECTORY: Final = str(Path(__file__).parent)
 
 
 class NNKitError(Exception):
@@ -148,17 +139,6 @@ class PluginLoadWarning(UserWarning):
 class SubstitutionWarning(UserWarning):
     """A model was loaded with another plugin's component in place of the one it was
     saved with, because the caller asked for it (`nnkit.load`'s ``substitute=``)."""
-
-
-def warn_at_caller(warning: Warning) -> None:
-    """Issue ``warning`` at the first line outside nnkit on the way here (the user's
-    own call), so that it names the user's code and filters set there apply."""
-    frame = sys._getframe(1)
-    level = 2  # 1 would be this function's own line, 2 its caller's
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(_NNKIT_DIRECTORY):
-        frame = frame.f_back
-        level += 1
-    warnings.warn(warning, stacklevel=level)
 
 
 class DivergenceWarning(RuntimeWarning):

@@ -26,17 +26,13 @@ from __future__ import annotations
 
 import difflib
 import functools
-import importlib
 import inspect
 import os
 import re
-import sys
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib import metadata, util
-from pathlib import Path
-from types import TracebackType
+from importlib import metadata
 from typing import Any, Final, NamedTuple, TypeVar
 
 import pluggy
@@ -57,6 +53,7 @@ from nnkit.losses import Loss
 from nnkit.metrics import Metric
 from nnkit.optimizers import Optimizer
 from nnkit.schedules import Schedule
+from nnkit.warning_location import plugin_location
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -98,15 +95,6 @@ DISABLE_PLUGINS_ENV: Final = "NNKIT_DISABLE_PLUGINS"
 _NAME_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 # The instance attribute `Registry.create` stamps with the component's `Origin`.
 _ORIGIN_ATTRIBUTE: Final = "_nnkit_origin"
-# The code a plugin's warning is never reported at: nnkit's own, and the machinery
-# between nnkit and the plugin (pluggy, importlib).
-_MACHINERY: Final = (
-    str(Path(__file__).parent),
-    str(Path(pluggy.__file__).parent),
-    str(Path(importlib.__file__).parent),
-    "<frozen",
-)
-
 _Class = TypeVar("_Class", bound=type)
 
 
@@ -352,10 +340,10 @@ class Registry:
     ) -> None:
         self.failures.append(PluginFailure(info, reason))
         message = (
-            f"nnkit plugin {info.describe()} was not loaded: {reason}. The other plugins "
-            f"are loaded; set {DISABLE_PLUGINS_ENV}={info.name} to silence this."
+            f"nnkit plugin {info.describe()} was not loaded: {reason.rstrip('.')}. The other "
+            f"plugins are loaded; set {DISABLE_PLUGINS_ENV}={info.name} to silence this."
         )
-        filename, lineno = _plugin_location(error, module, code)
+        filename, lineno = plugin_location(error, module, code)
         warnings.warn_explicit(
             PluginLoadWarning(message, plugin=info.name, distribution=info.distribution),
             PluginLoadWarning,
@@ -376,8 +364,9 @@ class Registry:
         """The registration of ``name`` from the recorded supplier, or ``None`` if that
         supplier is not loaded; never another plugin's component of the same name.
 
-        The supplier is matched by plugin (entry-point) name and distribution, or, when
-        a distribution renamed its entry point, by the distribution alone.
+        The supplier is matched by plugin (entry-point) name and distribution (by the
+        plugin name alone when none was recorded), or, when a distribution renamed its
+        entry point, by the distribution alone.
         """
         _check_kind(kind)
         candidates = self._entries.get((kind, name), [])
@@ -387,7 +376,10 @@ class Registry:
             c
             for c in candidates
             if normalize_name(c.plugin.name) == normalize_name(plugin)
-            and normalize_name(c.distribution) == normalize_name(distribution)
+            and (
+                distribution is None
+                or normalize_name(c.distribution) == normalize_name(distribution)
+            )
         ]
         if same_plugin:
             return same_plugin[0]
@@ -627,54 +619,6 @@ def _name_set(value: str | None) -> set[str] | None:
 def _describe(error: BaseException) -> str:
     # One line: the CLI prints a warning's text as one line.
     return " ".join(f"{type(error).__name__}: {error}".split())
-
-
-def _plugin_location(error: BaseException | None, module: str | None, code: Any) -> tuple[str, int]:
-    """The file and line a plugin's warning is reported at: the plugin's own line that
-    failed (rather than a library's it called), else its hook or module, else the first
-    caller outside nnkit."""
-    origin = _module_file(module)
-    if error is not None:
-        frames = [f for f in _frames(error.__traceback__) if _outside_nnkit(f[0])]
-        if origin is not None:
-            # The plugin's own files: its module, or every module of its package.
-            home = str(Path(origin).parent) if Path(origin).name == "__init__.py" else origin
-            own = [f for f in frames if f[0].startswith(home)]
-            frames = own or frames
-        if frames:
-            return frames[-1]
-        if isinstance(error, SyntaxError) and error.filename:
-            return error.filename, error.lineno or 1
-    code = getattr(code, "__code__", None)
-    if code is not None:
-        return code.co_filename, code.co_firstlineno
-    if origin is not None:
-        return origin, 1
-    frame = sys._getframe(1)
-    while frame.f_back is not None and not _outside_nnkit(frame.f_code.co_filename):
-        frame = frame.f_back
-    return frame.f_code.co_filename, frame.f_lineno
-
-
-def _module_file(module: str | None) -> str | None:
-    """The file of ``module``, found without importing it (its import may be what failed)."""
-    if not module:
-        return None
-    try:
-        spec = util.find_spec(module)
-    except Exception:  # importing its parent package may fail as well
-        return None
-    return spec.origin if spec is not None and spec.has_location else None
-
-
-def _frames(traceback: TracebackType | None) -> Iterator[tuple[str, int]]:
-    while traceback is not None:
-        yield traceback.tb_frame.f_code.co_filename, traceback.tb_lineno
-        traceback = traceback.tb_next
-
-
-def _outside_nnkit(filename: str) -> bool:
-    return not filename.startswith(_MACHINERY)
 
 
 # -- the default registry and the factories built on it --------------------------------

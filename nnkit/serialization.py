@@ -21,7 +21,6 @@ from nnkit.errors import (
     MissingComponentError,
     ModelFileError,
     SubstitutionWarning,
-    warn_at_caller,
 )
 from nnkit.registry import (
     DISABLE_PLUGINS_ENV,
@@ -31,6 +30,7 @@ from nnkit.registry import (
     ComponentInfo,
     Registry,
 )
+from nnkit.warning_location import warn_at_caller
 
 __all__ = [
     "component_spec",

@@ -63,10 +63,6 @@ def plugins_to_check(config: Any) -> list[str]:
     return [name.strip() for name in value.split(",") if name.strip()]
 
 
-#: The name this module's function had when the option took distribution names only.
-distributions_to_check = plugins_to_check
-
-
 def _check_names(names: list[str]) -> None:
     """Answer a name that is no loaded plugin with a usage error listing the loaded ones."""
     from nnkit.registry import default_registry, normalize_name
