@@ -23,6 +23,7 @@ from nnkit.errors import (
     MissingExtraError,
     ModelFileError,
     NNKitError,
+    NonFiniteWeightsError,
     PluginLoadWarning,
     UnknownComponentError,
 )
@@ -92,6 +93,7 @@ __all__ = [
     "MissingExtraError",
     "ModelFileError",
     "MissingComponentError",
+    "NonFiniteWeightsError",
     "PluginLoadWarning",
     # data
     "datasets",
