@@ -37,6 +37,8 @@ FORMAT_VERSION: Final = 2
 DESCRIPTION: Final = "model.json"
 #: Arrays are stored as members ``arrays/<name>.npy``.
 ARRAY_DIRECTORY: Final = "arrays/"
+#: The dtypes a saved network computes in, by the names the writer records.
+MODEL_DTYPES: Final = ("float32", "float64")
 #: A description larger than this is not a model file anyone wrote.
 MAX_DESCRIPTION_BYTES: Final = 16 * 2**20
 
@@ -242,6 +244,12 @@ def _rebuild(spec: dict[str, Any], source: str) -> Network:
         raise ModelFileError(f"{source}: the network has no layers")
     loss_spec = _field(spec, "loss", dict, source)
     optimizer_spec = _field(spec, "optimizer", dict, source)
+    dtype = _field(spec, "dtype", str, source)
+    if dtype not in MODEL_DTYPES:
+        raise ModelFileError(
+            f"{source}: the description's 'dtype' is {dtype!r}; a model's dtype is one of "
+            f"{', '.join(repr(name) for name in MODEL_DTYPES)}"
+        )
     try:
         layers = [build_component(s, "layer", registry, source) for s in layers_spec]
         loss = build_component(loss_spec, "loss", registry, source)
@@ -251,7 +259,7 @@ def _rebuild(spec: dict[str, Any], source: str) -> Network:
             loss=loss,
             optimizer=optimizer,
             seed=spec.get("seed"),
-            dtype=_field(spec, "dtype", str, source),
+            dtype=dtype,
         )
     except ModelFileError:
         raise

@@ -93,7 +93,9 @@ def test_a_save_killed_midway_leaves_a_leftover_the_next_save_removes(tmp_path):
     network = classifier(seed=3).build(5)
     network.save(path)
     assert temporaries(tmp_path) == []
-    assert np.array_equal(nnkit.load(path).predict(np.ones((2, 5))), network.predict(np.ones((2, 5))))
+    assert np.array_equal(
+        nnkit.load(path).predict(np.ones((2, 5))), network.predict(np.ones((2, 5)))
+    )
 
 
 def test_a_live_saves_temporary_file_is_never_removed_however_old(tmp_path):

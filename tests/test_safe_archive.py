@@ -68,7 +68,9 @@ def test_a_compressed_member_is_refused_without_inflating_it(
     monkeypatch.setattr(
         zipfile, "_get_decompressor", lambda kind: inflated.append(kind) or original(kind)
     )
-    entries = [(n, d, method if n == member else zipfile.ZIP_STORED) for n, d in good_members.items()]
+    entries = [
+        (n, d, method if n == member else zipfile.ZIP_STORED) for n, d in good_members.items()
+    ]
     path = write_archive(tmp_path / "compressed.nnkit", entries)
     with pytest.raises(nnkit.ModelFileError) as caught:
         nnkit.load(path)

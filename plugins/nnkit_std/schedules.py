@@ -46,9 +46,7 @@ class Exponential(Schedule):
 
     def __init__(self, decay_rate: float = 0.96, decay_epochs: float = 1.0) -> None:
         self.decay_rate = real_number(decay_rate, "exponential schedule decay_rate", SHRINKING)
-        self.decay_epochs = real_number(
-            decay_epochs, "exponential schedule decay_epochs", POSITIVE
-        )
+        self.decay_epochs = real_number(decay_epochs, "exponential schedule decay_epochs", POSITIVE)
 
     def rate(self, epoch: int, base_rate: float, epochs: int) -> float:
         return base_rate * self.decay_rate ** (epoch / self.decay_epochs)
@@ -87,9 +85,7 @@ class Plateau(Schedule):
         mode: str = "min",
     ) -> None:
         if mode not in ("min", "max"):
-            raise ConfigurationError(
-                f"plateau schedule mode must be 'min' or 'max', got {mode!r}"
-            )
+            raise ConfigurationError(f"plateau schedule mode must be 'min' or 'max', got {mode!r}")
         self.monitor = monitor
         self.factor = real_number(factor, "plateau schedule factor", STRICTLY_SHRINKING)
         self.patience = non_negative_int(patience, "plateau schedule patience")
