@@ -18,6 +18,7 @@ from nnkit.errors import (
     ComponentConflictError,
     ConfigurationError,
     DataError,
+    DivergenceWarning,
     InvalidComponentError,
     MissingComponentError,
     MissingExtraError,
@@ -50,6 +51,7 @@ from nnkit.registry import (
     schedule,
 )
 from nnkit.schedules import Schedule
+from nnkit.workspace import Workspace
 
 __all__ = [
     "__version__",
@@ -64,6 +66,7 @@ __all__ = [
     "Component",
     "Initializer",
     "Layer",
+    "Workspace",
     "Loss",
     "Metric",
     "Optimizer",
@@ -95,6 +98,7 @@ __all__ = [
     "MissingComponentError",
     "NonFiniteWeightsError",
     "PluginLoadWarning",
+    "DivergenceWarning",
     # data
     "datasets",
 ]
