@@ -36,7 +36,7 @@ def require_non_negative(state: dict[str, np.ndarray], key: str, owner: str, mea
         index = int(np.flatnonzero(negative.reshape(-1))[0])
         raise ValueError(
             f"{owner} state {key!r} has {int(np.count_nonzero(negative))} negative values "
-            f"(the first, at index {index}, is {values.reshape(-1)[index]!r}), but it is "
+            f"(the first, at index {index}, is {values.reshape(-1)[index].item()!r}), but it is "
             f"{meaning} and never below 0"
         )
 

@@ -69,7 +69,7 @@ class BatchNormalization(nnkit.Layer):
         if (variance < 0).any():
             raise ValueError(
                 f"batch_norm state 'running_var' has negative values (the lowest is "
-                f"{variance.min()!r}), but it is a running mean of variances, never below 0"
+                f"{variance.min().item()!r}), but it is a running mean of variances, never below 0"
             )
 
     def forward(self, x, ws, training=False):
