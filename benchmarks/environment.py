@@ -50,7 +50,7 @@ def describe() -> dict[str, Any]:
         "cores": os.cpu_count(),
         "versions": {
             name: _version(name)
-            for name in ("nnkit", "numpy", "scikit-learn", "torch", "threadpoolctl")
+            for name in ("nnkit-numpy", "numpy", "scikit-learn", "torch", "threadpoolctl")
         },
         "unset_for_this_run": [
             n for n in os.environ.get("NNKIT_BENCHMARK_UNSET", "").split(",") if n

@@ -7,7 +7,7 @@ through the ``nnkit`` entry-point group, the standard set included.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from nnkit import datasets
 from nnkit.activations import Activation

@@ -40,13 +40,13 @@ class History:
         per quantity; save to ``path`` (PNG, or any format matplotlib knows by the
         suffix) if given. Returns the matplotlib ``Figure``.
 
-        Needs matplotlib: ``pip install "nnkit[plot]"``.
+        Needs matplotlib: ``pip install "nnkit-numpy[plot]"``.
         """
         try:
             from matplotlib.figure import Figure
         except ImportError:
             raise MissingExtraError(
-                'History.plot needs matplotlib, an optional extra: pip install "nnkit[plot]"'
+                'History.plot needs matplotlib, an optional extra: pip install "nnkit-numpy[plot]"'
             ) from None
         if not self.epoch:
             raise ValueError("nothing to plot: the history has no epochs")

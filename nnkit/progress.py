@@ -1,6 +1,6 @@
 """What training prints: a progress bar per epoch in a terminal, a line per epoch otherwise.
 
-The bar uses tqdm, an optional extra (``pip install "nnkit[progress]"``); without it, or
+The bar uses tqdm, an optional extra (``pip install "nnkit-numpy[progress]"``); without it, or
 when the output is not a terminal (a log file, a pipe, CI), each epoch prints one plain
 line instead.
 """

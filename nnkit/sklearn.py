@@ -2,7 +2,7 @@
 
 Every component is named by its registry name (``activation="gelu"``,
 ``optimizer="lion"``), so installed plugins work in pipelines, cross-validation and grid
-searches unchanged. Needs the optional extra: ``pip install "nnkit[sklearn]"``.
+searches unchanged. Needs the optional extra: ``pip install "nnkit-numpy[sklearn]"``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ except ImportError as error:  # pragma: no cover - exercised without the extra o
     from nnkit.errors import MissingExtraError
 
     raise MissingExtraError(
-        'nnkit.sklearn needs scikit-learn: pip install "nnkit[sklearn]"'
+        'nnkit.sklearn needs scikit-learn: pip install "nnkit-numpy[sklearn]"'
     ) from error
 
 import nnkit

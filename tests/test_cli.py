@@ -76,19 +76,19 @@ def test_version_and_help():
 def test_plugins_lists_components_with_their_distribution():
     table = nnkit_command("plugins").stdout
     assert re.search(
-        r"^activation\s+relu\s+nnkit_std\s+nnkit\s+" + re.escape(nnkit.__version__), table, re.M
+        r"^activation\s+relu\s+nnkit_std\s+nnkit-numpy\s+" + re.escape(nnkit.__version__), table, re.M
     )
     listing = json.loads(nnkit_command("plugins", "--json").stdout)
     rows = {(row["kind"], row["name"]): row for row in listing["components"]}
-    assert rows[("optimizer", "adam")]["distribution"] == "nnkit"
+    assert rows[("optimizer", "adam")]["distribution"] == "nnkit-numpy"
     assert listing["failed"] == []
 
 
 def test_plugins_reports_disabled_plugins():
     listing = json.loads(
-        nnkit_command("plugins", "--json", env={"NNKIT_DISABLE_PLUGINS": "nnkit"}).stdout
+        nnkit_command("plugins", "--json", env={"NNKIT_DISABLE_PLUGINS": "nnkit-numpy"}).stdout
     )
-    assert not [row for row in listing["components"] if row["distribution"] == "nnkit"]
+    assert not [row for row in listing["components"] if row["distribution"] == "nnkit-numpy"]
     assert "nnkit_std" in listing["disabled"]
 
 
@@ -364,7 +364,7 @@ def test_plot_without_matplotlib_fails_before_training(tmp_path):
     )
     assert result.returncode == 1
     assert result.stdout == ""  # no epoch was trained
-    assert 'pip install "nnkit[plot]"' in result.stderr and result.stderr.count("\n") == 1
+    assert 'pip install "nnkit-numpy[plot]"' in result.stderr and result.stderr.count("\n") == 1
 
 
 def test_one_epoch_is_singular():

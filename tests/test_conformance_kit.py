@@ -12,13 +12,13 @@ import nnkit
 from nnkit.testing import check_component, checks_for, installed_components, parametrize_with_checks
 
 
-@parametrize_with_checks(installed_components(["nnkit"]))
+@parametrize_with_checks(installed_components(["nnkit-numpy"]))
 def test_every_standard_component_passes_the_kit(component, check):
     check(component)
 
 
 def test_the_standard_set_is_all_checked():
-    kinds = {subject.kind for subject in installed_components(["nnkit"])}
+    kinds = {subject.kind for subject in installed_components(["nnkit-numpy"])}
     assert kinds == {c.kind for c in nnkit.components()}
     assert [c.name for c in checks_for("activation")][:3] == [
         "activation_inputs_unchanged",
@@ -354,8 +354,8 @@ def test_the_pytest_plugin_runs_the_kit_on_request(tmp_path):
     (tmp_path / "test_nothing.py").write_text("def test_ok():\n    assert True\n")
     plain = pytest_in()
     assert "1 passed" in plain.stdout  # without the option the plugin adds nothing
-    checked = pytest_in("--nnkit-check=nnkit")
-    expected = sum(len(checks_for(s.kind)) for s in installed_components(["nnkit"])) + 1
+    checked = pytest_in("--nnkit-check=nnkit-numpy")
+    expected = sum(len(checks_for(s.kind)) for s in installed_components(["nnkit-numpy"])) + 1
     assert f"{expected} passed" in checked.stdout, checked.stdout[-500:]
     unknown = pytest_in("--nnkit-check=no-such-dist")
     assert unknown.returncode != 0 and "no loaded plugin is called" in unknown.stderr

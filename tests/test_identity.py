@@ -135,20 +135,20 @@ def test_a_model_whose_supplier_was_uninstalled_names_it_instead_of_loading_anot
     assert "activation 'relu', supplied by nnkit-clash 1.0 (plugin clash)" in message
     assert "pip install nnkit-clash" in message
     assert (
-        f"Loaded plugins with an activation 'relu': nnkit_std (nnkit {nnkit.__version__})."
+        f"Loaded plugins with an activation 'relu': nnkit_std (nnkit-numpy {nnkit.__version__})."
         in message
     )
     assert "substitute={'relu': 'nnkit_std:relu'}" in message
     assert "\n" not in message
     assert (error.plugin, error.distribution, error.version) == ("clash", "nnkit-clash", "1.0")
-    assert error.providers == [f"nnkit_std (nnkit {nnkit.__version__})"]
+    assert error.providers == [f"nnkit_std (nnkit-numpy {nnkit.__version__})"]
 
     with pytest.warns(nnkit.SubstitutionWarning) as caught_warning:
         substituted = nnkit.load(path, substitute={"relu": "nnkit_std:relu"})
     warning = caught_warning[0]
     assert str(warning.message) == (
         f"{path}: activation 'relu' was saved from plugin clash (nnkit-clash 1.0); loading "
-        f"nnkit_std:relu (nnkit {nnkit.__version__}) in its place, as substitute= asks. "
+        f"nnkit_std:relu (nnkit-numpy {nnkit.__version__}) in its place, as substitute= asks. "
         "Its results may differ from the saved model's."
     )
     assert warning.filename == __file__  # reported at the caller's line, not nnkit's
@@ -231,8 +231,8 @@ def test_aliases_never_change_what_a_model_records(
     assert recorded == [
         ("demo.swish", "demo", "demo-nn"),
         ("demo.swish", "demo", "demo-nn"),
-        ("relu", "nnkit_std", "nnkit"),
-        ("relu", "nnkit_std", "nnkit"),
+        ("relu", "nnkit_std", "nnkit-numpy"),
+        ("relu", "nnkit_std", "nnkit-numpy"),
     ]
     uninstall(tmp_path, "aliases-nn")
     isolated_registry()

@@ -199,7 +199,7 @@ def test_the_file_is_a_zip_of_json_and_npy_members(tmp_path):
     first = description["network"]["layers"][0]
     assert (first["name"], first["distribution"], first["version"]) == (
         "dense",
-        "nnkit",
+        "nnkit-numpy",
         nnkit.__version__,
     )
     assert first["config"]["activation"]["$component"]["name"] == "relu"

@@ -42,7 +42,7 @@ def kit_ids(output: str) -> list[str]:
 
 def test_an_entry_point_name_selects_the_same_checks_as_the_distribution_name(pytest_in):
     by_entry_point = kit_ids(pytest_in("--nnkit-check=nnkit_std", "--collect-only").stdout)
-    by_distribution = kit_ids(pytest_in("--nnkit-check=nnkit", "--collect-only").stdout)
+    by_distribution = kit_ids(pytest_in("--nnkit-check=nnkit-numpy", "--collect-only").stdout)
     assert by_entry_point == by_distribution
     assert "::test_nnkit_conformance[activation-nnkit_std:relu-activation_gradient]" in (
         by_entry_point
@@ -63,6 +63,6 @@ def test_an_unknown_plugin_is_a_usage_error_listing_the_loaded_ones(pytest_in):
     assert unknown.returncode == pytest.ExitCode.USAGE_ERROR
     assert unknown.stderr.strip() == (
         "ERROR: --nnkit-check: no loaded plugin is called 'no-such-plugin'; name a plugin by "
-        f"its entry-point or distribution name. Loaded plugins: nnkit_std (nnkit {nnkit.__version__})"
+        f"its entry-point or distribution name. Loaded plugins: nnkit_std (nnkit-numpy {nnkit.__version__})"
     )
     assert "Traceback" not in unknown.stdout + unknown.stderr

@@ -48,7 +48,7 @@ def test_standard_components_come_from_the_nnkit_distribution():
     info = registry.get("activation", "relu")
     assert (info.plugin.name, info.distribution, info.version) == (
         "nnkit_std",
-        "nnkit",
+        "nnkit-numpy",
         nnkit.__version__,
     )
     kinds = {c.kind for c in registry.components()}
@@ -83,14 +83,14 @@ def test_two_plugins_claiming_one_name_is_an_error_naming_both(fake_distribution
     with pytest.raises(nnkit.ComponentConflictError) as caught:
         registry.get("activation", "relu")
     message = str(caught.value)
-    assert "nnkit_std (nnkit " in message and "other_relu (other-relu 0.4)" in message
+    assert "nnkit_std (nnkit-numpy " in message and "other_relu (other-relu 0.4)" in message
     assert "NNKIT_DISABLE_PLUGINS" in message
     # The user picks one by qualifying the name with the plugin or distribution.
     assert type(registry.create("activation", "other-relu:relu")).__name__ == "OtherReLU"
     assert type(registry.create("activation", "nnkit_std:relu")).__name__ == "ReLU"
     # ...or by disabling the other plugin.
     assert (
-        load(NNKIT_DISABLE_PLUGINS="other-relu").get("activation", "relu").distribution == "nnkit"
+        load(NNKIT_DISABLE_PLUGINS="other-relu").get("activation", "relu").distribution == "nnkit-numpy"
     )
 
 
@@ -138,7 +138,7 @@ def test_a_broken_plugin_warns_with_its_name_and_the_rest_load(fake_distribution
     message = str(caught[0].message)
     assert "broken_nn (broken-nn 0.1)" in message and reason in message
     assert registry.get("activation", "cube").distribution == "acme-nn"
-    assert registry.get("activation", "relu").distribution == "nnkit"
+    assert registry.get("activation", "relu").distribution == "nnkit-numpy"
     assert [f.plugin.distribution for f in registry.failures] == ["broken-nn"]
 
 
@@ -173,7 +173,7 @@ def test_load_plugins_is_an_allow_list(fake_distribution):
     only_acme = load(NNKIT_LOAD_PLUGINS="acme-nn")
     assert {c.distribution for c in only_acme.components()} == {"acme-nn"}
     only_std = load(NNKIT_LOAD_PLUGINS="nnkit_std")
-    assert {c.distribution for c in only_std.components()} == {"nnkit"}
+    assert {c.distribution for c in only_std.components()} == {"nnkit-numpy"}
     assert load(NNKIT_LOAD_PLUGINS="").components() == []
 
 

@@ -95,7 +95,7 @@ def test_history_plot_names_the_extra_when_matplotlib_is_missing(monkeypatch):
 
     history = network().fit(X[:50], Y[:50], epochs=1, verbose=0)
     monkeypatch.setattr(builtins, "__import__", no_matplotlib)
-    with pytest.raises(nnkit.MissingExtraError, match=r'pip install "nnkit\[plot\]"'):
+    with pytest.raises(nnkit.MissingExtraError, match=r'pip install "nnkit-numpy\[plot\]"'):
         history.plot()
 
 
@@ -121,18 +121,18 @@ def test_summary_lists_layers_shapes_parameters_and_suppliers():
     assert lines[2].split() == [
         "1",
         "dense",
-        "(nnkit",
+        "(nnkit-numpy",
         f"{version})",
         "(None,",
         "16)",
         "1,040",
         "relu",
-        "(nnkit",
+        "(nnkit-numpy",
         f"{version})",
     ]
-    assert lines[3].split()[:6] == ["2", "dropout", "(nnkit", f"{version})", "(None,", "16)"]
+    assert lines[3].split()[:6] == ["2", "dropout", "(nnkit-numpy", f"{version})", "(None,", "16)"]
     assert "parameters: 1,210" in stream.getvalue()
-    assert f"loss: cross_entropy (nnkit {version})" in stream.getvalue()
+    assert f"loss: cross_entropy (nnkit-numpy {version})" in stream.getvalue()
 
 
 def test_summary_marks_a_users_own_unregistered_component():

@@ -87,7 +87,7 @@ def _check_options(args: argparse.Namespace) -> None:
         check_output_folder(option, target)  # now, not after the training
     if args.plot and not _can_plot():  # say so now rather than after a long training
         raise MissingExtraError(
-            f'--plot needs matplotlib, an optional extra: pip install "nnkit[plot]" (or drop '
+            f'--plot needs matplotlib, an optional extra: pip install "nnkit-numpy[plot]" (or drop '
             f"--plot {args.plot})"
         )
 
