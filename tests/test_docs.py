@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ast
-import importlib
 import re
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -53,22 +54,59 @@ def test_the_math_page_quotes_each_part_of_the_algorithm():
 
 
 PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+# A console block that installs the guide's example plugin, as a reader types it.
+INSTALLS_ACME = re.compile(r"^\$ pip install \S*acme-nn$", re.M)
+
+
+@pytest.fixture
+def install_acme(tmp_path, monkeypatch) -> Callable[[], None]:
+    """Install ``docs/examples/acme-nn`` as pip leaves it (the module and a dist-info
+    naming its entry point on ``sys.path``), without touching the registry."""
+
+    def install() -> None:
+        site = tmp_path / "site-packages"
+        info = site / "acme_nn-0.1.0.dist-info"
+        info.mkdir(parents=True, exist_ok=True)
+        (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-nn\nVersion: 0.1.0\n")
+        (info / "entry_points.txt").write_text("[nnkit]\nacme = acme_nn\n")
+        monkeypatch.syspath_prepend(str(SNIPPET_BASE / "acme-nn"))
+        monkeypatch.syspath_prepend(str(site))
+
+    yield install
+    sys.modules.pop("acme_nn", None)
+
+
+def run_page(
+    path: Path, namespace: dict, install_acme: Callable[[], None], one_session: bool = False
+) -> None:
+    """Run a page's Python blocks in order in ``namespace``, with the example plugin.
+
+    A page read as one session (the tutorial) gets the plugin where its console block
+    installs it, after nnkit has loaded its plugins, as a reader's session does. Other
+    pages show the plugin's files beside shell steps, so it is installed from the start.
+    """
+    import nnkit.registry
+
+    if not one_session:
+        install_acme()
+        nnkit.registry.reload_plugins()
+    for language, attributes, code in code_blocks(path):
+        if one_session and language == "console" and INSTALLS_ACME.search(code):
+            install_acme()
+        elif language == "python" and "title=" not in attributes:
+            exec(compile(code, str(path), "exec"), namespace)
 
 
 @pytest.mark.parametrize("path", PAGES, ids=[p.name for p in PAGES])
 def test_every_python_example_on_a_page_runs(
-    path, capsys, tmp_path, monkeypatch, isolated_registry
+    path, capsys, tmp_path, monkeypatch, isolated_registry, install_acme
 ):
     """The blocks of a page run in order in one namespace, as a reader would paste them,
-    with the guide's example plugin installed; quoted source (blocks with a title) is
-    checked above instead."""
-    monkeypatch.syspath_prepend(str(SNIPPET_BASE / "acme-nn"))
-    isolated_registry().add_plugin(importlib.import_module("acme_nn"), "acme")
+    with the guide's example plugin installed where the page installs it; quoted source
+    (blocks with a title) is checked above instead."""
+    isolated_registry()
     monkeypatch.chdir(tmp_path)
-    namespace: dict = {"__name__": "__docs__"}
-    for language, attributes, code in code_blocks(path):
-        if language == "python" and "title=" not in attributes:
-            exec(compile(code, str(path), "exec"), namespace)
+    run_page(path, {"__name__": "__docs__"}, install_acme, one_session=path.name == "tutorial.md")
 
 
 def test_the_first_network_example_prints_its_test_scores(capsys):
@@ -142,17 +180,18 @@ def test_every_public_name_is_in_the_api_reference():
     assert missing == []
 
 
-def test_the_tutorial_says_what_its_code_does(tmp_path, monkeypatch, isolated_registry):
-    """The numbers the tutorial states in words are the ones its code produces."""
+def test_the_tutorial_says_what_its_code_does(
+    tmp_path, monkeypatch, isolated_registry, install_acme
+):
+    """The numbers the tutorial states in words are the ones its code produces, with the
+    plugin of lesson 5 installed mid-session, after nnkit has loaded its plugins."""
     import numpy as np
 
-    monkeypatch.syspath_prepend(str(SNIPPET_BASE / "acme-nn"))
-    isolated_registry().add_plugin(importlib.import_module("acme_nn"), "acme")
+    isolated_registry()
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
-    for language, _attributes, code in code_blocks(DOCS / "tutorial.md"):
-        if language == "python":
-            exec(compile(code, "tutorial.md", "exec"), namespace)
+    run_page(DOCS / "tutorial.md", namespace, install_acme, one_session=True)
+    assert namespace["soft"].evaluate(namespace["X_test"], namespace["y_test"])["accuracy"] > 0.9
     page = (DOCS / "tutorial.md").read_text()
     xor = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
     assert namespace["net"].predict(xor).round().ravel().tolist() == [0, 1, 1, 0]
