@@ -7,11 +7,13 @@ returning an instance). The registry checks each component as it arrives and rec
 which plugin and distribution supplied it.
 
 A plugin is a module with functions decorated by `nnkit.hookimpl`, named in its
-package's ``[project.entry-points.nnkit]`` table::
+package's ``[project.entry-points.nnkit]`` table:
 
-    @nnkit.hookimpl
-    def register_activations(register):
-        register("acme.swish", Swish)
+```python
+@nnkit.hookimpl
+def register_activations(register):
+    register("acme.swish", Swish)
+```
 """
 
 from __future__ import annotations

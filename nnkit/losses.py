@@ -2,7 +2,7 @@
 
 ``A`` and ``Y`` have shape ``(outputs, samples)``. The loss of a batch is the mean of the
 per-sample losses, and `Loss.gradient()` is the derivative of that mean, so the
-seed's squared error gives ``dA^L = (A^L - Y) / m``.
+classic squared error gives ``dA^L = (A^L - Y) / m``.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from nnkit.errors import ConfigurationError
 
 
 class SGD(Optimizer):
-    """The seed's gradient descent ``params -= learning_rate * grads``, with optional
+    """Plain gradient descent ``params -= learning_rate * grads``, with optional
     momentum (``v = momentum v - learning_rate g; params += v``) and Nesterov momentum.
     """
 
