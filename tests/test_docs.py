@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
+import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from html.parser import HTMLParser
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -38,8 +42,10 @@ QUOTES = [
 def test_every_quoted_line_is_in_the_file_it_names(page, source, code):
     text = (ROOT / source).read_text()
     source_lines = {line.strip() for line in text.splitlines()}
-    missing = [
-        line for line in code.splitlines() if line.strip() and line.strip() not in source_lines
+    missing = [  # a line "..." marks lines the excerpt leaves out
+        line
+        for line in code.splitlines()
+        if line.strip() not in ("", "...") and line.strip() not in source_lines
     ]
     assert not missing, f"{page} quotes lines that are not in {source}: {missing}"
 
@@ -59,7 +65,7 @@ INSTALLS_ACME = re.compile(r"^\$ pip install \S*acme-nn$", re.M)
 
 
 @pytest.fixture
-def install_acme(tmp_path, monkeypatch) -> Callable[[], None]:
+def install_acme(tmp_path, monkeypatch) -> Iterator[Callable[[], None]]:
     """Install ``docs/examples/acme-nn`` as pip leaves it (the module and a dist-info
     naming its entry point on ``sys.path``), without touching the registry."""
 
@@ -171,7 +177,7 @@ def test_the_guides_plugin_package_is_under_40_lines():
 def test_every_public_name_is_in_the_api_reference():
     import nnkit
 
-    api = (DOCS / "api.md").read_text()
+    api = "".join(page.read_text() for page in sorted((DOCS / "api").glob("*.md")))
     missing = [
         name
         for name in nnkit.__all__
@@ -206,3 +212,149 @@ def test_the_tutorial_says_what_its_code_does(
         namespace["again"].predict(namespace["X_test"]),
         namespace["digits"].predict(namespace["X_test"]),
     )
+
+
+def test_quoted_excerpts_indent_only_under_a_block_or_a_gap():
+    """An excerpt that leaves out the ``if``/``else`` around a line must say so with a
+    ``...`` line, rather than show the line indented under nothing."""
+    orphans = []
+    for page, source, code in QUOTES:
+        previous = ""
+        for line in code.splitlines():
+            if not line.strip():
+                continue
+            opens_block = previous.split("  #")[0].rstrip().endswith(":")
+            if indent(line) > indent(previous) and not opens_block and previous.strip() != "...":
+                orphans.append((page, source, line.strip()))
+            previous = line
+    assert orphans == []
+
+
+def indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+# -- the built site, as a reader's browser gets it --------------------------------------
+
+#: The longest line a code block shows without scrolling on a 1280 px wide screen: the
+#: content column is about 730 px there, and the theme's code font is 8.6 px per
+#: character (measured in headless Chromium; 85 fit, 86 scroll).
+CODE_COLUMNS_AT_1280_PX = 84
+#: Elements whose ``src`` or ``href`` the browser fetches while loading a page.
+FETCHED = re.compile(
+    r"<(?:script|link|img|iframe|source|video|audio|embed)\b[^>]*?\b(?:src|href)="
+    r"[\"']?((?:https?:)?//[^\"'\s>]+)",
+    re.I,
+)
+
+
+class _PageText(HTMLParser):
+    """The text of a built page's article, and the text of each ``<pre>`` in it."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.text: list[str] = []
+        self.blocks: list[str] = []
+        self._article = self._pre = self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self._article += tag == "article"
+        self._skip += tag in ("script", "style")
+        if tag == "pre":
+            self._pre += 1
+            self.blocks.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._article -= tag == "article"
+        self._skip -= tag in ("script", "style")
+        self._pre -= tag == "pre"
+
+    def handle_data(self, data: str) -> None:
+        if self._article and not self._skip:
+            self.text.append(data)
+            if self._pre:
+                self.blocks[-1] += data
+
+
+class Site(NamedTuple):
+    """The built docs: every page's HTML by path, and every file the site publishes."""
+
+    pages: dict[str, str]
+    files: set[str]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Site:
+    """The docs built the strict way, as CI builds them."""
+    out = tmp_path_factory.mktemp("site")
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT), str(ROOT / "plugins"), env.get("PYTHONPATH", "")]
+    )
+    build = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert build.returncode == 0, build.stderr
+    pages = {p.relative_to(out).as_posix(): p.read_text() for p in out.rglob("*.html")}
+    return Site(pages, {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()})
+
+
+def page_text(html: str) -> _PageText:
+    parser = _PageText()
+    parser.feed(html)
+    return parser
+
+
+def test_no_code_block_is_wider_than_the_page_at_1280_px(site):
+    too_wide = {
+        (path, max(block.splitlines(), key=len))
+        for path, html in site.pages.items()
+        for block in page_text(html).blocks
+        if block and max(len(line) for line in block.splitlines()) > CODE_COLUMNS_AT_1280_PX
+    }
+    assert too_wide == set()
+
+
+def test_no_markup_leftovers_in_the_rendered_text(site):
+    leftovers = {
+        (path, leftover)
+        for path, html in site.pages.items()
+        for leftover in ("\\|", "table::")
+        if leftover in "".join(page_text(html).text)
+    }
+    assert leftovers == set()
+
+
+def test_the_pages_load_nothing_from_other_hosts(site):
+    fetched = {(path, url) for path, html in site.pages.items() for url in FETCHED.findall(html)}
+    assert fetched == set()
+
+
+def test_the_catalogue_lists_every_standard_component(site):
+    import nnkit
+
+    catalogue = site.pages["components/index.html"]
+    standard = [c for c in nnkit.components() if c.plugin.name == "nnkit_std"]
+    assert len(standard) > 30
+    missing = [
+        (c.kind, c.name)
+        for c in standard
+        if f'<tr id="{c.kind}-{c.name}"><td><code>{c.name}</code></td>' not in catalogue
+    ]
+    assert missing == []
+    assert "<code>alpha=0.01</code>" in catalogue  # leaky_relu's argument, with its default
+
+
+def test_the_site_shows_its_version_and_groups_its_navigation(site):
+    import nnkit
+
+    home = site.pages["index.html"]
+    assert f"nnkit {nnkit.__version__}" in home
+    groups = ["Get started", "User guide", "Concepts", "Extending", "Reference", "Project"]
+    assert [g for g in groups if not re.search(rf">\s*{g}\s*<", home)] == []
+    assert "md-footer__link--next" in home  # previous/next links at the foot of pages
+    assert [f for f in site.files if f == "figures.py" or f.startswith("hooks/")] == []
