@@ -18,6 +18,7 @@ from nnkit.errors import (
     ComponentConflictError,
     ConfigurationError,
     DataError,
+    DivergenceWarning,
     InvalidComponentError,
     MissingComponentError,
     MissingExtraError,
@@ -49,6 +50,7 @@ from nnkit.registry import (
     schedule,
 )
 from nnkit.schedules import Schedule
+from nnkit.workspace import Workspace
 
 __all__ = [
     "__version__",
@@ -63,6 +65,7 @@ __all__ = [
     "Component",
     "Initializer",
     "Layer",
+    "Workspace",
     "Loss",
     "Metric",
     "Optimizer",
@@ -93,6 +96,7 @@ __all__ = [
     "ModelFileError",
     "MissingComponentError",
     "PluginLoadWarning",
+    "DivergenceWarning",
     # data
     "datasets",
 ]

@@ -9,6 +9,7 @@ import numpy as np
 from nnkit.activations import Activation
 from nnkit.data import positive_int
 from nnkit.errors import ConfigurationError
+from nnkit.export import OnnxGraph, export_component
 from nnkit.initializers import Initializer
 from nnkit.layers import Layer, Shape
 from nnkit.registry import default_registry
@@ -123,6 +124,15 @@ class Dense(Layer):
         out = ws.buffer("dA_prev", (W.shape[1], dZ.shape[1]), dZ.dtype)
         dA_prev = np.matmul(W.T, dZ, out=out)  # dA^{l-1} = (W^l)^T dZ^l
         return dA_prev.T
+
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        """``Gemm``: ``x W^T + b^T`` on rows (the transposed ``Z = W A + b``), then the
+        activation's own ONNX form."""
+        W, b = self.params["W"], self.params["b"]
+        z = graph.node("Gemm", [x, graph.weight(W, "W"), graph.weight(b[:, 0], "b")], transB=1)
+        if self.activation is None:
+            return z
+        return export_component(self.activation, graph, z, "the activation of dense")
 
     def get_config(self) -> dict[str, Any]:
         return {

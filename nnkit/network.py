@@ -25,6 +25,7 @@ from nnkit.summary import describe_component, format_summary
 from nnkit.workspace import Workspace, WorkspacePool
 
 if TYPE_CHECKING:
+    from nnkit.callbacks import Callback
     from nnkit.history import History
 
 __all__ = ["Network"]
@@ -330,13 +331,60 @@ class Network:
 
     # -- the user's entry points ---------------------------------------------------
 
-    def fit(self, X: Any, y: Any, **options: Any) -> History:
-        """Train on ``X`` (``(n_samples, *sample_shape)``) and targets ``y``.
+    def fit(
+        self,
+        X: Any,
+        y: Any = None,
+        epochs: int = 1,
+        batch_size: int = 32,
+        validation_split: float = 0.0,
+        validation_data: Any = None,
+        shuffle: bool = True,
+        metrics: Sequence[Metric | str] | None = None,
+        callbacks: Sequence[Callback | str] | None = None,
+        sample_weight: Any = None,
+        class_weight: dict[int, float] | None = None,
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
+        verbose: int = 1,
+        stream: TextIO | None = None,
+    ) -> History:
+        """Train on ``X`` and targets ``y``; the network is built from ``X`` if it is not yet.
 
-        Takes ``epochs``, ``batch_size``, ``validation_split``, ``validation_data``,
-        ``shuffle``, ``metrics``, ``callbacks``, ``sample_weight``, ``class_weight``,
-        ``clip_norm``, ``clip_value`` and ``verbose``; see `nnkit.training.fit()`.
-        Returns the `History`, also kept as ``self.history``.
+        Args:
+            X: samples, shape ``(n_samples, *sample_shape)``: ``(n_samples, n_features)``
+                for tabular data. Or, for data larger than memory, chunks of samples
+                with ``y=None``: see `nnkit.data.chunks`.
+            y: targets, shape ``(n_samples, n_outputs)``, or integer class labels.
+            epochs: passes over the training data.
+            batch_size: samples per gradient step; the last batch of an epoch may be
+                smaller.
+            validation_split: fraction of the samples, taken from the end of ``X``
+                before shuffling (as Keras does), held out to validate on after each
+                epoch.
+            validation_data: ``(X_val, y_val)`` or ``(X_val, y_val, sample_weight_val)``
+                to validate on instead.
+            shuffle: draw a new batch order every epoch from the network's seeded
+                generator.
+            metrics: metric names or instances; by default those the loss names
+                (``accuracy`` for the cross-entropies).
+            callbacks: callback names or instances, such as ``"terminate_on_nan"`` or
+                ``nnkit.callback("early_stopping", patience=5)``.
+            sample_weight: a weight per sample, shape ``(n_samples,)``: each sample's
+                loss and gradient are multiplied by it.
+            class_weight: ``{class: weight}``; multiplies each sample's weight by its
+                class's.
+            clip_norm: rescale the gradient (of all parameters together) to at most this
+                Euclidean norm before each step.
+            clip_value: clip every gradient element to ``[-clip_value, clip_value]``.
+            verbose: 0 prints nothing, 1 a progress bar per epoch in a terminal (a line
+                per epoch elsewhere), 2 a line per epoch.
+            stream: where progress goes (standard output by default).
+
+        Returns:
+            The `History` of per-epoch ``loss``, metrics, their ``val_`` counterparts,
+            and anything callbacks log (such as ``learning_rate``); also kept as
+            ``self.history``.
 
         One `fit` at a time: a second `fit` on the same network from another thread
         raises `ConfigurationError`. `predict` and `evaluate` may run beside it from
@@ -344,7 +392,24 @@ class Network:
         """
         from nnkit.training import fit
 
-        return fit(self, X, y, **options)
+        return fit(
+            self,
+            X,
+            y,
+            epochs=epochs,
+            batch_size=batch_size,
+            validation_split=validation_split,
+            validation_data=validation_data,
+            shuffle=shuffle,
+            metrics=metrics,
+            callbacks=callbacks,
+            sample_weight=sample_weight,
+            class_weight=class_weight,
+            clip_norm=clip_norm,
+            clip_value=clip_value,
+            verbose=verbose,
+            stream=stream,
+        )
 
     def predict(self, X: Any, batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
         """The network's outputs for ``X`` of shape ``(n_samples, *sample_shape)``:
@@ -476,6 +541,14 @@ class Network:
         from nnkit.persistence import save
 
         save(self, path, include_optimizer=include_optimizer)
+
+    def to_onnx(self, path: str | os.PathLike[str] | None = None, opset: int = 17) -> Any:
+        """The network as an ONNX model, written to ``path`` if given; its input ``X`` and
+        output ``Y`` are those of `predict`. Needs the ``onnx`` extra; see
+        `nnkit.export.to_onnx()`."""
+        from nnkit.export import to_onnx
+
+        return to_onnx(self, path, opset)
 
     def summary(self, file: TextIO | None = None) -> None:
         """Print a table of the layers: output shape, parameter count, activation, and

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import sys
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
@@ -48,37 +50,8 @@ def fit(
     verbose: int = 1,
     stream: TextIO | None = None,
 ) -> History:
-    """Train ``network`` on ``X`` and ``y``.
-
-    Args:
-        network: the network to train (built from ``X`` if it is not yet).
-        X: features, shape ``(n_samples, n_features)``.
-        y: targets, shape ``(n_samples, n_outputs)``, or integer class labels.
-        epochs: passes over the training data.
-        batch_size: samples per gradient step; the last batch of an epoch may be smaller.
-        validation_split: fraction of the samples, taken from the end of ``X`` before
-            shuffling (as Keras does), held out to validate on after each epoch.
-        validation_data: ``(X_val, y_val)`` or ``(X_val, y_val, sample_weight_val)`` to
-            validate on instead.
-        shuffle: draw a new batch order every epoch from the network's seeded generator.
-        metrics: metric names or instances; by default those the loss names
-            (``accuracy`` for the cross-entropies).
-        callbacks: callback names or instances, such as ``"terminate_on_nan"`` or
-            ``nnkit.callback("early_stopping", patience=5)``.
-        sample_weight: a weight per sample, shape ``(n_samples,)``: each sample's loss
-            and gradient are multiplied by it.
-        class_weight: ``{class: weight}``; multiplies each sample's weight by its class's.
-        clip_norm: rescale the gradient (of all parameters together) to at most this
-            Euclidean norm before each step.
-        clip_value: clip every gradient element to ``[-clip_value, clip_value]``.
-        verbose: 0 prints nothing, 1 a progress bar per epoch in a terminal (a line per
-            epoch elsewhere), 2 a line per epoch.
-        stream: where progress goes (standard output by default).
-
-    Returns:
-        The `History` of per-epoch ``loss``, metrics, their ``val_``
-        counterparts, and anything callbacks log (such as ``learning_rate``).
-    """
+    """Train ``network`` on ``X`` and ``y``: the loop behind `Network.fit`, whose
+    documentation describes every argument."""
     epochs = positive_int(epochs, "epochs")
     batch_size = positive_int(batch_size, "batch_size")
     if not isinstance(validation_split, (int, float)) or not 0 <= validation_split < 1:
@@ -236,8 +209,17 @@ def _warn_diverged(network: Network, loss: float, epoch: int, batch: int) -> Non
             "callbacks=['terminate_on_nan'] stops training at once, and save() refuses "
             "weights that are not finite"
         ),
-        stacklevel=5,
+        stacklevel=_stacklevel_outside_nnkit(),
     )
+
+
+def _stacklevel_outside_nnkit() -> int:
+    """The ``stacklevel`` that points a warning at the first caller outside nnkit."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _overrides(callback: Callback, hook: str) -> bool:

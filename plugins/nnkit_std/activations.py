@@ -10,6 +10,7 @@ import numpy as np
 from nnkit import Activation
 from nnkit.buffers import BufferCache
 from nnkit.errors import ConfigurationError
+from nnkit.export import OnnxGraph
 
 
 class Sigmoid(Activation):
@@ -37,6 +38,9 @@ class Sigmoid(Activation):
         out *= dA
         return out
 
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        return graph.node("Sigmoid", [x])
+
 
 class ReLU(Activation):
     """``g(z) = max(z, 0)``; ``g'(z)`` is 1 where ``z > 0`` and 0 elsewhere, which is
@@ -62,6 +66,9 @@ class ReLU(Activation):
     ) -> np.ndarray:
         return np.multiply(dA, A > 0, out=out)
 
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        return graph.node("Relu", [x])
+
 
 class LeakyReLU(Activation):
     """``g(z) = z`` for ``z > 0`` and ``alpha z`` otherwise.
@@ -84,6 +91,9 @@ class LeakyReLU(Activation):
     def derivative(self, Z: np.ndarray) -> np.ndarray:
         return np.where(Z > 0, 1, self.alpha).astype(Z.dtype)
 
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        return graph.node("LeakyRelu", [x], alpha=self.alpha)
+
 
 class Tanh(Activation):
     """``g(z) = tanh(z)``, with ``g'`` computed from ``A`` as ``1 - A^2``."""
@@ -103,6 +113,9 @@ class Tanh(Activation):
         np.subtract(1, out, out=out)
         out *= dA
         return out
+
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        return graph.node("Tanh", [x])
 
 
 class Softmax(Activation):
@@ -130,6 +143,9 @@ class Softmax(Activation):
         out *= A
         return out
 
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        return graph.node("Softmax", [x], axis=1)  # the units (or channels) of each sample
+
 
 class Identity(Activation):
     """``g(z) = z``: a linear output, for regression."""
@@ -152,3 +168,6 @@ class Identity(Activation):
             return dA.copy()
         np.copyto(out, dA)
         return out
+
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        return graph.node("Identity", [x])

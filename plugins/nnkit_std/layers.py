@@ -9,6 +9,7 @@ import nnkit
 from nnkit import Layer
 from nnkit.data import positive_int
 from nnkit.errors import ConfigurationError, DataError
+from nnkit.export import OnnxGraph, export_component
 from nnkit.registry import default_registry
 from nnkit.workspace import Workspace
 
@@ -42,6 +43,9 @@ class Dropout(Layer):
         ws.mask = mask
         return np.multiply(x, mask, out=ws.buffer_like("y", x))
 
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        return x  # the identity at inference
+
     def backward(
         self, dy: np.ndarray, ws: Workspace, need_input_gradient: bool = True
     ) -> np.ndarray | None:
@@ -62,6 +66,9 @@ class Flatten(Layer):
 
     def forward(self, x: np.ndarray, ws: Workspace, training: bool = False) -> np.ndarray:
         return x.reshape(x.shape[0], -1)  # a view when x is C-contiguous
+
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        return graph.node("Flatten", [x], axis=1)
 
     def backward(
         self, dy: np.ndarray, ws: Workspace, need_input_gradient: bool = True
@@ -94,10 +101,15 @@ class Reshape(Layer):
                 f"{self.shape}"
             )
         self.input_shape = tuple(input_shape)
-        return tuple(size // known if d == -1 else d for d in self.shape)
+        self.output_shape = tuple(size // known if d == -1 else d for d in self.shape)
+        return self.output_shape
 
     def forward(self, x: np.ndarray, ws: Workspace, training: bool = False) -> np.ndarray:
         return x.reshape(x.shape[0], *self.shape)
+
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        shape = np.array([-1, *self.output_shape], dtype=np.int64)
+        return graph.node("Reshape", [x, graph.weight(shape, "shape")])
 
     def backward(
         self, dy: np.ndarray, ws: Workspace, need_input_gradient: bool = True
@@ -127,6 +139,9 @@ class ActivationLayer(Layer):
         A = self.activation.forward(Z, out=ws.buffer_like("A", Z))
         ws.Z, ws.A = Z, A
         return np.moveaxis(A, -1, 0)
+
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        return export_component(self.activation, graph, x, "the activation layer's activation")
 
     def backward(
         self, dy: np.ndarray, ws: Workspace, need_input_gradient: bool = True
@@ -187,7 +202,7 @@ class Embedding(Layer):
             sample, column = divmod(where, max(1, codes.size // X.shape[0]))
             raise DataError(
                 f"embedding takes whole-number codes 0..{self.input_dim - 1}, but X has "
-                f"{codes[where]!r} in row {sample}, column {column}; encode the categories "
+                f"{float(codes[where])!r} in row {sample}, column {column}; encode the categories "
                 "as integers first, or raise input_dim"
             )
 
@@ -199,6 +214,10 @@ class Embedding(Layer):
         ws.codes = codes
         return np.take(self.params["E"], codes, axis=0, out=ws.buffer(
             "y", (*codes.shape, self.output_dim), self.params["E"].dtype))
+
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        codes = graph.node("Cast", [x], to=7)  # 7: int64
+        return graph.node("Gather", [graph.weight(self.params["E"], "E"), codes], axis=0)
 
     def backward(
         self, dy: np.ndarray, ws: Workspace, need_input_gradient: bool = True
@@ -248,11 +267,35 @@ class Residual(Layer):
             )
         return shape
 
+    def state(self) -> dict[str, np.ndarray]:
+        # Each inner layer's state under its position: "0/running_mean".
+        return {
+            f"{index}/{key}": value
+            for index, layer in enumerate(self.layers)
+            for key, value in layer.state().items()
+        }
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        parts: list[dict[str, np.ndarray]] = [{} for _ in self.layers]
+        for key, value in state.items():
+            index, _, name = key.partition("/")
+            if not index.isdigit() or int(index) >= len(self.layers) or not name:
+                raise ValueError(f"residual state has an unexpected entry {key!r}")
+            parts[int(index)][name] = value
+        for layer, part in zip(self.layers, parts):
+            layer.load_state(part)
+
     def forward(self, x: np.ndarray, ws: Workspace, training: bool = False) -> np.ndarray:
         y = x
         for index, layer in enumerate(self.layers):
             y = layer.forward(y, ws.child(index), training)
         return np.add(x, y, out=ws.buffer_like("y", y))  # y = x + f(x)
+
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        y = x
+        for index, layer in enumerate(self.layers):
+            y = export_component(layer, graph, y, f"inner layer {index + 1} of residual")
+        return graph.node("Add", [x, y])
 
     def backward(
         self, dy: np.ndarray, ws: Workspace, need_input_gradient: bool = True

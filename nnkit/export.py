@@ -1,0 +1,122 @@
+"""ONNX export: a trained network as an ONNX graph that any ONNX runtime can serve.
+
+The core knows no component, so each component writes its own part of the graph: a
+layer or an activation implements ``to_onnx(graph, x)``, adding nodes to an
+`OnnxGraph` and returning the name of its output. In the graph, arrays have one row per
+sample, as ``X`` does: ``(N, *sample_shape)``, with the features (or the channels) on
+axis 1. A component without ``to_onnx`` is named in a clear error.
+
+Needs the optional ``onnx`` package (``pip install "nnkit-numpy[onnx]"``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Final
+
+import numpy as np
+
+from nnkit.errors import ConfigurationError, MissingExtraError
+from nnkit.summary import describe_component
+
+if TYPE_CHECKING:
+    from nnkit.network import Network
+
+__all__ = ["OnnxGraph", "to_onnx", "DEFAULT_OPSET"]
+
+#: The ONNX operator set exported by default: supported by every current runtime.
+DEFAULT_OPSET: Final = 17
+
+
+class OnnxGraph:
+    """The graph being written: nodes, weights (initializers) and unique names.
+
+    Components call `node()` for each operator and `weight()` for each array they need.
+    """
+
+    def __init__(self, dtype: np.dtype, opset: int) -> None:
+        self.dtype = np.dtype(dtype)
+        self.opset = opset
+        self.nodes: list[Any] = []
+        self.initializers: list[Any] = []
+        self._count = 0
+
+    def name(self, stem: str) -> str:
+        """A fresh name starting with ``stem``."""
+        self._count += 1
+        return f"{stem}_{self._count}"
+
+    def weight(self, array: np.ndarray, stem: str = "weight") -> str:
+        """Add ``array`` (copied) to the graph's weights and return its name."""
+        from onnx import numpy_helper
+
+        name = self.name(stem)
+        self.initializers.append(numpy_helper.from_array(np.array(array), name))
+        return name
+
+    def node(self, op_type: str, inputs: list[str], **attributes: Any) -> str:
+        """Add one operator with ``inputs`` (names) and return the name of its output."""
+        from onnx import helper
+
+        output = self.name(op_type.lower())
+        self.nodes.append(helper.make_node(op_type, inputs, [output], **attributes))
+        return output
+
+
+def to_onnx(
+    network: Network, path: str | os.PathLike[str] | None = None, opset: int = DEFAULT_OPSET
+) -> Any:
+    """The network as an ONNX model (an ``onnx.ModelProto``), written to ``path`` if given.
+
+    The model has one input ``X`` of shape ``(N, *input_shape)`` and one output ``Y`` of
+    shape ``(N, n_outputs)``: what `Network.predict` returns, in the network's dtype.
+
+    Raises:
+        MissingExtraError: the ``onnx`` package is not installed.
+        ConfigurationError: the network is not built, or a component has no ONNX form
+            (the message names it and the plugin that supplied it).
+    """
+    try:
+        import onnx
+        from onnx import TensorProto, helper
+    except ImportError:
+        raise MissingExtraError(
+            'ONNX export needs the onnx package, an optional extra: pip install "nnkit-numpy[onnx]"'
+        ) from None
+    if not network.built:
+        raise ConfigurationError(
+            "nothing to export yet: the network has no weights; fit it or call build(input_shape)"
+        )
+    graph = OnnxGraph(network.dtype, opset)
+    x = "X"
+    for index, layer in enumerate(network.layers):
+        x = export_component(layer, graph, x, f"layer {index + 1}")
+    elem = TensorProto.FLOAT if network.dtype == np.float32 else TensorProto.DOUBLE
+    graph.nodes.append(helper.make_node("Identity", [x], ["Y"]))
+    model = helper.make_model(
+        helper.make_graph(
+            graph.nodes,
+            "nnkit",
+            [helper.make_tensor_value_info("X", elem, ["N", *network.input_shape])],
+            [helper.make_tensor_value_info("Y", elem, ["N", network.n_outputs])],
+            graph.initializers,
+        ),
+        opset_imports=[helper.make_opsetid("", opset)],
+        producer_name="nnkit",
+    )
+    onnx.checker.check_model(model)
+    if path is not None:
+        onnx.save(model, os.fspath(path))
+    return model
+
+
+def export_component(component: Any, graph: OnnxGraph, x: str, where: str) -> str:
+    """``component.to_onnx(graph, x)``, or an error naming a component that has none."""
+    convert = getattr(component, "to_onnx", None)
+    if convert is None:
+        raise ConfigurationError(
+            f"{where}, {describe_component(component)}, has no ONNX form: "
+            f"{type(component).__name__} does not implement to_onnx(graph, x), so the "
+            "network cannot be exported"
+        )
+    return convert(graph, x)
