@@ -47,8 +47,7 @@ def format_summary(network: Network) -> str:
         inputs = ", ".join(map(str, network.input_shape))
         inputs = inputs if len(network.input_shape) == 1 else f"({inputs})"
         lines.append(
-            f"inputs: {inputs}    parameters: {network.n_parameters:,}    "
-            f"dtype: {network.dtype}"
+            f"inputs: {inputs}    parameters: {network.n_parameters:,}    dtype: {network.dtype}"
         )
     lines.append(f"loss: {describe_component(network.loss)}")
     lines.append(f"optimizer: {describe_component(network.optimizer)}")

@@ -37,6 +37,16 @@ class Workspace:
         self._buffers = BufferCache()
         self._children: list[Workspace] = []
 
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for a name no forward() saved: say so in the layer's terms.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise AttributeError(
+            f"the workspace holds no {name!r}: backward() was called with a workspace its "
+            "layer's forward() did not fill (give each call's forward and backward the "
+            "same workspace)"
+        )
+
     def buffer(self, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
         """An uninitialised C-contiguous array for ``name``, reused by the next call that
         asks for the same name (grown if that call needs more)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -12,6 +13,8 @@ import numpy as np
 import pytest
 
 import nnkit
+
+from .test_registry import GOOD_PLUGIN
 
 
 def nnkit_command(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -58,8 +61,8 @@ def test_user_errors_are_one_line_with_a_nonzero_exit():
     assert result.stderr.strip().count("\n") == 0
     assert "optimizer 'adma' is not registered. Did you mean 'adam'?" in result.stderr
     assert "Traceback" not in result.stderr
-    bad_layers = nnkit_command("train", "--layers", "64,x")
-    assert bad_layers.returncode == 2 and "comma-separated positive integers" in bad_layers.stderr
+    bad_layers = nnkit_command("train", "--layers", "64,,32")
+    assert bad_layers.returncode == 2 and "--layers has an empty item" in bad_layers.stderr
     zero_epochs = nnkit_command("train", "--epochs", "0")
     assert zero_epochs.returncode == 1 and "epochs must be a positive integer" in zero_epochs.stderr
 
@@ -371,3 +374,333 @@ def test_an_unwritable_save_or_plot_path_fails_before_training(tmp_path):
         result = nnkit_command("train", option, target)
         assert result.returncode == 1 and result.stdout == ""
         assert f"{option} {target}: folder" in result.stderr and "does not exist" in result.stderr
+
+
+# -- real CSVs: scaling, files from pandas, flags ------------------------------------------
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    """The command run in this process (faster than a subprocess): code, stdout, stderr."""
+    from nnkit.cli import main
+
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def write_houses(path, n=800, seed=0):
+    """House prices in the hundreds of thousands, as pandas' to_csv writes them: an
+    unnamed index column first. The noise has a mean absolute size of about 16,000."""
+    generator = np.random.default_rng(seed)
+    area = generator.uniform(40, 250, n)
+    rooms = generator.integers(1, 6, n)
+    age = generator.uniform(0, 80, n).round()
+    distance = generator.uniform(0.5, 30, n)
+    noise = generator.normal(0, 20_000, n)
+    price = np.round(
+        100_000 + 3_000 * area + 15_000 * rooms - 800 * age - 2_000 * distance + noise
+    )
+    lines = [",area,bedrooms,age,distance_km,price"]
+    for i in range(n):
+        lines.append(f"{i},{area[i]:.1f},{rooms[i]},{age[i]:.0f},{distance[i]:.2f},{price[i]:.0f}")
+    path.write_text("\n".join(lines) + "\n")
+    return price
+
+
+HOUSE_EXAMPLE = ("--target", "price", "--loss", "mse", "--activation", "tanh", "--quiet")
+
+
+def test_the_help_house_price_example_gives_a_sensible_error(tmp_path, capsys):
+    """Unscaled, this example predicted about 0 (test MAE ~ 430,000) and exited 0."""
+    data, model = tmp_path / "houses.csv", tmp_path / "houses.nnkit"
+    price = write_houses(data)
+    code, out, err = run(capsys, "train", "--data", str(data), *HOUSE_EXAMPLE, "--save", str(model))
+    assert code == 0, err
+    mae = float(re.search(r"test mae: ([0-9.]+)", out).group(1))
+    assert mae < 25_000  # the noise alone is ~16,000; the spread of prices ~160,000
+    assert "first column is unnamed" in err and err.startswith("nnkit: note: ")
+    metadata = nnkit.load(model).metadata
+    assert metadata["features"] == ["area", "bedrooms", "age", "distance_km"]
+    assert len(metadata["scaling"]["features"]["mean"]) == 4
+    assert metadata["scaling"]["target"]["mean"] == [pytest.approx(np.mean(price), rel=0.05)]
+
+    code, out, _ = run(capsys, "evaluate", str(model), str(data))
+    assert code == 0 and float(re.search(r"mae: ([0-9.]+)", out).group(1)) < 25_000
+    features = tmp_path / "new.csv"
+    features.write_text("\n".join(line.rsplit(",", 1)[0] for line in data.read_text().splitlines()))
+    code, out, _ = run(capsys, "predict", str(model), str(features))
+    predicted = np.array([float(v) for v in out.splitlines()[1:]])
+    assert code == 0 and np.mean(np.abs(predicted - price)) < 25_000
+
+    code, out, _ = run(capsys, "train", "--data", str(data), *HOUSE_EXAMPLE, "--no-scale")
+    assert code == 0 and float(re.search(r"test mae: ([0-9.]+)", out).group(1)) > 100_000
+
+
+def test_tsv_and_delimiter_reach_every_command(tmp_path, capsys):
+    text = (tmp_path / "flowers.csv", write_flowers(tmp_path / "flowers.csv"))[0].read_text()
+    (tmp_path / "flowers.tsv").write_text(text.replace(",", "\t"))
+    (tmp_path / "flowers.txt").write_text(text.replace(",", ";"))
+    model = str(tmp_path / "m.nnkit")
+    code, _, err = run(
+        capsys, "train", "--data", str(tmp_path / "flowers.tsv"), "--target", "species",
+        "--epochs", "3", "--quiet", "--save", model,
+    )  # fmt: skip
+    assert code == 0, err
+    semicolons = str(tmp_path / "flowers.txt")
+    code, out, _ = run(capsys, "evaluate", model, semicolons, "--delimiter", ";")
+    assert code == 0 and out.startswith("loss: ")
+    code, out, _ = run(capsys, "predict", model, semicolons, "--delimiter", ";")
+    assert code == 0 and len(out.splitlines()) == 151
+
+
+def test_option_errors_name_the_option(capsys):
+    for arguments, message in [
+        (["--test-size", "1.5"], "--test-size must be a fraction between 0 and 1"),
+        (["--validation-split", "1"], "--validation-split must be a fraction"),
+        (["--batch-size", "0"], "--batch-size must be a positive integer, got 0"),
+        (["--early-stopping", "0"], "--early-stopping must be a positive integer"),
+        (["--learning-rate", "inf"], "--learning-rate must be a positive finite number"),
+        (["--seed", "-1"], "--seed must be a non-negative integer, got -1"),
+    ]:
+        code, out, err = run(capsys, "train", *arguments)
+        assert code == 1 and out == "", arguments
+        assert err == f"nnkit: error: {err[len('nnkit: error: ') :]}" and message in err, err
+        assert err.count("\n") == 1
+
+
+def test_early_stopping_help_says_it_holds_out_a_tenth():
+    from nnkit.cli import build_parser
+
+    help_text = " ".join(
+        build_parser()._subparsers._group_actions[0].choices["train"].format_help().split()
+    )
+    assert "validates on 10% of the training data" in help_text
+
+
+def test_predict_into_a_missing_folder_says_so(flowers, tmp_path, capsys):
+    folder, model, _ = flowers
+    target = tmp_path / "nowhere" / "out.csv"
+    code, out, err = run(
+        capsys, "predict", str(model), str(folder / "flowers.csv"), "-o", str(target)
+    )
+    assert code == 1 and out == ""
+    assert f"-o {target}: folder {target.parent} does not exist" in err
+
+
+def test_layers_take_registered_layers_with_arguments(tmp_path, capsys):
+    from nnkit.cli.layer_specs import LayerSpec, build_layers, parse_layers
+
+    specs = parse_layers("conv2d:16:3,max_pool2d:2,flatten,dense:64, 32,dropout:rate=0.25")
+    assert specs[0] == LayerSpec("conv2d", (16, 3), {}, "conv2d:16:3")
+    assert specs[2] == LayerSpec("flatten", (), {}, "flatten")
+    assert specs[4] == LayerSpec("dense", (32,), {}, "32")
+    assert specs[5].kwargs == {"rate": 0.25}
+    assert parse_layers("reshape:1x8x8,dense:8:activation=none")[0].args == ((1, 8, 8),)
+    layers = build_layers(parse_layers("dense:8:activation=tanh,dropout:0.2,4"), "relu")
+    assert [type(layer).__name__ for layer in layers] == ["Dense", "Dropout", "Dense"]
+    assert layers[0].units == 8 and type(layers[0].activation).__name__ == "Tanh"
+    assert type(layers[2].activation).__name__ == "ReLU" and layers[1].rate == 0.2
+    for text, message in [
+        ("64,,32", "--layers has an empty item"),
+        ("64,0", "layer sizes must be positive"),
+        ("dense:rate=1:8", "positional argument '8' after a keyword one"),
+        ("dense:8:=3", "is not a keyword argument"),
+        ("dense::8", "an empty argument"),
+        ("3x3", "neither"),
+    ]:
+        with pytest.raises(argparse.ArgumentTypeError, match=message):
+            parse_layers(text)
+    for text, message in [
+        ("dropout:0.1:2:3", "layer 'dropout' takes at most"),
+        ("dense:8:units=4", "units given twice"),
+        ("dense:0", "--layers dense:0: "),
+    ]:
+        with pytest.raises(nnkit.ConfigurationError, match=message):
+            build_layers(parse_layers(text), "relu")
+    code, out, err = run(
+        capsys, "train", "--layers", "dense:16,dropout:0.1", "--epochs", "2", "--quiet"
+    )
+    assert code == 0 and "test accuracy" in out, err
+    code, _, err = run(capsys, "train", "--layers", "dense:16,dropuot:0.1", "--epochs", "1")
+    assert code == 1 and "layer 'dropuot' is not registered. Did you mean 'dropout'?" in err
+
+
+def test_npz_of_images_trains_from_the_command_line(tmp_path, capsys):
+    """X of rank 4 is read, standardised per pixel and handed to the network."""
+    generator = np.random.default_rng(0)
+    labels = np.arange(60) % 2
+    images = generator.normal(size=(60, 1, 4, 4)) + labels[:, None, None, None]
+    np.savez(tmp_path / "images.npz", X=images, y=labels)
+    model = tmp_path / "images.nnkit"
+    data = ("--data", str(tmp_path / "images.npz"))
+    code, out, err = run(capsys, "train", *data, "--epochs", "1")
+    assert code == 1 and out.startswith("data: ") and err.count("\n") == 1
+    assert "samples of shape (1, 4, 4)" in out and "put a flatten() layer before it" in err
+    code, out, err = run(
+        capsys, "train", *data, "--layers", "flatten,dense:8", "--epochs", "30", "--quiet",
+        "--learning-rate", "0.01", "--save", str(model),
+    )  # fmt: skip
+    assert code == 0, err
+    assert float(re.search(r"test accuracy: ([0-9.]+)", out).group(1)) >= 0.8
+    assert nnkit.load(model).metadata["features"] is None
+    code, out, err = run(capsys, "predict", str(model), str(tmp_path / "images.npz"))
+    predicted = np.array([int(v) for v in out.splitlines()[1:]])
+    assert code == 0 and np.mean(predicted == labels) >= 0.8
+
+
+def test_a_diverged_run_fails_and_keeps_the_good_model(tmp_path, capsys):
+    generator = np.random.default_rng(1)
+    X = generator.normal(size=(120, 3))
+    np.savez(tmp_path / "line.npz", X=X, y=X @ [1.0, -2.0, 0.5])
+    model = tmp_path / "line.nnkit"
+    common = ("train", "--data", str(tmp_path / "line.npz"), "--quiet", "--save", str(model))
+    code, _, err = run(capsys, *common, "--epochs", "5")
+    assert code == 0, err
+    good = model.read_bytes()
+    code, out, err = run(
+        capsys, *common, "--optimizer", "sgd", "--learning-rate", "1e12", "--epochs", "30"
+    )
+    assert code == 1 and "test loss" not in out
+    assert (
+        err.startswith("nnkit: error: training stopped: the loss became") and err.count("\n") == 1
+    )
+    assert f"{model} was left as it was" in err and "smaller learning rate" in err
+    assert model.read_bytes() == good
+
+
+def test_every_error_is_one_line_and_debug_shows_the_traceback(tmp_path, capsys, monkeypatch):
+
+    def broken(args):
+        raise RuntimeError("something unexpected\nacross two lines")
+
+    monkeypatch.setitem(nnkit.cli.COMMANDS, "train", broken)
+    code, _, err = run(capsys, "train")
+    assert code == 1 and err == (
+        "nnkit: error: RuntimeError: something unexpected across two lines "
+        "(run with --debug for the traceback)\n"
+    )
+    for arguments in (["--debug", "train"], ["train", "--debug"]):
+        with pytest.raises(RuntimeError, match="something unexpected"):
+            run(capsys, *arguments)
+
+
+def test_a_plugin_constructor_that_raises_is_one_line(fake_distribution, tmp_path):
+    fake_distribution(
+        "shaky-nn",
+        """
+        from nnkit import hookimpl
+        from nnkit_std.optimizers import SGD
+
+        class Shaky(SGD):
+            def __init__(self, learning_rate=0.01):
+                raise RuntimeError("shaky is not configured")
+
+        @hookimpl
+        def register_optimizers(register):
+            register("shaky", Shaky)
+        """,
+    )
+    path = os.pathsep.join([str(tmp_path / "site-packages"), *sys.path])
+    result = nnkit_command("train", "--optimizer", "shaky", env={"PYTHONPATH": path})
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == (
+        "nnkit: error: RuntimeError: shaky is not configured (run with --debug for the traceback)\n"
+    )
+
+
+CRAFTED = [
+    ({"features": 5}, "metadata's 'features' should be a non-empty list of column names, got 5"),
+    ({"classes": []}, "'classes' should be a list of two or more class names, got []"),
+    ({"classes": "abc"}, "'classes' should be a list of two or more class names"),
+    ({"classes": [[1], [2], [3]]}, "'classes' should be distinct class names"),
+    ({"classes": ["a", "b"]}, "'classes' should be one class per output unit (3)"),
+    ({"target": 3}, "'target' should be a column name"),
+    ({"scaling": [1]}, "'scaling' should be"),
+    ({"scaling": {"features": {"mean": [0] * 4, "scale": [0] * 4}}}, "'scale' must be positive"),
+    ({"scaling": {"features": {"mean": "x", "scale": [1] * 4}}}, "'mean' is not a list"),
+]
+
+
+@pytest.mark.parametrize(("crafted", "message"), CRAFTED)
+def test_crafted_metadata_is_one_clear_line_in_every_command(
+    flowers, tmp_path, capsys, crafted, message
+):
+    folder, good, _ = flowers
+    network = nnkit.load(good)
+    network.metadata = {**network.metadata, **crafted}
+    model = tmp_path / "crafted.nnkit"
+    network.save(model)
+    data = str(folder / "flowers.csv")
+    for arguments in (
+        ["summary", str(model)],
+        ["evaluate", str(model), data],
+        ["predict", str(model), data],
+    ):
+        code, out, err = run(capsys, *arguments)
+        assert code == 1 and err.count("\n") == 1, (arguments, err)
+        assert err.startswith(f"nnkit: error: {model}: ") and message in err, err
+
+
+def test_a_model_needing_a_missing_plugin_is_one_line(
+    fake_distribution, isolated_registry, tmp_path, capsys
+):
+    fake_distribution("acme-nn", GOOD_PLUGIN, version="2.3")
+    isolated_registry()
+    model = tmp_path / "cube.nnkit"
+    nnkit.Network([nnkit.Dense(2, activation="cube")], loss="mse").build(3).save(model)
+    isolated_registry(NNKIT_DISABLE_PLUGINS="acme-nn")
+    code, _, err = run(capsys, "summary", str(model))
+    assert code == 1 and err.count("\n") == 1 and "pip install acme-nn" in err
+
+
+# -- predict streams -------------------------------------------------------------------------
+
+
+def test_predict_streams_in_chunks_with_the_same_output(flowers, tmp_path, capsys, monkeypatch):
+    from nnkit import datafiles
+
+    _, model, _ = flowers
+    data = tmp_path / "many.csv"
+    write_flowers(data, n=2600, seed=4, with_target=False)
+    whole = tmp_path / "whole.csv"
+    code, _, _ = run(capsys, "predict", str(model), str(data), "--proba", "-o", str(whole))
+    assert code == 0
+    sizes = []
+    chunks = datafiles.CsvTable.chunks
+
+    def recorded(table, rows=None):
+        for chunk in chunks(table, rows):
+            sizes.append(len(chunk[0]))
+            yield chunk
+
+    monkeypatch.setattr(datafiles, "CHUNK_CELLS", 5)  # the smallest: one inference batch
+    monkeypatch.setattr(datafiles.CsvTable, "chunks", recorded)
+    streamed = tmp_path / "streamed.csv"
+    code, _, _ = run(capsys, "predict", str(model), str(data), "--proba", "-o", str(streamed))
+    assert code == 0 and sizes == [1024, 1024, 552]
+    assert streamed.read_bytes() == whole.read_bytes()
+    assert len(whole.read_text().splitlines()) == 2601
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_failed_predict_leaves_no_output_file(flowers, tmp_path, capsys):
+    _, model, _ = flowers
+    data = tmp_path / "late.csv"
+    write_flowers(data, n=3000, with_target=False)
+    data.write_text(data.read_text() + "1,2,3,oops\n")
+    out = tmp_path / "out.csv"
+    code, _, err = run(capsys, "predict", str(model), str(data), "-o", str(out))
+    assert code == 1 and "line 3002, column 'petal_width': 'oops' is not a number" in err
+    assert list(tmp_path.iterdir()) == [data]
+
+
+def test_mismatched_columns_are_listed_quickly_for_wide_files(tmp_path, capsys):
+    names = [f"f{i}" for i in range(20_000)]
+    network = nnkit.Network([nnkit.Dense(1)], loss="mse").build(len(names))
+    network.metadata = {"features": names, "task": "regression"}
+    network.save(tmp_path / "wide.nnkit")
+    other = [f"g{i}" for i in range(20_000)]
+    (tmp_path / "wide.csv").write_text(",".join(other) + "\n" + ",".join(["0"] * 20_000) + "\n")
+    code, _, err = run(capsys, "predict", str(tmp_path / "wide.nnkit"), str(tmp_path / "wide.csv"))
+    assert code == 1 and err.count("\n") == 1
+    assert "missing ['f0', 'f1'," in err and "and 19990 more" in err and "unexpected ['g0'" in err

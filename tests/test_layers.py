@@ -243,3 +243,10 @@ def test_the_plugin_guides_image_layer_passes_the_kit_and_trains():
     net.fit(X.reshape(-1, 1, 8, 8), y, epochs=10, verbose=0)
     assert net.layer_shapes[0] == (1, 8, 8)
     assert net.evaluate(X.reshape(-1, 1, 8, 8), y)["accuracy"] > 0.8
+
+
+def test_backward_with_a_workspace_forward_never_filled_says_so():
+    layer = nnkit.Dense(3)
+    net = nnkit.Network([layer]).build(2)
+    with pytest.raises(AttributeError, match="the workspace holds no 'A_prev': backward\\(\\) was called"):
+        net.layers[0].backward(np.ones((4, 3), dtype=np.float32), Workspace())

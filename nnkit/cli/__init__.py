@@ -1,8 +1,8 @@
 """The ``nnkit`` command: train, evaluate and use networks, and list plugins, from the shell.
 
 Every command prints plain text (progress bars only on a terminal), exits 0 on success,
-and on a user's mistake prints one line, ``nnkit: error: ...``, and exits 1 (2 for a
-malformed command line, as argparse does).
+and on any error prints one line, ``nnkit: error: ...``, and exits 1 (2 for a malformed
+command line, as argparse does); ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -40,14 +40,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (``nnkit plugins | head``): stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except (NNKitError, ValueError, KeyError, OSError) as error:
-        message = (
-            str(error)
-            if not isinstance(error, FileNotFoundError)
-            else (f"{error.filename}: no such file" if error.filename else str(error))
-        )
-        print(f"nnkit: error: {message}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("nnkit: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:
+        if args.debug:
+            raise
+        print(f"nnkit: error: {one_line(error)}", file=sys.stderr)
+        return 1
+
+
+def one_line(error: BaseException) -> str:
+    """The error as one line: nnkit's own and the usual input errors by their message;
+    anything else also by its type, with the way to see the traceback."""
+    if isinstance(error, FileNotFoundError) and error.filename:
+        return f"{error.filename}: no such file"
+    message = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    if isinstance(error, (NNKitError, ValueError, KeyError, OSError)):
+        return message or type(error).__name__
+    return f"{type(error).__name__}: {message} (run with --debug for the traceback)"

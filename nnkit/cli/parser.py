@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 from typing import Any, Final
 
 import nnkit
+from nnkit.cli.layer_specs import parse_layers
 
 __all__ = ["build_parser"]
 
-#: The network ``nnkit train`` builds when not told otherwise.
-DEFAULT_LAYERS: Final = (64,)
+#: The hidden layers ``nnkit train`` builds when not told otherwise.
+DEFAULT_LAYERS: Final = "64"
 DEFAULT_ACTIVATION: Final = "relu"
 DEFAULT_OPTIMIZER: Final = "adam"
 DEFAULT_LEARNING_RATE: Final = 1e-3
@@ -21,12 +23,17 @@ DEFAULT_TEST_SIZE: Final = 0.25
 #: Epochs without improvement that ``--early-stopping`` waits, when given no number.
 DEFAULT_PATIENCE: Final = 5
 
+#: Columns the raw (not re-wrapped) parts of the help are filled to.
+HELP_WIDTH: Final = 88
+DEBUG_HELP: Final = "on an error, print the full traceback instead of one line"
+
 EXAMPLES: Final = {
     "train": """examples:
   nnkit train                                   # the bundled digits, default network
   nnkit train --layers 128,64 --epochs 100 --early-stopping --save digits.nnkit
   nnkit train --data iris.csv --target species --save iris.nnkit --plot curves.png
   nnkit train --data houses.csv --target price --loss mse --activation tanh
+  nnkit train --data images.npz --layers conv2d:16:3,max_pool2d:2,flatten,dense:64
 """,
     "evaluate": """examples:
   nnkit evaluate iris.nnkit iris.csv
@@ -35,6 +42,7 @@ EXAMPLES: Final = {
     "predict": """examples:
   nnkit predict iris.nnkit new_flowers.csv              # class names, to the screen
   nnkit predict iris.nnkit new_flowers.csv --proba -o probabilities.csv
+  nnkit predict houses.nnkit new_houses.tsv -o prices.csv    # tab-separated
 """,
     "summary": """examples:
   nnkit summary iris.nnkit
@@ -47,25 +55,24 @@ EXAMPLES: Final = {
 }
 
 
-def _layer_sizes(text: str) -> list[int]:
-    try:
-        sizes = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--layers takes comma-separated positive integers such as 64,32; got {text!r}"
-        ) from None
-    if any(size < 1 for size in sizes):
-        raise argparse.ArgumentTypeError(f"layer sizes must be positive; got {text!r}")
-    return sizes
-
-
 def _command(commands: Any, name: str, help: str, description: str) -> argparse.ArgumentParser:
-    return commands.add_parser(
+    command = commands.add_parser(
         name,
         help=help,
-        description=description,
+        description=textwrap.fill(description, HELP_WIDTH),
         epilog=EXAMPLES[name],
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    # SUPPRESS: an absent --debug after the command keeps one given before it.
+    command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
+    return command
+
+
+def _delimiter_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--delimiter",
+        metavar="CHAR",
+        help="CSV cell delimiter (default: a tab for .tsv files, else a comma)",
     )
 
 
@@ -77,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'nnkit COMMAND --help' for a command's options and examples.",
     )
     parser.add_argument("--version", action="version", version=f"nnkit {nnkit.__version__}")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     train = _command(
@@ -88,9 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     data = train.add_argument_group("data")
     data.add_argument(
-        "--data", metavar="FILE", help="CSV with a header row, or .npz with arrays X and y"
+        "--data",
+        metavar="FILE",
+        help="CSV (or .tsv) with a header row, or .npz with arrays X (any rank) and y",
     )
     data.add_argument("--target", metavar="COLUMN", help="the CSV column to predict")
+    _delimiter_option(data)
     data.add_argument(
         "--test-size",
         type=float,
@@ -98,18 +109,27 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FRACTION",
         help="share of the data held out for the final metrics (default: 0.25)",
     )
+    data.add_argument(
+        "--no-scale",
+        action="store_true",
+        help="keep features (and a numeric target) as they are; by default each is "
+        "standardised to mean 0 and variance 1 on the training data, the model "
+        "remembers how, and predictions come back in the target's units",
+    )
     model = train.add_argument_group("network")
     model.add_argument(
         "--layers",
-        type=_layer_sizes,
-        default=list(DEFAULT_LAYERS),
-        metavar="SIZES",
-        help="hidden layer sizes, comma-separated (default: 64)",
+        type=parse_layers,
+        default=parse_layers(DEFAULT_LAYERS),
+        metavar="LAYERS",
+        help="hidden layers, comma-separated: dense sizes (64,32) or registered layers "
+        "as NAME:ARG:KEY=VALUE, such as conv2d:16:3,flatten,dense:64,dropout:0.2 "
+        "(default: 64)",
     )
     model.add_argument(
         "--activation",
         default=DEFAULT_ACTIVATION,
-        help="activation of the hidden layers (default: relu)",
+        help="activation of the hidden layers that take one and are given none (default: relu)",
     )
     model.add_argument(
         "--loss",
@@ -150,7 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
         const=DEFAULT_PATIENCE,
         metavar="PATIENCE",
         help="stop when the validation loss has not improved for PATIENCE "
-        "epochs (default 5) and keep the best weights",
+        "epochs (default 5) and keep the best weights; validates on 10%% of the "
+        "training data unless --validation-split says otherwise",
     )
     fitting.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     output = train.add_argument_group("output")
@@ -173,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="COLUMN",
         help="the target column (default: the one the model was trained on)",
     )
+    _delimiter_option(evaluate)
 
     predict = _command(
         commands,
@@ -187,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--proba", action="store_true", help="one probability column per class instead of the class"
     )
+    _delimiter_option(predict)
 
     summary = _command(
         commands,

@@ -3,45 +3,76 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
-import io
+import os
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Final
 
 import numpy as np
 
 import nnkit
-from nnkit.datafiles import read_data_file
+from nnkit import datafiles
+from nnkit.cli.model_metadata import ModelMetadata, read_metadata
+from nnkit.datafiles import CsvTable, read_data_file
 from nnkit.errors import DataError
+from nnkit.network import INFERENCE_BATCH_SIZE
 
-__all__ = ["evaluate_command", "predict_command", "summary_command"]
+__all__ = [
+    "evaluate_command",
+    "predict_command",
+    "summary_command",
+    "check_output_folder",
+    "print_notes",
+    "scores_in_target_units",
+]
 
-
-def _model_features(network: nnkit.Network, data_path: str, target: str | None) -> Any:
-    data = read_data_file(data_path, target)
-    expected = network.metadata.get("features")
-    if (
-        expected
-        and Path(data_path).suffix.lower() != ".npz"
-        and list(data.feature_names) != list(expected)
-    ):
-        missing = [name for name in expected if name not in data.feature_names]
-        extra = [name for name in data.feature_names if name not in expected]
-        details = []
-        if missing:
-            details.append(f"missing {missing}")
-        if extra:
-            details.append(f"unexpected {extra}")
-        raise DataError(
-            f"{data_path}: the columns do not match the model's features "
-            f"({'; '.join(details) or 'in another order'})"
-        )
-    return data
+#: Column names listed in a mismatch message before the list is cut short.
+NAMES_SHOWN: Final = 10
 
 
-def _labels_for(network: nnkit.Network, y: np.ndarray, source: str) -> np.ndarray:
-    classes = network.metadata.get("classes")
+def check_output_folder(option: str, target: str | None) -> None:
+    """Refuse, before any work, an output file whose folder does not exist."""
+    folder = Path(target).parent if target else None
+    if folder is not None and not folder.is_dir():
+        raise DataError(f"{option} {target}: folder {folder} does not exist")
+
+
+def print_notes(notes: tuple[str, ...]) -> None:
+    """Tell the user, on stderr (stdout may be the predictions), what was assumed."""
+    for note in notes:
+        print(f"nnkit: note: {note}", file=sys.stderr)
+
+
+def _check_columns(expected: list[str] | None, found: list[str] | None, source: str) -> None:
+    """The data's feature columns are the model's, in order; linear in their number."""
+    if not expected or found is None or found == expected:
+        return
+    wanted, present = set(expected), set(found)
+    missing = [name for name in expected if name not in present]
+    extra = [name for name in found if name not in wanted]
+    details = [
+        f"{label} {_shown(names)}"
+        for label, names in (("missing", missing), ("unexpected", extra))
+        if names
+    ]
+    raise DataError(
+        f"{source}: the columns do not match the model's features "
+        f"({'; '.join(details) or 'in another order'})"
+    )
+
+
+def _shown(names: list[str]) -> str:
+    if len(names) <= NAMES_SHOWN:
+        return str(names)
+    return f"{names[:NAMES_SHOWN]} and {len(names) - NAMES_SHOWN} more"
+
+
+def _labels_for(metadata: ModelMetadata, y: np.ndarray, source: str) -> np.ndarray:
+    classes = metadata.classes
     if classes is None:
         return y
     positions = {str(c): i for i, c in enumerate(classes)}
@@ -56,72 +87,155 @@ def _labels_for(network: nnkit.Network, y: np.ndarray, source: str) -> np.ndarra
     return np.array([positions[k] for k in keys])
 
 
-def _classes_of(network: nnkit.Network) -> list[Any] | None:
+def _classes_of(network: nnkit.Network, metadata: ModelMetadata) -> list[Any] | None:
     """The class names a classifier predicts; its output indices when it was built in
     Python without them; ``None`` for a regression."""
-    classes = network.metadata.get("classes")
-    if classes is None and network.metadata.get("task") != "regression":
+    classes = metadata.classes
+    if classes is None and metadata.task != "regression":
         if network.loss.accepts_class_labels:
-            classes = list(range(max(network.n_outputs, 2)))
+            classes = list(range(max(network.n_outputs or 0, 2)))
     return classes
+
+
+def scores_in_target_units(
+    network: nnkit.Network, metadata: ModelMetadata, X: np.ndarray, y: np.ndarray
+) -> dict[str, float]:
+    """The loss and metrics of ``network`` on standardised ``X``; for a regression with a
+    scaled target, computed on its outputs mapped back to the target's units."""
+    if metadata.target_scaling is None:
+        return network.evaluate(X, y)
+    A = metadata.unscale_outputs(network.predict(X)).T
+    Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1).T
+    scores = {"loss": network.loss.value(A, Y)}
+    scores.update({name: m.value(A, Y) for name, m in network.resolve_metrics(None).items()})
+    return {name: float(value) for name, value in scores.items()}
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
     """``nnkit evaluate``: the loss and metrics of a saved model on labelled data."""
     network = nnkit.load(args.model)
-    target = args.target or network.metadata.get("target")
-    data = _model_features(network, args.data, target)
+    metadata = read_metadata(network, args.model)
+    target = args.target or metadata.target
+    data = read_data_file(args.data, target, args.delimiter)
+    print_notes(data.notes)
+    if Path(args.data).suffix.lower() != ".npz":
+        _check_columns(metadata.features, data.feature_names, args.data)
     if data.y is None:
         raise DataError(f"{args.data}: no target column; name it with --target")
-    scores = network.evaluate(data.X, _labels_for(network, data.y, args.data))
+    X = metadata.scale_features(data.X, args.data)
+    scores = scores_in_target_units(network, metadata, X, _labels_for(metadata, data.y, args.data))
     for name, value in scores.items():
         print(f"{name}: {value:.4f}")
     return 0
 
 
-def predict_command(args: argparse.Namespace) -> int:
-    """``nnkit predict``: predictions for every row of a data file, as CSV."""
-    network = nnkit.load(args.model)
-    target = network.metadata.get("target")
-    with_target = target
-    if Path(args.data).suffix.lower() != ".npz":
-        with open(args.data, encoding="utf-8-sig", errors="replace") as file:
-            header = next(csv.reader(file), [])
-        with_target = target if target in [h.strip() for h in header] else None
-    data = _model_features(network, args.data, with_target)
-    outputs = network.predict(data.X)
-    classes = _classes_of(network)
+def _feature_chunks(args: argparse.Namespace, metadata: ModelMetadata) -> Iterator[np.ndarray]:
+    """The data file's features in chunks of whole inference batches, so that the
+    predictions are those of one call on the whole file."""
+    if Path(args.data).suffix.lower() == ".npz":
+        X = read_data_file(args.data).X
+        rows = _chunk_rows(int(np.prod(X.shape[1:])))
+        for start in range(0, len(X), rows):
+            yield X[start : start + rows]
+        return
+    table = CsvTable(args.data, metadata.target, args.delimiter, target_required=False)
+    print_notes(table.notes)
+    _check_columns(metadata.features, table.feature_names, args.data)
+    for X, _, _ in table.chunks(_chunk_rows(len(table.header))):
+        yield X
+
+
+def _chunk_rows(cells_per_row: int) -> int:
+    batches = max(1, datafiles.CHUNK_CELLS // max(1, cells_per_row) // INFERENCE_BATCH_SIZE)
+    return batches * INFERENCE_BATCH_SIZE
+
+
+def _prediction_rows(
+    network: nnkit.Network, metadata: ModelMetadata, X: np.ndarray, source: str, proba: bool
+) -> tuple[list[str], list[list[Any]]]:
+    """The header and rows of the predictions for one chunk."""
+    outputs = network.predict(metadata.scale_features(X, source))
+    classes = _classes_of(network, metadata)
     if classes is None:
-        header, rows = ["prediction"], outputs[:, :1].tolist()
-    elif args.proba:
+        values = metadata.unscale_outputs(outputs)
+        header = (
+            ["prediction"]
+            if values.shape[1] == 1
+            else [f"prediction_{i}" for i in range(values.shape[1])]
+        )
+        # Eight significant digits: a price of 1,234,567 is written whole.
+        return header, [[f"{v:.8g}" for v in row] for row in values.tolist()]
+    if proba:
         if outputs.shape[1] == 1:  # one sigmoid unit: P(second class)
             outputs = np.hstack([1 - outputs, outputs])
-        header, rows = [f"p_{c}" for c in classes], outputs.tolist()
-    else:
-        index = (outputs[:, 0] > 0.5).astype(int) if outputs.shape[1] == 1 else outputs.argmax(1)
-        header, rows = ["prediction"], [[classes[i]] for i in index]
-    stream = io.StringIO()
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows([[f"{v:.6g}" if isinstance(v, float) else v for v in row] for row in rows])
-    if args.output:
-        Path(args.output).write_text(stream.getvalue())
-    else:
-        sys.stdout.write(stream.getvalue())
+        return [f"p_{c}" for c in classes], outputs.tolist()
+    index = (outputs[:, 0] > 0.5).astype(int) if outputs.shape[1] == 1 else outputs.argmax(1)
+    return ["prediction"], [[classes[i]] for i in index]
+
+
+@contextlib.contextmanager
+def _output(path: str | None) -> Iterator[IO[str]]:
+    """The screen, or a file that appears only once complete (a failure part-way leaves
+    no half-written predictions behind)."""
+    if path is None:
+        yield sys.stdout
+        return
+    target = Path(path)
+    descriptor, temporary = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+    )
+    try:
+        with os.fdopen(descriptor, "w", newline="", encoding="utf-8") as file:
+            yield file
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    """``nnkit predict``: predictions for every row of a data file, as CSV, streamed in
+    chunks so that memory stays bounded whatever the file's length."""
+    check_output_folder("-o", args.output)
+    network = nnkit.load(args.model)
+    metadata = read_metadata(network, args.model)
+    chunks = _feature_chunks(args, metadata)
+    with _output(args.output) as stream:
+        writer = csv.writer(stream, lineterminator="\n")
+        written = False
+        for X in chunks:
+            header, rows = _prediction_rows(network, metadata, X, args.data, args.proba)
+            if not written:
+                writer.writerow(header)
+                written = True
+            writer.writerows([[f"{v:.6g}" if isinstance(v, float) else v for v in r] for r in rows])
+        if not written:
+            raise DataError(f"{args.data} has no rows to predict")
     return 0
 
 
 def summary_command(args: argparse.Namespace) -> int:
     """``nnkit summary``: what a saved model is made of."""
     network = nnkit.load(args.model)
+    metadata = read_metadata(network, args.model)
     network.summary()
-    metadata = network.metadata
-    if metadata.get("target"):
-        print(f"target: {metadata['target']} ({metadata.get('task', 'unknown task')})")
-    if metadata.get("classes") is not None:
-        print(f"classes: {', '.join(str(c) for c in metadata['classes'])}")
-    if metadata.get("features"):
-        names = metadata["features"]
+    if metadata.target:
+        print(f"target: {metadata.target} ({metadata.task or 'unknown task'})")
+    if metadata.classes is not None:
+        print(f"classes: {', '.join(str(c) for c in metadata.classes)}")
+    if metadata.features:
+        names = metadata.features
         shown = ", ".join(names[:8]) + (f", ... ({len(names)} in all)" if len(names) > 8 else "")
         print(f"features: {shown}")
+    scaled = [
+        what
+        for what, scaling in (
+            ("features", metadata.feature_scaling),
+            ("target", metadata.target_scaling),
+        )
+        if scaling is not None
+    ]
+    if scaled:
+        print(f"standardised: {' and '.join(scaled)} (applied by evaluate and predict)")
     return 0

@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import math
+import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 
 import nnkit
+from nnkit.cli.layer_specs import build_layers
+from nnkit.cli.model_metadata import ModelMetadata, scaling_metadata
+from nnkit.cli.saved_models import check_output_folder, print_notes, scores_in_target_units
 from nnkit.data import train_test_split
 from nnkit.datafiles import read_data_file
-from nnkit.errors import DataError, MissingExtraError
+from nnkit.errors import ConfigurationError, DataError, MissingExtraError, NNKitError
+from nnkit.scaling import Standardizer
 
-__all__ = ["train_command"]
+__all__ = ["train_command", "TrainingDivergedError"]
 
 #: Validation share used by ``--early-stopping`` when ``--validation-split`` is not given.
 EARLY_STOPPING_VALIDATION: Final = 0.1
+
+
+class TrainingDivergedError(NNKitError):
+    """The loss became NaN or infinite: the run is stopped and its model is not saved."""
 
 
 def _encode_targets(y: np.ndarray, loss: Any) -> tuple[np.ndarray, list[Any] | None]:
@@ -25,10 +36,10 @@ def _encode_targets(y: np.ndarray, loss: Any) -> tuple[np.ndarray, list[Any] | N
     if not loss.accepts_class_labels:
         if y.dtype.kind not in "fiu":
             raise DataError(
-                f"the target holds class names ({y[0]!r}, ...) but {type(loss).__name__} "
+                f"the target holds class names ({y.flat[0]!r}, ...) but {type(loss).__name__} "
                 "needs numbers; use --loss cross_entropy"
             )
-        return y.astype(np.float64), None
+        return y.astype(np.float64).reshape(len(y), -1), None
     classes, labels = np.unique(y, return_inverse=True)
     return labels, [c.item() if hasattr(c, "item") else c for c in classes]
 
@@ -48,37 +59,78 @@ def _can_plot() -> bool:
     return True
 
 
-def train_command(args: argparse.Namespace) -> int:
-    """``nnkit train``: fit a network and print the held-out metrics."""
+def _check_options(args: argparse.Namespace) -> None:
+    """Refuse impossible option values at once, naming the option as it was typed."""
+    if not 0 < args.test_size < 1:
+        raise ConfigurationError(
+            f"--test-size must be a fraction between 0 and 1 (exclusive), got {args.test_size}"
+        )
+    if not 0 <= args.validation_split < 1:
+        raise ConfigurationError(
+            "--validation-split must be a fraction from 0 up to (not including) 1, got "
+            f"{args.validation_split}"
+        )
+    for option, value in (
+        ("--epochs", args.epochs),
+        ("--batch-size", args.batch_size),
+        ("--early-stopping", args.early_stopping),
+    ):
+        if value is not None and value < 1:
+            raise ConfigurationError(f"{option} must be a positive integer, got {value}")
+    if args.seed < 0:
+        raise ConfigurationError(f"--seed must be a non-negative integer, got {args.seed}")
+    if not (math.isfinite(args.learning_rate) and args.learning_rate > 0):
+        raise ConfigurationError(
+            f"--learning-rate must be a positive finite number, got {args.learning_rate}"
+        )
     for option, target in (("--save", args.save), ("--plot", args.plot)):
-        folder = Path(target).parent if target else None
-        if folder is not None and not folder.is_dir():  # now, not after the training
-            raise DataError(f"{option} {target}: folder {folder} does not exist")
+        check_output_folder(option, target)  # now, not after the training
     if args.plot and not _can_plot():  # say so now rather than after a long training
         raise MissingExtraError(
             f'--plot needs matplotlib, an optional extra: pip install "nnkit[plot]" (or drop '
             f"--plot {args.plot})"
         )
+
+
+def _read_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, Any, str, str]:
+    """Features, targets, feature names, the target's name and where the data came from."""
     if args.data is None:
         if args.target is not None:
             raise DataError("--target needs --data: the bundled digits have their own target")
         X, y = nnkit.datasets.load_digits()
-        feature_names = [f"pixel_{i}" for i in range(X.shape[1])]
-        target, source = "digit", "bundled digits"
-    else:
-        is_npz = Path(args.data).suffix.lower() == ".npz"
-        if args.target is None and not is_npz:
-            raise DataError(f"{args.data}: name the column to predict with --target")
-        data = read_data_file(args.data, args.target)
-        if data.y is None:
-            raise DataError(f"{args.data} has no array 'y' of targets")
-        X, y, feature_names, target, source = (
-            data.X,
-            data.y,
-            data.feature_names,
-            data.target,
-            args.data,
-        )
+        return X, y, [f"pixel_{i}" for i in range(X.shape[1])], "digit", "bundled digits"
+    is_npz = Path(args.data).suffix.lower() == ".npz"
+    if args.target is None and not is_npz:
+        raise DataError(f"{args.data}: name the column to predict with --target")
+    data = read_data_file(args.data, args.target, args.delimiter)
+    print_notes(data.notes)
+    if data.y is None:
+        raise DataError(f"{args.data} has no array 'y' of targets")
+    return data.X, data.y, data.feature_names, data.target or "y", args.data
+
+
+def _fit(network: nnkit.Network, args: argparse.Namespace, **options: Any) -> Any:
+    """Train, stopping at the first non-finite loss (a diverged run is an error, and
+    nothing is saved); warnings are printed one line each."""
+    stopper = nnkit.callback("terminate_on_nan")
+    options["callbacks"] = [*options["callbacks"], stopper]
+    with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
+        warnings.simplefilter("always")
+        history = network.fit(**options)
+    losses = history.history.get("loss", [])
+    if stopper.message is not None or not all(math.isfinite(v) for v in losses):
+        kept = f"; {args.save} was left as it was" if args.save else ""
+        reason = stopper.message or "training stopped: the loss became non-finite"
+        raise TrainingDivergedError(f"{reason}{kept}")
+    for warning in caught:
+        print(f"nnkit: warning: {warning.message}", file=sys.stderr)
+    return history
+
+
+def train_command(args: argparse.Namespace) -> int:
+    """``nnkit train``: fit a network and print the held-out metrics."""
+    _check_options(args)
+    X, y, feature_names, target, source = _read_data(args)
     loss = nnkit.loss(args.loss or _default_loss(y))
     targets, classes = _encode_targets(y, loss)
     if classes is not None and len(classes) < 2:
@@ -86,7 +138,7 @@ def train_command(args: argparse.Namespace) -> int:
             f"{source}: the target has a single class ({classes[0]!r}); need two or more"
         )
     if classes is None:
-        units, output = 1, "identity"
+        units, output = targets.shape[1], "identity"
     elif type(loss).fused_activation == "sigmoid":
         if len(classes) != 2:
             raise DataError(f"{args.loss} needs two classes; the target has {len(classes)}")
@@ -95,7 +147,21 @@ def train_command(args: argparse.Namespace) -> int:
         units, output = len(classes), "softmax"
 
     X_train, X_test, y_train, y_test = train_test_split(X, targets, args.test_size, seed=args.seed)
-    layers = [nnkit.Dense(size, activation=args.activation) for size in args.layers]
+    feature_scaling = target_scaling = None
+    if not args.no_scale:
+        feature_scaling = Standardizer.fit(X_train)
+        X_train, X_test = feature_scaling.transform(X_train), feature_scaling.transform(X_test)
+        if classes is None:
+            target_scaling = Standardizer.fit(y_train)
+    metadata = ModelMetadata(
+        feature_names if X.ndim == 2 else None,
+        target,
+        "regression" if classes is None else "classification",
+        classes,
+        feature_scaling,
+        target_scaling,
+    )
+    layers = build_layers(args.layers, args.activation)
     layers.append(nnkit.Dense(units, activation=output))
     network = nnkit.Network(
         layers,
@@ -104,10 +170,11 @@ def train_command(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     network.metadata = {
-        "features": feature_names,
+        "features": metadata.features,
         "target": target,
         "classes": classes,
-        "task": "regression" if classes is None else "classification",
+        "task": metadata.task,
+        "scaling": scaling_metadata(feature_scaling, target_scaling),
     }
     callbacks, validation_split = [], args.validation_split
     if args.early_stopping is not None:
@@ -115,14 +182,18 @@ def train_command(args: argparse.Namespace) -> int:
         validation_split = validation_split or EARLY_STOPPING_VALIDATION
     if not args.quiet:
         kind = f"{len(classes)} classes" if classes is not None else "a numeric target"
+        shape = f"{X.shape[1]} features" if X.ndim == 2 else f"samples of shape {X.shape[1:]}"
+        scaled = "; features standardised" if feature_scaling is not None else ""
         print(
             f"data: {source}, {len(X_train)} training and {len(X_test)} test samples, "
-            f"{X.shape[1]} features, {kind}"
+            f"{shape}, {kind}{scaled}"
         )
     started = time.perf_counter()
-    history = network.fit(
-        X_train,
-        y_train,
+    history = _fit(
+        network,
+        args,
+        X=X_train,
+        y=y_train if target_scaling is None else target_scaling.transform(y_train),
         epochs=args.epochs,
         batch_size=args.batch_size,
         validation_split=validation_split,
@@ -137,7 +208,7 @@ def train_command(args: argparse.Namespace) -> int:
                 f"early stopping: stopped at epoch {stopper.stopped_epoch}, kept the weights "
                 f"of epoch {stopper.best_epoch}"
             )
-    scores = network.evaluate(X_test, y_test)
+    scores = scores_in_target_units(network, metadata, X_test, y_test)
     print(
         ", ".join(f"test {name}: {value:.4f}" for name, value in scores.items())
         + f" (trained {len(history)} epoch{'s' * (len(history) != 1)} in {seconds:.2f} s)"

@@ -1,0 +1,132 @@
+"""``--layers``: the hidden layers of ``nnkit train`` as a short comma-separated text.
+
+Each item is a registered layer name with its arguments after colons, positional ones in
+the order of the layer's parameters and keyword ones as ``key=value``:
+``conv2d:16:3,max_pool2d:2,flatten,dense:64,dropout:rate=0.2``. A plain integer is the
+units of a dense layer, so ``64,32`` is two dense layers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from typing import Any, NamedTuple
+
+from nnkit.errors import ConfigurationError
+from nnkit.layers import Layer
+from nnkit.registry import default_registry
+
+__all__ = ["LayerSpec", "parse_layers", "build_layers"]
+
+#: A layer name as the registry spells names.
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]*$")
+#: A shape written ``8x8`` or ``1x8x8``.
+_SHAPE = re.compile(r"\d+(x\d+)+$")
+_CONSTANTS = {"true": True, "false": False, "none": None}
+
+
+class LayerSpec(NamedTuple):
+    """One item of ``--layers``: the layer's registry name and its arguments."""
+
+    name: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    text: str
+
+
+def parse_value(text: str) -> Any:
+    """An argument's value: an int, a float, ``true``/``false``/``none``, a shape such
+    as ``3x3`` (a tuple of ints), or else the text itself (an activation's name)."""
+    lowered = text.lower()
+    if lowered in _CONSTANTS:
+        return _CONSTANTS[lowered]
+    if _SHAPE.match(text):
+        return tuple(int(part) for part in text.split("x"))
+    for number in (int, float):
+        try:
+            return number(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_layers(text: str) -> list[LayerSpec]:
+    """Parse ``--layers`` (an argparse ``type``): a usage error for a malformed item."""
+    specs = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            raise argparse.ArgumentTypeError(
+                f"--layers has an empty item in {text!r}; separate layers with single "
+                "commas, such as 64,32"
+            )
+        specs.append(_parse_item(item, text))
+    return specs
+
+
+def _parse_item(item: str, text: str) -> LayerSpec:
+    if re.fullmatch(r"[+-]?\d+", item):
+        units = int(item)
+        if units < 1:
+            raise argparse.ArgumentTypeError(f"--layers: layer sizes must be positive; got {item}")
+        return LayerSpec("dense", (units,), {}, item)
+    name, *parts = item.split(":")
+    if not _NAME.match(name):
+        raise argparse.ArgumentTypeError(
+            f"--layers takes layer sizes (64,32) or layer names with arguments "
+            f"(dense:64,dropout:0.2); {item!r} in {text!r} is neither"
+        )
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    for part in parts:
+        key, equals, value = part.partition("=")
+        if not equals:
+            if kwargs:
+                raise argparse.ArgumentTypeError(
+                    f"--layers {item}: positional argument {part!r} after a keyword one"
+                )
+            if not part:
+                raise argparse.ArgumentTypeError(f"--layers {item}: an empty argument")
+            args.append(parse_value(part))
+        elif not key.isidentifier() or key in kwargs:
+            raise argparse.ArgumentTypeError(
+                f"--layers {item}: {part!r} is not a keyword argument of the form name=value"
+            )
+        else:
+            kwargs[key] = parse_value(value)
+    return LayerSpec(name, tuple(args), kwargs, item)
+
+
+def build_layers(specs: list[LayerSpec], activation: str) -> list[Layer]:
+    """Create the layers; a layer that takes an ``activation`` and was given none gets
+    ``activation`` (``--activation``)."""
+    registry = default_registry()
+    layers = []
+    for spec in specs:
+        info = registry.get("layer", spec.name)
+        parameters = [
+            p
+            for p in (info.signature.parameters.values() if info.signature else [])
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        ]
+        positional = [p.name for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD]
+        if len(spec.args) > len(positional):
+            raise ConfigurationError(
+                f"--layers {spec.text}: layer {spec.name!r} takes at most {len(positional)} "
+                f"positional arguments ({', '.join(positional) or 'none'}), got "
+                f"{len(spec.args)}"
+            )
+        kwargs = dict(zip(positional, spec.args))
+        repeated = sorted(set(kwargs) & set(spec.kwargs))
+        if repeated:
+            raise ConfigurationError(
+                f"--layers {spec.text}: {', '.join(repeated)} given twice, by position and by name"
+            )
+        kwargs.update(spec.kwargs)
+        if "activation" not in kwargs and any(p.name == "activation" for p in parameters):
+            kwargs["activation"] = activation
+        try:
+            layers.append(registry.create("layer", spec.name, **kwargs))
+        except (ConfigurationError, ValueError, TypeError) as error:
+            raise ConfigurationError(f"--layers {spec.text}: {error}") from None
+    return layers
