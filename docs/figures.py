@@ -364,18 +364,28 @@ def ratio_bars() -> None:
 
 
 def cli_plot() -> None:
-    """The picture ``nnkit train --plot`` draws, for the command-line page's iris session,
-    run where ``iris.csv`` is, as the page's session is."""
+    """The picture ``nnkit train --plot`` draws in the command-line page's session: the
+    page's first ``nnkit train ... --plot`` command, run where ``iris.csv`` is, drawing
+    into ``docs/images`` and saving no model."""
     import os
+    import re
+    import shlex
 
     from nnkit.cli import main
 
-    command = "train --data iris.csv --target species --layers 16 --learning-rate 0.01"
-    command += " --epochs 200 --early-stopping 10 --quiet --plot"
+    page = (DOCS / "cli.md").read_text().replace("\\\n", " ")
+    command = re.search(r"^\$ nnkit (train .*--plot .*)$", page, re.M)
+    if command is None:
+        raise SystemExit("docs/cli.md has no 'nnkit train ... --plot' command to draw")
+    arguments = shlex.split(command[1])
+    for option in ("--save", "--plot"):
+        if option in arguments:
+            index = arguments.index(option)
+            del arguments[index : index + 2]
     previous = Path.cwd()
     os.chdir(DOCS / "data")
     try:
-        status = main([*command.split(), str(IMAGES / "iris-training.png")])
+        status = main([*arguments, "--plot", str(IMAGES / "iris-training.png")])
     finally:
         os.chdir(previous)
     if status != 0:
