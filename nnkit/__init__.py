@@ -25,6 +25,7 @@ from nnkit.errors import (
     ModelFileError,
     NNKitError,
     PluginLoadWarning,
+    SubstitutionWarning,
     UnknownComponentError,
 )
 from nnkit.history import History
@@ -46,6 +47,7 @@ from nnkit.registry import (
     loss,
     metric,
     optimizer,
+    register,
     reload_plugins,
     schedule,
 )
@@ -76,6 +78,7 @@ __all__ = [
     "hookspec",
     "ComponentInfo",
     "components",
+    "register",
     "reload_plugins",
     "activation",
     "initializer",
@@ -96,6 +99,7 @@ __all__ = [
     "ModelFileError",
     "MissingComponentError",
     "PluginLoadWarning",
+    "SubstitutionWarning",
     "DivergenceWarning",
     # data
     "datasets",

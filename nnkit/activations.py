@@ -38,6 +38,11 @@ class Activation(Component, ABC):
     ``g'``) and `backward()`. The optional ``out`` arguments are buffers the network
     reuses across batches; an implementation may write into ``out`` and return it, or
     ignore it (and leave it out of its signature) and return a new array.
+
+    Results keep the input's dtype. Write constants as Python floats: a NumPy float64
+    scalar (``np.sqrt(2)``, ``np.float64(0.5)``) turns a float32 result into float64
+    under NumPy 2's promotion rules, and the kit's ``activation_shape_and_dtype`` check
+    fails it.
     """
 
     #: Registry name of the initializer that suits this activation (He for ReLU-like,

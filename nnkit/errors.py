@@ -14,6 +14,7 @@ __all__ = [
     "ComponentConflictError",
     "InvalidComponentError",
     "PluginLoadWarning",
+    "SubstitutionWarning",
     "DivergenceWarning",
     "MissingExtraError",
     "ModelFileError",
@@ -76,11 +77,16 @@ class ModelFileError(NNKitError, ValueError):
 
 
 class MissingComponentError(ModelFileError, UnknownComponentError):
-    """A saved model needs a component that no loaded plugin provides.
+    """A saved model needs a component whose recorded supplier is not loaded.
 
     Attributes:
-        distribution: the distribution that supplied it when the model was saved.
+        plugin: the plugin that supplied it when the model was saved.
+        distribution: that plugin's distribution (``None`` for a component registered
+            in-process, without a package).
         version: that distribution's version then.
+        providers: the loaded plugins that offer a component of the same kind and bare
+            name, as "plugin (distribution version)"; `nnkit.load`'s ``substitute=``
+            can put one of them in its place.
     """
 
     def __init__(
@@ -92,10 +98,14 @@ class MissingComponentError(ModelFileError, UnknownComponentError):
         available: list[str],
         distribution: str | None,
         version: str | None,
+        plugin: str | None = None,
+        providers: list[str] | None = None,
     ) -> None:
         UnknownComponentError.__init__(self, message, kind=kind, name=name, available=available)
+        self.plugin = plugin
         self.distribution = distribution
         self.version = version
+        self.providers = providers or []
 
 
 class InvalidComponentError(NNKitError, TypeError):
@@ -108,7 +118,27 @@ class MissingExtraError(NNKitError, ImportError):
 
 
 class PluginLoadWarning(UserWarning):
-    """A plugin could not be loaded; the other plugins still load."""
+    """A plugin could not be loaded; the other plugins still load.
+
+    The warning is reported at the plugin's own code (the line that failed, or its
+    module) rather than inside nnkit, and its text is one line.
+
+    Attributes:
+        plugin: the plugin's entry-point name.
+        distribution: the distribution that ships it, if any.
+    """
+
+    def __init__(
+        self, message: str, *, plugin: str | None = None, distribution: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.plugin = plugin
+        self.distribution = distribution
+
+
+class SubstitutionWarning(UserWarning):
+    """A model was loaded with another plugin's component in place of the one it was
+    saved with, because the caller asked for it (`nnkit.load`'s ``substitute=``)."""
 
 
 class DivergenceWarning(RuntimeWarning):

@@ -21,6 +21,7 @@ from nnkit.summary import describe_component
 
 if TYPE_CHECKING:
     from nnkit.network import Network
+    from nnkit.scaling import Standardizer
 
 __all__ = ["OnnxGraph", "to_onnx", "DEFAULT_OPSET"]
 
@@ -54,6 +55,13 @@ class OnnxGraph:
         self.initializers.append(numpy_helper.from_array(np.array(array), name))
         return name
 
+    def scaling(self, scaling: Standardizer) -> tuple[str, str]:
+        """The names of a standardisation's mean and scale, as weights of the graph."""
+        return (
+            self.weight(np.asarray(scaling.mean, dtype=self.dtype), "mean"),
+            self.weight(np.asarray(scaling.scale, dtype=self.dtype), "scale"),
+        )
+
     def node(self, op_type: str, inputs: list[str], **attributes: Any) -> str:
         """Add one operator with ``inputs`` (names) and return the name of its output."""
         from onnx import helper
@@ -64,12 +72,19 @@ class OnnxGraph:
 
 
 def to_onnx(
-    network: Network, path: str | os.PathLike[str] | None = None, opset: int = DEFAULT_OPSET
+    network: Network,
+    path: str | os.PathLike[str] | None = None,
+    opset: int = DEFAULT_OPSET,
+    feature_scaling: Standardizer | None = None,
+    target_scaling: Standardizer | None = None,
 ) -> Any:
     """The network as an ONNX model (an ``onnx.ModelProto``), written to ``path`` if given.
 
     The model has one input ``X`` of shape ``(N, *input_shape)`` and one output ``Y`` of
     shape ``(N, n_outputs)``: what `Network.predict` returns, in the network's dtype.
+    With ``feature_scaling``, the graph standardises ``X`` first; with
+    ``target_scaling``, it maps ``Y`` back to the target's units (as ``nnkit predict``
+    does for a model trained with scaling).
 
     Raises:
         MissingExtraError: the ``onnx`` package is not installed.
@@ -89,8 +104,14 @@ def to_onnx(
         )
     graph = OnnxGraph(network.dtype, opset)
     x = "X"
+    if feature_scaling is not None:  # (X - mean) / scale
+        mean, scale = graph.scaling(feature_scaling)
+        x = graph.node("Div", [graph.node("Sub", [x, mean]), scale])
     for index, layer in enumerate(network.layers):
         x = export_component(layer, graph, x, f"layer {index + 1}")
+    if target_scaling is not None:  # Y * scale + mean
+        mean, scale = graph.scaling(target_scaling)
+        x = graph.node("Add", [graph.node("Mul", [x, scale]), mean])
     elem = TensorProto.FLOAT if network.dtype == np.float32 else TensorProto.DOUBLE
     graph.nodes.append(helper.make_node("Identity", [x], ["Y"]))
     model = helper.make_model(

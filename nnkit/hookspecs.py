@@ -1,10 +1,16 @@
 """The hooks a plugin implements to add components to nnkit.
 
 Every hook receives a ``register`` callback and is called once per plugin when the
-registry loads. A plugin calls ``register(name, factory)`` once for each component it
-adds, where ``factory`` is a class implementing the kind's interface (or any callable
-returning an instance). The registry checks each component as it arrives and records
-which plugin and distribution supplied it.
+registry loads. A plugin calls ``register(name, cls)`` once for each component it adds,
+where ``cls`` is a class implementing the kind's interface. Only classes are accepted:
+a model file rebuilds a component as ``cls(**component.get_config())``, which a function
+returning an instance could not honour, so the registry refuses one (to fix some
+arguments, register a subclass whose ``__init__`` sets them). The registry checks each
+component as it arrives and records which plugin and distribution supplied it.
+
+Names start with a letter or a digit and use letters, digits, ``_``, ``.`` and ``-``;
+``:`` is reserved for ``"plugin:name"`` lookups. Third-party plugins use namespaced
+names (``"acme.swish"``).
 
 A plugin is a module with functions decorated by `nnkit.hookimpl`, named in its
 package's ``[project.entry-points.nnkit]`` table:
@@ -19,7 +25,7 @@ def register_activations(register):
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Final
 
 import pluggy
 
@@ -31,8 +37,8 @@ PROJECT_NAME: Final = "nnkit"
 hookspec: Final = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl: Final = pluggy.HookimplMarker(PROJECT_NAME)
 
-#: The callback each hook receives: ``register(name, factory)``.
-Register = Callable[[str, Callable[..., Any]], None]
+#: The callback each hook receives: ``register(name, cls)``.
+Register = Callable[[str, type], None]
 
 
 @hookspec

@@ -3,6 +3,11 @@
 ``A`` and ``Y`` have shape ``(outputs, samples)``. The loss of a batch is the mean of the
 per-sample losses, and `Loss.gradient()` is the derivative of that mean, so the
 classic squared error gives ``dA^L = (A^L - Y) / m``.
+
+With several outputs, a sample's loss is the *sum* over its outputs (rows), not their
+mean: the standard ``mse`` is ``1/2 sum_i (a_i - y_i)^2`` per sample. The batch loss
+averages over samples only, so `Loss.gradient()` divides by ``m``, the number of
+samples, and never by the number of outputs.
 """
 
 from __future__ import annotations
@@ -36,11 +41,13 @@ class Loss(Component, ABC):
 
     @abstractmethod
     def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        """The loss of each sample: shape ``(samples,)``."""
+        """The loss of each sample, summed over its outputs: shape ``(samples,)``."""
 
     @abstractmethod
     def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        """``dA^L``: the derivative of the batch mean loss with respect to ``A``."""
+        """``dA^L``: the derivative of the batch mean loss with respect to ``A``, shaped
+        like ``A`` and of its dtype (a NumPy float64 constant would make a float32
+        gradient float64; the kit's ``loss_dtype_and_inputs`` check catches it)."""
 
     def value(self, A: np.ndarray, Y: np.ndarray) -> float:
         """The batch loss: the mean of `per_sample()`."""

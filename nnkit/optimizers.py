@@ -21,7 +21,16 @@ class Optimizer(Component, ABC):
     """An update rule ``params <- params - step(grads, state)``.
 
     The state (momentum, moment estimates, step count) lives in a dict of arrays that
-    the network owns and saves with the model, so training can resume exactly.
+    the network owns and saves with the model, so training can resume exactly. Its
+    rules, which the conformance kit checks:
+
+    - every value is a NumPy array of float32, float64, int64 or uint64 (what a model
+      file holds); floating state has the parameters' dtype (``np.zeros_like(params)``);
+    - a step counter is a 0-d int64 array, ``np.zeros((), dtype=np.int64)``;
+    - `update` changes the arrays in place (``m *= beta_1``, ``t += 1``) and never
+      stores new objects in the dict: a loaded model's state is read into the arrays
+      `init_state` made, and ``state["t"] = int(t) + 1`` would leave a Python int that
+      a model file cannot hold.
     """
 
     def __init__(self, learning_rate: float = 0.01) -> None:
@@ -37,4 +46,8 @@ class Optimizer(Component, ABC):
 
     @abstractmethod
     def update(self, params: np.ndarray, grads: np.ndarray, state: dict[str, np.ndarray]) -> None:
-        """Update ``params`` and ``state`` in place. ``grads`` may be used as scratch space."""
+        """Update ``params`` and ``state`` in place. ``grads`` may be used as scratch space.
+
+        Keep float32 parameters float32: a NumPy float64 scalar (``np.sqrt(t)``,
+        ``np.float64(lr)``) turns a float32 result into float64, where a Python float
+        does not; the kit's ``optimizer_keeps_dtype`` check catches it."""

@@ -14,7 +14,7 @@ import json
 import os
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -24,7 +24,7 @@ import nnkit
 from nnkit.errors import ModelFileError, NNKitError
 from nnkit.network import Network
 from nnkit.registry import default_registry
-from nnkit.serialization import build_component, component_spec
+from nnkit.serialization import build_component, check_substitutions, component_spec
 
 __all__ = ["save", "load", "FORMAT", "FORMAT_VERSION"]
 
@@ -119,13 +119,21 @@ def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
         raise
 
 
-def load(path: str | os.PathLike[str]) -> Network:
+def load(path: str | os.PathLike[str], *, substitute: Mapping[str, str] | None = None) -> Network:
     """Read a network saved by `Network.save()`.
+
+    Each component is built by the plugin that supplied it when the model was saved,
+    never by another plugin that happens to offer the same name. ``substitute`` asks
+    for a replacement explicitly: ``substitute={"relu": "nnkit_std:relu"}`` builds the
+    standard ``relu`` wherever the file names ``relu`` (a key ``"plugin:relu"`` replaces
+    only that plugin's), with a `SubstitutionWarning` saying so.
 
     Raises:
         FileNotFoundError: there is no file at ``path``.
-        MissingComponentError: the model needs a component no loaded plugin provides;
-            the message names the distribution that supplied it.
+        MissingComponentError: the model needs a component whose supplier is not loaded;
+            the message names it, its distribution and version, and the loaded plugins
+            that offer the same name.
+        ConfigurationError: ``substitute`` names a component the model does not use.
         ModelFileError: anything else wrong with the file.
     """
     path = Path(path)
@@ -134,7 +142,7 @@ def load(path: str | os.PathLike[str]) -> Network:
         raise FileNotFoundError(f"no model file at {source}")
     try:
         with zipfile.ZipFile(path) as archive:
-            return _read_archive(archive, source)
+            return _read_archive(archive, source, substitute or {})
     except NNKitError:
         raise
     except zipfile.BadZipFile as error:
@@ -147,19 +155,22 @@ def load(path: str | os.PathLike[str]) -> Network:
         ) from None
 
 
-def _read_archive(archive: zipfile.ZipFile, source: str) -> Network:
+def _read_archive(archive: zipfile.ZipFile, source: str, substitute: Mapping[str, str]) -> Network:
     description = _read_description(archive, source)
     spec = _field(description, "network", dict, source)
     registry = default_registry()
     layers_spec = _field(spec, "layers", list, source)
     if not layers_spec:
         raise ModelFileError(f"{source}: the network has no layers")
+    check_substitutions(substitute, spec, source)
+
+    def build(component: Any, kind: str) -> Any:
+        return build_component(component, kind, registry, source, substitute)
+
     network = Network(
-        [build_component(s, "layer", registry, source) for s in layers_spec],
-        loss=build_component(_field(spec, "loss", dict, source), "loss", registry, source),
-        optimizer=build_component(
-            _field(spec, "optimizer", dict, source), "optimizer", registry, source
-        ),
+        [build(s, "layer") for s in layers_spec],
+        loss=build(_field(spec, "loss", dict, source), "loss"),
+        optimizer=build(_field(spec, "optimizer", dict, source), "optimizer"),
         seed=spec.get("seed"),
         dtype=_field(spec, "dtype", str, source),
     )

@@ -13,6 +13,13 @@ name or the distribution name, comma-separated:
     load only these plugins (an allow-list; set but empty loads none).
 ``NNKIT_DISABLE_PLUGINS``
     load every plugin except these.
+
+A component remembers the registration it was created under (`Origin`): `create`
+stamps it on the instance, and a component built from its class directly is traced
+back to the one plugin that registered that class (the plugin whose package defines
+it, when others register the class again under aliases). That origin is what a model
+file records, whatever the load order. Components defined in a script or notebook are
+registered in-process with `register`, under the plugin `LOCAL_PLUGIN`.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, TypeVar
 
 import pluggy
 
@@ -46,6 +53,7 @@ from nnkit.losses import Loss
 from nnkit.metrics import Metric
 from nnkit.optimizers import Optimizer
 from nnkit.schedules import Schedule
+from nnkit.warning_location import plugin_location
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -54,11 +62,16 @@ __all__ = [
     "Kind",
     "KINDS",
     "ComponentInfo",
+    "Origin",
     "PluginInfo",
+    "LOCAL_PLUGIN",
     "PluginFailure",
     "Registry",
     "default_registry",
     "reload_plugins",
+    "register",
+    "normalize_name",
+    "record_origin",
     "components",
     "resolve",
     "activation",
@@ -80,6 +93,9 @@ DISABLE_PLUGINS_ENV: Final = "NNKIT_DISABLE_PLUGINS"
 
 # A component name: letters, digits and "_.-"; ":" is kept for "plugin:name" lookups.
 _NAME_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+# The instance attribute `Registry.create` stamps with the component's `Origin`.
+_ORIGIN_ATTRIBUTE: Final = "_nnkit_origin"
+_Class = TypeVar("_Class", bound=type)
 
 
 class Kind(NamedTuple):
@@ -120,6 +136,23 @@ class PluginInfo(NamedTuple):
         return f"{self.name} ({self.distribution} {self.version})"
 
 
+#: The plugin of components registered in-process with `register`: no distribution.
+LOCAL_PLUGIN: Final = PluginInfo("local", None, None)
+
+
+class Origin(NamedTuple):
+    """The registration a component was created under: what a model file records."""
+
+    kind: str
+    name: str
+    plugin: PluginInfo
+
+    @property
+    def qualified_name(self) -> str:
+        """``"plugin:name"``, the spelling that picks this registration whatever else is loaded."""
+        return f"{self.plugin.name}:{self.name}"
+
+
 class PluginFailure(NamedTuple):
     """A plugin that could not be loaded, and why."""
 
@@ -129,12 +162,18 @@ class PluginFailure(NamedTuple):
 
 @dataclass(frozen=True)
 class ComponentInfo:
-    """One registered component: where it came from and how to build it."""
+    """One registered component: where it came from and the class that builds it
+    (``factory``, a subclass of the kind's interface)."""
 
     kind: str
     name: str
     factory: Callable[..., Any]
     plugin: PluginInfo
+
+    @property
+    def origin(self) -> Origin:
+        """The kind, name and plugin of this registration."""
+        return Origin(self.kind, self.name, self.plugin)
 
     @property
     def distribution(self) -> str | None:
@@ -166,7 +205,10 @@ class Registry:
     #: The entry-point names installed when the registry was loaded from entry points.
     entry_point_names: frozenset[str] | None = None
     _entries: dict[tuple[str, str], list[ComponentInfo]] = field(default_factory=dict)
-    _by_factory: dict[Any, ComponentInfo] = field(default_factory=dict)
+    _by_factory: dict[Any, list[ComponentInfo]] = field(default_factory=dict)
+    # The top-level package of each plugin's module, by plugin name: the plugin whose
+    # package defines a class is its home when other plugins register it again.
+    _packages: dict[str, str] = field(default_factory=dict)
     _manager: pluggy.PluginManager = field(init=False)
 
     def __post_init__(self) -> None:
@@ -191,37 +233,57 @@ class Registry:
                 dist.metadata["Name"] if dist is not None else None,
                 dist.version if dist is not None else None,
             )
-            names = {_normalize(info.name)} | ({_normalize(info.distribution)} if dist else set())
+            names = {normalize_name(info.name)}
+            if dist is not None:
+                names.add(normalize_name(info.distribution))
             if (allow is not None and not names & allow) or names & block:
                 registry.disabled.append(info)
                 continue
             try:
                 plugin = entry_point.load()
             except Exception as error:  # any import failure: skip this plugin, load the rest
-                registry._fail(info, f"import of {entry_point.value!r} failed: {_describe(error)}")
+                registry._fail(
+                    info,
+                    f"import of {entry_point.value!r} failed: {_describe(error)}",
+                    error=error,
+                    module=entry_point.value.partition(":")[0],
+                )
                 continue
             registry.add_plugin(plugin, info)
+        # In-process registrations are the user's own code, not installed plugins: the
+        # environment variables do not select them.
+        for (kind, name), cls in _local_components.items():
+            registry.add_local(kind, name, cls)
         return registry
 
     def add_plugin(self, plugin: object, info: PluginInfo | str) -> bool:
         """Register a plugin object (usually a module) and the components its hooks add.
 
         Returns whether it loaded; a broken plugin is skipped with a warning, and none of
-        its components are kept.
+        its components are kept. Installed plugins arrive here from their entry points;
+        a plugin module added by hand lives in this registry only (`reload_plugins`
+        forgets it), so for a component defined in a script or notebook prefer
+        `register`, which every reload keeps.
         """
         if isinstance(info, str):
             info = PluginInfo(info, None, None)
+        module = getattr(plugin, "__name__", None) or type(plugin).__module__
         try:
             self._manager.register(plugin, name=info.name)
         except Exception as error:  # pluggy's validation: a bad hook signature, a taken name
-            self._fail(info, _describe(error))
+            self._fail(info, _describe(error), error=error, module=module)
             return False
         callers = self._manager.get_hookcallers(plugin) or []
         unknown = [caller.name for caller in callers if caller.spec is None]
         if unknown:
             self._manager.unregister(plugin)
             hooks = ", ".join(kind.hook for kind in KINDS.values())
-            self._fail(info, f"it implements unknown hooks {unknown}; nnkit's hooks are: {hooks}")
+            self._fail(
+                info,
+                f"it implements unknown hooks {unknown}; nnkit's hooks are: {hooks}",
+                module=module,
+                code=getattr(plugin, unknown[0], None),
+            )
             return False
         others = [p for p in self._manager.get_plugins() if p is not plugin]
         arrived: list[ComponentInfo] = []
@@ -231,32 +293,65 @@ class Registry:
                 caller(register=self._register_callback(kind, info, arrived))
         except Exception as error:  # a hook that raised or registered something invalid
             self._manager.unregister(plugin)
-            self._fail(info, _describe(error))
+            self._fail(info, _describe(error), error=error, module=module)
             return False
+        self._packages[info.name] = module.partition(".")[0]
         for component in arrived:
-            self._entries.setdefault((component.kind, component.name), []).append(component)
-            self._by_factory.setdefault(component.factory, component)
+            self._add(component)
         self.plugins.append(info)
         return True
+
+    def add_local(self, kind: str, name: str, cls: type) -> ComponentInfo:
+        """Register ``cls`` as ``name`` under `LOCAL_PLUGIN`, replacing an earlier local
+        registration of that name (a notebook cell run twice); `register` calls this."""
+        spec = _check_kind(kind)
+        _check_component(spec, name, cls)
+        for earlier in self._entries.get((kind, name), []):
+            if earlier.plugin == LOCAL_PLUGIN:
+                self._entries[(kind, name)].remove(earlier)
+                self._by_factory[earlier.factory].remove(earlier)
+        component = ComponentInfo(kind, name, cls, LOCAL_PLUGIN)
+        self._add(component)
+        if LOCAL_PLUGIN not in self.plugins:
+            self.plugins.append(LOCAL_PLUGIN)
+        return component
+
+    def _add(self, component: ComponentInfo) -> None:
+        self._entries.setdefault((component.kind, component.name), []).append(component)
+        self._by_factory.setdefault(component.factory, []).append(component)
 
     def _register_callback(
         self, kind: Kind, plugin: PluginInfo, arrived: list[ComponentInfo]
     ) -> hookspecs.Register:
-        def register(name: str, factory: Callable[..., Any]) -> None:
-            _check_component(kind, name, factory)
+        def register(name: str, cls: type) -> None:
+            _check_component(kind, name, cls)
             if any(c.kind == kind.name and c.name == name for c in arrived):
                 raise InvalidComponentError(f"it registers {kind.name} {name!r} twice")
-            arrived.append(ComponentInfo(kind.name, name, factory, plugin))
+            arrived.append(ComponentInfo(kind.name, name, cls, plugin))
 
         return register
 
-    def _fail(self, info: PluginInfo, reason: str) -> None:
+    def _fail(
+        self,
+        info: PluginInfo,
+        reason: str,
+        *,
+        error: BaseException | None = None,
+        module: str | None = None,
+        code: Any = None,
+    ) -> None:
         self.failures.append(PluginFailure(info, reason))
-        warnings.warn(
-            f"nnkit plugin {info.describe()} was not loaded: {reason}. The other plugins "
-            f"are loaded; set {DISABLE_PLUGINS_ENV}={info.name} to silence this.",
+        message = (
+            f"nnkit plugin {info.describe()} was not loaded: {reason.rstrip('.')}. The other "
+            f"plugins are loaded; set {DISABLE_PLUGINS_ENV}={info.name} to silence this."
+        )
+        filename, lineno = plugin_location(error, module, code)
+        warnings.warn_explicit(
+            PluginLoadWarning(message, plugin=info.name, distribution=info.distribution),
             PluginLoadWarning,
-            stacklevel=3,
+            filename,
+            lineno,
+            module=module or info.name,
         )
 
     # -- lookup --------------------------------------------------------------------
@@ -265,17 +360,53 @@ class Registry:
         """Whether some plugin registered ``name`` (bare or ``"plugin:name"``) as ``kind``."""
         return bool(self._entries.get((kind, name.rpartition(":")[2])))
 
+    def find(
+        self, kind: str, name: str, plugin: str | None, distribution: str | None
+    ) -> ComponentInfo | None:
+        """The registration of ``name`` from the recorded supplier, or ``None`` if that
+        supplier is not loaded; never another plugin's component of the same name.
+
+        The supplier is matched by plugin (entry-point) name and distribution (by the
+        plugin name alone when none was recorded), or, when a distribution renamed its
+        entry point, by the distribution alone.
+        """
+        _check_kind(kind)
+        candidates = self._entries.get((kind, name), [])
+        if plugin is None and distribution is None:  # no record of a supplier at all
+            return candidates[0] if len(candidates) == 1 else None
+        same_plugin = [
+            c
+            for c in candidates
+            if normalize_name(c.plugin.name) == normalize_name(plugin)
+            and (
+                distribution is None
+                or normalize_name(c.distribution) == normalize_name(distribution)
+            )
+        ]
+        if same_plugin:
+            return same_plugin[0]
+        same_distribution = [
+            c
+            for c in candidates
+            if distribution and normalize_name(c.distribution) == normalize_name(distribution)
+        ]
+        return same_distribution[0] if len(same_distribution) == 1 else None
+
+    def providers(self, kind: str, name: str) -> list[ComponentInfo]:
+        """Every loaded registration of ``kind`` under the bare ``name``."""
+        return list(self._entries.get((kind, name), []))
+
     def get(self, kind: str, name: str) -> ComponentInfo:
         """The component registered as ``name``; ``"plugin:name"`` picks one plugin's."""
         _check_kind(kind)
         plugin_name, _, bare = name.rpartition(":")
         candidates = self._entries.get((kind, bare), [])
         if plugin_name:
-            wanted = _normalize(plugin_name)
+            wanted = normalize_name(plugin_name)
             candidates = [
                 c
                 for c in candidates
-                if wanted in {_normalize(c.plugin.name), _normalize(c.plugin.distribution)}
+                if wanted in {normalize_name(c.plugin.name), normalize_name(c.plugin.distribution)}
             ]
         if len(candidates) == 1:
             return candidates[0]
@@ -343,6 +474,7 @@ class Registry:
                 f"{kind} {name!r} from {info.plugin.describe()} built a "
                 f"{type(component).__name__}, which is not a {interface.__name__}"
             )
+        record_origin(component, info.origin)
         return component
 
     def resolve(self, kind: str, spec: Any) -> Any:
@@ -360,15 +492,53 @@ class Registry:
             f"got {spec!r}"
         )
 
+    def origin_of(self, component: Any) -> Origin | None:
+        """The registration a component instance was created under.
+
+        A component made by `create` (by name, ``"plugin:name"``, or read from a model
+        file) carries it. One built from its class directly is traced back by class, when
+        exactly one registration of that class is its home: the only one, or the only one
+        from the plugin whose package defines the class. ``None`` when there is none, or
+        several with an equal claim.
+        """
+        origin = getattr(component, _ORIGIN_ATTRIBUTE, None)
+        if isinstance(origin, Origin) and isinstance(component, KINDS[origin.kind].interface):
+            return origin
+        info = self._home_of(type(component))
+        return None if info is None else info.origin
+
     def info_of(self, component: Any) -> ComponentInfo | None:
-        """The registration behind a component instance, found by its class; ``None`` if
-        it was not registered (a user's own class passed as an instance)."""
-        return self._by_factory.get(type(component))
+        """The loaded registration behind a component instance (see `origin_of`);
+        ``None`` if there is none (a user's own class, or a supplier no longer loaded)."""
+        origin = self.origin_of(component)
+        if origin is None:
+            return None
+        for info in self._entries.get((origin.kind, origin.name), []):
+            if info.plugin == origin.plugin:
+                return info
+        return None
+
+    def registrations_of(self, cls: type) -> list[ComponentInfo]:
+        """Every registration of the class ``cls``, under any name, by any plugin."""
+        return list(self._by_factory.get(cls, []))
+
+    def _home_of(self, cls: type) -> ComponentInfo | None:
+        registrations = self._by_factory.get(cls, [])
+        if len(registrations) > 1:
+            # Aliases: keep the plugin whose package defines the class (or, for a class
+            # of a library such as nnkit itself, the distribution named after it), so
+            # the answer never depends on which plugin loaded first.
+            package = cls.__module__.partition(".")[0]
+            home = normalize_name(package)
+            registrations = [
+                c for c in registrations if self._packages.get(c.plugin.name) == package
+            ] or [c for c in registrations if normalize_name(c.distribution) == home]
+        return registrations[0] if len(registrations) == 1 else None
 
     def name_of(self, component: Any) -> str | None:
         """The registry name of a component instance, or ``None``."""
-        info = self.info_of(component)
-        return None if info is None else info.name
+        origin = self.origin_of(component)
+        return None if origin is None else origin.name
 
     def components(self, kind: str | None = None) -> list[ComponentInfo]:
         """Every registered component (of one kind, if given), sorted by kind then name."""
@@ -382,6 +552,15 @@ class Registry:
             if kind is None or c.kind == kind
         ]
         return sorted(found, key=lambda c: (order.index(c.kind), c.name, c.plugin.name))
+
+
+def record_origin(component: Any, origin: Origin) -> None:
+    """Make ``component`` remember the registration it was created under, which
+    `Registry.origin_of` then answers and a model file records."""
+    try:
+        setattr(component, _ORIGIN_ATTRIBUTE, origin)
+    except AttributeError:  # a class with __slots__: traced back by its class instead
+        pass
 
 
 def _check_kind(kind: str) -> Kind:
@@ -398,23 +577,34 @@ def _check_kind(kind: str) -> Kind:
 
 def _check_component(kind: Kind, name: str, factory: Any) -> None:
     if not isinstance(name, str) or not _NAME_PATTERN.match(name):
+        hint = ""
+        if isinstance(name, str) and ":" in name:
+            hint = " (':' is reserved for 'plugin:name' lookups)"
+        elif isinstance(name, str) and name[:1] in "_.-":
+            hint = " (the first character must be a letter or a digit)"
         raise InvalidComponentError(
-            f"{kind.name} name {name!r} is not valid: use letters, digits, '_', '.' and '-'"
+            f"{kind.name} name {name!r} is not valid{hint}: use letters, digits, '_', '.' "
+            "and '-', starting with a letter or a digit"
         )
-    if isinstance(factory, type):
-        if not issubclass(factory, kind.interface):
-            raise InvalidComponentError(
-                f"{kind.name} {name!r} is {factory.__name__}, which does not subclass "
-                f"nnkit.{kind.interface.__name__}"
-            )
-        if inspect.isabstract(factory):
-            missing = ", ".join(sorted(factory.__abstractmethods__))
-            raise InvalidComponentError(
-                f"{kind.name} {name!r} ({factory.__name__}) does not implement {missing}"
-            )
-    elif not callable(factory):
+    interface = kind.interface.__name__
+    if not isinstance(factory, type):
+        # A model file rebuilds a component as its class(**get_config()); a function
+        # returning an instance could not be called with that configuration.
+        described = getattr(factory, "__name__", None) or repr(factory)
         raise InvalidComponentError(
-            f"{kind.name} {name!r} must be registered with a class or a callable, got {factory!r}"
+            f"{kind.name} {name!r} is registered with {described}, which is not a class; "
+            f"register the class itself (a subclass of nnkit.{interface}), so that a saved "
+            "model can rebuild it from its configuration. To fix some arguments, register a "
+            "subclass whose __init__ sets them."
+        )
+    if not issubclass(factory, kind.interface):
+        raise InvalidComponentError(
+            f"{kind.name} {name!r} is {factory.__name__}, which does not subclass nnkit.{interface}"
+        )
+    if inspect.isabstract(factory):
+        missing = ", ".join(sorted(factory.__abstractmethods__))
+        raise InvalidComponentError(
+            f"{kind.name} {name!r} ({factory.__name__}) does not implement {missing}"
         )
 
 
@@ -429,15 +619,16 @@ def _parameter_names(signature: inspect.Signature | None) -> list[str]:
     return [n for n, p in parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
 
-def _normalize(name: str | None) -> str:
-    # Distribution names compare as in PEP 503: case and the runs of "-_." do not matter.
+def normalize_name(name: str | None) -> str:
+    """A plugin or distribution name as names are compared: as in PEP 503, case and the
+    runs of ``-_.`` do not matter (``ACME.nn`` is ``acme-nn`` is ``acme_nn``)."""
     return re.sub(r"[-_.]+", "-", name or "").lower()
 
 
 def _name_set(value: str | None) -> set[str] | None:
     if value is None:
         return None
-    return {_normalize(part.strip()) for part in value.split(",") if part.strip()}
+    return {normalize_name(part.strip()) for part in value.split(",") if part.strip()}
 
 
 def _installed_entry_point_names() -> frozenset[str]:
@@ -445,12 +636,15 @@ def _installed_entry_point_names() -> frozenset[str]:
 
 
 def _describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"
+    # One line: the CLI prints a warning's text as one line.
+    return " ".join(f"{type(error).__name__}: {error}".split())
 
 
 # -- the default registry and the factories built on it --------------------------------
 
 _default: Registry | None = None
+# Components registered in-process with `register`, kept across `reload_plugins`.
+_local_components: dict[tuple[str, str], type] = {}
 
 
 def default_registry() -> Registry:
@@ -466,6 +660,27 @@ def reload_plugins() -> Registry:
     global _default
     _default = Registry.from_entry_points()
     return _default
+
+
+def register(kind: str, name: str) -> Callable[[_Class], _Class]:
+    """A class decorator that registers a component defined in a script or notebook.
+
+    ``@nnkit.register("activation", "my.swish")`` above a subclass of the kind's
+    interface makes ``"my.swish"`` a name like any plugin's, under the plugin
+    ``local`` with no distribution (``"local:my.swish"`` picks it in a conflict).
+    A model using it saves as usual and loads in any process that has run the same
+    registration first. Registering a name again replaces the earlier local class.
+    """
+    spec = _check_kind(kind)
+
+    def decorate(cls: _Class) -> _Class:
+        _check_component(spec, name, cls)
+        _local_components[(kind, name)] = cls
+        if _default is not None:
+            _default.add_local(kind, name, cls)
+        return cls
+
+    return decorate
 
 
 def components(kind: str | None = None) -> list[ComponentInfo]:

@@ -59,6 +59,8 @@ def isolated_registry(monkeypatch: pytest.MonkeyPatch) -> Callable[..., object]:
     import nnkit.registry
 
     monkeypatch.setattr(nnkit.registry, "_default", None)
+    # Components a test registers in-process stay in that test.
+    monkeypatch.setattr(nnkit.registry, "_local_components", {})
 
     def reload(**environ: str) -> object:
         for name, value in environ.items():

@@ -704,3 +704,27 @@ def test_mismatched_columns_are_listed_quickly_for_wide_files(tmp_path, capsys):
     code, _, err = run(capsys, "predict", str(tmp_path / "wide.nnkit"), str(tmp_path / "wide.csv"))
     assert code == 1 and err.count("\n") == 1
     assert "missing ['f0', 'f1'," in err and "and 19990 more" in err and "unexpected ['g0'" in err
+
+
+def test_export_writes_an_onnx_model_with_the_scaling_inside(tmp_path, capsys):
+    import onnxruntime
+
+    data, model, onnx_file = tmp_path / "houses.csv", tmp_path / "houses.nnkit", tmp_path / "h.onnx"
+    write_houses(data, n=200)
+    code, _, err = run(capsys, "train", "--data", str(data), *HOUSE_EXAMPLE, "--epochs", "3", "--save", str(model))
+    assert code == 0, err
+    features = tmp_path / "new.csv"
+    features.write_text("\n".join(line.rsplit(",", 1)[0] for line in data.read_text().splitlines()))
+    code, out, _ = run(capsys, "predict", str(model), str(features))
+    predicted = np.array([float(v) for v in out.splitlines()[1:]])
+
+    code, out, err = run(capsys, "export", str(model), "-o", str(onnx_file))
+    assert code == 0, err
+    assert out.strip() == f"wrote {onnx_file}"
+    raw = np.loadtxt(features, delimiter=",", skiprows=1, dtype=np.float32)[:, 1:]  # no index
+    session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+    found = session.run(["Y"], {"X": raw})[0][:, 0]
+    np.testing.assert_allclose(found, predicted, rtol=1e-4)  # predict prints 6 significant digits
+
+    code, _, err = run(capsys, "export", str(model), "-o", str(tmp_path / "no" / "h.onnx"))
+    assert code == 1 and "folder" in err and "does not exist" in err

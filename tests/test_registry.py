@@ -245,3 +245,31 @@ def test_plugin_added_in_process_without_a_distribution():
         warnings.simplefilter("error")
         assert registry.add_plugin(module, "local")
     assert registry.get("activation", "cube").plugin.describe() == "local"
+
+
+def test_find_resolves_only_the_recorded_supplier():
+    import types
+
+    from nnkit.registry import PluginInfo
+
+    def plugin(name: str) -> types.ModuleType:
+        module = types.ModuleType(name)
+        exec(GOOD_PLUGIN, module.__dict__)
+        return module
+
+    registry = Registry()
+    assert registry.add_plugin(plugin("acme_plugin"), PluginInfo("acme", "acme-nn", "1.0"))
+    assert registry.add_plugin(plugin("other_plugin"), PluginInfo("other", "other-nn", "2.0"))
+    found = registry.find("activation", "cube", "acme", "acme-nn")
+    assert found is not None and found.plugin.name == "acme"
+    # The distribution renamed its entry point: still the same supplier.
+    assert registry.find("activation", "cube", "acme_v2", "ACME_nn").plugin.name == "acme"
+    # A plugin of that name from another distribution is not the supplier.
+    assert registry.find("activation", "cube", "acme", "clash-nn") is None
+    # A file that recorded no distribution (a plugin added by hand) matches by plugin name.
+    assert registry.find("activation", "cube", "other", None).plugin.name == "other"
+    assert registry.find("activation", "cube", "gone", None) is None
+    assert [c.plugin.name for c in registry.providers("activation", "cube")] == [
+        "acme",
+        "other",
+    ]

@@ -14,7 +14,12 @@ from typing import Final
 
 from nnkit.cli.parser import build_parser
 from nnkit.cli.plugins import plugins_command
-from nnkit.cli.saved_models import evaluate_command, predict_command, summary_command
+from nnkit.cli.saved_models import (
+    evaluate_command,
+    export_command,
+    predict_command,
+    summary_command,
+)
 from nnkit.cli.train import train_command
 from nnkit.errors import NNKitError
 
@@ -25,6 +30,7 @@ COMMANDS: Final = {
     "evaluate": evaluate_command,
     "predict": predict_command,
     "summary": summary_command,
+    "export": export_command,
     "plugins": plugins_command,
 }
 

@@ -47,6 +47,9 @@ EXAMPLES: Final = {
     "summary": """examples:
   nnkit summary iris.nnkit
 """,
+    "export": """examples:
+  nnkit export iris.nnkit -o iris.onnx
+""",
     "plugins": """examples:
   nnkit plugins
   nnkit plugins --json
@@ -218,6 +221,23 @@ def build_parser() -> argparse.ArgumentParser:
         "Print a saved model's layers, parameters, components and data.",
     )
     summary.add_argument("model", metavar="MODEL", help="a model file")
+
+    export = _command(
+        commands,
+        "export",
+        "export a saved model to ONNX",
+        "Write a saved model as an ONNX model, with the scaling nnkit train saved in it: "
+        "its input X takes the raw features, its output Y is what predict --proba gives "
+        "for a classifier and the target's own units for a regression (needs the onnx "
+        "extra).",
+    )
+    export.add_argument("model", metavar="MODEL", help="a model saved by nnkit train --save")
+    export.add_argument(
+        "-o", "--output", metavar="ONNX", required=True, help="the .onnx file to write"
+    )
+    export.add_argument(
+        "--opset", type=int, default=17, metavar="N", help="the ONNX operator set (default 17)"
+    )
 
     plugins = _command(
         commands,

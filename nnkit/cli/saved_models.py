@@ -19,6 +19,7 @@ from nnkit import datafiles
 from nnkit.cli.model_metadata import ModelMetadata, read_metadata
 from nnkit.datafiles import CsvTable, read_data_file
 from nnkit.errors import DataError
+from nnkit.export import to_onnx
 from nnkit.network import INFERENCE_BATCH_SIZE
 
 __all__ = [
@@ -238,4 +239,20 @@ def summary_command(args: argparse.Namespace) -> int:
     ]
     if scaled:
         print(f"standardised: {' and '.join(scaled)} (applied by evaluate and predict)")
+    return 0
+
+
+def export_command(args: argparse.Namespace) -> int:
+    """``nnkit export``: a saved model as ONNX, its scaling included."""
+    network = nnkit.load(args.model)
+    metadata = read_metadata(network, args.model)
+    check_output_folder("-o", args.output)
+    to_onnx(
+        network,
+        args.output,
+        opset=args.opset,
+        feature_scaling=metadata.feature_scaling,
+        target_scaling=metadata.target_scaling,
+    )
+    print(f"wrote {args.output}")
     return 0

@@ -22,7 +22,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from nnkit.registry import default_registry
+from nnkit.registry import default_registry, normalize_name
 from nnkit.testing import (
     activation_checks,
     common_checks,
@@ -126,11 +126,13 @@ def parametrize_with_checks(
     return pytest.mark.parametrize(("component", "check"), cases)
 
 
-def installed_components(distributions: Collection[str] = ()) -> list[Subject]:
-    """Every registered component (of ``distributions`` only, when given), as subjects."""
-    wanted = {name.lower().replace("_", "-") for name in distributions}
+def installed_components(plugins: Collection[str] = ()) -> list[Subject]:
+    """Every registered component (only those of ``plugins``, when given, named by
+    entry-point or distribution name), as subjects."""
+    wanted = {normalize_name(name) for name in plugins}
     return [
-        subject_of(f"{info.plugin.name}:{info.name}", info.kind)
+        subject_of(info.origin.qualified_name, info.kind)
         for info in default_registry().components()
-        if not wanted or (info.distribution or "").lower().replace("_", "-") in wanted
+        if not wanted
+        or {normalize_name(info.plugin.name), normalize_name(info.distribution)} & wanted
     ]

@@ -5,18 +5,23 @@ from __future__ import annotations
 import pytest
 
 from nnkit.testing import checks_for, installed_components
-from nnkit.testing.pytest_plugin import distributions_to_check
+from nnkit.testing.pytest_plugin import plugins_to_check
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "component" not in metafunc.fixturenames:
         return
-    wanted = distributions_to_check(metafunc.config)
-    subjects = installed_components(wanted)
-    if wanted and not subjects:
-        raise pytest.UsageError(f"--nnkit-check: no installed component comes from {wanted}")
+    subjects = installed_components(plugins_to_check(metafunc.config))
+    # Ids name the supplier too ("activation-nnkit_std:relu-activation_gradient"), so each
+    # is unique and selects the same check whatever else is installed.
     cases = [
-        pytest.param(subject, check, id=f"{subject.kind}-{subject.name}-{check.name}")
+        pytest.param(
+            subject,
+            check,
+            id=f"{subject.kind}-{subject.info.origin.qualified_name}-{check.name}"
+            if subject.info
+            else f"{subject.kind}-{subject.label}-{check.name}",
+        )
         for subject in subjects
         for check in checks_for(subject.kind)
     ]

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from nnkit.registry import KINDS, ComponentInfo, Registry, default_registry
+from nnkit.registry import KINDS, ComponentInfo, Registry, default_registry, record_origin
 
 __all__ = ["Subject", "subject_of"]
 
@@ -76,7 +76,16 @@ def _from_name(name: str, kind: str | None, registry: Registry) -> Subject:
     if len(kinds) > 1:
         raise ValueError(f"{name!r} is registered as {' and '.join(kinds)}: pass kind=")
     info = registry.get(kinds[0], name)
-    return Subject(kinds[0], _maker(info.factory), info, repr(info.name))
+    maker = _maker(info.factory)
+
+    def make() -> Any:
+        # Made as by name, so it remembers this registration even where other plugins
+        # register the same class under names of their own.
+        component = maker()
+        record_origin(component, info.origin)
+        return component
+
+    return Subject(kinds[0], make, info, repr(info.name))
 
 
 def _maker(factory: Callable[..., Any]) -> Callable[[], Any]:
