@@ -19,6 +19,7 @@ __all__ = [
     "MissingExtraError",
     "ModelFileError",
     "MissingComponentError",
+    "NonFiniteWeightsError",
 ]
 
 
@@ -74,6 +75,12 @@ class ComponentConflictError(NNKitError, ValueError):
 class ModelFileError(NNKitError, ValueError):
     """A file that cannot be loaded as an nnkit model: not one, truncated, corrupted,
     from a newer format, or with arrays that do not fit its network."""
+
+
+class NonFiniteWeightsError(NNKitError, ValueError):
+    """A network whose weights or state hold NaN or infinity (training diverged), which
+    `save` refuses to write unless told otherwise, so a diverged run never replaces a
+    good model file."""
 
 
 class MissingComponentError(ModelFileError, UnknownComponentError):

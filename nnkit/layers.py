@@ -89,6 +89,11 @@ class Layer(Component, ABC):
         if state:
             raise ValueError(f"{type(self).__name__} keeps no state, got {sorted(state)}")
 
+    def check_state(self, state: dict[str, np.ndarray]) -> None:
+        """Raise `ValueError` naming the array if ``state`` (shaped as `state()` shapes
+        it) could not have come from training, such as a negative running variance. The
+        model loader calls it before `load_state()`; nothing is checked by default."""
+
     def penalty(self) -> float:
         """The regularisation term this layer adds to the loss (0 by default); its
         gradient is added by `backward()`."""

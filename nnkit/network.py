@@ -534,13 +534,20 @@ class Network:
                 f"{what} needs a built network: call fit, predict or build(n_inputs) first"
             )
 
-    def save(self, path: str | os.PathLike[str], include_optimizer: bool = True) -> None:
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        include_optimizer: bool = True,
+        *,
+        allow_non_finite: bool = False,
+    ) -> None:
         """Write the network to one file, atomically: JSON for the components and raw
         arrays for the weights (and, by default, the optimizer's state, so that training
-        resumes exactly). See `nnkit.persistence.save()`."""
+        resumes exactly). Weights holding NaN or infinity (a diverged run) are refused
+        unless ``allow_non_finite`` is true. See `nnkit.persistence.save()`."""
         from nnkit.persistence import save
 
-        save(self, path, include_optimizer=include_optimizer)
+        save(self, path, include_optimizer=include_optimizer, allow_non_finite=allow_non_finite)
 
     def to_onnx(self, path: str | os.PathLike[str] | None = None, opset: int = 17) -> Any:
         """The network as an ONNX model, written to ``path`` if given; its input ``X`` and

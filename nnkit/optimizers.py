@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 from nnkit.component import Component
-from nnkit.errors import ConfigurationError
+from nnkit.data import POSITIVE, real_number
 
 __all__ = ["Optimizer"]
 
@@ -34,15 +34,19 @@ class Optimizer(Component, ABC):
     """
 
     def __init__(self, learning_rate: float = 0.01) -> None:
-        if not learning_rate > 0:
-            raise ConfigurationError(
-                f"learning_rate must be a positive number, got {learning_rate!r}"
-            )
-        self.learning_rate = float(learning_rate)
+        self.learning_rate = real_number(learning_rate, "learning_rate", POSITIVE)
 
     def init_state(self, params: np.ndarray) -> dict[str, np.ndarray]:
         """The initial state for a parameter vector like ``params`` (none by default)."""
         return {}
+
+    def check_state(self, state: dict[str, np.ndarray]) -> None:
+        """Raise `ValueError` naming the array if ``state`` (shaped as `init_state`
+        shapes it) could not have come from training: a negative second moment, a step
+        counter out of range. The model loader calls it before restoring a saved state,
+        so impossible state is refused at load rather than turning to NaN on the first
+        resumed step. NaN and infinity are refused by the loader itself. Nothing is
+        checked by default; `nnkit.state_checks` has the common checks."""
 
     @abstractmethod
     def update(self, params: np.ndarray, grads: np.ndarray, state: dict[str, np.ndarray]) -> None:

@@ -9,22 +9,33 @@ a file can make nnkit import or run code. Every way a file can be wrong ends in 
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import tempfile
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any, Final
 
 import numpy as np
 
 import nnkit
-from nnkit.errors import ModelFileError, NNKitError
+from nnkit.atomic_files import write_atomically
+from nnkit.component import Component
+from nnkit.errors import (
+    ConfigurationError,
+    ModelFileError,
+    NNKitError,
+    NonFiniteWeightsError,
+)
 from nnkit.network import Network
 from nnkit.registry import default_registry
-from nnkit.serialization import build_component, check_substitutions, component_spec
+from nnkit.safe_archive import check_members, read_array
+from nnkit.serialization import (
+    COMPONENT_MARKER,
+    build_component,
+    check_substitutions,
+    component_spec,
+)
 
 __all__ = ["save", "load", "FORMAT", "FORMAT_VERSION"]
 
@@ -37,24 +48,36 @@ FORMAT_VERSION: Final = 2
 DESCRIPTION: Final = "model.json"
 #: Arrays are stored as members ``arrays/<name>.npy``.
 ARRAY_DIRECTORY: Final = "arrays/"
-#: The dtypes an array in a model file may have.
-ALLOWED_DTYPES: Final = frozenset(np.dtype(t) for t in ("float32", "float64", "int64", "uint64"))
+#: The dtypes a saved network computes in, by the names the writer records.
+MODEL_DTYPES: Final = ("float32", "float64")
 #: A description larger than this is not a model file anyone wrote.
 MAX_DESCRIPTION_BYTES: Final = 16 * 2**20
 
 
-def save(network: Network, path: str | os.PathLike[str], include_optimizer: bool = True) -> None:
+def save(
+    network: Network,
+    path: str | os.PathLike[str],
+    include_optimizer: bool = True,
+    *,
+    allow_non_finite: bool = False,
+) -> None:
     """Write ``network`` to ``path`` atomically.
 
     The file holds every component by registry name with its configuration and the
     distribution that supplied it, nnkit's version, the weights, the layers' state and
     the random generators' states, and (with ``include_optimizer``) the optimizer's
     state, so that training resumes exactly where it stopped.
+
+    Weights or state holding NaN or infinity (a diverged run) raise
+    `NonFiniteWeightsError` and leave the file at ``path`` as it was, unless
+    ``allow_non_finite`` is true; such a file loads only with ``allow_non_finite`` too.
     """
     if not network.built:
         raise nnkit.ConfigurationError(
             "nothing to save yet: the network has no weights; fit it or call build(input_shape)"
         )
+    if not allow_non_finite:
+        _refuse_non_finite(network, include_optimizer, path)
     registry = default_registry()
     arrays: dict[str, np.ndarray] = {"parameters": network.store.values}
     for index, layer in enumerate(network.layers):
@@ -90,11 +113,44 @@ def save(network: Network, path: str | os.PathLike[str], include_optimizer: bool
         text = json.dumps(description, indent=2, allow_nan=False)
     except (TypeError, ValueError) as error:
         raise nnkit.ConfigurationError(f"the network's metadata cannot be saved: {error}") from None
-    _atomic_write(Path(path), lambda file: _write_archive(file, text, arrays))
+    write_atomically(Path(path), lambda file: _write_archive(file, text, arrays))
+
+
+def _refuse_non_finite(network: Network, include_optimizer: bool, path: Any) -> None:
+    """Raise `NonFiniteWeightsError` naming the first array that holds NaN or infinity."""
+    culprit = None
+    if not np.isfinite(network.store.values).all():
+        bad = int(np.count_nonzero(~np.isfinite(network.store.values)))
+        culprit = f"the weights hold {bad:,} NaN or infinite values"
+        for layer, views in zip(network.all_layers, network.store.value_views):
+            name = next((k for k, v in views.items() if not np.isfinite(v).all()), None)
+            if name is not None:
+                culprit += f" (the first in {name!r} of {_describe(layer)})"
+                break
+    states = [(f"layer {i + 1}", layer.state()) for i, layer in enumerate(network.layers)]
+    if include_optimizer:
+        states.append(("the optimizer", network.optimizer_state))
+    for owner, state in states:
+        for key, array in state.items():
+            if culprit is None and array.dtype.kind == "f" and not np.isfinite(array).all():
+                culprit = f"{owner}'s state {key!r} holds NaN or infinite values"
+    if culprit is not None:
+        raise NonFiniteWeightsError(
+            f"refusing to save {os.fspath(path)}: {culprit}, so training diverged. Try a "
+            "smaller learning_rate, scaled features or clip_norm; any file already there is "
+            "left as it was. To save the network anyway (to inspect the run), pass "
+            "allow_non_finite=True"
+        )
+
+
+def _describe(component: Any) -> str:
+    info = default_registry().info_of(component)
+    return f"layer {info.name!r}" if info is not None else type(component).__name__
 
 
 def _write_archive(file: IO[bytes], description: str, arrays: dict[str, np.ndarray]) -> None:
-    # Stored, not compressed: an array's size is then bounded by the file's size.
+    # Stored, not compressed: an array's size is then bounded by the file's size, and the
+    # loader refuses compressed members.
     with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_STORED) as archive:
         archive.writestr(DESCRIPTION, description)
         for name, array in arrays.items():
@@ -102,24 +158,12 @@ def _write_archive(file: IO[bytes], description: str, arrays: dict[str, np.ndarr
                 np.lib.format.write_array(member, np.asarray(array, order="C"), allow_pickle=False)
 
 
-def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write to a temporary file in the target's folder, then rename it over the target."""
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise FileNotFoundError(f"cannot save to {path}: folder {directory} does not exist")
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def load(path: str | os.PathLike[str], *, substitute: Mapping[str, str] | None = None) -> Network:
+def load(
+    path: str | os.PathLike[str],
+    *,
+    substitute: Mapping[str, str] | None = None,
+    allow_non_finite: bool = False,
+) -> Network:
     """Read a network saved by `Network.save()`.
 
     Each component is built by the plugin that supplied it when the model was saved,
@@ -127,6 +171,9 @@ def load(path: str | os.PathLike[str], *, substitute: Mapping[str, str] | None =
     for a replacement explicitly: ``substitute={"relu": "nnkit_std:relu"}`` builds the
     standard ``relu`` wherever the file names ``relu`` (a key ``"plugin:relu"`` replaces
     only that plugin's), with a `SubstitutionWarning` saying so.
+
+    ``allow_non_finite`` accepts weights and state holding NaN or infinity, as saved with
+    ``save(path, allow_non_finite=True)`` from a diverged run; by default they are refused.
 
     Raises:
         FileNotFoundError: there is no file at ``path``.
@@ -141,10 +188,15 @@ def load(path: str | os.PathLike[str], *, substitute: Mapping[str, str] | None =
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {source}")
     try:
-        with zipfile.ZipFile(path) as archive:
-            return _read_archive(archive, source, substitute or {})
-    except NNKitError:
+        with open(path, "rb") as file, zipfile.ZipFile(file) as archive:
+            check_members(archive, source, os.fstat(file.fileno()).st_size)
+            return _read_archive(archive, source, substitute or {}, allow_non_finite)
+    except _CallerMistake as mistake:  # the arguments were wrong, not the file
+        raise mistake.error from None
+    except ModelFileError:
         raise
+    except NNKitError as error:  # a setting the components refused, by its own class
+        raise ModelFileError(f"{source}: {error}") from None
     except zipfile.BadZipFile as error:
         raise ModelFileError(
             f"{source} is not an nnkit model file (not a valid archive: {error})"
@@ -155,25 +207,15 @@ def load(path: str | os.PathLike[str], *, substitute: Mapping[str, str] | None =
         ) from None
 
 
-def _read_archive(archive: zipfile.ZipFile, source: str, substitute: Mapping[str, str]) -> Network:
+def _read_archive(
+    archive: zipfile.ZipFile,
+    source: str,
+    substitute: Mapping[str, str],
+    allow_non_finite: bool,
+) -> Network:
     description = _read_description(archive, source)
     spec = _field(description, "network", dict, source)
-    registry = default_registry()
-    layers_spec = _field(spec, "layers", list, source)
-    if not layers_spec:
-        raise ModelFileError(f"{source}: the network has no layers")
-    check_substitutions(substitute, spec, source)
-
-    def build(component: Any, kind: str) -> Any:
-        return build_component(component, kind, registry, source, substitute)
-
-    network = Network(
-        [build(s, "layer") for s in layers_spec],
-        loss=build(_field(spec, "loss", dict, source), "loss"),
-        optimizer=build(_field(spec, "optimizer", dict, source), "optimizer"),
-        seed=spec.get("seed"),
-        dtype=_field(spec, "dtype", str, source),
-    )
+    network = _rebuild(spec, source, substitute)
     members = {
         name[len(ARRAY_DIRECTORY) : -len(".npy")]: name
         for name in archive.namelist()
@@ -181,20 +223,28 @@ def _read_archive(archive: zipfile.ZipFile, source: str, substitute: Mapping[str
     }
     if "parameters" not in members:
         raise ModelFileError(f"{source}: the file holds no parameters")
-    parameters = _read_array(archive, members.pop("parameters"), source)
+    parameters = read_array(archive, members.pop("parameters"), source)
     input_shape = _input_shape(spec, source)
     try:
         network.build(input_shape, max_parameters=parameters.size)
     except nnkit.ConfigurationError as error:
         raise ModelFileError(f"{source}: the weights do not fit the network: {error}") from None
-    _assign(network.store.values, parameters, "parameters", source)
+    _assign(network.store.values, parameters, "parameters", source, allow_non_finite)
 
     for index, layer in enumerate(network.layers):
         state = layer.state()
-        _restore(archive, members, f"layers/{index}/", state, f"layer {index + 1}", source)
+        what, prefix = f"layer {index + 1}", f"layers/{index}/"
+        found = _restore(archive, members, prefix, state, what, source)
+        _check_state(layer, found, what, prefix, source)
+        for key, array in found.items():
+            _assign(state[key], array, f"{what} {key}", source, allow_non_finite)
         layer.load_state(state)
     if description.get("includes_optimizer_state", True):
-        _restore(archive, members, "optimizer/", network.optimizer_state, "optimizer", source)
+        state = network.optimizer_state
+        found = _restore(archive, members, "optimizer/", state, "optimizer", source)
+        _check_state(network.optimizer, found, "optimizer", "optimizer/", source)
+        for key, array in found.items():
+            _assign(state[key], array, f"optimizer {key}", source, allow_non_finite)
     if members:
         raise ModelFileError(f"{source}: unexpected arrays {sorted(members)}")
 
@@ -216,6 +266,84 @@ def _read_archive(archive: zipfile.ZipFile, source: str, substitute: Mapping[str
     return network
 
 
+class _CallerMistake(Exception):
+    """Carries an error in `load`'s own arguments past the handlers that blame the file."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _rebuild(spec: dict[str, Any], source: str, substitute: Mapping[str, str]) -> Network:
+    """The unbuilt network a description's ``network`` entry names, every setting checked
+    by the components themselves; any refusal becomes a `ModelFileError`."""
+    registry = default_registry()
+    layers_spec = _field(spec, "layers", list, source)
+    if not layers_spec:
+        raise ModelFileError(f"{source}: the network has no layers")
+    try:
+        check_substitutions(substitute, spec, source)
+    except ConfigurationError as error:
+        raise _CallerMistake(error) from None
+    loss_spec = _field(spec, "loss", dict, source)
+    optimizer_spec = _field(spec, "optimizer", dict, source)
+    dtype = _field(spec, "dtype", str, source)
+    if dtype not in MODEL_DTYPES:
+        raise ModelFileError(
+            f"{source}: the description's 'dtype' is {dtype!r}; a model's dtype is one of "
+            f"{', '.join(repr(name) for name in MODEL_DTYPES)}"
+        )
+    try:
+        layers = [build_component(s, "layer", registry, source, substitute) for s in layers_spec]
+        loss = build_component(loss_spec, "loss", registry, source, substitute)
+        optimizer = build_component(optimizer_spec, "optimizer", registry, source, substitute)
+        network = Network(
+            layers,
+            loss=loss,
+            optimizer=optimizer,
+            seed=spec.get("seed"),
+            dtype=dtype,
+        )
+    except ModelFileError:
+        raise
+    except (NNKitError, ValueError, TypeError) as error:  # a bad seed or dtype, say
+        raise ModelFileError(
+            f"{source}: the network it describes cannot be rebuilt: {error}"
+        ) from None
+    for index, (entry, layer) in enumerate(zip(layers_spec, layers)):
+        _refuse_bare_names(entry, layer, f"layer {index + 1}", source)
+    _refuse_bare_names(loss_spec, loss, "the loss", source)
+    _refuse_bare_names(optimizer_spec, optimizer, "the optimizer", source)
+    return network
+
+
+def _refuse_bare_names(entry: Any, component: Any, where: str, source: str) -> None:
+    """Refuse a configuration that names a component by a plain string.
+
+    nnkit writes every component argument as ``{"$component": entry}``, which records the
+    plugin that supplied it; a plain string would be looked up by its bare name and could
+    silently pick another plugin's component of that name.
+    """
+    config = entry.get("config", {}) if isinstance(entry, dict) else {}
+    for key, value in config.items():
+        _refuse_bare_name(value, getattr(component, key, None), f"{where}'s {key!r}", source)
+
+
+def _refuse_bare_name(value: Any, built: Any, where: str, source: str) -> None:
+    if isinstance(built, Component):
+        if isinstance(value, str):
+            raise ModelFileError(
+                f"{source}: {where} is the plain string {value!r}, but a model file names "
+                f'a component as {{"{COMPONENT_MARKER}": {{"kind", "name", "plugin", ...}}}}, '
+                "recording the plugin that supplied it"
+            )
+        if isinstance(value, dict) and set(value) == {COMPONENT_MARKER}:
+            _refuse_bare_names(value[COMPONENT_MARKER], built, where, source)
+    elif isinstance(built, (list, tuple)) and isinstance(value, list):
+        for index, (item, built_item) in enumerate(zip(value, built)):
+            _refuse_bare_name(item, built_item, f"{where}[{index}]", source)
+
+
 def _restore(
     archive: zipfile.ZipFile,
     members: dict[str, str],
@@ -223,11 +351,11 @@ def _restore(
     target: dict[str, np.ndarray],
     what: str,
     source: str,
-) -> None:
-    """Read the arrays under ``prefix`` (taking them out of ``members``) into ``target``,
-    which must name exactly the same arrays."""
+) -> dict[str, np.ndarray]:
+    """Read the arrays under ``prefix`` (taking them out of ``members``), which must name
+    exactly the arrays of ``target``."""
     found = {
-        key[len(prefix) :]: _read_array(archive, members.pop(key), source)
+        key[len(prefix) :]: read_array(archive, members.pop(key), source)
         for key in [k for k in members if k.startswith(prefix)]
     }
     if set(found) != set(target):
@@ -235,7 +363,27 @@ def _restore(
             f"{source}: the {what} state should hold {sorted(target)}, the file has {sorted(found)}"
         )
     for key, array in found.items():
-        _assign(target[key], array, f"{what} {key}", source)
+        if array.shape != target[key].shape or array.dtype != target[key].dtype:
+            raise ModelFileError(
+                f"{source}: {what} {key} has shape {array.shape} and dtype {array.dtype}, but "
+                f"the network needs {target[key].shape} {target[key].dtype}"
+            )
+    return found
+
+
+def _check_state(
+    component: Any, state: dict[str, np.ndarray], what: str, prefix: str, source: str
+) -> None:
+    """Let the component refuse state that no training could have produced (its
+    ``check_state`` raises `ValueError`)."""
+    if not state:
+        return
+    try:
+        component.check_state(state)
+    except ValueError as error:
+        raise ModelFileError(
+            f"{source}: the {what} state (arrays/{prefix}) is impossible: {error}"
+        ) from None
 
 
 def _read_description(archive: zipfile.ZipFile, source: str) -> dict[str, Any]:
@@ -248,10 +396,17 @@ def _read_description(archive: zipfile.ZipFile, source: str) -> dict[str, Any]:
     if info.file_size > MAX_DESCRIPTION_BYTES:
         raise ModelFileError(f"{source}: the model description is implausibly large")
     try:
-        description = json.loads(archive.read(info).decode("utf-8"))
+        description = json.loads(
+            archive.read(info).decode("utf-8"), parse_constant=_refuse_constant
+        )
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ModelFileError(
             f"{source}: the model description is not valid JSON ({error})"
+        ) from None
+    except _NonFiniteNumber as error:
+        raise ModelFileError(
+            f"{source}: the model description holds {error}, which JSON does not allow and "
+            "nnkit never writes (every number in a model file is finite)"
         ) from None
     if not isinstance(description, dict) or description.get("format") != FORMAT:
         raise ModelFileError(f"{source} is not an nnkit model file (no '{FORMAT}' format tag)")
@@ -267,37 +422,28 @@ def _read_description(archive: zipfile.ZipFile, source: str) -> dict[str, Any]:
     return description
 
 
-def _read_array(archive: zipfile.ZipFile, member: str, source: str) -> np.ndarray:
-    """One ``.npy`` member, its header checked before any allocation; never unpickles."""
-    data = archive.read(member)  # checks the member's CRC
-    buffer = io.BytesIO(data)
-    try:
-        major, _ = np.lib.format.read_magic(buffer)
-        read_header = (
-            np.lib.format.read_array_header_1_0
-            if major == 1
-            else np.lib.format.read_array_header_2_0
-        )
-        shape, fortran_order, dtype = read_header(buffer)
-    except ValueError as error:
-        raise ModelFileError(f"{source}: array {member} has a damaged header ({error})") from None
-    if dtype not in ALLOWED_DTYPES:
-        raise ModelFileError(f"{source}: array {member} has unsupported dtype {dtype}")
-    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
-    if count * dtype.itemsize != len(data) - buffer.tell():
-        raise ModelFileError(f"{source}: array {member} is truncated or padded")
-    array = np.frombuffer(data, dtype=dtype, count=count, offset=buffer.tell())
-    return array.reshape(shape, order="F" if fortran_order else "C").copy()
+class _NonFiniteNumber(Exception):
+    """``NaN``, ``Infinity`` or ``-Infinity`` in the description, which Python's JSON
+    reader would otherwise accept."""
 
 
-def _assign(target: np.ndarray, array: np.ndarray, what: str, source: str) -> None:
+def _refuse_constant(name: str) -> Any:
+    raise _NonFiniteNumber(name)
+
+
+def _assign(
+    target: np.ndarray, array: np.ndarray, what: str, source: str, allow_non_finite: bool
+) -> None:
     if array.shape != target.shape or array.dtype != target.dtype:
         raise ModelFileError(
             f"{source}: {what} has shape {array.shape} and dtype {array.dtype}, but the "
             f"network needs {target.shape} {target.dtype}"
         )
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
-        raise ModelFileError(f"{source}: {what} contains NaN or infinite values")
+    if not allow_non_finite and array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ModelFileError(
+            f"{source}: {what} contains NaN or infinite values (the run that saved it "
+            "diverged); nnkit.load(path, allow_non_finite=True) loads it anyway, to inspect"
+        )
     target[...] = array
 
 

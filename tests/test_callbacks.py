@@ -107,15 +107,21 @@ def test_unknown_monitored_quantities_fail_before_training():
             lambda: nnkit.callback("early_stopping", mode="up"),
             "mode must be 'auto', 'min' or 'max'",
         ),
-        (lambda: nnkit.callback("early_stopping", min_delta=-0.1), "min_delta must be >= 0"),
+        (
+            lambda: nnkit.callback("early_stopping", min_delta=-0.1),
+            "min_delta must be a finite number >= 0",
+        ),
         (
             lambda: nnkit.callback("lr_schedule", schedule="cosin"),
             "schedule .cosin. is not registered. Did you mean .cosine.",
         ),
-        (lambda: nnkit.schedule("step", step_size=0), "step_size must be an integer >= 1"),
+        (lambda: nnkit.schedule("step", step_size=0), "step_size must be a positive integer"),
         (lambda: nnkit.schedule("step", factor=2), r"factor must be in \(0, 1\]"),
         (lambda: nnkit.schedule("exponential", decay_rate=0), "decay_rate must be in"),
-        (lambda: nnkit.schedule("cosine", decay_epochs=0), "decay_epochs must be an integer >= 1"),
+        (
+            lambda: nnkit.schedule("cosine", decay_epochs=0),
+            "decay_epochs must be a positive integer",
+        ),
         (lambda: nnkit.schedule("plateau", factor=1.0), r"factor must be in \(0, 1\)"),
         (lambda: nnkit.layer("dropout", rate=1.0), r"dropout rate must be in \[0, 1\)"),
         (lambda: nnkit.layer("dropout", rate=-0.1), r"dropout rate must be in \[0, 1\)"),
@@ -254,3 +260,22 @@ def test_a_custom_callback_sees_every_hook_in_order_and_can_stop_training():
     ]
     assert len(history) == 2
     assert recorder.context.steps_per_epoch == 2 and recorder.context.epochs == 5
+
+
+@pytest.mark.parametrize("bad", [math.inf, math.nan])
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda v: nnkit.schedule("step", factor=v), r"step schedule factor must be in \(0, 1\]"),
+        (lambda v: nnkit.schedule("exponential", decay_rate=v), "decay_rate must be in"),
+        (lambda v: nnkit.schedule("exponential", decay_epochs=v), "decay_epochs must be a finite"),
+        (lambda v: nnkit.schedule("cosine", min_rate=v), "min_rate must be a finite number >= 0"),
+        (lambda v: nnkit.schedule("plateau", min_delta=v), "min_delta must be a finite number"),
+        (lambda v: nnkit.schedule("plateau", min_rate=v), "min_rate must be a finite number"),
+        (lambda v: nnkit.schedule("plateau", factor=v), r"factor must be in \(0, 1\)"),
+        (lambda v: nnkit.callback("early_stopping", min_delta=v), "min_delta must be a finite"),
+    ],
+)
+def test_schedules_and_callbacks_refuse_nan_and_infinity(build, message, bad):
+    with pytest.raises(nnkit.ConfigurationError, match=message):
+        build(bad)

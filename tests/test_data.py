@@ -38,14 +38,20 @@ def test_bad_features_are_rejected(X, message):
 
 
 def test_samples_a_dense_layer_cannot_take_are_refused_before_training():
-    with pytest.raises(nnkit.ConfigurationError, match=r"layer 1 \(dense .*\) cannot take samples of shape \(4, 1\).*flatten"):
+    with pytest.raises(
+        nnkit.ConfigurationError,
+        match=r"layer 1 \(dense .*\) cannot take samples of shape \(4, 1\).*flatten",
+    ):
         classifier().fit(np.zeros((20, 4, 1)), Y_GOOD, verbose=0)
 
 
 def test_samples_of_another_shape_after_fitting():
     net = classifier()
     net.fit(X_GOOD, Y_GOOD, verbose=0)
-    with pytest.raises(nnkit.DataError, match=r"samples of shape \(4, 1\) but the network takes samples of shape \(4,\)"):
+    with pytest.raises(
+        nnkit.DataError,
+        match=r"samples of shape \(4, 1\) but the network takes samples of shape \(4,\)",
+    ):
         net.predict(X_GOOD[:, :, None])
 
 
@@ -123,7 +129,10 @@ def test_bad_validation_data_is_named_as_such():
             "dtype must be 'float32' or 'float64'",
         ),
         (lambda: nnkit.Network([nnkit.Dense(3)], seed=1.5), "seed must be an integer"),
-        (lambda: nnkit.optimizer("sgd", learning_rate=0), "learning_rate must be a positive"),
+        (
+            lambda: nnkit.optimizer("sgd", learning_rate=0),
+            "learning_rate must be a finite number > 0",
+        ),
         (lambda: nnkit.optimizer("sgd", momentum=1.0), r"momentum must be in \[0, 1\)"),
         (lambda: nnkit.optimizer("sgd", nesterov=True), "nesterov=True needs a momentum"),
         (lambda: nnkit.optimizer("adam", beta_1=1.0), r"beta_1 must be in \[0, 1\)"),
@@ -193,3 +202,60 @@ def test_every_kind_of_non_finite_value_is_found_wherever_it_is(bad):
 def test_huge_but_finite_values_are_accepted():
     X = np.full((10, 4), 3e38, dtype=np.float32)  # each row's sum overflows
     nnkit.data.check_finite(X, "X")
+
+
+# -- numbers given as settings ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [0.1, 1, np.float32(0.1), np.float16(0.5), np.float64(0.25), np.int64(3), np.uint8(7)],
+)
+def test_real_number_takes_python_and_numpy_numbers(value):
+    number = nnkit.data.real_number(value, "rate", nnkit.data.POSITIVE)
+    assert type(number) is float and number == float(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "within", "message"),
+    [
+        (np.nan, nnkit.data.FRACTION, r"rate must be in \[0, 1\), got nan"),
+        (
+            np.float32("inf"),
+            nnkit.data.POSITIVE,
+            r"rate must be a finite number > 0, got np.float32\(inf\)",
+        ),
+        (-np.inf, nnkit.data.FINITE, "rate must be a finite number, got -inf"),
+        (10**400, nnkit.data.NON_NEGATIVE, "rate must be a finite number >= 0, got 1000"),
+        (True, nnkit.data.FRACTION, r"rate must be in \[0, 1\), got True"),
+        (np.True_, nnkit.data.FRACTION, r"rate must be in \[0, 1\), got np.True_"),
+        ("0.1", nnkit.data.FRACTION, r"rate must be in \[0, 1\), got '0.1'"),
+        (np.array([0.1]), nnkit.data.FRACTION, r"got array\(\[0.1\]\)"),
+        (1.0, nnkit.data.FRACTION, r"in \[0, 1\), got 1.0"),
+        (0, nnkit.data.POSITIVE, "> 0, got 0"),
+        (0, nnkit.data.Interval(0, 1, closed_low=False, closed_high=True), r"in \(0, 1\], got 0"),
+    ],
+)
+def test_real_number_refuses_what_is_not_a_finite_number_in_range(value, within, message):
+    with pytest.raises(nnkit.ConfigurationError, match=message):
+        nnkit.data.real_number(value, "rate", within)
+
+
+def test_whole_numbers_take_numpy_integers_and_refuse_bools():
+    assert nnkit.data.non_negative_int(np.int32(0), "patience") == 0
+    assert nnkit.data.positive_int(np.uint16(3), "epochs") == 3
+    for bad in (True, -1, 1.0, np.float64(2)):
+        with pytest.raises(nnkit.ConfigurationError, match="patience must be an integer >= 0"):
+            nnkit.data.non_negative_int(bad, "patience")
+
+
+def test_components_take_numpy_numbers_as_settings():
+    sgd = nnkit.optimizer("sgd", learning_rate=np.float32(0.1), momentum=np.float32(0.9))
+    assert (sgd.learning_rate, sgd.momentum) == (float(np.float32(0.1)), float(np.float32(0.9)))
+    assert nnkit.schedule("step", step_size=np.int64(5), factor=np.float32(0.5)).step_size == 5
+    assert nnkit.schedule("cosine", decay_epochs=np.int32(4)).decay_epochs == 4
+    plateau = nnkit.schedule("plateau", patience=np.int64(2), cooldown=np.uint8(1))
+    assert (plateau.patience, plateau.cooldown) == (2, 1)
+    stopping = nnkit.callback("early_stopping", patience=np.int64(3), min_delta=np.float32(0.01))
+    assert stopping.patience == 3 and stopping.min_delta == pytest.approx(0.01)
+    assert type(stopping.patience) is int

@@ -84,3 +84,26 @@ def test_config_round_trips_through_the_registry_name():
         rebuilt = nnkit.optimizer(name, **optimizer.get_config())
         assert rebuilt.get_config() == optimizer.get_config()
         assert all(optimizer.get_config()[k] == v for k, v in kwargs.items())
+
+
+@pytest.mark.parametrize("bad", [math.inf, math.nan, -math.inf])
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw"])
+def test_a_non_finite_learning_rate_is_refused(name, bad):
+    with pytest.raises(nnkit.ConfigurationError, match="learning_rate must be a finite number > 0"):
+        nnkit.optimizer(name, learning_rate=bad)
+
+
+@pytest.mark.parametrize(
+    ("name", "argument", "message"),
+    [
+        ("sgd", "momentum", r"sgd momentum must be in \[0, 1\)"),
+        ("adam", "beta_1", r"adam beta_1 must be in \[0, 1\)"),
+        ("adam", "beta_2", r"adam beta_2 must be in \[0, 1\)"),
+        ("adam", "epsilon", "adam epsilon must be a finite number > 0"),
+        ("adamw", "weight_decay", r"weight_decay must be in \[0, 1\)"),
+    ],
+)
+@pytest.mark.parametrize("bad", [math.inf, math.nan])
+def test_non_finite_hyperparameters_are_refused(name, argument, message, bad):
+    with pytest.raises(nnkit.ConfigurationError, match=message):
+        nnkit.optimizer(name, **{argument: bad})

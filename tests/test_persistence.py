@@ -419,3 +419,165 @@ def test_random_json_descriptions_fail_with_model_file_error(good_model, tmp_pat
     rewrite(path, lambda members: members.update({"model.json": json.dumps(description).encode()}))
     with pytest.raises(nnkit.ModelFileError):
         nnkit.load(path)
+
+
+# -- diverged runs never replace a good file ----------------------------------------------
+
+
+def diverged(network):
+    """``network`` with one weight of its second dense layer turned to NaN."""
+    network.layers[2].params["W"][1, 2] = np.nan
+    return network
+
+
+def test_save_refuses_nan_weights_and_keeps_the_good_file(tmp_path):
+    path = saved(classifier().build(5), tmp_path)
+    before = path.read_bytes()
+    with pytest.raises(nnkit.NonFiniteWeightsError) as caught:
+        diverged(classifier(seed=1).build(5)).save(path)
+    message = str(caught.value)
+    assert f"refusing to save {path}: the weights hold 1 NaN or infinite values" in message
+    assert "(the first in 'W' of layer 'dense')" in message
+    assert "smaller learning_rate" in message and "allow_non_finite=True" in message
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_save_refuses_infinite_optimizer_state(tmp_path):
+    network = classifier(optimizer="adam")
+    network.fit(X, LABELS, epochs=1)
+    network.optimizer_state["v"][0] = np.inf
+    with pytest.raises(nnkit.NonFiniteWeightsError, match="the optimizer's state 'v' holds NaN"):
+        network.save(tmp_path / "model.nnkit")
+    network.save(tmp_path / "model.nnkit", include_optimizer=False)  # the weights are fine
+
+
+def test_a_diverged_network_is_saved_and_loaded_only_when_asked(tmp_path):
+    network = diverged(classifier().build(5))
+    path = tmp_path / "diverged.nnkit"
+    network.save(path, allow_non_finite=True)
+    with pytest.raises(nnkit.ModelFileError, match="NaN or infinite.*allow_non_finite=True"):
+        nnkit.load(path)
+    loaded = nnkit.load(path, allow_non_finite=True)
+    assert np.isnan(loaded.layers[2].params["W"][1, 2])
+    assert np.array_equal(loaded.store.values, network.store.values, equal_nan=True)
+
+
+# -- every malformed description is a ModelFileError ---------------------------------------
+
+
+def _set(*keys_and_value):
+    *keys, value = keys_and_value
+
+    def edit(description):
+        target = description
+        for key in keys[:-1]:
+            target = target[key]
+        target[keys[-1]] = value
+
+    return edit
+
+
+_ACTIVATION = ("network", "layers", 0, "config", "activation")
+_LEARNING_RATE = ("network", "optimizer", "config", "learning_rate")
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (_set("network", "seed", "zero"), "cannot be rebuilt: seed must be an integer"),
+        (_set("network", "seed", 1.5), "cannot be rebuilt: seed must be an integer"),
+        (_set("network", "seed", -1), "cannot be rebuilt"),
+        (_set("network", "dtype", "flaot32"), "'dtype' is 'flaot32'; a model's dtype is"),
+        (_set("network", "dtype", "int64"), "'dtype' is 'int64'; a model's dtype is"),
+        (_set("network", "dtype", 32), "'dtype' is missing or malformed"),
+        (_set(*_ACTIVATION, "relu"), r"layer 1's 'activation' is the plain string 'relu'"),
+        (_set(*_ACTIVATION, "no_such_activation"), "activation 'no_such_activation'"),
+        (_set(*_ACTIVATION, 3), "cannot be rebuilt|could not rebuild"),
+        (_set("network", "loss", "cross_entropy"), "'loss' is missing or malformed"),
+        (_set(*_LEARNING_RATE, 0), "learning_rate must be a finite number > 0"),
+        (_set(*_LEARNING_RATE, "0.1"), "learning_rate must be a finite number > 0"),
+        (_set(*_LEARNING_RATE, True), "learning_rate must be a finite number > 0"),
+    ],
+    ids=[
+        "seed-text",
+        "seed-float",
+        "seed-negative",
+        "dtype-misspelt",
+        "dtype-integer",
+        "dtype-number",
+        "plain-activation",
+        "unknown-plain-activation",
+        "number-activation",
+        "plain-loss",
+        "zero-learning-rate",
+        "text-learning-rate",
+        "bool-learning-rate",
+    ],
+)
+def test_a_malformed_description_is_a_model_file_error(edit, message, tmp_path):
+    path = saved(classifier().build(5), tmp_path)
+    edit_description(path, edit)
+    with pytest.raises(nnkit.ModelFileError, match=message):
+        nnkit.load(path)
+
+
+@pytest.mark.parametrize(
+    ("constant", "message"),
+    [
+        ("NaN", "holds NaN, which JSON does not allow"),
+        ("Infinity", "holds Infinity, which JSON does not allow"),
+        ("-Infinity", "holds -Infinity, which JSON does not allow"),
+        ("1e999", r"beta_1 must be in \[0, 1\), got inf"),
+    ],
+)
+def test_non_finite_numbers_in_the_description_are_refused(constant, message, tmp_path):
+    path = saved(classifier().build(5), tmp_path)
+
+    def change(members):
+        text = members["model.json"].decode()
+        members["model.json"] = text.replace('"beta_1": 0.9', f'"beta_1": {constant}').encode()
+
+    rewrite(path, change)
+    assert constant.encode() in zipfile.ZipFile(path).read("model.json")
+    with pytest.raises(nnkit.ModelFileError, match=message):
+        nnkit.load(path)
+
+
+def _leaf_paths(value, prefix=()):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaf_paths(item, (*prefix, key))
+    elif isinstance(value, list) and value:
+        for index, item in enumerate(value):
+            yield from _leaf_paths(item, (*prefix, index))
+    yield prefix
+
+
+@damaged_settings
+@given(data=st.data())
+def test_any_value_of_a_description_replaced_loads_or_is_a_model_file_error(
+    good_model, tmp_path, data
+):
+    good, predictions = good_model
+    path = tmp_path / "candidate.nnkit"
+    path.write_bytes(good)
+    description = json.loads(zipfile.ZipFile(path).read("model.json"))
+    where = data.draw(st.sampled_from([p for p in _leaf_paths(description) if p]), label="path")
+    value = data.draw(
+        st.none()
+        | st.booleans()
+        | st.integers(-(2**70), 2**70)
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.sampled_from(["relu", "float64", "flaot32", "adam", "", "$component"])
+        | st.lists(st.integers(-2, 5), max_size=3)
+        | st.dictionaries(st.sampled_from(["$component", "kind", "name"]), st.text(), max_size=2),
+        label="value",
+    )
+    edit_description(path, _set(*where, value))
+    try:
+        network = nnkit.load(path)
+    except nnkit.ModelFileError:
+        return
+    # Accepted: a value that changes nothing the arrays hold, or an equally valid setting.
+    assert network.predict(X).shape == predictions.shape

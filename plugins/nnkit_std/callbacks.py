@@ -9,6 +9,7 @@ import numpy as np
 
 from nnkit import Callback, Schedule
 from nnkit.callbacks import TrainingContext
+from nnkit.data import NON_NEGATIVE, non_negative_int, real_number
 from nnkit.errors import ConfigurationError
 from nnkit.registry import resolve
 
@@ -34,12 +35,8 @@ class EarlyStopping(Callback):
         mode: str = "auto",
         restore_best_weights: bool = True,
     ) -> None:
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ConfigurationError(
-                f"early_stopping patience must be an integer >= 0, got {patience!r}"
-            )
-        if not (isinstance(min_delta, (int, float)) and 0 <= min_delta < math.inf):
-            raise ConfigurationError(f"early_stopping min_delta must be >= 0, got {min_delta!r}")
+        patience = non_negative_int(patience, "early_stopping patience")
+        min_delta = real_number(min_delta, "early_stopping min_delta", NON_NEGATIVE)
         if mode not in ("auto", "min", "max"):
             raise ConfigurationError(
                 f"early_stopping mode must be 'auto', 'min' or 'max', got {mode!r}"

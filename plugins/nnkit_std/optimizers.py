@@ -7,7 +7,9 @@ import math
 import numpy as np
 
 from nnkit import Optimizer
+from nnkit.data import FRACTION, POSITIVE, real_number
 from nnkit.errors import ConfigurationError
+from nnkit.state_checks import require_non_negative, require_step_count
 
 
 class SGD(Optimizer):
@@ -19,11 +21,9 @@ class SGD(Optimizer):
         self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False
     ) -> None:
         super().__init__(learning_rate)
-        if not 0 <= momentum < 1:
-            raise ConfigurationError(f"sgd momentum must be in [0, 1), got {momentum!r}")
-        if nesterov and momentum == 0:
+        self.momentum = real_number(momentum, "sgd momentum", FRACTION)
+        if nesterov and self.momentum == 0:
             raise ConfigurationError("sgd nesterov=True needs a momentum above 0")
-        self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
 
     def init_state(self, params: np.ndarray) -> dict[str, np.ndarray]:
@@ -62,17 +62,10 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(learning_rate)
-        if not 0 <= weight_decay < 1:
-            raise ConfigurationError(f"weight_decay must be in [0, 1), got {weight_decay!r}")
-        self.weight_decay = float(weight_decay)
-        for name, beta in (("beta_1", beta_1), ("beta_2", beta_2)):
-            if not 0 <= beta < 1:
-                raise ConfigurationError(f"adam {name} must be in [0, 1), got {beta!r}")
-        if not epsilon > 0:
-            raise ConfigurationError(f"adam epsilon must be positive, got {epsilon!r}")
-        self.beta_1 = float(beta_1)
-        self.beta_2 = float(beta_2)
-        self.epsilon = float(epsilon)
+        self.weight_decay = real_number(weight_decay, "weight_decay", FRACTION)
+        self.beta_1 = real_number(beta_1, "adam beta_1", FRACTION)
+        self.beta_2 = real_number(beta_2, "adam beta_2", FRACTION)
+        self.epsilon = real_number(epsilon, "adam epsilon", POSITIVE)
         self._scratch: np.ndarray | None = None
 
     def init_state(self, params: np.ndarray) -> dict[str, np.ndarray]:
@@ -81,6 +74,10 @@ class Adam(Optimizer):
             "v": np.zeros_like(params),
             "t": np.zeros((), dtype=np.int64),
         }
+
+    def check_state(self, state: dict[str, np.ndarray]) -> None:
+        require_step_count(state, "t", "adam")
+        require_non_negative(state, "v", "adam", "a running mean of squared gradients")
 
     def update(self, params: np.ndarray, grads: np.ndarray, state: dict[str, np.ndarray]) -> None:
         if self.weight_decay:  # decoupled: params -= learning_rate * weight_decay * params

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import math
+from typing import Final
 
 from nnkit import Schedule
+from nnkit.data import (
+    NON_NEGATIVE,
+    POSITIVE,
+    Interval,
+    non_negative_int,
+    positive_int,
+    real_number,
+)
 from nnkit.errors import ConfigurationError
 
-
-def _check(condition: bool, message: str) -> None:
-    if not condition:
-        raise ConfigurationError(message)
+#: A factor that shrinks the rate, or leaves it: (0, 1].
+SHRINKING: Final = Interval(0, 1, closed_low=False, closed_high=True)
+#: A factor that strictly shrinks the rate: (0, 1).
+STRICTLY_SHRINKING: Final = Interval(0, 1, closed_low=False)
 
 
 class Constant(Schedule):
@@ -25,13 +34,8 @@ class Step(Schedule):
     ``step_size`` epochs."""
 
     def __init__(self, step_size: int = 10, factor: float = 0.5) -> None:
-        _check(
-            isinstance(step_size, int) and step_size >= 1,
-            f"step schedule step_size must be an integer >= 1, got {step_size!r}",
-        )
-        _check(0 < factor <= 1, f"step schedule factor must be in (0, 1], got {factor!r}")
-        self.step_size = step_size
-        self.factor = float(factor)
+        self.step_size = positive_int(step_size, "step schedule step_size")
+        self.factor = real_number(factor, "step schedule factor", SHRINKING)
 
     def rate(self, epoch: int, base_rate: float, epochs: int) -> float:
         return base_rate * self.factor ** (epoch // self.step_size)
@@ -41,16 +45,8 @@ class Exponential(Schedule):
     """``rate = base_rate * decay_rate ** (t / decay_epochs)``."""
 
     def __init__(self, decay_rate: float = 0.96, decay_epochs: float = 1.0) -> None:
-        _check(
-            0 < decay_rate <= 1,
-            f"exponential schedule decay_rate must be in (0, 1], got {decay_rate!r}",
-        )
-        _check(
-            decay_epochs > 0,
-            f"exponential schedule decay_epochs must be positive, got {decay_epochs!r}",
-        )
-        self.decay_rate = float(decay_rate)
-        self.decay_epochs = float(decay_epochs)
+        self.decay_rate = real_number(decay_rate, "exponential schedule decay_rate", SHRINKING)
+        self.decay_epochs = real_number(decay_epochs, "exponential schedule decay_epochs", POSITIVE)
 
     def rate(self, epoch: int, base_rate: float, epochs: int) -> float:
         return base_rate * self.decay_rate ** (epoch / self.decay_epochs)
@@ -61,13 +57,12 @@ class Cosine(Schedule):
     with ``T = decay_epochs`` (the run's epochs by default), then ``min_rate``."""
 
     def __init__(self, decay_epochs: int | None = None, min_rate: float = 0.0) -> None:
-        _check(
-            decay_epochs is None or (isinstance(decay_epochs, int) and decay_epochs >= 1),
-            f"cosine schedule decay_epochs must be an integer >= 1, got {decay_epochs!r}",
+        self.decay_epochs = (
+            None
+            if decay_epochs is None
+            else positive_int(decay_epochs, "cosine schedule decay_epochs")
         )
-        _check(min_rate >= 0, f"cosine schedule min_rate must be >= 0, got {min_rate!r}")
-        self.decay_epochs = decay_epochs
-        self.min_rate = float(min_rate)
+        self.min_rate = real_number(min_rate, "cosine schedule min_rate", NON_NEGATIVE)
 
     def rate(self, epoch: int, base_rate: float, epochs: int) -> float:
         period = self.decay_epochs or epochs
@@ -89,27 +84,14 @@ class Plateau(Schedule):
         min_rate: float = 0.0,
         mode: str = "min",
     ) -> None:
-        _check(0 < factor < 1, f"plateau schedule factor must be in (0, 1), got {factor!r}")
-        _check(
-            isinstance(patience, int) and patience >= 0,
-            f"plateau schedule patience must be an integer >= 0, got {patience!r}",
-        )
-        _check(
-            isinstance(cooldown, int) and cooldown >= 0,
-            f"plateau schedule cooldown must be an integer >= 0, got {cooldown!r}",
-        )
-        _check(
-            min_delta >= 0 and min_rate >= 0, "plateau schedule min_delta and min_rate must be >= 0"
-        )
-        _check(
-            mode in ("min", "max"), f"plateau schedule mode must be 'min' or 'max', got {mode!r}"
-        )
+        if mode not in ("min", "max"):
+            raise ConfigurationError(f"plateau schedule mode must be 'min' or 'max', got {mode!r}")
         self.monitor = monitor
-        self.factor = float(factor)
-        self.patience = patience
-        self.min_delta = float(min_delta)
-        self.cooldown = cooldown
-        self.min_rate = float(min_rate)
+        self.factor = real_number(factor, "plateau schedule factor", STRICTLY_SHRINKING)
+        self.patience = non_negative_int(patience, "plateau schedule patience")
+        self.min_delta = real_number(min_delta, "plateau schedule min_delta", NON_NEGATIVE)
+        self.cooldown = non_negative_int(cooldown, "plateau schedule cooldown")
+        self.min_rate = real_number(min_rate, "plateau schedule min_rate", NON_NEGATIVE)
         self.mode = mode
         self.scale = 1.0
         self._best = math.inf

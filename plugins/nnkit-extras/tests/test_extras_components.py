@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import math
+import zipfile
 
 import numpy as np
 import pytest
@@ -118,3 +120,86 @@ def test_bad_arguments_are_refused_with_the_reason():
         nnkit.layer("batch_norm", momentum=1.5)
     with pytest.raises(nnkit.ConfigurationError, match="lion beta_1"):
         nnkit.optimizer("lion", beta_1=1.0)
+
+
+def rewrite_array(path, member, array):
+    """Replace one ``.npy`` member of the model file at ``path``."""
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, array)
+    members[member] = buffer.getvalue()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def test_a_negative_running_variance_is_refused_at_load(tmp_path):
+    net = batch_norm_network()
+    net.fit(X, y, epochs=1, verbose=0)
+    path = tmp_path / "bn.nnkit"
+    net.save(path)
+    variance = net.layers[1].running_var.copy()
+    variance[2, 0] = -1.0
+    rewrite_array(path, "arrays/layers/1/running_var.npy", variance)
+    with pytest.raises(nnkit.ModelFileError) as caught:
+        nnkit.load(path)
+    message = str(caught.value)
+    assert "the layer 2 state (arrays/layers/1/) is impossible" in message
+    assert "batch_norm state 'running_var' has negative values (the lowest is" in message
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "key", "value", "message"),
+    [
+        ("nadam", "t", np.array(-1, dtype=np.int64), "nadam state 't' counts -1 steps"),
+        ("nadam", "v", -1.0, "nadam state 'v' has 1 negative values"),
+        ("rmsprop", "v", -1.0, "rmsprop state 'v' has 1 negative values"),
+        ("adagrad", "accumulator", -1.0, "adagrad state 'accumulator' has 1 negative values"),
+    ],
+)
+def test_impossible_optimizer_state_is_refused_at_load(tmp_path, optimizer, key, value, message):
+    net = nnkit.Network(
+        [nnkit.Dense(3, activation="relu"), nnkit.Dense(2, activation="softmax")],
+        loss="cross_entropy",
+        optimizer=optimizer,
+        seed=0,
+    )
+    net.fit(X, y, epochs=1, verbose=0)
+    path = tmp_path / "model.nnkit"
+    net.save(path)
+    if np.ndim(value) == 0 and key != "t":
+        state = net.optimizer_state[key].copy()
+        state[0] = value
+        value = state
+    rewrite_array(path, f"arrays/optimizer/{key}.npy", value)
+    with pytest.raises(nnkit.ModelFileError, match=message):
+        nnkit.load(path)
+    net.optimizer.check_state(net.optimizer_state)  # the state training made is accepted
+
+
+@pytest.mark.parametrize("bad", [math.inf, math.nan])
+@pytest.mark.parametrize(
+    ("optimizer", "argument"),
+    [
+        ("rmsprop", "epsilon"),
+        ("rmsprop", "rho"),
+        ("adagrad", "epsilon"),
+        ("adagrad", "initial_accumulator_value"),
+        ("nadam", "epsilon"),
+        ("nadam", "beta_2"),
+        ("lion", "learning_rate"),
+        ("lion", "weight_decay"),
+    ],
+)
+def test_non_finite_hyperparameters_are_refused(optimizer, argument, bad):
+    with pytest.raises(nnkit.ConfigurationError, match=f"{argument} must be"):
+        nnkit.optimizer(optimizer, **{argument: bad})
+
+
+def test_rmsprop_refuses_a_negative_epsilon_and_takes_numpy_numbers():
+    with pytest.raises(
+        nnkit.ConfigurationError, match="rmsprop epsilon must be a finite number > 0"
+    ):
+        nnkit.optimizer("rmsprop", epsilon=-1e-7)
+    assert nnkit.optimizer("rmsprop", rho=np.float32(0.5)).rho == 0.5

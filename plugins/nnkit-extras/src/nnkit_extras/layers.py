@@ -62,6 +62,16 @@ class BatchNormalization(nnkit.Layer):
                 raise ValueError(f"batch_norm {key} should have shape {shape}, got {found}")
             expected[key][...] = value
 
+    def check_state(self, state):
+        """Refuse a negative running variance, which would make ``sqrt(var + epsilon)``
+        NaN at inference."""
+        variance = state["running_var"]
+        if (variance < 0).any():
+            raise ValueError(
+                f"batch_norm state 'running_var' has negative values (the lowest is "
+                f"{variance.min().item()!r}), but it is a running mean of variances, never below 0"
+            )
+
     def forward(self, x, ws, training=False):
         A_prev = x.T  # one column per sample, as the statistics are written
         if training:

@@ -9,14 +9,18 @@ from __future__ import annotations
 import numpy as np
 
 import nnkit
+from nnkit.data import FRACTION, NON_NEGATIVE, POSITIVE, real_number
+from nnkit.state_checks import require_non_negative, require_step_count
 
 __all__ = ["RMSprop", "Adagrad", "Nadam", "Lion"]
 
+#: What the running quantities that cannot be negative are, for the loader's messages.
+_MEAN_OF_SQUARES = "a running mean of squared gradients"
+_SUM_OF_SQUARES = "a sum of squared gradients"
+
 
 def _fraction(name: str, value: float) -> float:
-    if not 0 <= value < 1:
-        raise nnkit.ConfigurationError(f"{name} must be in [0, 1), got {value!r}")
-    return float(value)
+    return real_number(value, name, FRACTION)
 
 
 class RMSprop(nnkit.Optimizer):
@@ -26,10 +30,13 @@ class RMSprop(nnkit.Optimizer):
     def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, epsilon: float = 1e-7):
         super().__init__(learning_rate)
         self.rho = _fraction("rmsprop rho", rho)
-        self.epsilon = float(epsilon)
+        self.epsilon = real_number(epsilon, "rmsprop epsilon", POSITIVE)
 
     def init_state(self, params):
         return {"v": np.zeros_like(params)}
+
+    def check_state(self, state):
+        require_non_negative(state, "v", "rmsprop", _MEAN_OF_SQUARES)
 
     def update(self, params, grads, state):
         v = state["v"]
@@ -51,15 +58,16 @@ class Adagrad(nnkit.Optimizer):
         epsilon: float = 1e-7,
     ):
         super().__init__(learning_rate)
-        if not initial_accumulator_value >= 0:
-            raise nnkit.ConfigurationError(
-                f"adagrad initial_accumulator_value must be >= 0, got {initial_accumulator_value!r}"
-            )
-        self.initial_accumulator_value = float(initial_accumulator_value)
-        self.epsilon = float(epsilon)
+        self.initial_accumulator_value = real_number(
+            initial_accumulator_value, "adagrad initial_accumulator_value", NON_NEGATIVE
+        )
+        self.epsilon = real_number(epsilon, "adagrad epsilon", POSITIVE)
 
     def init_state(self, params):
         return {"accumulator": np.full_like(params, self.initial_accumulator_value)}
+
+    def check_state(self, state):
+        require_non_negative(state, "accumulator", "adagrad", _SUM_OF_SQUARES)
 
     def update(self, params, grads, state):
         accumulator = state["accumulator"]
@@ -83,10 +91,14 @@ class Nadam(nnkit.Optimizer):
         super().__init__(learning_rate)
         self.beta_1 = _fraction("nadam beta_1", beta_1)
         self.beta_2 = _fraction("nadam beta_2", beta_2)
-        self.epsilon = float(epsilon)
+        self.epsilon = real_number(epsilon, "nadam epsilon", POSITIVE)
 
     def init_state(self, params):
         return {"m": np.zeros_like(params), "v": np.zeros_like(params), "t": np.zeros((), np.int64)}
+
+    def check_state(self, state):
+        require_step_count(state, "t", "nadam")
+        require_non_negative(state, "v", "nadam", _MEAN_OF_SQUARES)
 
     def update(self, params, grads, state):
         m, v, t = state["m"], state["v"], state["t"]
