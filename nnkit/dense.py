@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from nnkit.activations import Activation
-from nnkit.data import positive_int
+from nnkit.data import NON_NEGATIVE, positive_int, real_number
 from nnkit.errors import ConfigurationError
 from nnkit.export import OnnxGraph, export_component
 from nnkit.initializers import Initializer
@@ -51,9 +51,7 @@ class Dense(Layer):
             )
         self.kernel_initializer: Initializer = registry.resolve("initializer", kernel_initializer)
         self.bias_initializer: Initializer = registry.resolve("initializer", bias_initializer)
-        if not (isinstance(l2, (int, float)) and 0 <= l2 < float("inf")):
-            raise ConfigurationError(f"Dense l2 must be a non-negative number, got {l2!r}")
-        self.l2 = float(l2)
+        self.l2 = real_number(l2, "Dense l2", NON_NEGATIVE)
         self.n_inputs: int | None = None
 
     def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:

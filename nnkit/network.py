@@ -71,12 +71,7 @@ class Network:
         self.layers: list[Layer] = [registry.resolve("layer", layer) for layer in layers]
         self.loss: Loss = registry.resolve("loss", loss)
         self.optimizer: Optimizer = registry.resolve("optimizer", optimizer)
-        try:
-            self.dtype = np.dtype(dtype)
-        except TypeError:
-            self.dtype = None
-        if self.dtype not in SUPPORTED_DTYPES:
-            raise ConfigurationError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        self.dtype = _as_dtype(dtype)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
             raise ConfigurationError(f"seed must be an integer or None, got {seed!r}")
         self.seed = None if seed is None else int(seed)
@@ -570,6 +565,18 @@ class Network:
     def __repr__(self) -> str:
         layers = ", ".join(repr(layer) for layer in self.layers)
         return f"Network([{layers}], loss={self.loss!r}, optimizer={self.optimizer!r})"
+
+
+def _as_dtype(dtype: Any) -> np.dtype:
+    """float32 or float64, from a name, a NumPy type or a dtype; anything else refused
+    (``np.dtype(None)`` is float64, so ``None`` and misspellings are checked first)."""
+    try:
+        resolved = None if dtype is None else np.dtype(dtype)
+    except (TypeError, ValueError):
+        resolved = None
+    if resolved not in SUPPORTED_DTYPES or resolved is None:
+        raise ConfigurationError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    return resolved
 
 
 def _walk(layers: Sequence[Layer]) -> Iterator[Layer]:

@@ -13,11 +13,14 @@ import numpy as np
 
 from nnkit.callbacks import Callback, TrainingContext
 from nnkit.data import (
+    FRACTION,
+    POSITIVE,
     as_features,
     as_sample_weight,
     as_targets,
     class_weights_for,
     positive_int,
+    real_number,
 )
 from nnkit.errors import ConfigurationError, DataError, DivergenceWarning
 from nnkit.history import History
@@ -54,13 +57,12 @@ def fit(
     documentation describes every argument."""
     epochs = positive_int(epochs, "epochs")
     batch_size = positive_int(batch_size, "batch_size")
-    if not isinstance(validation_split, (int, float)) or not 0 <= validation_split < 1:
-        raise ConfigurationError(f"validation_split must be in [0, 1), got {validation_split!r}")
+    validation_split = real_number(validation_split, "validation_split", FRACTION)
     if validation_split and validation_data is not None:
         raise ConfigurationError("give validation_split or validation_data, not both")
     for name, limit in (("clip_norm", clip_norm), ("clip_value", clip_value)):
-        if limit is not None and not (isinstance(limit, (int, float)) and 0 < limit < np.inf):
-            raise ConfigurationError(f"{name} must be a positive number, got {limit!r}")
+        if limit is not None:
+            real_number(limit, name, POSITIVE)
     reporter = progress_callback(verbose, stream)
 
     X = as_features(X, network.dtype, network.input_shape)

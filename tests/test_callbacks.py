@@ -126,7 +126,7 @@ def test_unknown_monitored_quantities_fail_before_training():
         (lambda: nnkit.layer("dropout", rate=1.0), r"dropout rate must be in \[0, 1\)"),
         (lambda: nnkit.layer("dropout", rate=-0.1), r"dropout rate must be in \[0, 1\)"),
         (lambda: nnkit.optimizer("adamw", weight_decay=2), r"weight_decay must be in \[0, 1\)"),
-        (lambda: nnkit.Dense(3, l2=-1), "l2 must be a non-negative number"),
+        (lambda: nnkit.Dense(3, l2=-1), "l2 must be a finite number >= 0"),
         (lambda: nnkit.callback("terminate_on_nan", patience=1), "does not accept"),
     ],
 )

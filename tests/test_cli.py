@@ -325,6 +325,10 @@ def test_plugins_shows_a_plugin_that_failed_to_load_with_its_error(fake_distribu
     assert table.returncode == 0
     assert "failed to load: broken_nn (broken-nn 0.1)" in table.stdout
     assert "needs libfoo" in table.stdout
+    # The load warning is one line of its own, as errors are.
+    warning_lines = [line for line in table.stderr.splitlines() if line.strip()]
+    assert len(warning_lines) == 1, table.stderr
+    assert warning_lines[0].startswith("nnkit: warning: nnkit plugin broken_nn (broken-nn 0.1) was not loaded")
     listing = json.loads(nnkit_command("plugins", "--json", env=env).stdout)
     assert listing["failed"][0]["distribution"] == "broken-nn"
     assert any(row["name"] == "relu" for row in listing["components"])

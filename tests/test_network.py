@@ -162,3 +162,22 @@ def test_adam_and_momentum_learn_and_instances_or_names_are_accepted():
         )
         history = net.fit(X[:500], y[:500], epochs=20, verbose=0)
         assert history.history["accuracy"][-1] > 0.95
+
+
+@pytest.mark.parametrize("dtype", ["flaot32", None, "float16", "int32", object])
+def test_a_dtype_other_than_float32_or_float64_is_refused(dtype):
+    with pytest.raises(nnkit.ConfigurationError, match="dtype must be 'float32' or 'float64'"):
+        nnkit.Network([nnkit.Dense(1)], dtype=dtype)
+
+
+def test_numpy_scalars_are_accepted_where_numbers_are():
+    X, y = np.random.default_rng(0).normal(size=(40, 3)), np.arange(40) % 2
+    net = nnkit.Network(
+        [nnkit.Dense(4, l2=np.float32(0.1)), nnkit.layer("dropout", rate=np.float64(0.2)),
+         nnkit.Dense(2, activation="softmax")],
+        loss="cross_entropy", seed=0,
+    )
+    net.fit(X, y, validation_split=np.float32(0.25), clip_norm=np.float32(1.0), verbose=0)
+    assert net.layers[0].l2 == pytest.approx(0.1) and net.layers[1].rate == pytest.approx(0.2)
+    with pytest.raises(nnkit.ConfigurationError, match="validation_split must be"):
+        net.fit(X, y, validation_split=np.float32(np.nan), verbose=0)

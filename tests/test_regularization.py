@@ -114,7 +114,7 @@ def test_clip_norm_bounds_every_step_of_fit():
         X * 100, LABELS, epochs=2, batch_size=4, clip_norm=0.01, callbacks=[recorder], verbose=0
     )
     assert max(recorder.steps) <= 0.01 + 1e-12  # sgd step = learning_rate * clipped gradient
-    with pytest.raises(nnkit.ConfigurationError, match="clip_norm must be a positive number"):
+    with pytest.raises(nnkit.ConfigurationError, match="clip_norm must be a finite number > 0"):
         net.fit(X, LABELS, clip_norm=0, verbose=0)
 
 

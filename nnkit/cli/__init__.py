@@ -7,8 +7,10 @@ command line, as argparse does); ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Final
 
@@ -38,6 +40,20 @@ COMMANDS: Final = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``nnkit`` command; returns the exit code."""
     args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _print_warning
+        return _run(args)
+
+
+def _print_warning(
+    message: Warning | str, category: type[Warning], *_: object, **__: object
+) -> None:
+    """A warning as one line on standard error, as errors are printed."""
+    text = " ".join(line.strip() for line in str(message).splitlines() if line.strip())
+    print(f"nnkit: warning: {text}", file=sys.stderr)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         code = COMMANDS[args.command](args)
         sys.stdout.flush()  # inside the try: a closed pipe surfaces here, not at exit

@@ -7,7 +7,7 @@ import numpy as np
 
 import nnkit
 from nnkit import Layer
-from nnkit.data import positive_int
+from nnkit.data import FRACTION, positive_int, real_number
 from nnkit.errors import ConfigurationError, DataError
 from nnkit.export import OnnxGraph, export_component
 from nnkit.registry import default_registry
@@ -23,9 +23,7 @@ class Dropout(Layer):
     """
 
     def __init__(self, rate: float = 0.5) -> None:
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
-            raise ConfigurationError(f"dropout rate must be in [0, 1), got {rate!r}")
-        self.rate = float(rate)
+        self.rate = real_number(rate, "dropout rate", FRACTION)
 
     def build(self, input_shape: tuple[int, ...], rng: np.random.Generator) -> tuple[int, ...]:
         self.rng = rng

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import nnkit
+from nnkit.data import FRACTION, POSITIVE, real_number
 
 __all__ = ["BatchNormalization"]
 
@@ -19,14 +20,8 @@ class BatchNormalization(nnkit.Layer):
     """
 
     def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3) -> None:
-        if not 0 <= momentum < 1:
-            raise nnkit.ConfigurationError(
-                f"batch_norm momentum must be in [0, 1), got {momentum!r}"
-            )
-        if not epsilon > 0:
-            raise nnkit.ConfigurationError(f"batch_norm epsilon must be positive, got {epsilon!r}")
-        self.momentum = float(momentum)
-        self.epsilon = float(epsilon)
+        self.momentum = real_number(momentum, "batch_norm momentum", FRACTION)
+        self.epsilon = real_number(epsilon, "batch_norm epsilon", POSITIVE)
 
     def build(self, input_shape, rng):
         if len(input_shape) != 1:
