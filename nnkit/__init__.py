@@ -1,6 +1,6 @@
 """nnkit: a small, fast neural-network framework on NumPy whose components are plugins.
 
-The core holds the interfaces and the seed's matrix-style algorithm (evaluate,
+The core holds the interfaces and the classic matrix formulation of back-propagation (evaluate,
 back-propagate, update); every activation, loss, optimizer and initializer arrives
 through the ``nnkit`` entry-point group, the standard set included.
 """

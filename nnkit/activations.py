@@ -1,6 +1,6 @@
-"""The activation interface: the seed's ``g`` and ``g'``.
+"""The activation interface: ``g`` and ``g'`` of the classic matrix formulation.
 
-Arrays are laid out as in the seed, one column per sample: ``Z`` and ``A`` have shape
+Arrays are laid out as in the matrix formulation, one column per sample: ``Z`` and ``A`` have shape
 ``(units, samples)``. An element-wise activation needs only `Activation.forward()`
 and `Activation.derivative()`; `Activation.backward()` is there for activations
 that are cheaper from ``A`` (sigmoid, tanh) or not element-wise at all (softmax).

@@ -1,4 +1,4 @@
-"""The fully connected layer: the seed's ``Z = W A + b``, ``A = g(Z)`` and their gradients."""
+"""The fully connected layer: ``Z = W A + b``, ``A = g(Z)`` and their gradients, as written."""
 
 from __future__ import annotations
 

@@ -13,11 +13,13 @@ Names start with a letter or a digit and use letters, digits, ``_``, ``.`` and `
 names (``"acme.swish"``).
 
 A plugin is a module with functions decorated by `nnkit.hookimpl`, named in its
-package's ``[project.entry-points.nnkit]`` table::
+package's ``[project.entry-points.nnkit]`` table:
 
-    @nnkit.hookimpl
-    def register_activations(register):
-        register("acme.swish", Swish)
+```python
+@nnkit.hookimpl
+def register_activations(register):
+    register("acme.swish", Swish)
+```
 """
 
 from __future__ import annotations

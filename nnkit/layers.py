@@ -4,7 +4,7 @@ A layer is built from the shape of one sample (a tuple: ``(features,)`` for a fl
 layer, ``(channels, height, width)`` for an image) and answers with the shape of its
 output sample. Between layers, arrays hold one sample per row along the first axis,
 ``(m, *sample_shape)``, as ``X`` does; how a layer lays out its own arrays inside is its
-choice (`Dense` works in the seed's columns, ``(n^l, m)``, through transposed views).
+choice (`Dense` works in the matrix formulation's columns, ``(n^l, m)``, through transposed views).
 
 A layer holds its configuration and views of its parameters, nothing of any one call:
 `forward` saves what `backward` needs in the call's `Workspace`, never on ``self``, so

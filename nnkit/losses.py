@@ -2,7 +2,7 @@
 
 ``A`` and ``Y`` have shape ``(outputs, samples)``. The loss of a batch is the mean of the
 per-sample losses, and `Loss.gradient()` is the derivative of that mean, so the
-seed's squared error gives ``dA^L = (A^L - Y) / m``.
+classic squared error gives ``dA^L = (A^L - Y) / m``.
 
 With several outputs, a sample's loss is the *sum* over its outputs (rows), not their
 mean: the standard ``mse`` is ``1/2 sum_i (a_i - y_i)^2`` per sample. The batch loss

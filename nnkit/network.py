@@ -1,4 +1,4 @@
-"""The network: the seed's evaluate, back-propagate and update, over a list of layers."""
+"""The network: evaluate, back-propagate and update over a list of layers, in matrix form."""
 
 from __future__ import annotations
 
@@ -250,7 +250,7 @@ class Network:
         sample_weight: np.ndarray | None = None,
     ) -> None:
         """Back-propagate: fill the gradient array for output ``A = A^L`` and targets ``Y``,
-        both in the seed's columns ``(n_outputs, m)``, after `forward` in ``workspace``.
+        both one column per sample, ``(n_outputs, m)``, after `forward` in ``workspace``.
 
         With a loss fused to the output activation, ``dZ^L = (A^L - Y) / m`` directly;
         otherwise ``dA^L`` comes from the loss and each layer turns the gradient of its
@@ -494,7 +494,7 @@ class Network:
     # -- parameters ----------------------------------------------------------------
 
     def get_weights(self) -> list[np.ndarray]:
-        """Copies of every parameter in order, ``[W1, b1, W2, b2, ...]``, in the seed's shapes:
+        """Copies of every parameter in order, ``[W1, b1, W2, b2, ...]``, in the matrix shapes:
         ``W^l`` is ``(n^l, n^{l-1})`` and ``b^l`` is ``(n^l, 1)``."""
         self._require_built("get_weights")
         return [array.copy() for array in self.store.arrays()]

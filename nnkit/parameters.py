@@ -1,6 +1,6 @@
 """All parameters of a network in one contiguous array, all gradients in another.
 
-Each layer sees its own parameters as views (``W`` and ``b`` in the seed's shapes), while
+Each layer sees its own parameters as views (``W`` and ``b`` in the matrix shapes), while
 an optimizer sees two flat vectors: one step is then a few NumPy calls whatever the
 depth of the network, which is what bounds the speed of small networks.
 """

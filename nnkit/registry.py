@@ -202,6 +202,8 @@ class Registry:
     plugins: list[PluginInfo] = field(default_factory=list)
     failures: list[PluginFailure] = field(default_factory=list)
     disabled: list[PluginInfo] = field(default_factory=list)
+    #: The entry-point names installed when the registry was loaded from entry points.
+    entry_point_names: frozenset[str] | None = None
     _entries: dict[tuple[str, str], list[ComponentInfo]] = field(default_factory=dict)
     _by_factory: dict[Any, list[ComponentInfo]] = field(default_factory=dict)
     # The top-level package of each plugin's module, by plugin name: the plugin whose
@@ -219,7 +221,7 @@ class Registry:
     def from_entry_points(cls, environ: Mapping[str, str] | None = None) -> Registry:
         """A registry filled from every selected plugin in the ``nnkit`` entry-point group."""
         environ = os.environ if environ is None else environ
-        registry = cls()
+        registry = cls(entry_point_names=_installed_entry_point_names())
         allow = _name_set(environ.get(LOAD_PLUGINS_ENV))
         block = _name_set(environ.get(DISABLE_PLUGINS_ENV)) or set()
         for entry_point in sorted(
@@ -435,9 +437,22 @@ class Registry:
         hidden += [f.plugin.describe() for f in self.failures]
         if hidden:
             message += f" Plugins not loaded: {', '.join(hidden)}."
-        else:
+        new = self.installed_since_load()
+        if new:
+            message += (
+                f" Plugins installed since nnkit loaded its plugins: {', '.join(new)}; "
+                "call nnkit.reload_plugins() to load them."
+            )
+        elif not hidden:
             message += " A plugin providing it may need to be installed."
         return UnknownComponentError(message, kind=kind, name=name, available=available)
+
+    def installed_since_load(self) -> list[str]:
+        """Entry-point names installed after this registry was loaded (``pip install``
+        in a running session), which only `reload_plugins` brings in."""
+        if self.entry_point_names is None:  # filled by hand, not from entry points
+            return []
+        return sorted(_installed_entry_point_names() - self.entry_point_names)
 
     def create(self, kind: str, name: str, **kwargs: Any) -> Any:
         """Build the component registered as ``name`` with ``kwargs``."""
@@ -614,6 +629,10 @@ def _name_set(value: str | None) -> set[str] | None:
     if value is None:
         return None
     return {normalize_name(part.strip()) for part in value.split(",") if part.strip()}
+
+
+def _installed_entry_point_names() -> frozenset[str]:
+    return frozenset(ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP))
 
 
 def _describe(error: BaseException) -> str:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import ast
-import importlib
+import os
 import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from html.parser import HTMLParser
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -37,8 +42,10 @@ QUOTES = [
 def test_every_quoted_line_is_in_the_file_it_names(page, source, code):
     text = (ROOT / source).read_text()
     source_lines = {line.strip() for line in text.splitlines()}
-    missing = [
-        line for line in code.splitlines() if line.strip() and line.strip() not in source_lines
+    missing = [  # a line "..." marks lines the excerpt leaves out
+        line
+        for line in code.splitlines()
+        if line.strip() not in ("", "...") and line.strip() not in source_lines
     ]
     assert not missing, f"{page} quotes lines that are not in {source}: {missing}"
 
@@ -53,22 +60,59 @@ def test_the_math_page_quotes_each_part_of_the_algorithm():
 
 
 PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+# A console block that installs the guide's example plugin, as a reader types it.
+INSTALLS_ACME = re.compile(r"^\$ pip install \S*acme-nn$", re.M)
+
+
+@pytest.fixture
+def install_acme(tmp_path, monkeypatch) -> Iterator[Callable[[], None]]:
+    """Install ``docs/examples/acme-nn`` as pip leaves it (the module and a dist-info
+    naming its entry point on ``sys.path``), without touching the registry."""
+
+    def install() -> None:
+        site = tmp_path / "site-packages"
+        info = site / "acme_nn-0.1.0.dist-info"
+        info.mkdir(parents=True, exist_ok=True)
+        (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-nn\nVersion: 0.1.0\n")
+        (info / "entry_points.txt").write_text("[nnkit]\nacme = acme_nn\n")
+        monkeypatch.syspath_prepend(str(SNIPPET_BASE / "acme-nn"))
+        monkeypatch.syspath_prepend(str(site))
+
+    yield install
+    sys.modules.pop("acme_nn", None)
+
+
+def run_page(
+    path: Path, namespace: dict, install_acme: Callable[[], None], one_session: bool = False
+) -> None:
+    """Run a page's Python blocks in order in ``namespace``, with the example plugin.
+
+    A page read as one session (the tutorial) gets the plugin where its console block
+    installs it, after nnkit has loaded its plugins, as a reader's session does. Other
+    pages show the plugin's files beside shell steps, so it is installed from the start.
+    """
+    import nnkit.registry
+
+    if not one_session:
+        install_acme()
+        nnkit.registry.reload_plugins()
+    for language, attributes, code in code_blocks(path):
+        if one_session and language == "console" and INSTALLS_ACME.search(code):
+            install_acme()
+        elif language == "python" and "title=" not in attributes:
+            exec(compile(code, str(path), "exec"), namespace)
 
 
 @pytest.mark.parametrize("path", PAGES, ids=[p.name for p in PAGES])
 def test_every_python_example_on_a_page_runs(
-    path, capsys, tmp_path, monkeypatch, isolated_registry
+    path, capsys, tmp_path, monkeypatch, isolated_registry, install_acme
 ):
     """The blocks of a page run in order in one namespace, as a reader would paste them,
-    with the guide's example plugin installed; quoted source (blocks with a title) is
-    checked above instead."""
-    monkeypatch.syspath_prepend(str(SNIPPET_BASE / "acme-nn"))
-    isolated_registry().add_plugin(importlib.import_module("acme_nn"), "acme")
+    with the guide's example plugin installed where the page installs it; quoted source
+    (blocks with a title) is checked above instead."""
+    isolated_registry()
     monkeypatch.chdir(tmp_path)
-    namespace: dict = {"__name__": "__docs__"}
-    for language, attributes, code in code_blocks(path):
-        if language == "python" and "title=" not in attributes:
-            exec(compile(code, str(path), "exec"), namespace)
+    run_page(path, {"__name__": "__docs__"}, install_acme, one_session=path.name == "tutorial.md")
 
 
 def test_the_first_network_example_prints_its_test_scores(capsys):
@@ -133,7 +177,7 @@ def test_the_guides_plugin_package_is_under_40_lines():
 def test_every_public_name_is_in_the_api_reference():
     import nnkit
 
-    api = (DOCS / "api.md").read_text()
+    api = "".join(page.read_text() for page in sorted((DOCS / "api").glob("*.md")))
     missing = [
         name
         for name in nnkit.__all__
@@ -142,17 +186,18 @@ def test_every_public_name_is_in_the_api_reference():
     assert missing == []
 
 
-def test_the_tutorial_says_what_its_code_does(tmp_path, monkeypatch, isolated_registry):
-    """The numbers the tutorial states in words are the ones its code produces."""
+def test_the_tutorial_says_what_its_code_does(
+    tmp_path, monkeypatch, isolated_registry, install_acme
+):
+    """The numbers the tutorial states in words are the ones its code produces, with the
+    plugin of lesson 5 installed mid-session, after nnkit has loaded its plugins."""
     import numpy as np
 
-    monkeypatch.syspath_prepend(str(SNIPPET_BASE / "acme-nn"))
-    isolated_registry().add_plugin(importlib.import_module("acme_nn"), "acme")
+    isolated_registry()
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
-    for language, _attributes, code in code_blocks(DOCS / "tutorial.md"):
-        if language == "python":
-            exec(compile(code, "tutorial.md", "exec"), namespace)
+    run_page(DOCS / "tutorial.md", namespace, install_acme, one_session=True)
+    assert namespace["soft"].evaluate(namespace["X_test"], namespace["y_test"])["accuracy"] > 0.9
     page = (DOCS / "tutorial.md").read_text()
     xor = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
     assert namespace["net"].predict(xor).round().ravel().tolist() == [0, 1, 1, 0]
@@ -167,3 +212,149 @@ def test_the_tutorial_says_what_its_code_does(tmp_path, monkeypatch, isolated_re
         namespace["again"].predict(namespace["X_test"]),
         namespace["digits"].predict(namespace["X_test"]),
     )
+
+
+def test_quoted_excerpts_indent_only_under_a_block_or_a_gap():
+    """An excerpt that leaves out the ``if``/``else`` around a line must say so with a
+    ``...`` line, rather than show the line indented under nothing."""
+    orphans = []
+    for page, source, code in QUOTES:
+        previous = ""
+        for line in code.splitlines():
+            if not line.strip():
+                continue
+            opens_block = previous.split("  #")[0].rstrip().endswith(":")
+            if indent(line) > indent(previous) and not opens_block and previous.strip() != "...":
+                orphans.append((page, source, line.strip()))
+            previous = line
+    assert orphans == []
+
+
+def indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+# -- the built site, as a reader's browser gets it --------------------------------------
+
+#: The longest line a code block shows without scrolling on a 1280 px wide screen: the
+#: content column is about 730 px there, and the theme's code font is 8.6 px per
+#: character (measured in headless Chromium; 85 fit, 86 scroll).
+CODE_COLUMNS_AT_1280_PX = 84
+#: Elements whose ``src`` or ``href`` the browser fetches while loading a page.
+FETCHED = re.compile(
+    r"<(?:script|link|img|iframe|source|video|audio|embed)\b[^>]*?\b(?:src|href)="
+    r"[\"']?((?:https?:)?//[^\"'\s>]+)",
+    re.I,
+)
+
+
+class _PageText(HTMLParser):
+    """The text of a built page's article, and the text of each ``<pre>`` in it."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.text: list[str] = []
+        self.blocks: list[str] = []
+        self._article = self._pre = self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self._article += tag == "article"
+        self._skip += tag in ("script", "style")
+        if tag == "pre":
+            self._pre += 1
+            self.blocks.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._article -= tag == "article"
+        self._skip -= tag in ("script", "style")
+        self._pre -= tag == "pre"
+
+    def handle_data(self, data: str) -> None:
+        if self._article and not self._skip:
+            self.text.append(data)
+            if self._pre:
+                self.blocks[-1] += data
+
+
+class Site(NamedTuple):
+    """The built docs: every page's HTML by path, and every file the site publishes."""
+
+    pages: dict[str, str]
+    files: set[str]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Site:
+    """The docs built the strict way, as CI builds them."""
+    out = tmp_path_factory.mktemp("site")
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT), str(ROOT / "plugins"), env.get("PYTHONPATH", "")]
+    )
+    build = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert build.returncode == 0, build.stderr
+    pages = {p.relative_to(out).as_posix(): p.read_text() for p in out.rglob("*.html")}
+    return Site(pages, {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()})
+
+
+def page_text(html: str) -> _PageText:
+    parser = _PageText()
+    parser.feed(html)
+    return parser
+
+
+def test_no_code_block_is_wider_than_the_page_at_1280_px(site):
+    too_wide = {
+        (path, max(block.splitlines(), key=len))
+        for path, html in site.pages.items()
+        for block in page_text(html).blocks
+        if block and max(len(line) for line in block.splitlines()) > CODE_COLUMNS_AT_1280_PX
+    }
+    assert too_wide == set()
+
+
+def test_no_markup_leftovers_in_the_rendered_text(site):
+    leftovers = {
+        (path, leftover)
+        for path, html in site.pages.items()
+        for leftover in ("\\|", "table::")
+        if leftover in "".join(page_text(html).text)
+    }
+    assert leftovers == set()
+
+
+def test_the_pages_load_nothing_from_other_hosts(site):
+    fetched = {(path, url) for path, html in site.pages.items() for url in FETCHED.findall(html)}
+    assert fetched == set()
+
+
+def test_the_catalogue_lists_every_standard_component(site):
+    import nnkit
+
+    catalogue = site.pages["components/index.html"]
+    standard = [c for c in nnkit.components() if c.plugin.name == "nnkit_std"]
+    assert len(standard) > 30
+    missing = [
+        (c.kind, c.name)
+        for c in standard
+        if f'<tr id="{c.kind}-{c.name}"><td><code>{c.name}</code></td>' not in catalogue
+    ]
+    assert missing == []
+    assert "<code>alpha=0.01</code>" in catalogue  # leaky_relu's argument, with its default
+
+
+def test_the_site_shows_its_version_and_groups_its_navigation(site):
+    import nnkit
+
+    home = site.pages["index.html"]
+    assert f"nnkit {nnkit.__version__}" in home
+    groups = ["Get started", "User guide", "Concepts", "Extending", "Reference", "Project"]
+    assert [g for g in groups if not re.search(rf">\s*{g}\s*<", home)] == []
+    assert "md-footer__link--next" in home  # previous/next links at the foot of pages
+    assert [f for f in site.files if f == "figures.py" or f.startswith("hooks/")] == []

@@ -202,6 +202,21 @@ def test_unknown_names_fail_where_the_user_names_them():
         nnkit.Network([nnkit.Dense(2)], loss="crossentropy")
 
 
+def test_an_unknown_name_suggests_reloading_after_a_plugin_was_installed(fake_distribution):
+    registry = load()
+    with pytest.raises(nnkit.UnknownComponentError) as before:
+        registry.get("activation", "cube")
+    assert "reload_plugins" not in str(before.value)
+    fake_distribution("acme-nn", GOOD_PLUGIN, entry_point="acme")  # pip install, mid-session
+    with pytest.raises(nnkit.UnknownComponentError) as after:
+        registry.get("activation", "cube")
+    assert (
+        "Plugins installed since nnkit loaded its plugins: acme; "
+        "call nnkit.reload_plugins() to load them." in str(after.value)
+    )
+    assert load().get("activation", "cube").distribution == "acme-nn"
+
+
 def test_wrong_arguments_name_the_ones_the_component_takes():
     with pytest.raises(
         nnkit.ConfigurationError, match="It takes: learning_rate, momentum, nesterov"

@@ -1,4 +1,4 @@
-"""Checks of an activation: the seed's ``g`` and ``g'`` and the contract of the interface."""
+"""Checks of an activation: ``g`` and ``g'`` and the contract of the interface."""
 
 from __future__ import annotations
 

@@ -122,7 +122,7 @@ class ActivationLayer(Layer):
     """An activation as a layer of its own, ``A = g(Z)`` element by element, so that
     ``dense -> batch_norm -> relu`` can be written.
 
-    The activation sees the sample axis last, as in the seed's columns: ``(units, m)``
+    The activation sees the sample axis last, as in the matrix formulation: ``(units, m)``
     for flat samples, ``(channels, height, width, m)`` for images, so a softmax
     normalises over the features (or channels).
     """

@@ -19,7 +19,7 @@ def _at_least_epsilon(A: np.ndarray) -> np.ndarray:
 
 
 class MeanSquaredError(Loss):
-    """The seed's squared error ``E = 1/(2m) sum ||A - Y||^2``; ``dA = (A - Y) / m``.
+    """The squared error ``E = 1/(2m) sum ||A - Y||^2``; ``dA = (A - Y) / m``.
 
     Reports the mean absolute error too, which is in the target's own units.
     """

@@ -13,7 +13,7 @@ from nnkit.state_checks import require_non_negative, require_step_count
 
 
 class SGD(Optimizer):
-    """The seed's gradient descent ``params -= learning_rate * grads``, with optional
+    """Plain gradient descent ``params -= learning_rate * grads``, with optional
     momentum (``v = momentum v - learning_rate g; params += v``) and Nesterov momentum.
     """
 

@@ -12,7 +12,7 @@ __all__ = ["Huber"]
 class Huber(nnkit.Loss):
     """Per output, ``r^2 / 2`` for ``|r| <= delta`` and ``delta (|r| - delta / 2)``
     beyond, with ``r = A - Y``; summed over outputs and averaged over samples, like the
-    seed's squared error, which it equals for small residuals. Outliers pull on the
+    squared error (``mse``), which it equals for small residuals. Outliers pull on the
     weights with a force of at most ``delta``."""
 
     default_metrics = ("mae",)
