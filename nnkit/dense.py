@@ -64,7 +64,7 @@ class Dense(Layer):
         return (self.units,)
 
     def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
-        # W^l is (n^l, n^{l-1}) and b^l is (n^l, 1), exactly as in the seed.
+        # W^l is (n^l, n^{l-1}) and b^l is (n^l, 1), exactly as in the classic formulation.
         return {"W": (self.units, self.n_inputs), "b": (self.units, 1)}
 
     def initialize(self, rng: np.random.Generator) -> None:
@@ -81,7 +81,7 @@ class Dense(Layer):
 
     def forward(self, x: np.ndarray, ws: Workspace, training: bool = False) -> np.ndarray:
         W, b = self.params["W"], self.params["b"]
-        A_prev = x.T  # the seed's layout: one column per sample, (n^{l-1}, m)
+        A_prev = x.T  # the classic layout: one column per sample, (n^{l-1}, m)
         m = A_prev.shape[1]
         Z = np.matmul(W, A_prev, out=ws.buffer("Z", (self.units, m), W.dtype))
         Z += b  # Z^l = W^l A^{l-1} + b^l, b broadcast over the m columns
