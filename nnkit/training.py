@@ -6,7 +6,7 @@ import math
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
@@ -41,7 +41,7 @@ def fit(
     validation_split: float = 0.0,
     validation_data: tuple[Any, ...] | None = None,
     shuffle: bool = True,
-    metrics: Sequence[Metric | str] | None = None,
+    metrics: Sequence[Metric | str] | Mapping[str, Metric | str] | None = None,
     callbacks: Sequence[Callback | str] | None = None,
     sample_weight: Any = None,
     class_weight: dict[int, float] | None = None,
@@ -63,8 +63,9 @@ def fit(
         validation_data: ``(X_val, y_val)`` or ``(X_val, y_val, sample_weight_val)`` to
             validate on instead.
         shuffle: draw a new batch order every epoch from the network's seeded generator.
-        metrics: metric names or instances; by default those the loss names
-            (``accuracy`` for the cross-entropies).
+        metrics: metric names or instances, or a mapping from the names to log them
+            under to metrics; by default those the loss names (``accuracy`` for the
+            cross-entropies). Each is computed over the whole epoch.
         callbacks: callback names or instances, such as ``"terminate_on_nan"`` or
             ``nnkit.callback("early_stopping", patience=5)``.
         sample_weight: a weight per sample, shape ``(n_samples,)``: each sample's loss
@@ -293,7 +294,8 @@ class _EpochRunner:
         n = X.shape[0]
         order = network.shuffle_rng.permutation(n) if self.shuffle else None
         loss_total, seen = 0.0, 0
-        metric_totals = dict.fromkeys(self.metrics, 0.0)
+        # A fresh state per epoch: each metric is computed over the epoch's samples.
+        states = {name: metric.init_state() for name, metric in self.metrics.items()}
         for batch, start in enumerate(range(0, n, self.batch_size), start=1):
             for callback in self.batch_begin:
                 callback.on_batch_begin(batch)
@@ -332,7 +334,7 @@ class _EpochRunner:
                 _warn_diverged(network, batch_loss, epoch, batch)
             loss_total += batch_loss * m
             for name, metric in self.metrics.items():
-                metric_totals[name] += metric.value(A, Y_batch) * m
+                metric.update(states[name], A, Y_batch)
             network.backward(A, Y_batch, workspace, W_batch)
             if self.clipping:
                 clip_gradients(network.store.grads, self.clip_norm, self.clip_value)
@@ -343,5 +345,5 @@ class _EpochRunner:
             if network.stop_training:
                 break
         logs = {"loss": loss_total / seen}
-        logs.update({name: total / seen for name, total in metric_totals.items()})
+        logs.update({name: metric.result(states[name]) for name, metric in self.metrics.items()})
         return logs

@@ -69,6 +69,12 @@ def register_metrics(register: Register) -> None:
     register("accuracy", metrics.Accuracy)
     register("binary_accuracy", metrics.BinaryAccuracy)
     register("mae", metrics.MeanAbsoluteError)
+    register("precision", metrics.Precision)
+    register("recall", metrics.Recall)
+    register("f1", metrics.F1)
+    register("roc_auc", metrics.RocAuc)
+    register("r2", metrics.R2)
+    register("rmse", metrics.RootMeanSquaredError)
 
 
 @nnkit.hookimpl
