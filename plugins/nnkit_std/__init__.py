@@ -82,6 +82,8 @@ def register_callbacks(register: Register) -> None:
     register("early_stopping", callbacks.EarlyStopping)
     register("terminate_on_nan", callbacks.TerminateOnNaN)
     register("lr_schedule", callbacks.LearningRateScheduler)
+    register("model_checkpoint", callbacks.ModelCheckpoint)
+    register("csv_logger", callbacks.CSVLogger)
 
 
 @nnkit.hookimpl
@@ -91,3 +93,5 @@ def register_schedules(register: Register) -> None:
     register("exponential", schedules.Exponential)
     register("cosine", schedules.Cosine)
     register("plateau", schedules.Plateau)
+    register("linear_warmup", schedules.LinearWarmup)
+    register("one_cycle", schedules.OneCycle)

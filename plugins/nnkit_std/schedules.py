@@ -1,4 +1,5 @@
-"""The standard learning-rate schedules. ``t`` is the number of completed epochs."""
+"""The standard learning-rate schedules. ``t`` is the number of completed epochs (or
+steps, for a schedule run per step)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import math
 
 from nnkit import Schedule
 from nnkit.errors import ConfigurationError
+from nnkit.registry import resolve
+from nnkit.schedules import UNITS
 
 
 def _check(condition: bool, message: str) -> None:
@@ -111,6 +114,10 @@ class Plateau(Schedule):
         self.cooldown = cooldown
         self.min_rate = float(min_rate)
         self.mode = mode
+        self.reset()
+
+    def reset(self) -> None:
+        #: The product of the cuts so far: the rate is ``base_rate * scale``.
         self.scale = 1.0
         self._best = math.inf
         self._wait = 0
@@ -133,3 +140,123 @@ class Plateau(Schedule):
             if self._wait >= max(self.patience, 1):
                 self.scale *= self.factor
                 self._wait, self._cooling = 0, self.cooldown
+
+
+class LinearWarmup(Schedule):
+    """Rise linearly to the base rate over ``warmup`` epochs (or steps), then hand over
+    to ``after`` or hold the base rate.
+
+    ``rate = base_rate * (t + 1) / warmup`` for ``t < warmup``, so the first update
+    already moves; afterwards ``after`` runs as if training started there, over the
+    ``total - warmup`` units that remain.
+
+    Args:
+        warmup: the number of epochs or steps to warm up over.
+        after: the schedule (name or instance) that follows, or ``None`` to hold.
+        per: ``"epoch"`` or ``"step"``; ``after`` counts in the same unit.
+    """
+
+    def __init__(
+        self, warmup: int = 5, after: Schedule | str | None = None, per: str = "epoch"
+    ) -> None:
+        _check(
+            isinstance(warmup, int) and not isinstance(warmup, bool) and warmup >= 1,
+            f"linear_warmup warmup must be an integer >= 1, got {warmup!r}",
+        )
+        _check(per in UNITS, f"linear_warmup per must be 'epoch' or 'step', got {per!r}")
+        self.warmup = warmup
+        self.after: Schedule | None = None if after is None else resolve("schedule", after)
+        _check(
+            self.after is None or self.after.monitored() is None,
+            "linear_warmup cannot hand over to a schedule that watches a logged quantity "
+            "(plateau): give it its own lr_schedule callback instead",
+        )
+        self.per = per
+
+    def reset(self) -> None:
+        if self.after is not None:
+            self.after.reset()
+
+    def rate(self, epoch: int, base_rate: float, epochs: int) -> float:
+        if epoch < self.warmup:
+            return base_rate * (epoch + 1) / self.warmup
+        if self.after is None:
+            return base_rate
+        return self.after.rate(epoch - self.warmup, base_rate, max(epochs - self.warmup, 1))
+
+
+class OneCycle(Schedule):
+    """The one-cycle policy (Smith and Topin), as PyTorch's ``OneCycleLR``, per step.
+
+    The rate rises from ``max_lr / div_factor`` to ``max_lr`` over the first
+    ``pct_start`` of ``total_steps``, then falls to ``max_lr / (div_factor *
+    final_div_factor)`` by the last step, along half a cosine (``anneal="cos"``) or a
+    line (``"linear"``); after ``total_steps`` it holds the final rate. Momentum is not
+    cycled.
+
+    Args:
+        max_lr: the peak rate; the optimizer's own rate by default.
+        total_steps: the length of the cycle; the run's epochs times its batches per
+            epoch by default.
+        pct_start: the share of the cycle spent rising.
+        anneal: ``"cos"`` or ``"linear"``.
+        div_factor: the starting rate is ``max_lr / div_factor``.
+        final_div_factor: the final rate is the starting rate / ``final_div_factor``.
+    """
+
+    per = "step"
+
+    def __init__(
+        self,
+        max_lr: float | None = None,
+        total_steps: int | None = None,
+        pct_start: float = 0.3,
+        anneal: str = "cos",
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+    ) -> None:
+        _check(
+            max_lr is None or (isinstance(max_lr, (int, float)) and 0 < max_lr < math.inf),
+            f"one_cycle max_lr must be a positive number or None, got {max_lr!r}",
+        )
+        _check(
+            total_steps is None
+            or (
+                isinstance(total_steps, int)
+                and not isinstance(total_steps, bool)
+                and total_steps >= 2
+            ),
+            f"one_cycle total_steps must be an integer >= 2 or None, got {total_steps!r}",
+        )
+        _check(0 < pct_start < 1, f"one_cycle pct_start must be in (0, 1), got {pct_start!r}")
+        _check(
+            anneal in ("cos", "linear"),
+            f"one_cycle anneal must be 'cos' or 'linear', got {anneal!r}",
+        )
+        _check(
+            div_factor > 0 and final_div_factor > 0,
+            "one_cycle div_factor and final_div_factor must be positive",
+        )
+        self.max_lr = None if max_lr is None else float(max_lr)
+        self.total_steps = total_steps
+        self.pct_start = float(pct_start)
+        self.anneal = anneal
+        self.div_factor = float(div_factor)
+        self.final_div_factor = float(final_div_factor)
+
+    def rate(self, epoch: int, base_rate: float, epochs: int) -> float:
+        peak = base_rate if self.max_lr is None else self.max_lr
+        start = peak / self.div_factor
+        final = start / self.final_div_factor
+        total = self.total_steps or epochs
+        step = min(epoch, total - 1)
+        # PyTorch's phase boundaries: the rise ends at step pct_start * total - 1.
+        rise_end = self.pct_start * total - 1
+        if step <= rise_end:
+            return self._anneal(start, peak, step / rise_end if rise_end > 0 else 1.0)
+        return self._anneal(peak, final, (step - rise_end) / (total - 1 - rise_end))
+
+    def _anneal(self, begin: float, end: float, fraction: float) -> float:
+        if self.anneal == "linear":
+            return begin + (end - begin) * fraction
+        return end + (begin - end) / 2 * (math.cos(math.pi * fraction) + 1)
