@@ -22,8 +22,11 @@ if TYPE_CHECKING:
 
 __all__ = ["lr_find", "RangeTestResult"]
 
-#: The weight of the past in the smoothed loss (an exponential moving average).
-SMOOTHING = 0.98
+#: The weight of the past in the smoothed loss (an exponential moving average): about
+#: ten steps' memory, enough to calm batch noise without lagging far behind the rate.
+SMOOTHING = 0.9
+#: The share of the first steps the suggestion ignores: the average is still settling.
+SETTLING = 0.1
 #: The test stops once the smoothed loss exceeds this multiple of its lowest value.
 DIVERGENCE_FACTOR = 4.0
 
@@ -172,6 +175,8 @@ def lr_find(
 
 def _steepest_descent(rates: np.ndarray, smoothed: np.ndarray) -> float:
     """The rate where the smoothed loss falls fastest per unit of ``log(rate)``."""
+    settled = int(len(rates) * SETTLING)
+    rates, smoothed = rates[settled:], smoothed[settled:]
     finite = np.isfinite(smoothed)
     if np.count_nonzero(finite) < 3:
         return float("nan")

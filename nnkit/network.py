@@ -120,6 +120,11 @@ class Network:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._init_concurrency()
+        if self.store is not None:  # a copy's layers must see the copy's parameters
+            for layer, params, grads in zip(
+                self.all_layers, self.store.value_views, self.store.grad_views
+            ):
+                layer.bind(params, grads)
 
     # -- building ------------------------------------------------------------------
 
