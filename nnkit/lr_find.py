@@ -120,8 +120,10 @@ def lr_find(
 
     Args:
         network: the network to test; it is copied, and the copy is trained.
-        X, y: training data, as for `Network.fit`.
-        start, end: the first and last learning rates.
+        X: training features, as for `Network.fit`.
+        y: training targets, as for `Network.fit`.
+        start: the first learning rate.
+        end: the last learning rate.
         steps: the number of steps (and of rates tried).
         batch_size: samples per step.
         plot: a file to draw the loss against the rate in (needs matplotlib).
