@@ -16,7 +16,7 @@ import numpy as np
 
 from nnkit.component import Component
 
-__all__ = ["Metric", "MetricState"]
+__all__ = ["Metric", "MetricState", "evaluate_metrics"]
 
 #: A metric's running state over one epoch or one evaluation.
 MetricState = dict[str, Any]
