@@ -449,29 +449,38 @@ def test_linear_warmup_rises_then_hands_over_or_holds():
     np.testing.assert_allclose(handed[::4], [0.01, 0.01, 0.005], rtol=1e-12)
 
 
-@pytest.mark.parametrize("total, pct_start, anneal", [(12, 0.3, "cos"), (12, 0.25, "linear")])
-def test_one_cycle_follows_pytorch(total, pct_start, anneal):
-    torch = pytest.importorskip("torch")
-    parameter = torch.nn.Parameter(torch.zeros(1))
-    optimizer = torch.optim.SGD([parameter], lr=0.01)
-    reference = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer,
-        max_lr=0.5,
-        total_steps=total,
-        pct_start=pct_start,
-        anneal_strategy=anneal,
-        cycle_momentum=False,
-    )
-    expected = []
-    for _ in range(total):
-        expected.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        reference.step()
+def pytorch_one_cycle(max_lr, total_steps, pct_start, anneal, div_factor=25.0, final=1e4):
+    """The rates of PyTorch's ``OneCycleLR`` (``cycle_momentum=False``), step by step as
+    its ``get_lr`` computes them (torch/optim/lr_scheduler.py)."""
+    initial = max_lr / div_factor
+    phases = [
+        (float(pct_start * total_steps) - 1, initial, max_lr),
+        (float(total_steps) - 1, max_lr, initial / final),
+    ]
+    rates = []
+    for step in range(total_steps):
+        start_step = 0.0
+        for i, (end_step, start, end) in enumerate(phases):
+            if step <= end_step or i == len(phases) - 1:
+                pct = (step - start_step) / (end_step - start_step)
+                if anneal == "cos":
+                    rates.append(end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1))
+                else:
+                    rates.append((end - start) * pct + start)
+                break
+            start_step = end_step
+    return rates
+
+
+@pytest.mark.parametrize("pct_start, anneal", [(0.3, "cos"), (0.25, "linear"), (0.05, "cos")])
+def test_one_cycle_follows_pytorch(pct_start, anneal):
+    expected = pytorch_one_cycle(0.5, 12, pct_start, anneal)
     schedule = nnkit.schedule("one_cycle", max_lr=0.5, pct_start=pct_start, anneal=anneal)
     np.testing.assert_allclose(rates_per_step(schedule), expected, rtol=1e-12)
     longer = rates_per_step(
         nnkit.schedule("one_cycle", max_lr=0.5, total_steps=8, pct_start=pct_start, anneal=anneal)
     )
+    np.testing.assert_allclose(longer[:8], pytorch_one_cycle(0.5, 8, pct_start, anneal))
     assert longer[8:] == [longer[7]] * 4  # after the cycle it holds the final rate
 
 
