@@ -34,6 +34,7 @@ from nnkit.hookspecs import hookimpl, hookspec
 from nnkit.initializers import Initializer
 from nnkit.layers import Layer
 from nnkit.losses import Loss
+from nnkit.lr_find import RangeTestResult, lr_find
 from nnkit.metrics import Metric
 from nnkit.network import Network
 from nnkit.optimizers import Optimizer
@@ -62,6 +63,8 @@ __all__ = [
     "Dense",
     "History",
     "load",
+    "lr_find",
+    "RangeTestResult",
     # the interfaces plugins implement
     "Activation",
     "Callback",

@@ -6,7 +6,7 @@ import math
 import os
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -116,6 +116,11 @@ class Network:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._init_concurrency()
+        if self.store is not None:  # a copy's layers must see the copy's parameters
+            for layer, params, grads in zip(
+                self.all_layers, self.store.value_views, self.store.grad_views
+            ):
+                layer.bind(params, grads)
 
     # -- building ------------------------------------------------------------------
 
@@ -430,7 +435,7 @@ class Network:
         self,
         X: Any,
         y: Any,
-        metrics: Sequence[Metric | str] | None = None,
+        metrics: Sequence[Metric | str] | Mapping[str, Metric | str] | None = None,
         batch_size: int = INFERENCE_BATCH_SIZE,
         sample_weight: Any = None,
     ) -> dict[str, float]:
@@ -458,36 +463,60 @@ class Network:
         """`evaluate()` on arrays already checked: ``Y`` is ``(n_samples, n_outputs)``
         and ``sample_weight``, if any, ``(n_samples,)``."""
         batch_size = positive_int(batch_size, "batch_size")
-        totals = dict.fromkeys(["loss", *metrics], 0.0)
+        loss_total = 0.0
+        # This call's own running states: metrics are computed over the whole set.
+        states = {name: metric.init_state() for name, metric in metrics.items()}
         with self._weights_lock.reading(), self._workspaces.borrow() as workspace:
             for start in range(0, X.shape[0], batch_size):
                 stop = min(start + batch_size, X.shape[0])
                 A, Yb = self.forward(X[start:stop], workspace).T, Y[start:stop].T
                 weights = None if sample_weight is None else sample_weight[None, start:stop]
-                m = stop - start
-                totals["loss"] += self.batch_loss(A, Yb, weights) * m
+                loss_total += self.batch_loss(A, Yb, weights) * (stop - start)
                 for name, metric in metrics.items():
-                    totals[name] += metric.value(A, Yb) * m
-        return {name: total / X.shape[0] for name, total in totals.items()}
+                    metric.update(states[name], A, Yb)
+        scores = {"loss": loss_total / X.shape[0]}
+        scores.update({name: metric.result(states[name]) for name, metric in metrics.items()})
+        return scores
 
-    def resolve_metrics(self, metrics: Sequence[Metric | str] | None) -> dict[str, Metric]:
-        """Metrics by the name they are logged under; the loss's defaults if ``None``."""
+    def resolve_metrics(
+        self, metrics: Sequence[Metric | str] | Mapping[str, Metric | str] | None
+    ) -> dict[str, Metric]:
+        """Metrics by the name they are logged under; the loss's defaults if ``None``.
+
+        A name logs under itself and an instance under its registry name; a mapping
+        ``{"f1_macro": nnkit.metric("f1", average="macro"), ...}`` chooses the names, so
+        two variants of one metric can be reported side by side.
+        """
         registry = default_registry()
         if metrics is None:
             metrics = self.loss.default_metrics
         if isinstance(metrics, (str, Metric)):
             metrics = [metrics]
+        if isinstance(metrics, Mapping):
+            named = list(metrics.items())
+            for name, _ in named:
+                if not isinstance(name, str) or not name or name.startswith("val_"):
+                    raise ConfigurationError(
+                        f"metric names must be non-empty strings not starting with 'val_' "
+                        f"(that prefix marks validation values), got {name!r}"
+                    )
+        else:
+            named = [(None, spec) for spec in metrics]
         resolved: dict[str, Metric] = {}
-        for spec in metrics:
+        for chosen, spec in named:
             metric = registry.resolve("metric", spec)
-            name = (
-                spec
-                if isinstance(spec, str)
-                else (registry.name_of(metric) or type(metric).__name__.lower())
-            )
-            name = name.rpartition(":")[2]
+            if chosen is not None:
+                name = chosen
+            elif isinstance(spec, str):
+                name = spec.rpartition(":")[2]
+            else:
+                name = registry.name_of(metric) or type(metric).__name__.lower()
             if name == "loss" or name in resolved:
-                raise ConfigurationError(f"metric {name!r} is named twice or clashes with 'loss'")
+                raise ConfigurationError(
+                    f"metric {name!r} is named twice or clashes with 'loss'; to report two "
+                    "variants of one metric, give them names: metrics={'f1_macro': "
+                    "nnkit.metric('f1', average='macro'), 'f1_micro': ...}"
+                )
             resolved[name] = metric
         return resolved
 

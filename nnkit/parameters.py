@@ -26,6 +26,13 @@ class ParameterStore:
         self.value_views = self._views(self.values)
         self.grad_views = self._views(self.grads)
 
+    def __setstate__(self, state: dict[str, object]) -> None:
+        # A copy (deepcopy, pickle) copies each view as an array of its own: make them
+        # views of the copied flat arrays again, or updates would never reach the layers.
+        self.__dict__.update(state)
+        self.value_views = self._views(self.values)
+        self.grad_views = self._views(self.grads)
+
     def _views(self, flat: np.ndarray) -> list[dict[str, np.ndarray]]:
         views, offset = [], 0
         for layer in self.shapes:

@@ -6,7 +6,7 @@ import math
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
@@ -44,7 +44,7 @@ def fit(
     validation_split: float = 0.0,
     validation_data: tuple[Any, ...] | None = None,
     shuffle: bool = True,
-    metrics: Sequence[Metric | str] | None = None,
+    metrics: Sequence[Metric | str] | Mapping[str, Metric | str] | None = None,
     callbacks: Sequence[Callback | str] | None = None,
     sample_weight: Any = None,
     class_weight: dict[int, float] | None = None,
@@ -266,7 +266,8 @@ class _EpochRunner:
         n = X.shape[0]
         order = network.shuffle_rng.permutation(n) if self.shuffle else None
         loss_total, seen = 0.0, 0
-        metric_totals = dict.fromkeys(self.metrics, 0.0)
+        # A fresh state per epoch: each metric is computed over the epoch's samples.
+        states = {name: metric.init_state() for name, metric in self.metrics.items()}
         for batch, start in enumerate(range(0, n, self.batch_size), start=1):
             for callback in self.batch_begin:
                 callback.on_batch_begin(batch)
@@ -305,7 +306,7 @@ class _EpochRunner:
                 _warn_diverged(network, batch_loss, epoch, batch)
             loss_total += batch_loss * m
             for name, metric in self.metrics.items():
-                metric_totals[name] += metric.value(A, Y_batch) * m
+                metric.update(states[name], A, Y_batch)
             network.backward(A, Y_batch, workspace, W_batch)
             if self.clipping:
                 clip_gradients(network.store.grads, self.clip_norm, self.clip_value)
@@ -316,5 +317,5 @@ class _EpochRunner:
             if network.stop_training:
                 break
         logs = {"loss": loss_total / seen}
-        logs.update({name: total / seen for name, total in metric_totals.items()})
+        logs.update({name: metric.result(states[name]) for name, metric in self.metrics.items()})
         return logs

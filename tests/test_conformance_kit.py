@@ -257,6 +257,41 @@ class ForgetfulLeakyReLU(nnkit.Activation):
         return np.where(Z > 0, 1.0, self._slope).astype(Z.dtype)
 
 
+class BatchMeanMedian(nnkit.Metric):
+    """The median absolute error of each batch, averaged over batches: not the median of
+    the whole set."""
+
+    def value(self, A, Y):
+        return float(np.median(np.abs(A - Y)))
+
+
+class SharedStateMaximum(nnkit.Metric):
+    """The largest output, kept on the metric object instead of the state."""
+
+    def init_state(self):
+        self.largest = -np.inf
+        return {}
+
+    def update(self, state, A, Y):
+        self.largest = max(self.largest, float(A.max()))
+
+    def result(self, state):
+        return self.largest
+
+
+class KeepsBufferViews(nnkit.Metric):
+    """The mean first output, from views of batches it does not copy."""
+
+    def init_state(self):
+        return {"batches": []}
+
+    def update(self, state, A, Y):
+        state["batches"].append(A)
+
+    def result(self, state):
+        return float(np.concatenate(state["batches"], axis=1)[0].mean())
+
+
 BROKEN = [
     (WrongDerivative(), "activation_gradient", "against finite differences"),
     (Float64Sigmoid(), "activation_shape_and_dtype", "expected dtype float32, found float64"),
@@ -277,6 +312,9 @@ BROKEN = [
     (SummingLoss(), "loss_per_sample", "value against per_sample mean"),
     (NarrowHe(), "initializer_variance", "expected 0.00666667 (within 10%)"),
     (UnseededInitializer(), "initializer_same_seed_same_result", "same seed"),
+    (BatchMeanMedian(), "metric_batches_equal_whole_set", "batches of 1"),
+    (KeepsBufferViews(), "metric_batches_equal_whole_set", "copy arrays you keep"),
+    (SharedStateMaximum(), "metric_states_are_independent", "another state was updated"),
     (ForgetfulLeakyReLU(), "config_round_trip", "does not store it as self.slope"),
     (Scale(), "config_round_trip", "not registered by any plugin"),
 ]

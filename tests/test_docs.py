@@ -122,13 +122,20 @@ def test_the_first_network_example_prints_its_test_scores(capsys):
     assert printed["accuracy"] >= 0.95
 
 
-def test_the_training_page_shows_what_its_examples_print(capsys):
+def test_the_training_page_shows_what_its_examples_print(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the examples write a checkpoint, a CSV log, a plot
     namespace: dict = {}
     for language, _, code in code_blocks(DOCS / "training.md"):
         if language == "python":
             exec(compile(code, "training.md", "exec"), namespace)
+    printed = capsys.readouterr().out
     # The schedule example's comment states the rates it prints.
-    assert "[0.001, 0.0005, 0.00025]" in capsys.readouterr().out
+    assert "[0.001, 0.0005, 0.00025]" in printed
+    # The checkpoint example's header, the named metric variants, the untouched probe.
+    assert "epoch,loss,accuracy,val_loss,val_accuracy\n" in printed
+    assert "['auc', 'f1_macro', 'f1_micro', 'loss']" in printed
+    assert re.search(r"^\S+ \d+ False$", printed, re.MULTILINE)  # suggestion, steps, built
+    assert (tmp_path / "lr_find.png").exists() and (tmp_path / "best.nnkit").exists()
 
 
 def test_the_readme_gives_the_two_setup_commands():

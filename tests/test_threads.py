@@ -83,6 +83,24 @@ def test_evaluate_from_many_threads_matches_serial():
     assert threaded == serial * 4
 
 
+def test_whole_set_metrics_from_many_threads_match_serial():
+    # Each call keeps its own running states: one metric object serves every thread.
+    net = trained_network()
+    X, y = nnkit.datasets.load_digits()
+    metrics = {
+        "f1": nnkit.metric("f1", average="macro"),
+        "auc": nnkit.metric("roc_auc"),
+        "r2": nnkit.metric("r2"),
+    }
+    requests = [(X[s : s + n] / 16, y[s : s + n], b) for s, n, b in
+                zip(range(0, 1200, 40), range(60, 900, 30), [5, 16, 64] * 10)]
+    serial = [net.evaluate(Xr, yr, metrics=metrics, batch_size=b) for Xr, yr, b in requests]
+    threaded = run_concurrently(
+        lambda r: net.evaluate(r[0], r[1], metrics=metrics, batch_size=r[2]), requests * 2
+    )
+    assert threaded == serial * 2
+
+
 def test_two_networks_sharing_one_activation_instance_answer_independently():
     shared = nnkit.activation("relu")
     first, second = trained_network(shared, seed=1), trained_network(shared, seed=2)

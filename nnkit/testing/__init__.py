@@ -29,6 +29,7 @@ from nnkit.testing import (
     initializer_checks,
     layer_checks,
     loss_checks,
+    metric_checks,
     optimizer_checks,
 )
 from nnkit.testing.subject import Subject, subject_of
@@ -49,6 +50,7 @@ KIND_CHECKS: dict[str, list[Callable[[Subject], None]]] = {
     "loss": loss_checks.CHECKS,
     "optimizer": optimizer_checks.CHECKS,
     "initializer": initializer_checks.CHECKS,
+    "metric": metric_checks.CHECKS,
 }
 
 

@@ -69,6 +69,12 @@ def register_metrics(register: Register) -> None:
     register("accuracy", metrics.Accuracy)
     register("binary_accuracy", metrics.BinaryAccuracy)
     register("mae", metrics.MeanAbsoluteError)
+    register("precision", metrics.Precision)
+    register("recall", metrics.Recall)
+    register("f1", metrics.F1)
+    register("roc_auc", metrics.RocAuc)
+    register("r2", metrics.R2)
+    register("rmse", metrics.RootMeanSquaredError)
 
 
 @nnkit.hookimpl
@@ -76,6 +82,8 @@ def register_callbacks(register: Register) -> None:
     register("early_stopping", callbacks.EarlyStopping)
     register("terminate_on_nan", callbacks.TerminateOnNaN)
     register("lr_schedule", callbacks.LearningRateScheduler)
+    register("model_checkpoint", callbacks.ModelCheckpoint)
+    register("csv_logger", callbacks.CSVLogger)
 
 
 @nnkit.hookimpl
@@ -85,3 +93,5 @@ def register_schedules(register: Register) -> None:
     register("exponential", schedules.Exponential)
     register("cosine", schedules.Cosine)
     register("plateau", schedules.Plateau)
+    register("linear_warmup", schedules.LinearWarmup)
+    register("one_cycle", schedules.OneCycle)
