@@ -230,3 +230,12 @@ def test_plugin_added_in_process_without_a_distribution():
         warnings.simplefilter("error")
         assert registry.add_plugin(module, "local")
     assert registry.get("activation", "cube").plugin.describe() == "local"
+
+
+def test_the_list_of_registered_losses_is_spelt_right():
+    with pytest.raises(KeyError) as caught:
+        nnkit.loss("msee")
+    message = str(caught.value)
+    assert "Registered losses: " in message and "losss" not in message
+    with pytest.raises(KeyError, match="Registered layers: "):
+        nnkit.layer("dnse")
