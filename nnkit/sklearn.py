@@ -320,8 +320,8 @@ class NNClassifier(ClassifierMixin, _NNEstimator):
         epochs: passes over the data in ``fit`` (``partial_fit`` runs one).
         batch_size: samples per step (at most the number of samples), or ``"full"`` for
             one step per epoch on every sample (full-batch gradient descent).
-        shuffle: draw a new batch order every epoch; with ``batch_size="full"`` and
-            ``shuffle=False`` a weight of 2 trains exactly as the sample given twice.
+        shuffle: draw a new batch order every epoch. With ``batch_size="full"`` a
+            sample weight of 2 trains exactly as the sample given twice.
         early_stopping: hold out ``validation_fraction`` of the data and stop when its
             loss has not improved for ``patience`` epochs, keeping the best weights.
         validation_fraction: the share held out with ``early_stopping``.
@@ -512,8 +512,14 @@ class NNRegressor(RegressorMixin, _NNEstimator):
 
     Attributes:
         network_: the trained `nnkit.Network`.
-        coefs_, intercepts_, loss_curve_, best_loss_, n_iter_, t_, n_layers_,
-            n_outputs_: as for `NNClassifier`, with scikit-learn's meaning.
+        coefs_: the weight matrices, ``coefs_[i]`` of shape ``(n_in, n_out)``.
+        intercepts_: the bias vectors, ``intercepts_[i]`` of shape ``(n_out,)``.
+        loss_curve_: the training loss after each epoch.
+        best_loss_: the lowest of ``loss_curve_`` (``None`` with ``early_stopping``).
+        n_iter_: the epochs run.
+        t_: the training samples seen, over all epochs.
+        n_layers_: the layers counted as scikit-learn does, input and output included.
+        n_outputs_: the output units.
     """
 
     def _prepare_targets(self, y: np.ndarray, first: bool) -> np.ndarray:
