@@ -74,6 +74,12 @@ _FIT_ATTRIBUTES = (
 )
 
 
+def _is_weight(value: Any) -> bool:
+    """Whether ``value`` is a finite number >= 0."""
+    number = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+    return number and math.isfinite(value) and value >= 0
+
+
 class _NNEstimator(BaseEstimator):
     """What the classifier and the regressor share: building, training and predicting."""
 
@@ -421,7 +427,7 @@ class NNClassifier(ClassifierMixin, _NNEstimator):
                     f"class_weight names labels {unknown[:5]} that are not classes of y "
                     f"{self.classes_.tolist()[:10]}"
                 )
-            bad = {k: v for k, v in weights.items() if not (math.isfinite(v) and v >= 0)}
+            bad = {k: v for k, v in weights.items() if not _is_weight(v)}
             if bad:
                 raise ValueError(f"class weights must be finite and >= 0, got {bad}")
         per_sample = compute_sample_weight(weights, y)

@@ -155,6 +155,11 @@ def test_feature_names_are_kept_from_a_data_frame():
         (NNRegressor(), NAMES, "could not convert|dtype"),
         (NNClassifier(hidden_layer_sizes=(0,)), y_iris, "hidden_layer_sizes must be positive"),
         (
+            NNClassifier(batch_size="half"),
+            y_iris,
+            "batch_size must be a positive integer or \"full\", got 'half'",
+        ),
+        (
             NNClassifier(optimizer_params={"momentum": 0.9}),
             y_iris,
             "does not accept \\['momentum'\\]",
@@ -250,6 +255,7 @@ def test_class_weight_balanced_or_a_dict_multiplies_the_sample_weights():
     [
         ({"setosa": 1.0, "rose": 2.0}, r"class_weight names labels \['rose'\]"),
         ({"setosa": -1.0}, "finite and >= 0"),
+        ({"setosa": "heavy"}, "finite and >= 0"),
         ("even", "class_weight must be None, 'balanced' or a dict"),
     ],
 )
