@@ -56,6 +56,12 @@ class Activation(Component, ABC):
     #: `backward` or `derivative` needs ``Z`` itself.
     in_place: ClassVar[bool] = False
 
+    #: Whether every output lies in [0, 1] as a probability (sigmoid, softmax): True,
+    #: False (relu, tanh, identity), or None when the author has not said. A network
+    #: refuses a loss that `expects_probabilities` after an activation that says False;
+    #: None is trusted, so an activation that never says is never refused.
+    outputs_probabilities: ClassVar[bool | None] = None
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         for name in ("forward", "backward"):

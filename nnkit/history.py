@@ -11,7 +11,7 @@ from nnkit.errors import MissingExtraError
 __all__ = ["History"]
 
 
-@dataclass
+@dataclass(repr=False)
 class History:
     """Per-epoch values of every logged quantity, as Keras keeps them.
 
@@ -34,6 +34,14 @@ class History:
 
     def __len__(self) -> int:
         return len(self.epoch)
+
+    def __repr__(self) -> str:
+        # A summary, not every value: a long run would print thousands of numbers.
+        if not self.epoch:
+            return "History(no epochs)"
+        count = f"{len(self.epoch)} epoch{'s' if len(self.epoch) != 1 else ''}"
+        last = ", ".join(f"{name}={value:.4g}" for name, value in self.last().items())
+        return f"History({count}; epoch {self.epoch[-1]}: {last})"
 
     def plot(self, path: str | os.PathLike[str] | None = None, title: str | None = None) -> Any:
         """Draw each quantity's curve per epoch, training against validation, one panel

@@ -33,6 +33,12 @@ class Loss(Component, ABC):
     #: Whether integer class labels are accepted as targets (one-hot encoded for the loss).
     accepts_class_labels: ClassVar[bool] = False
 
+    #: Whether the loss reads the output as probabilities (the cross-entropies, the KL
+    #: divergence): the network then refuses an output activation that declares it does
+    #: not give them (`Activation.outputs_probabilities`), where the loss would go
+    #: negative and training would chase it down.
+    expects_probabilities: ClassVar[bool] = False
+
     #: The interval targets must lie in (probabilities for the cross-entropies).
     target_range: ClassVar[tuple[float, float]] = (-np.inf, np.inf)
 

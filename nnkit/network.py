@@ -179,6 +179,7 @@ class Network:
                 f"the last layer ({_describe(self.layers[-1])}) returns samples of shape "
                 f"{shape}, but a loss compares flat outputs; end with flatten() or dense()"
             )
+        _check_output_suits_loss(self.layers[-1], self.loss)
         nodes = self.all_layers
         shapes = [layer.parameter_shapes() for layer in nodes]
         if max_parameters is not None:
@@ -639,6 +640,29 @@ def _describe(layer: Layer) -> str:
     if activation is not None:
         text += f" with activation {describe_component(activation)}"
     return text
+
+
+def _check_output_suits_loss(layer: Layer, loss: Loss) -> None:
+    """Refuse a loss that reads probabilities after an output that does not give them:
+    the cross-entropy of an unbounded output goes negative, and training drives it
+    down without end. A layer without an ``activation`` attribute, or an activation that
+    does not say (`Activation.outputs_probabilities` is None), is trusted."""
+    if not loss.expects_probabilities or not hasattr(layer, "activation"):
+        return
+    activation = layer.activation
+    if activation is not None and activation.outputs_probabilities is not False:
+        return
+    registry = default_registry()
+    loss_name = registry.name_of(loss) or type(loss).__name__
+    ending = "no activation" if activation is None else describe_component(activation)
+    fitting = loss.fused_activation or "softmax"
+    advice = f"Give the last layer activation={fitting!r}"
+    raise ConfigurationError(
+        f"loss {loss_name!r} reads the output as probabilities, but the last layer "
+        f"({describe_component(layer)}) ends with {ending}, which does not give "
+        f"probabilities, so the loss would go negative. {advice}, or use a loss for "
+        "unbounded outputs such as 'mse'"
+    )
 
 
 @contextmanager

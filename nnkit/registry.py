@@ -432,7 +432,7 @@ class Registry:
         other_kinds = sorted({k for (k, n) in self._entries if n == name and k != kind})
         if other_kinds:
             message += f" ({name!r} is registered as {' and '.join(other_kinds)}, not {kind}.)"
-        message += f" Registered {kind}s: {', '.join(available) or 'none'}."
+        message += f" Registered {_plural(kind)}: {', '.join(available) or 'none'}."
         hidden = [p.describe() for p in self.disabled]
         hidden += [f.plugin.describe() for f in self.failures]
         if hidden:
@@ -561,6 +561,11 @@ def record_origin(component: Any, origin: Origin) -> None:
         setattr(component, _ORIGIN_ATTRIBUTE, origin)
     except AttributeError:  # a class with __slots__: traced back by its class instead
         pass
+
+
+def _plural(kind: str) -> str:
+    """``"loss"`` becomes ``"losses"``, ``"layer"`` ``"layers"``."""
+    return f"{kind}es" if kind.endswith("s") else f"{kind}s"
 
 
 def _check_kind(kind: str) -> Kind:

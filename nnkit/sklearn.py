@@ -7,6 +7,8 @@ searches unchanged. Needs the optional extra: ``pip install "nnkit-numpy[sklearn
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +17,7 @@ import numpy as np
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
     from sklearn.utils import check_random_state
+    from sklearn.utils.class_weight import compute_sample_weight
     from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import check_is_fitted, validate_data
 except ImportError as error:  # pragma: no cover - exercised without the extra only
@@ -25,11 +28,14 @@ except ImportError as error:  # pragma: no cover - exercised without the extra o
     ) from error
 
 import nnkit
-from nnkit.errors import ConfigurationError, UnknownComponentError
+from nnkit.errors import ConfigurationError, DivergenceWarning, UnknownComponentError
 from nnkit.losses import Loss
 from nnkit.network import Network
 
 __all__ = ["NNClassifier", "NNRegressor"]
+
+#: The ``batch_size`` that trains on every sample at once: one step per epoch.
+FULL_BATCH = "full"
 
 
 def _loss_named(name: str) -> Loss:
@@ -54,6 +60,26 @@ def _check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray:
     return weights
 
 
+#: What a fit leaves on the estimator, removed by a fresh fit or a diverged one.
+_FIT_ATTRIBUTES = (
+    "network_",
+    "loss_curve_",
+    "best_loss_",
+    "validation_scores_",
+    "n_iter_",
+    "t_",
+    "n_layers_",
+    "n_outputs_",
+    "history_",
+)
+
+
+def _is_weight(value: Any) -> bool:
+    """Whether ``value`` is a finite number >= 0."""
+    number = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+    return number and math.isfinite(value) and value >= 0
+
+
 class _NNEstimator(BaseEstimator):
     """What the classifier and the regressor share: building, training and predicting."""
 
@@ -67,7 +93,8 @@ class _NNEstimator(BaseEstimator):
         learning_rate: float = 0.001,
         optimizer_params: dict[str, Any] | None = None,
         epochs: int = 200,
-        batch_size: int = 32,
+        batch_size: int | str = 32,
+        shuffle: bool = True,
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
         patience: int = 10,
@@ -86,6 +113,7 @@ class _NNEstimator(BaseEstimator):
         self.optimizer_params = optimizer_params
         self.epochs = epochs
         self.batch_size = batch_size
+        self.shuffle = shuffle
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.patience = patience
@@ -111,10 +139,14 @@ class _NNEstimator(BaseEstimator):
             raise ValueError(
                 f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}"
             )
-        for name in ("epochs", "batch_size", "patience"):
+        names = ["epochs", "patience"]
+        if self.batch_size != FULL_BATCH:
+            names.append("batch_size")
+        for name in names:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                also = f' or "{FULL_BATCH}"' if name == "batch_size" else ""
+                raise ValueError(f"{name} must be a positive integer{also}, got {value!r}")
         if not 0 < self.validation_fraction < 1:
             raise ValueError(
                 f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}"
@@ -153,11 +185,15 @@ class _NNEstimator(BaseEstimator):
         rng: np.random.RandomState,
     ) -> None:
         network = self.network_
+        full = self.batch_size == FULL_BATCH
+        stopper = nnkit.callback("terminate_on_nan")
         options: dict[str, Any] = {
             "epochs": epochs,
-            "batch_size": min(self.batch_size, X.shape[0]),
+            "batch_size": X.shape[0] if full else min(self.batch_size, X.shape[0]),
+            "shuffle": bool(self.shuffle),
             "verbose": self.verbose,
             "sample_weight": sample_weight,
+            "callbacks": [stopper],
         }
         if self.early_stopping:
             order = rng.permutation(X.shape[0])
@@ -173,17 +209,58 @@ class _NNEstimator(BaseEstimator):
                 validation += (sample_weight[held],)
                 options["sample_weight"] = sample_weight[kept]
             options["validation_data"] = validation
-            options["callbacks"] = [nnkit.callback("early_stopping", patience=self.patience)]
+            options["callbacks"].append(nnkit.callback("early_stopping", patience=self.patience))
             X, targets = X[kept], targets[kept]
-        history = network.fit(X, targets, **options)
+            if full:
+                options["batch_size"] = X.shape[0]
+        with warnings.catch_warnings():
+            # The error below says it once, in scikit-learn's words.
+            warnings.filterwarnings("ignore", category=DivergenceWarning)
+            warnings.filterwarnings("ignore", message="training stopped: the loss became")
+            history = network.fit(X, targets, **options)
+        if stopper.message is not None or not np.isfinite(network.store.values).all():
+            self._forget_fit()
+            where = (stopper.message or "").partition(";")[0].removeprefix("training stopped: ")
+            raise ValueError(
+                f"{type(self).__name__} diverged: {where or 'the weights became NaN or infinite'}"
+                ", so training stopped and the model is left unfitted. Scale the features "
+                f"(StandardScaler) or lower learning_rate (it is {self.learning_rate:g})"
+            )
         self.loss_curve_ = [*getattr(self, "loss_curve_", []), *history.history["loss"]]
+        self.best_loss_ = None if self.early_stopping else min(self.loss_curve_)
         if "val_loss" in history.history:
             self.validation_scores_ = [
                 *getattr(self, "validation_scores_", []),
                 *history.history["val_loss"],
             ]
         self.n_iter_ = getattr(self, "n_iter_", 0) + len(history)
+        self.t_ = getattr(self, "t_", 0) + len(history) * X.shape[0]
+        self.n_layers_ = len(self.network_.layers) + 1
+        self.n_outputs_ = self.network_.n_outputs
         self.history_ = history
+
+    def _forget_fit(self) -> None:
+        """Leave the estimator unfitted, as before its first fit."""
+        for attribute in _FIT_ATTRIBUTES:
+            self.__dict__.pop(attribute, None)
+
+    # -- scikit-learn's MLP attributes -------------------------------------------------
+
+    @property
+    def coefs_(self) -> list[np.ndarray]:
+        """The weight matrices in scikit-learn's layout: ``coefs_[i]`` has shape
+        ``(n_in, n_out)``, the transpose of the layer's ``W``. Copies."""
+        return [W.T.copy() for W in self._dense_parameters()[0::2]]
+
+    @property
+    def intercepts_(self) -> list[np.ndarray]:
+        """The bias vectors: ``intercepts_[i]`` has shape ``(n_out,)``. Copies."""
+        return [b.ravel().copy() for b in self._dense_parameters()[1::2]]
+
+    def _dense_parameters(self) -> list[np.ndarray]:
+        if "network_" not in self.__dict__:
+            raise AttributeError(f"this {type(self).__name__} is not fitted yet; call fit")
+        return self.network_.get_weights()
 
     def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool, **kw: Any) -> Any:
         self._check_parameters()
@@ -197,19 +274,30 @@ class _NNEstimator(BaseEstimator):
             multi_output=isinstance(self, RegressorMixin),
             y_numeric=isinstance(self, RegressorMixin),
         )
+        targets = self._prepare_targets(y, first, **kw)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X.shape[0])
+        sample_weight = self._weigh_classes(y, sample_weight, incremental)
+        if sample_weight is not None:
             if not sample_weight.any():
                 raise ValueError("sample_weight is zero for every sample: nothing to learn from")
-        targets = self._prepare_targets(y, first, **kw)
+            # Weights relative to their mean: the loss is then the weighted mean,
+            # sum(w l) / sum(w), as scikit-learn's, so that a weight of 2 equals the sample
+            # twice and scaling every weight changes nothing.
+            sample_weight = sample_weight / sample_weight.mean()
         rng = check_random_state(self.random_state)
         if first:
-            for attribute in ("loss_curve_", "validation_scores_", "n_iter_"):
-                self.__dict__.pop(attribute, None)
+            self._forget_fit()
             seed = int(rng.randint(np.iinfo(np.int32).max))
             self.network_ = self._build(X.shape[1], self._n_outputs(targets), seed, X.dtype)
         self._train(X, targets, sample_weight, 1 if incremental else self.epochs, rng)
         return self
+
+    def _weigh_classes(
+        self, y: np.ndarray, sample_weight: np.ndarray | None, incremental: bool
+    ) -> np.ndarray | None:
+        """``sample_weight`` times the class weights (the classifier's ``class_weight``)."""
+        return sample_weight
 
     def _predict_outputs(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "network_")
@@ -236,7 +324,10 @@ class NNClassifier(ClassifierMixin, _NNEstimator):
         learning_rate: its learning rate.
         optimizer_params: any other arguments of the optimizer (``{"momentum": 0.9}``).
         epochs: passes over the data in ``fit`` (``partial_fit`` runs one).
-        batch_size: samples per step (at most the number of samples).
+        batch_size: samples per step (at most the number of samples), or ``"full"`` for
+            one step per epoch on every sample (full-batch gradient descent).
+        shuffle: draw a new batch order every epoch. With ``batch_size="full"`` a
+            sample weight of 2 trains exactly as the sample given twice.
         early_stopping: hold out ``validation_fraction`` of the data and stop when its
             loss has not improved for ``patience`` epochs, keeping the best weights.
         validation_fraction: the share held out with ``early_stopping``.
@@ -248,13 +339,99 @@ class NNClassifier(ClassifierMixin, _NNEstimator):
             as scikit-learn does (float32 data trains in float32, about twice as fast;
             anything else in float64), or ``"float32"`` / ``"float64"``.
         verbose: 0 silent, 1 or 2 for a line per epoch.
+        class_weight: ``None`` (every class weighs 1), ``"balanced"`` (weights inversely
+            proportional to the class frequencies, ``n_samples / (n_classes *
+            count)``), or ``{label: weight}`` with the labels of ``y``; multiplies
+            ``sample_weight``.
 
     Attributes:
         classes_: the class labels, in the order of ``predict_proba``'s columns.
         network_: the trained `nnkit.Network`.
+        coefs_: the weight matrices, ``coefs_[i]`` of shape ``(n_in, n_out)``.
+        intercepts_: the bias vectors, ``intercepts_[i]`` of shape ``(n_out,)``.
         loss_curve_: the training loss after each epoch.
+        best_loss_: the lowest of ``loss_curve_`` (``None`` with ``early_stopping``).
         n_iter_: the epochs run.
+        t_: the training samples seen, over all epochs.
+        n_layers_: the layers counted as scikit-learn does, input and output included.
+        n_outputs_: the output units.
     """
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Sequence[int] = (100,),
+        activation: str = "relu",
+        output_activation: str | None = None,
+        loss: str | None = None,
+        optimizer: str = "adam",
+        learning_rate: float = 0.001,
+        optimizer_params: dict[str, Any] | None = None,
+        epochs: int = 200,
+        batch_size: int | str = 32,
+        shuffle: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        patience: int = 10,
+        l2: float = 0.0,
+        random_state: int | np.random.RandomState | None = None,
+        warm_start: bool = False,
+        dtype: str = "auto",
+        verbose: int = 0,
+        class_weight: str | dict[Any, float] | None = None,
+    ) -> None:
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            output_activation=output_activation,
+            loss=loss,
+            optimizer=optimizer,
+            learning_rate=learning_rate,
+            optimizer_params=optimizer_params,
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            patience=patience,
+            l2=l2,
+            random_state=random_state,
+            warm_start=warm_start,
+            dtype=dtype,
+            verbose=verbose,
+        )
+        self.class_weight = class_weight
+
+    def _weigh_classes(
+        self, y: np.ndarray, sample_weight: np.ndarray | None, incremental: bool
+    ) -> np.ndarray | None:
+        weights = self.class_weight
+        if weights is None:
+            return sample_weight
+        if isinstance(weights, str) and weights == "balanced":
+            if incremental:
+                raise ValueError(
+                    "class_weight='balanced' needs every sample's class at once, which "
+                    "partial_fit does not see; pass the weights as a dict, for example "
+                    "from sklearn.utils.class_weight.compute_class_weight('balanced', "
+                    "classes=classes, y=y)"
+                )
+        elif not isinstance(weights, dict):
+            raise ValueError(
+                f"class_weight must be None, 'balanced' or a dict {{label: weight}}, got "
+                f"{weights!r}"
+            )
+        else:
+            unknown = [label for label in weights if label not in set(self.classes_.tolist())]
+            if unknown:
+                raise ValueError(
+                    f"class_weight names labels {unknown[:5]} that are not classes of y "
+                    f"{self.classes_.tolist()[:10]}"
+                )
+            bad = {k: v for k, v in weights.items() if not _is_weight(v)}
+            if bad:
+                raise ValueError(f"class weights must be finite and >= 0, got {bad}")
+        per_sample = compute_sample_weight(weights, y)
+        return per_sample if sample_weight is None else per_sample * sample_weight
 
     def _prepare_targets(self, y: np.ndarray, first: bool, classes: Any = None) -> np.ndarray:
         check_classification_targets(y)
@@ -341,8 +518,14 @@ class NNRegressor(RegressorMixin, _NNEstimator):
 
     Attributes:
         network_: the trained `nnkit.Network`.
+        coefs_: the weight matrices, ``coefs_[i]`` of shape ``(n_in, n_out)``.
+        intercepts_: the bias vectors, ``intercepts_[i]`` of shape ``(n_out,)``.
         loss_curve_: the training loss after each epoch.
+        best_loss_: the lowest of ``loss_curve_`` (``None`` with ``early_stopping``).
         n_iter_: the epochs run.
+        t_: the training samples seen, over all epochs.
+        n_layers_: the layers counted as scikit-learn does, input and output included.
+        n_outputs_: the output units.
     """
 
     def _prepare_targets(self, y: np.ndarray, first: bool) -> np.ndarray:

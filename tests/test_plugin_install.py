@@ -96,3 +96,14 @@ def test_a_pip_installed_plugin_trains_saves_and_is_missed_when_gone(
     assert "activation 'acme.softsign'" in message
     assert f"supplied by {DISTRIBUTION} 0.1.0" in message
     assert f"pip install {DISTRIBUTION}" in message
+
+
+def test_the_wheel_ships_py_typed_so_type_checkers_read_nnkits_hints(tmp_path):
+    import zipfile
+    from pathlib import Path
+
+    from hatchling.builders.wheel import WheelBuilder
+
+    root = Path(__file__).resolve().parent.parent
+    (wheel,) = WheelBuilder(str(root)).build(directory=str(tmp_path), versions=["standard"])
+    assert "nnkit/py.typed" in zipfile.ZipFile(wheel).namelist()

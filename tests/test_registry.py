@@ -273,3 +273,12 @@ def test_find_resolves_only_the_recorded_supplier():
         "acme",
         "other",
     ]
+
+
+def test_the_list_of_registered_losses_is_spelt_right():
+    with pytest.raises(KeyError) as caught:
+        nnkit.loss("msee")
+    message = str(caught.value)
+    assert "Registered losses: " in message and "losss" not in message
+    with pytest.raises(KeyError, match="Registered layers: "):
+        nnkit.layer("dnse")

@@ -147,3 +147,16 @@ def test_summary_marks_a_users_own_unregistered_component():
     stream = io.StringIO()
     net.summary(file=stream)
     assert "Square (not registered)" in stream.getvalue()
+
+
+def test_a_historys_repr_summarises_instead_of_listing_every_value():
+    from nnkit.history import History
+
+    history = History()
+    assert repr(history) == "History(no epochs)"
+    for epoch in range(1, 501):
+        history.record(epoch, {"loss": 1 / epoch, "accuracy": 0.875})
+    assert repr(history) == "History(500 epochs; epoch 500: loss=0.002, accuracy=0.875)"
+    single = History()
+    single.record(1, {"loss": 0.25})
+    assert repr(single) == "History(1 epoch; epoch 1: loss=0.25)"

@@ -9,26 +9,23 @@ import pytest
 from sklearn.base import clone
 from sklearn.datasets import load_iris
 from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.estimator_checks import (
+    check_sample_weight_equivalence_on_dense_data,
+    parametrize_with_checks,
+)
 
 import nnkit
 from nnkit.sklearn import NNClassifier, NNRegressor
 
-#: The checks nnkit's estimators fail on purpose, and why (also listed in the docs).
-EXPECTED_FAILURES = {
-    "check_sample_weight_equivalence_on_dense_data": (
-        "mini-batch training: a sample of weight 2 and the same sample twice give different "
-        "batches, so the two fits differ, as for any shuffled mini-batch estimator"
-    ),
-}
 
-
-@parametrize_with_checks(
-    [NNClassifier(random_state=0), NNRegressor(random_state=0)],
-    expected_failed_checks=lambda estimator: EXPECTED_FAILURES,
-)
+# Every check passes, check_sample_weight_equivalence_on_dense_data included: its 15 to
+# 60 samples fit in one batch of 32. With more samples than a batch, mini-batches of
+# weighted and of repeated samples differ; batch_size="full" is equivalent at any size.
+@parametrize_with_checks([NNClassifier(random_state=0), NNRegressor(random_state=0)])
 def test_scikit_learn_estimator_checks(estimator, check, monkeypatch):
     # The array-API check with NumPy inputs runs only with this set (it is then exact).
     monkeypatch.setenv("SCIPY_ARRAY_API", "1")
@@ -158,6 +155,11 @@ def test_feature_names_are_kept_from_a_data_frame():
         (NNRegressor(), NAMES, "could not convert|dtype"),
         (NNClassifier(hidden_layer_sizes=(0,)), y_iris, "hidden_layer_sizes must be positive"),
         (
+            NNClassifier(batch_size="half"),
+            y_iris,
+            "batch_size must be a positive integer or \"full\", got 'half'",
+        ),
+        (
             NNClassifier(optimizer_params={"momentum": 0.9}),
             y_iris,
             "does not accept \\['momentum'\\]",
@@ -204,3 +206,102 @@ def test_two_classes_with_a_single_sigmoid_output():
     proba = model.predict_proba(X_iris)
     assert proba.shape == (150, 2) and np.allclose(proba.sum(axis=1), 1)
     assert model.score(X_iris, labels) > 0.95
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        NNClassifier(batch_size="full", random_state=0),
+        NNRegressor(batch_size="full", random_state=0),
+    ],
+    ids=["classifier", "regressor"],
+)
+def test_full_batch_training_passes_scikit_learns_sample_weight_equivalence(estimator):
+    # A weight of 2 trains exactly as the sample given twice, 0 as the sample left out.
+    check_sample_weight_equivalence_on_dense_data(type(estimator).__name__, estimator)
+
+
+def test_only_the_relative_size_of_sample_weights_matters():
+    weights = np.linspace(0.5, 2.0, 150)
+    small = NNClassifier(epochs=20, random_state=0).fit(X_iris, y_iris, sample_weight=weights)
+    large = NNClassifier(epochs=20, random_state=0).fit(X_iris, y_iris, sample_weight=weights * 8)
+    assert np.allclose(small.predict_proba(X_iris), large.predict_proba(X_iris), atol=1e-12)
+
+
+def test_class_weight_balanced_or_a_dict_multiplies_the_sample_weights():
+    labels = NAMES[:120]  # 50 setosa, 50 versicolor, 20 virginica
+    X = X_iris[:120]
+    options = {"epochs": 10, "batch_size": "full", "random_state": 0}
+    balanced = NNClassifier(class_weight="balanced", **options).fit(X, labels)
+    by_hand = NNClassifier(**options).fit(
+        X, labels, sample_weight=compute_sample_weight("balanced", labels)
+    )
+    assert np.array_equal(balanced.predict_proba(X), by_hand.predict_proba(X))
+    table = {"setosa": 1.0, "versicolor": 3.0, "virginica": 0.5}
+    weighted = NNClassifier(class_weight=table, **options).fit(X, labels)
+    expected = NNClassifier(**options).fit(X, labels, sample_weight=np.vectorize(table.get)(labels))
+    assert np.array_equal(weighted.predict_proba(X), expected.predict_proba(X))
+    assert not np.array_equal(weighted.predict_proba(X), by_hand.predict_proba(X))
+    # The minority class gains with balanced weights.
+    plain = NNClassifier(epochs=10, random_state=0, batch_size="full").fit(X, labels)
+    minority = labels == "virginica"
+    assert (balanced.predict(X)[minority] == "virginica").mean() >= (
+        plain.predict(X)[minority] == "virginica"
+    ).mean()
+
+
+@pytest.mark.parametrize(
+    ("class_weight", "message"),
+    [
+        ({"setosa": 1.0, "rose": 2.0}, r"class_weight names labels \['rose'\]"),
+        ({"setosa": -1.0}, "finite and >= 0"),
+        ({"setosa": "heavy"}, "finite and >= 0"),
+        ("even", "class_weight must be None, 'balanced' or a dict"),
+    ],
+)
+def test_bad_class_weights_are_refused(class_weight, message):
+    model = NNClassifier(class_weight=class_weight, epochs=1)
+    with pytest.raises(ValueError, match=message):
+        model.fit(X_iris, NAMES)
+    assert not hasattr(model, "network_")
+
+
+def test_balanced_class_weight_is_refused_by_partial_fit():
+    model = NNClassifier(class_weight="balanced")
+    with pytest.raises(ValueError, match="partial_fit does not see; pass the weights as a dict"):
+        model.partial_fit(X_iris, y_iris, classes=[0, 1, 2])
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_code_written_for_mlp_classifier_runs_unchanged():
+    def report(clf):  # as written for scikit-learn's MLPClassifier
+        clf.fit(X_iris, y_iris)
+        shapes = [(c.shape, i.shape) for c, i in zip(clf.coefs_, clf.intercepts_)]
+        hidden = np.maximum(X_iris @ clf.coefs_[0] + clf.intercepts_[0], 0)
+        scores = hidden @ clf.coefs_[1] + clf.intercepts_[1]
+        agree = (scores.argmax(axis=1) == clf.predict(X_iris)).mean()
+        curve = clf.loss_curve_
+        return shapes, agree, len(curve) == clf.n_iter_, clf.best_loss_ == min(curve)
+
+    theirs = report(MLPClassifier(hidden_layer_sizes=(16,), max_iter=300, random_state=0))
+    ours = report(NNClassifier(hidden_layer_sizes=(16,), epochs=30, random_state=0))
+    assert ours == theirs == ([((4, 16), (16,)), ((16, 3), (3,))], 1.0, True, True)
+    model = NNClassifier(hidden_layer_sizes=(16,), epochs=3, random_state=0).fit(X_iris, y_iris)
+    assert model.n_layers_ == 3 and model.n_outputs_ == 3 and model.t_ == 3 * 150
+    assert NNClassifier(early_stopping=True, epochs=3).fit(X_iris, y_iris).best_loss_ is None
+    assert not hasattr(NNClassifier(), "coefs_")
+    with pytest.raises(AttributeError, match="not fitted yet"):
+        _ = NNClassifier().intercepts_
+
+
+def test_a_diverging_fit_stops_and_raises_instead_of_keeping_nan_weights():
+    X = X_iris * 1e6
+    model = NNRegressor(optimizer="sgd", learning_rate=10.0, epochs=50, random_state=0)
+    with pytest.raises(
+        ValueError,
+        match=r"^NNRegressor diverged: the loss became (nan|inf) at epoch \d+, batch \d+, so "
+        r"training stopped and the model is left unfitted. Scale the features "
+        r"\(StandardScaler\) or lower learning_rate \(it is 10\)$",
+    ):
+        model.fit(X, y_iris.astype(float))
+    assert not hasattr(model, "network_") and not hasattr(model, "loss_curve_")

@@ -14,7 +14,8 @@ SHAPE = (3, 5)
 
 def sample_pair(loss, seed: int = 0, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
     """An output ``A`` and targets ``Y`` inside the loss's ``target_range``: one-hot
-    targets and probabilities for a loss on (0, 1), normal values otherwise."""
+    targets and probabilities for a loss on (0, 1), values above the bound for a loss
+    on (low, inf), normal values otherwise."""
     rng = np.random.default_rng(seed)
     low, high = loss.target_range
     if np.isfinite(low) and np.isfinite(high):
@@ -22,6 +23,9 @@ def sample_pair(loss, seed: int = 0, dtype=np.float64) -> tuple[np.ndarray, np.n
         Y[rng.integers(0, SHAPE[0], SHAPE[1]), np.arange(SHAPE[1])] = 1
         Y = low + (high - low) * Y
         A = low + (high - low) * rng.uniform(0.1, 0.9, size=SHAPE)
+    elif np.isfinite(low):  # counts, rates: values above the bound
+        Y = low + np.abs(rng.normal(size=SHAPE))
+        A = low + 0.1 + np.abs(rng.normal(size=SHAPE))
     else:
         Y, A = rng.normal(size=SHAPE), rng.normal(size=SHAPE)
     return A.astype(dtype), Y.astype(dtype)

@@ -46,6 +46,11 @@ def register_losses(register: Register) -> None:
     register("mse", losses.MeanSquaredError)
     register("cross_entropy", losses.CrossEntropy)
     register("binary_cross_entropy", losses.BinaryCrossEntropy)
+    register("mae", losses.MeanAbsoluteError)
+    register("l1", losses.MeanAbsoluteError)
+    register("hinge", losses.Hinge)
+    register("kl_divergence", losses.KLDivergence)
+    register("poisson", losses.Poisson)
 
 
 @nnkit.hookimpl

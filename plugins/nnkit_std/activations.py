@@ -16,6 +16,8 @@ from nnkit.export import OnnxGraph
 class Sigmoid(Activation):
     """``g(z) = 1 / (1 + e^{-z})``, with ``g'`` computed from ``A`` as ``A (1 - A)``."""
 
+    outputs_probabilities = True
+
     in_place = True
 
     def forward(self, Z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -45,6 +47,8 @@ class Sigmoid(Activation):
 class ReLU(Activation):
     """``g(z) = max(z, 0)``; ``g'(z)`` is 1 where ``z > 0`` and 0 elsewhere, which is
     where ``A > 0``: the backward pass needs only ``A``, so ReLU works in place."""
+
+    outputs_probabilities = False
 
     default_initializer = "he_normal"
     in_place = True
@@ -77,6 +81,8 @@ class LeakyReLU(Activation):
         alpha: the slope for negative inputs, in [0, 1).
     """
 
+    outputs_probabilities = False
+
     default_initializer = "he_normal"
 
     def __init__(self, alpha: float = 0.01) -> None:
@@ -97,6 +103,8 @@ class LeakyReLU(Activation):
 
 class Tanh(Activation):
     """``g(z) = tanh(z)``, with ``g'`` computed from ``A`` as ``1 - A^2``."""
+
+    outputs_probabilities = False
 
     in_place = True
 
@@ -125,6 +133,8 @@ class Softmax(Activation):
     ``dZ = A * (dA - sum(dA * A))`` instead of a derivative.
     """
 
+    outputs_probabilities = True
+
     in_place = True
 
     def forward(self, Z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -149,6 +159,8 @@ class Softmax(Activation):
 
 class Identity(Activation):
     """``g(z) = z``: a linear output, for regression."""
+
+    outputs_probabilities = False
 
     in_place = True
 

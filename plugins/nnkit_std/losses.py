@@ -46,6 +46,7 @@ class CrossEntropy(Loss):
 
     fused_activation = "softmax"
     accepts_class_labels = True
+    expects_probabilities = True
     target_range = (0.0, 1.0)
     default_metrics = ("accuracy",)
 
@@ -66,6 +67,7 @@ class BinaryCrossEntropy(Loss):
 
     fused_activation = "sigmoid"
     accepts_class_labels = True
+    expects_probabilities = True
     target_range = (0.0, 1.0)
     default_metrics = ("binary_accuracy",)
 
@@ -76,3 +78,85 @@ class BinaryCrossEntropy(Loss):
     def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
         P = _clip_probabilities(A)
         return (P - Y) / (P * (1 - P)) / A.shape[1]
+
+
+class MeanAbsoluteError(Loss):
+    """Absolute error ``E = 1/m sum |A - Y|``; ``dA = sign(A - Y) / m``.
+
+    Less swayed by outliers than the squared error: each sample pulls with the same
+    force however far it is. Registered as ``mae`` and as ``l1``.
+    """
+
+    def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        return np.sum(np.abs(A - Y), axis=0)
+
+    def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        return np.sign(A - Y) / A.shape[1]
+
+
+class Hinge(Loss):
+    """The hinge loss of a margin classifier, ``E = 1/m sum max(0, 1 - t A)``, summed over
+    the outputs, each output a yes/no question answered by the sign of ``A``.
+
+    Targets ``t`` are -1 or 1; targets of 0 and 1 work too (0 is read as -1), so class
+    labels one-hot encoded train one output per class, one against the rest. Pair it
+    with a linear output (``identity`` or no activation).
+    """
+
+    accepts_class_labels = True
+    target_range = (-1.0, 1.0)
+
+    def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        return np.sum(np.maximum(0, 1 - _signs(Y) * A), axis=0)
+
+    def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        t = _signs(Y)
+        inside = (t * A < 1).astype(A.dtype)  # only samples inside the margin pull
+        return -t * inside / A.shape[1]
+
+
+def _signs(Y: np.ndarray) -> np.ndarray:
+    # Targets as -1 and 1, whether given as -1/1 or as 0/1.
+    return np.where(Y > 0, 1, -1).astype(Y.dtype)
+
+
+class KLDivergence(Loss):
+    """Kullback-Leibler divergence ``E = 1/m sum Y log(Y / A)`` of the output
+    distribution ``A`` from the target distribution ``Y`` (columns summing to 1).
+
+    It differs from the cross-entropy by the targets' own entropy, a constant, so it
+    trains the same way but is zero at a perfect fit; fused with softmax to
+    ``(A - Y) / m``.
+    """
+
+    fused_activation = "softmax"
+    expects_probabilities = True
+    target_range = (0.0, 1.0)
+
+    def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        # 0 log 0 = 0: targets of zero contribute nothing.
+        ratio = _at_least_epsilon(Y) / _at_least_epsilon(A)
+        return np.sum(Y * np.log(ratio), axis=0)
+
+    def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        return -Y / _at_least_epsilon(A) / A.shape[1]
+
+
+class Poisson(Loss):
+    """Poisson deviance ``E = 1/m sum [A - Y + Y log(Y / A)]`` for counts ``Y >= 0``
+    predicted as rates ``A > 0``; ``dA = (1 - Y / A) / m``.
+
+    Half scikit-learn's ``mean_poisson_deviance``: the negative log-likelihood of a
+    Poisson model shifted to be zero at ``A = Y``. The output must be positive, as
+    after softplus (nnkit-extras).
+    """
+
+    target_range = (0.0, np.inf)
+
+    def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        rate = _at_least_epsilon(A)
+        ratio = _at_least_epsilon(Y) / rate
+        return np.sum(rate - Y + Y * np.log(ratio), axis=0)
+
+    def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        return (1 - Y / _at_least_epsilon(A)) / A.shape[1]

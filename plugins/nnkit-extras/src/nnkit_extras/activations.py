@@ -26,6 +26,8 @@ class GELU(nnkit.Activation):
     """``g(z) = z Phi(z)`` with the tanh approximation of Hendrycks and Gimpel (2016):
     ``0.5 z (1 + tanh(c (z + 0.044715 z^3)))``, ``c = sqrt(2 / pi)``."""
 
+    outputs_probabilities = False
+
     default_initializer = "he_normal"
     C = math.sqrt(2 / math.pi)
 
@@ -40,6 +42,8 @@ class GELU(nnkit.Activation):
 class SiLU(nnkit.Activation):
     """Swish / SiLU (Ramachandran et al., 2017): ``g(z) = z sigmoid(z)``."""
 
+    outputs_probabilities = False
+
     default_initializer = "he_normal"
 
     def forward(self, Z):
@@ -52,6 +56,8 @@ class SiLU(nnkit.Activation):
 
 class ELU(nnkit.Activation):
     """``g(z) = z`` for ``z > 0``, ``alpha (e^z - 1)`` otherwise (Clevert et al., 2016)."""
+
+    outputs_probabilities = False
 
     default_initializer = "he_normal"
 
@@ -71,6 +77,8 @@ class SELU(nnkit.Activation):
     """Scaled ELU (Klambauer et al., 2017) with the constants that make a deep stack of
     dense layers, started from ``lecun_normal``, keep zero mean and unit variance."""
 
+    outputs_probabilities = False
+
     default_initializer = "lecun_normal"
     ALPHA = 1.6732632423543772
     SCALE = 1.0507009873554805
@@ -86,6 +94,8 @@ class SELU(nnkit.Activation):
 class Softplus(nnkit.Activation):
     """``g(z) = log(1 + e^z)``, a smooth ReLU whose derivative is the sigmoid."""
 
+    outputs_probabilities = False
+
     def forward(self, Z):
         return _softplus(Z)
 
@@ -95,6 +105,8 @@ class Softplus(nnkit.Activation):
 
 class Mish(nnkit.Activation):
     """``g(z) = z tanh(softplus(z))`` (Misra, 2019)."""
+
+    outputs_probabilities = False
 
     default_initializer = "he_normal"
 
