@@ -16,7 +16,7 @@ import numpy as np
 from nnkit import Layer
 from nnkit.workspace import Workspace
 from nnkit_vision.images import image_shape, pair, samples_first, samples_last
-from nnkit_vision.windows import WindowGrid
+from nnkit_vision.windows import WindowGrid, window_blocks
 
 __all__ = ["AvgPool2D", "GlobalAvgPool2D", "MaxPool2D"]
 
@@ -90,33 +90,53 @@ class MaxPool2D(_WindowPool):
         else:
             np.copyto(y, first)
         ws.x, ws.y = xt, y
+        # perf: while training, find the maxima now, while x is still in the cache.
+        ws.winners = self._winners(xt, y, ws) if training else None
         return samples_first(y)
+
+    def _winners(self, xt: np.ndarray, y: np.ndarray, ws: Workspace) -> np.ndarray:
+        """Where each window's maximum is: a boolean array with one entry per pixel of
+        each window, true at the first (row-major) pixel equal to the window's maximum.
+
+        Windows side by side: shaped as `window_blocks`, ``(C, Ho, ph, Wo, pw, m)``.
+        Otherwise: one ``(C, Ho, Wo, m)`` mask per kernel offset, stacked.
+        """
+        grid = self.grid
+        if grid.tiles:  # one comparison of all pixels with their window's maximum
+            winners = ws.buffer("winners", (y.shape[0], y.shape[1], grid.size[0], y.shape[2],
+                                            grid.size[1], y.shape[3]), np.bool_)
+            np.equal(window_blocks(xt, grid), y[:, :, None, :, None, :], out=winners)
+            masks = [winners[:, :, i, :, j] for i, j in grid.offsets]
+        else:
+            winners = ws.buffer("winners", (len(grid.offsets), *y.shape), np.bool_)
+            for mask, (i, j) in zip(winners, grid.offsets):
+                np.equal(grid.at(xt, i, j), y, out=mask)
+            masks = list(winners)
+        if len(masks) > 1:  # ties: keep only the first maximum of each window
+            free = ws.buffer("free", y.shape, np.bool_)  # windows whose maximum is not yet kept
+            np.logical_not(masks[0], out=free)
+            for k, mask in enumerate(masks[1:], start=1):
+                np.logical_and(mask, free, out=mask)
+                if k < len(masks) - 1:
+                    np.greater(free, mask, out=free)  # free and not this mask
+        return winners
 
     def backward(
         self, dy: np.ndarray, ws: Workspace, need_input_gradient: bool = True
     ) -> np.ndarray | None:
         if not need_input_gradient:
             return None
-        dyt, xt, y, grid = samples_last(dy), ws.x, ws.y, self.grid
-        dx = self._input_gradient(ws, xt.shape[-1], dy.dtype)
-        hit = ws.buffer("hit", y.shape, np.bool_)
-        free = ws.buffer("free", y.shape, np.bool_)  # windows whose maximum is not yet found
-        routed = None if grid.tiles else ws.buffer("routed", y.shape, y.dtype)
-        offsets = grid.offsets
-        for k, (i, j) in enumerate(offsets):
-            np.equal(grid.at(xt, i, j), y, out=hit)  # where this offset holds the maximum
-            if k:
-                np.logical_and(hit, free, out=hit)  # ... and no earlier offset did
-            if k == 0 and len(offsets) > 1:
-                np.logical_not(hit, out=free)
-            elif k < len(offsets) - 1:
-                np.greater(free, hit, out=free)  # free and not hit
+        dyt, grid = samples_last(dy), self.grid
+        winners = ws.winners if ws.winners is not None else self._winners(ws.x, ws.y, ws)
+        dx = self._input_gradient(ws, dyt.shape[-1], dy.dtype)
+        if grid.tiles:  # each pixel in one window at most: dx = dy at the maxima, else 0
+            np.multiply(dyt[:, :, None, :, None, :], winners, out=window_blocks(dx, grid))
+            return samples_first(dx)
+        routed = ws.buffer("routed", dyt.shape, dy.dtype)
+        for mask, (i, j) in zip(winners, grid.offsets):  # overlapping windows add up
+            np.multiply(dyt, mask, out=routed)
             target = grid.at(dx, i, j)
-            if routed is None:  # windows side by side: each pixel in one window at most
-                np.multiply(dyt, hit, out=target)
-            else:
-                np.multiply(dyt, hit, out=routed)
-                np.add(target, routed, out=target)
+            np.add(target, routed, out=target)
         return samples_first(dx)
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from nnkit.errors import ConfigurationError
 from nnkit.workspace import Workspace
 
-__all__ = ["PADDINGS", "WindowGrid", "col2im", "im2col", "staged"]
+__all__ = ["PADDINGS", "WindowGrid", "col2im", "im2col", "staged", "window_blocks"]
 
 #: The padding modes a convolution takes.
 PADDINGS = (
@@ -104,6 +104,20 @@ class WindowGrid:
         """The image inside ``padded``: a view."""
         top, _, left, _ = self.padding
         return padded[:, top : top + self.image[0], left : left + self.image[1]]
+
+
+def window_blocks(image: np.ndarray, grid: WindowGrid) -> np.ndarray:
+    """The windows of a grid that tiles the image (`WindowGrid.tiles`) as a view of
+    ``image`` (``(channels, height, width, m)``), shaped ``(channels, Ho, ph, Wo, pw, m)``:
+    pixel ``(i, j)`` of window ``(r, c)`` is ``[:, r, i, c, j]``. Rows and columns past
+    the last window are left out."""
+    (ho, wo), (ph, pw) = grid.output, grid.size
+    s_channel, s_row, s_column, s_sample = image.strides
+    return np.lib.stride_tricks.as_strided(
+        image,
+        shape=(image.shape[0], ho, ph, wo, pw, image.shape[3]),
+        strides=(s_channel, s_row * ph, s_row, s_column * pw, s_column, s_sample),
+    )
 
 
 def staged(xt: np.ndarray, grid: WindowGrid, ws: Workspace) -> np.ndarray:
