@@ -56,14 +56,15 @@ class WindowGrid:
             pads = (0, 0, 0, 0)
         grid = cls((int(image[0]), int(image[1])), size, stride, pads)
         (hp, wp), (kh, kw) = grid.padded, size
-        if kh > hp or kw > wp:
-            padded = "" if padding == "valid" else f" ({hp}x{wp} with padding {padding!r})"
-            advice = "a smaller kernel_size, or padding='same'" if what == "kernel" else (
-                f"a smaller {what}_size, or larger images"
+        if kh > hp or kw > wp:  # only without padding: "same" pads to at least the kernel
+            advice = (
+                "a smaller kernel_size, or padding='same'"
+                if what == "kernel"
+                else f"a smaller {what}_size, or larger images"
             )
             raise ConfigurationError(
                 f"{layer}'s {kh}x{kw} {what} is larger than its {image[0]}x{image[1]} input "
-                f"images{padded}; use {advice}"
+                f"images; use {advice}"
             )
         return grid
 
