@@ -53,9 +53,23 @@ def test_the_math_page_quotes_each_part_of_the_algorithm():
 
 
 PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+VISION_SOURCE = ROOT / "plugins" / "nnkit-vision" / "src"
 
 
-@pytest.mark.parametrize("path", PAGES, ids=[p.name for p in PAGES])
+def provide_vision(registry, monkeypatch) -> None:
+    """The image layers the vision page uses: from the checkout when the nnkit-vision
+    distribution is not installed (the README's test command does not install it)."""
+    if not registry.has("layer", "conv2d"):
+        monkeypatch.syspath_prepend(str(VISION_SOURCE))
+        registry.add_plugin(importlib.import_module("nnkit_vision"), "nnkit_vision")
+
+
+#: Pages whose examples a test of their own runs, and checks what they print.
+RUN_BY_THEIR_OWN_TEST = {"vision.md"}
+RUN_HERE = [page for page in PAGES if page.name not in RUN_BY_THEIR_OWN_TEST]
+
+
+@pytest.mark.parametrize("path", RUN_HERE, ids=[p.name for p in RUN_HERE])
 def test_every_python_example_on_a_page_runs(
     path, capsys, tmp_path, monkeypatch, isolated_registry
 ):
@@ -63,7 +77,8 @@ def test_every_python_example_on_a_page_runs(
     with the guide's example plugin installed; quoted source (blocks with a title) is
     checked above instead."""
     monkeypatch.syspath_prepend(str(SNIPPET_BASE / "acme-nn"))
-    isolated_registry().add_plugin(importlib.import_module("acme_nn"), "acme")
+    registry = isolated_registry()
+    registry.add_plugin(importlib.import_module("acme_nn"), "acme")
     monkeypatch.chdir(tmp_path)
     namespace: dict = {"__name__": "__docs__"}
     for language, attributes, code in code_blocks(path):
@@ -167,3 +182,24 @@ def test_the_tutorial_says_what_its_code_does(tmp_path, monkeypatch, isolated_re
         namespace["again"].predict(namespace["X_test"]),
         namespace["digits"].predict(namespace["X_test"]),
     )
+
+
+def test_the_vision_page_runs_and_says_what_its_cnn_scores(
+    tmp_path, monkeypatch, isolated_registry
+):
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn
+
+    provide_vision(isolated_registry(), monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"__name__": "__docs__"}
+    # The CNN's products are small: on a busy machine BLAS threads only wait for each other.
+    with threadpool_limits(1):
+        for language, attributes, code in code_blocks(DOCS / "vision.md"):
+            if language == "python" and "title=" not in attributes:
+                exec(compile(code, "vision.md", "exec"), namespace)
+    page = (DOCS / "vision.md").read_text()
+    y_test = namespace["y_test"]
+    accuracy = namespace["cnn"].evaluate(namespace["X_test"], y_test)["accuracy"]
+    assert accuracy >= 0.98 and f"'accuracy': {accuracy:.3f}" in page
+    wrong = round((1 - accuracy) * len(y_test))
+    assert f"It misclassifies {wrong} of the {len(y_test)} test digits" in page

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import bound, finite_difference_gradients
+from wiring import bound, finite_difference_gradients
 
 import nnkit
 from nnkit.testing.numeric import assert_close

@@ -1,4 +1,4 @@
-"""Layers wired as a network wires them, outside a network, for the tests."""
+"""Layers wired by hand as a network wires them, for tests that look inside one layer."""
 
 from __future__ import annotations
 
