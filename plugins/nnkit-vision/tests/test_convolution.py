@@ -194,3 +194,27 @@ def test_against_pytorch():
         assert_close(dx, xt.grad.numpy(), f"input gradient ({what})", 1e-10, 1e-10)
         assert_close(layer.grads["W"], W.grad.numpy(), f"dW ({what})", 1e-10, 1e-10)
         assert_close(layer.grads["b"], b.grad.numpy(), f"db ({what})", 1e-10, 1e-10)
+
+
+@pytest.mark.parametrize(("kernel_size", "stride", "padding", "shape"), CONFIGURATIONS)
+def test_large_inference_batches_are_convolved_in_blocks_with_the_same_result(
+    kernel_size, stride, padding, shape, monkeypatch
+):
+    import nnkit_vision.convolution
+
+    layer, store = bound(conv(kernel_size, stride, padding, activation="relu"), shape)
+    x = np.random.default_rng(8).normal(size=(6, *shape))
+    whole = Workspace()
+    expected = layer.forward(x, whole, training=False).copy()
+    dy = np.random.default_rng(9).normal(size=expected.shape)
+    expected_dx = layer.backward(dy, whole, True).copy()
+    expected_grads = store.grads.copy()
+    # Blocks of one output row (or as few as fit): X_col is never built whole.
+    monkeypatch.setattr(nnkit_vision.convolution, "INFERENCE_BLOCK", 1)
+    blocks = Workspace()
+    # (Products of other sizes may round differently in the last bit.)
+    assert_close(layer.forward(x, blocks, training=False), expected, "output", 1e-12, 1e-12)
+    assert blocks.X_col is None
+    dx = layer.backward(dy, blocks, True)  # builds X_col again
+    assert_close(dx, expected_dx, "input gradient", 1e-12, 1e-12)
+    assert_close(store.grads, expected_grads, "parameter gradients", 1e-12, 1e-12)

@@ -12,9 +12,14 @@ from nnkit.errors import ConfigurationError
 from nnkit.registry import default_registry
 from nnkit.workspace import Workspace
 from nnkit_vision.images import image_shape, pair, samples_first, samples_last
-from nnkit_vision.windows import PADDINGS, WindowGrid, col2im, im2col
+from nnkit_vision.windows import PADDINGS, WindowGrid, col2im, column_blocks, im2col
 
 __all__ = ["Conv2D"]
+
+#: The most entries of ``X_col`` built at once at inference (4 MiB in float32): a large
+#: batch is convolved in blocks of output rows, each block's columns written and read
+#: back by the matrix product while still in the cache, and its memory reused.
+INFERENCE_BLOCK = 1 << 20
 
 
 class Conv2D(Layer):
@@ -125,9 +130,15 @@ class Conv2D(Layer):
         b = self.params["b"]
         m = x.shape[0]
         out_height, out_width = self.grid.output
-        X_col = im2col(samples_last(x), self.grid, ws)  # (C kh kw, Ho Wo m)
-        Z = ws.buffer("Z", (self.filters, X_col.shape[1]), b.dtype)
-        np.matmul(self._matrix(self.params["W"]), X_col, out=Z)  # Z = W_col X_col
+        xt, W_col = samples_last(x), self._matrix(self.params["W"])
+        Z = ws.buffer("Z", (self.filters, out_height * out_width * m), b.dtype)
+        if training or Z.shape[1] * W_col.shape[1] <= INFERENCE_BLOCK:
+            X_col = im2col(xt, self.grid, ws)  # (C kh kw, Ho Wo m)
+            np.matmul(W_col, X_col, out=Z)  # Z = W_col X_col
+        else:  # perf: a large inference batch, in blocks of X_col that stay in the cache
+            X_col = None  # backward, if called, builds it again
+            for columns, block in column_blocks(xt, self.grid, ws, INFERENCE_BLOCK):
+                np.matmul(W_col, block, out=Z[:, columns])
         Z += b[:, None]  # + b, one bias per filter, broadcast over pixels and samples
         Z = Z.reshape(self.filters, out_height, out_width, m)
         if self.activation is None:
@@ -135,7 +146,7 @@ class Conv2D(Layer):
         else:  # A = g(Z), written over Z when the activation works in place
             out = Z if self.activation.in_place else ws.buffer("A", Z.shape, Z.dtype)
             A = self.activation.forward(Z, out=out)
-        ws.X_col, ws.Z, ws.A = X_col, Z, A
+        ws.x, ws.X_col, ws.Z, ws.A = xt, X_col, Z, A
         return samples_first(A)  # (m, filters, Ho, Wo), a view
 
     def backward(
@@ -150,14 +161,15 @@ class Conv2D(Layer):
         else:  # dZ = dA * g'(Z)
             dZ = self.activation.backward(ws.Z, ws.A, dA, out=ws.buffer("dZ", dA.shape, dA.dtype))
         dZ = dZ.reshape(self.filters, -1)  # (filters, Ho Wo m)
-        np.matmul(dZ, ws.X_col.T, out=self._matrix(self.grads["W"]))  # dW = dZ X_colᵀ
+        X_col = ws.X_col if ws.X_col is not None else im2col(ws.x, self.grid, ws)
+        np.matmul(dZ, X_col.T, out=self._matrix(self.grads["W"]))  # dW = dZ X_colᵀ
         if self.l2:  # the gradient of l2/2 * sum(W^2)
             self.grads["W"] += self.l2 * self.params["W"]
         ones = ws.filled("ones", (dZ.shape[1],), dZ.dtype, 1)
         np.matmul(dZ, ones, out=self.grads["b"])  # db = dZ 1, the sums over pixels and samples
         if not need_input_gradient:
             return None
-        dX_col = ws.buffer("dX_col", ws.X_col.shape, dZ.dtype)
+        dX_col = ws.buffer("dX_col", X_col.shape, dZ.dtype)
         np.matmul(self._matrix(self.params["W"]).T, dZ, out=dX_col)  # dX_col = W_colᵀ dZ
         return samples_first(col2im(dX_col, self.grid, ws))  # (m, C, H, W), a view
 

@@ -10,7 +10,7 @@ kernel, never over pixels or samples.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +18,15 @@ import numpy as np
 from nnkit.errors import ConfigurationError
 from nnkit.workspace import Workspace
 
-__all__ = ["PADDINGS", "WindowGrid", "col2im", "im2col", "staged", "window_blocks"]
+__all__ = [
+    "PADDINGS",
+    "WindowGrid",
+    "col2im",
+    "column_blocks",
+    "im2col",
+    "staged",
+    "window_blocks",
+]
 
 #: The padding modes a convolution takes.
 PADDINGS = (
@@ -95,11 +103,16 @@ class WindowGrid:
         """The kernel offsets ``(i, j)`` in row-major order."""
         return [(i, j) for i in range(self.size[0]) for j in range(self.size[1])]
 
-    def at(self, padded: np.ndarray, i: int, j: int) -> np.ndarray:
-        """The pixel at offset ``(i, j)`` of every window: a strided view of ``padded``
-        (``(channels, *self.padded, m)``) of shape ``(channels, *self.output, m)``."""
+    def at(
+        self, padded: np.ndarray, i: int, j: int, first: int = 0, last: int | None = None
+    ) -> np.ndarray:
+        """The pixel at offset ``(i, j)`` of every window (of the windows of output rows
+        ``first`` to ``last``, excluded): a strided view of ``padded`` (``(channels,
+        *self.padded, m)``) of shape ``(channels, *self.output, m)``."""
         (ho, wo), (sh, sw) = self.output, self.stride
-        return padded[:, i : i + sh * (ho - 1) + 1 : sh, j : j + sw * (wo - 1) + 1 : sw]
+        last = ho if last is None else last
+        rows = slice(i + sh * first, i + sh * (last - 1) + 1, sh)
+        return padded[:, rows, j : j + sw * (wo - 1) + 1 : sw]
 
     def unpad(self, padded: np.ndarray) -> np.ndarray:
         """The image inside ``padded``: a view."""
@@ -144,15 +157,36 @@ def staged(xt: np.ndarray, grid: WindowGrid, ws: Workspace) -> np.ndarray:
 def im2col(xt: np.ndarray, grid: WindowGrid, ws: Workspace) -> np.ndarray:
     """The column matrix ``X_col`` of ``xt``: one row per (channel, kernel offset),
     ``C * kh * kw`` rows, and one column per (output pixel, sample), ``Ho * Wo * m``."""
+    return _columns(staged(xt, grid, ws), grid, ws, 0, grid.output[0])
+
+
+def column_blocks(
+    xt: np.ndarray, grid: WindowGrid, ws: Workspace, max_size: int
+) -> Iterator[tuple[slice, np.ndarray]]:
+    """``X_col`` in blocks of whole output rows, each of at most ``max_size`` entries
+    (or one row): ``(columns, block)`` pairs, ``block`` being ``X_col[:, columns]``.
+    Each block reuses the memory of the one before."""
     padded = staged(xt, grid, ws)
-    channels, m = xt.shape[0], xt.shape[-1]
+    row_size = xt.shape[0] * grid.size[0] * grid.size[1] * grid.output[1] * xt.shape[-1]
+    rows = max(1, max_size // row_size)
+    per_row = grid.output[1] * xt.shape[-1]  # columns per output row
+    for first in range(0, grid.output[0], rows):
+        last = min(first + rows, grid.output[0])
+        yield slice(first * per_row, last * per_row), _columns(padded, grid, ws, first, last)
+
+
+def _columns(
+    padded: np.ndarray, grid: WindowGrid, ws: Workspace, first: int, last: int
+) -> np.ndarray:
+    """The columns of ``X_col`` for output rows ``first`` to ``last`` (excluded)."""
+    channels, m = padded.shape[0], padded.shape[-1]
     if grid.size == (1, 1) and grid.stride == (1, 1):  # every pixel is a window: no copy
-        return padded.reshape(channels, -1)
-    (kh, kw), (ho, wo) = grid.size, grid.output
-    cols = ws.buffer("cols", (channels, kh, kw, ho, wo, m), xt.dtype)
+        return padded[:, first:last].reshape(channels, -1)
+    (kh, kw), (_, wo) = grid.size, grid.output
+    cols = ws.buffer("cols", (channels, kh, kw, last - first, wo, m), padded.dtype)
     for i, j in grid.offsets:
-        np.copyto(cols[:, i, j], grid.at(padded, i, j))
-    return cols.reshape(channels * kh * kw, ho * wo * m)
+        np.copyto(cols[:, i, j], grid.at(padded, i, j, first, last))
+    return cols.reshape(channels * kh * kw, -1)
 
 
 def col2im(dcols: np.ndarray, grid: WindowGrid, ws: Workspace) -> np.ndarray:
