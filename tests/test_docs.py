@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import os
 import re
 import subprocess
@@ -101,9 +102,23 @@ def run_page(
             install_acme()
         elif language == "python" and "title=" not in attributes:
             exec(compile(code, str(path), "exec"), namespace)
+VISION_SOURCE = ROOT / "plugins" / "nnkit-vision" / "src"
 
 
-@pytest.mark.parametrize("path", PAGES, ids=[p.name for p in PAGES])
+def provide_vision(registry, monkeypatch) -> None:
+    """The image layers the vision page uses: from the checkout when the nnkit-vision
+    distribution is not installed (the README's test command does not install it)."""
+    if not registry.has("layer", "conv2d"):
+        monkeypatch.syspath_prepend(str(VISION_SOURCE))
+        registry.add_plugin(importlib.import_module("nnkit_vision"), "nnkit_vision")
+
+
+#: Pages whose examples a test of their own runs, and checks what they print.
+RUN_BY_THEIR_OWN_TEST = {"vision.md"}
+RUN_HERE = [page for page in PAGES if page.name not in RUN_BY_THEIR_OWN_TEST]
+
+
+@pytest.mark.parametrize("path", RUN_HERE, ids=[p.name for p in RUN_HERE])
 def test_every_python_example_on_a_page_runs(
     path, capsys, tmp_path, monkeypatch, isolated_registry, install_acme
 ):
@@ -365,3 +380,24 @@ def test_the_site_shows_its_version_and_groups_its_navigation(site):
     assert [g for g in groups if not re.search(rf">\s*{g}\s*<", home)] == []
     assert "md-footer__link--next" in home  # previous/next links at the foot of pages
     assert [f for f in site.files if f == "figures.py" or f.startswith("hooks/")] == []
+
+
+def test_the_vision_page_runs_and_says_what_its_cnn_scores(
+    tmp_path, monkeypatch, isolated_registry
+):
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn
+
+    provide_vision(isolated_registry(), monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"__name__": "__docs__"}
+    # The CNN's products are small: on a busy machine BLAS threads only wait for each other.
+    with threadpool_limits(1):
+        for language, attributes, code in code_blocks(DOCS / "vision.md"):
+            if language == "python" and "title=" not in attributes:
+                exec(compile(code, "vision.md", "exec"), namespace)
+    page = (DOCS / "vision.md").read_text()
+    y_test = namespace["y_test"]
+    accuracy = namespace["cnn"].evaluate(namespace["X_test"], y_test)["accuracy"]
+    assert accuracy >= 0.98 and f"'accuracy': {accuracy:.3f}" in page
+    wrong = round((1 - accuracy) * len(y_test))
+    assert f"It misclassifies {wrong} of the {len(y_test)} test digits" in page

@@ -1,0 +1,24 @@
+"""nnkit-vision: convolution and pooling layers for images, ``(channels, height, width)``.
+
+Registered through this distribution's ``[project.entry-points.nnkit]`` table only; nnkit
+itself knows nothing of it.
+"""
+
+from __future__ import annotations
+
+import nnkit
+from nnkit.hookspecs import Register
+from nnkit_vision.convolution import Conv2D
+from nnkit_vision.pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
+
+__all__ = ["AvgPool2D", "Conv2D", "GlobalAvgPool2D", "MaxPool2D"]
+
+__version__ = "0.1.0"
+
+
+@nnkit.hookimpl
+def register_layers(register: Register) -> None:
+    register("conv2d", Conv2D)
+    register("max_pool2d", MaxPool2D)
+    register("avg_pool2d", AvgPool2D)
+    register("global_avg_pool2d", GlobalAvgPool2D)

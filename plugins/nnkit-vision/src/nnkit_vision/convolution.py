@@ -1,0 +1,187 @@
+"""The 2-D convolution: ``Z = W * A + b`` as one matrix product per batch (im2col)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from nnkit import Activation, Initializer, Layer
+from nnkit.data import positive_int
+from nnkit.errors import ConfigurationError
+from nnkit.registry import default_registry
+from nnkit.workspace import Workspace
+from nnkit_vision.images import image_shape, pair, samples_first, samples_last
+from nnkit_vision.windows import PADDINGS, WindowGrid, col2im, column_blocks, im2col
+
+__all__ = ["Conv2D"]
+
+#: The most entries of ``X_col`` built at once at inference (4 MiB in float32): a large
+#: batch is convolved in blocks of output rows, each block's columns written and read
+#: back by the matrix product while still in the cache, and its memory reused.
+INFERENCE_BLOCK = 1 << 20
+
+
+class Conv2D(Layer):
+    """A 2-D convolution of ``filters`` kernels of ``kernel_size`` over images
+    ``(channels, height, width)``, with a bias per filter and an activation.
+
+    The weights are ``W``, shape ``(filters, channels, kernel_height, kernel_width)``
+    (PyTorch's layout), and ``b``, shape ``(filters,)``. As in PyTorch and Keras, the
+    kernel is not flipped (a cross-correlation). The output images are
+    ``(filters, out_height, out_width)`` with ``out = (size + padding - kernel) //
+    stride + 1``.
+
+    Args:
+        filters: the number of kernels, the output's channels.
+        kernel_size: the kernel's height and width, one integer for both or a pair.
+        stride: the step between windows, one integer or a pair.
+        padding: ``"valid"`` (no padding) or ``"same"``: ``(k - 1) // 2`` zeros before
+            and ``k // 2`` after, along each axis, whatever the stride, as PyTorch's
+            ``padding=(k - 1) // 2``. At stride 1 the output keeps the input's size; at
+            stride ``s`` it is ``ceil(size / s)`` for odd kernels, the size Keras gives,
+            though Keras pads only what the stride needs, which can shift the windows
+            by a pixel.
+        activation: an activation name or instance; ``None`` means none. It sees the
+            samples-last arrays ``(filters, out_height, out_width, m)``, so a softmax
+            normalises over the filters of each pixel.
+        kernel_initializer: initializer of ``W``, by default the one the activation
+            names; its fan-in is ``channels * kh * kw`` and fan-out ``filters * kh * kw``.
+        bias_initializer: initializer of ``b``.
+        l2: weight of the L2 penalty ``l2/2 * sum(W^2)`` added to the loss.
+    """
+
+    example_arguments: ClassVar[dict[str, Any]] = {
+        "filters": 3,
+        "kernel_size": 3,
+        "padding": "same",
+        "activation": "tanh",
+    }
+    example_input_shape: ClassVar[tuple[int, ...]] = (2, 5, 5)
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: str = "valid",
+        activation: str | Activation | None = None,
+        kernel_initializer: str | Initializer | None = None,
+        bias_initializer: str | Initializer = "zeros",
+        l2: float = 0.0,
+    ) -> None:
+        registry = default_registry()
+        self.filters = positive_int(filters, "conv2d filters")
+        self.kernel_size = pair(kernel_size, "conv2d kernel_size")
+        self.stride = pair(stride, "conv2d stride")
+        if padding not in PADDINGS:
+            raise ConfigurationError(
+                f"conv2d padding must be one of {', '.join(map(repr, PADDINGS))}, "
+                f"got {padding!r}"
+            )
+        self.padding = padding
+        self.activation: Activation | None = (
+            None if activation is None else registry.resolve("activation", activation)
+        )
+        if kernel_initializer is None:
+            kernel_initializer = (
+                self.activation.default_initializer if self.activation else "glorot_uniform"
+            )
+        self.kernel_initializer: Initializer = registry.resolve("initializer", kernel_initializer)
+        self.bias_initializer: Initializer = registry.resolve("initializer", bias_initializer)
+        if isinstance(l2, bool) or not (isinstance(l2, (int, float)) and 0 <= l2 < float("inf")):
+            raise ConfigurationError(f"conv2d l2 must be a non-negative number, got {l2!r}")
+        self.l2 = float(l2)
+        self.channels: int | None = None
+        self.grid: WindowGrid | None = None
+
+    def build(self, input_shape: tuple[int, ...], rng: np.random.Generator) -> tuple[int, ...]:
+        channels, height, width = image_shape(input_shape, "conv2d")
+        self.grid = WindowGrid.fitted(
+            "conv2d", "kernel", (height, width), self.kernel_size, self.stride, self.padding
+        )
+        self.channels = channels
+        return (self.filters, *self.grid.output)
+
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {"W": (self.filters, self.channels, *self.kernel_size), "b": (self.filters,)}
+
+    def initialize(self, rng: np.random.Generator) -> None:
+        area = self.kernel_size[0] * self.kernel_size[1]
+        fan_in, fan_out = self.channels * area, self.filters * area
+        for name, initializer in (("W", self.kernel_initializer), ("b", self.bias_initializer)):
+            target = self.params[name]
+            target[...] = initializer.sample(target.shape, fan_in, fan_out, rng, target.dtype)
+
+    def penalty(self) -> float:
+        if not self.l2:
+            return 0.0
+        W = self.params["W"]
+        return 0.5 * self.l2 * float(np.vdot(W, W))
+
+    def _matrix(self, array: np.ndarray) -> np.ndarray:
+        """``W`` (or its gradient) as the ``(filters, channels * kh * kw)`` matrix
+        ``W_col``: a view, whose rows match the rows of ``X_col``."""
+        matrix = array.view()
+        matrix.shape = (self.filters, -1)  # raises rather than copy
+        return matrix
+
+    def forward(self, x: np.ndarray, ws: Workspace, training: bool = False) -> np.ndarray:
+        b = self.params["b"]
+        m = x.shape[0]
+        out_height, out_width = self.grid.output
+        xt, W_col = samples_last(x), self._matrix(self.params["W"])
+        Z = ws.buffer("Z", (self.filters, out_height * out_width * m), b.dtype)
+        if training or Z.shape[1] * W_col.shape[1] <= INFERENCE_BLOCK:
+            X_col = im2col(xt, self.grid, ws)  # (C kh kw, Ho Wo m)
+            np.matmul(W_col, X_col, out=Z)  # Z = W_col X_col
+        else:  # perf: a large inference batch, in blocks of X_col that stay in the cache
+            X_col = None  # backward, if called, builds it again
+            for columns, block in column_blocks(xt, self.grid, ws, INFERENCE_BLOCK):
+                np.matmul(W_col, block, out=Z[:, columns])
+        Z += b[:, None]  # + b, one bias per filter, broadcast over pixels and samples
+        Z = Z.reshape(self.filters, out_height, out_width, m)
+        if self.activation is None:
+            A = Z
+        else:  # A = g(Z), written over Z when the activation works in place
+            out = Z if self.activation.in_place else ws.buffer("A", Z.shape, Z.dtype)
+            A = self.activation.forward(Z, out=out)
+        ws.x, ws.X_col, ws.Z, ws.A = xt, X_col, Z, A
+        return samples_first(A)  # (m, filters, Ho, Wo), a view
+
+    def backward(
+        self, dy: np.ndarray, ws: Workspace, need_input_gradient: bool = True
+    ) -> np.ndarray | None:
+        dA = samples_last(dy)  # (filters, Ho, Wo, m)
+        if self.activation is None and dA.flags.c_contiguous:
+            dZ = dA  # dZ = dA, already laid out as one matrix
+        elif self.activation is None:
+            dZ = ws.buffer("dZ", dA.shape, dA.dtype)
+            np.copyto(dZ, dA)
+        else:  # dZ = dA * g'(Z)
+            dZ_buffer = ws.buffer("dZ", dA.shape, dA.dtype)
+            dZ = self.activation.backward(ws.Z, ws.A, dA, out=dZ_buffer)
+        dZ = dZ.reshape(self.filters, -1)  # (filters, Ho Wo m)
+        X_col = ws.X_col if ws.X_col is not None else im2col(ws.x, self.grid, ws)
+        np.matmul(dZ, X_col.T, out=self._matrix(self.grads["W"]))  # dW = dZ X_colᵀ
+        if self.l2:  # the gradient of l2/2 * sum(W^2)
+            self.grads["W"] += self.l2 * self.params["W"]
+        ones = ws.filled("ones", (dZ.shape[1],), dZ.dtype, 1)
+        np.matmul(dZ, ones, out=self.grads["b"])  # db = dZ 1: sums over pixels, samples
+        if not need_input_gradient:
+            return None
+        dX_col = ws.buffer("dX_col", X_col.shape, dZ.dtype)
+        np.matmul(self._matrix(self.params["W"]).T, dZ, out=dX_col)  # dX_col = W_colᵀ dZ
+        return samples_first(col2im(dX_col, self.grid, ws))  # (m, C, H, W), a view
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "filters": self.filters,
+            "kernel_size": list(self.kernel_size),
+            "stride": list(self.stride),
+            "padding": self.padding,
+            "activation": self.activation,
+            "kernel_initializer": self.kernel_initializer,
+            "bias_initializer": self.bias_initializer,
+            "l2": self.l2,
+        }

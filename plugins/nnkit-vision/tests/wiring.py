@@ -1,0 +1,29 @@
+"""Layers wired by hand as a network wires them, for tests that look inside one layer."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnkit.parameters import ParameterStore
+from nnkit.testing.numeric import numeric_gradient
+from nnkit.workspace import Workspace
+
+
+def bound(layer, input_shape, dtype=np.float64, seed=0):
+    """``layer`` built for samples of ``input_shape``, bound to its own parameter store
+    and initialised; returns the layer and the store."""
+    layer.build(tuple(input_shape), np.random.default_rng(seed))
+    store = ParameterStore([layer.parameter_shapes()], np.dtype(dtype))
+    layer.bind(store.value_views[0], store.grad_views[0])
+    layer.initialize(np.random.default_rng(seed + 1))
+    return layer, store
+
+
+def finite_difference_gradients(layer, store, x, dy):
+    """``(dx, dparams)`` of ``sum(dy * forward(x)) + penalty`` by central differences,
+    as ``(indices, values)`` pairs into the flattened arrays."""
+
+    def objective():
+        return float(np.sum(dy * layer.forward(x, Workspace(), True)) + layer.penalty())
+
+    return numeric_gradient(objective, x), numeric_gradient(objective, store.values)
