@@ -27,6 +27,8 @@ __all__ = ["OnnxGraph", "to_onnx", "DEFAULT_OPSET"]
 
 #: The ONNX operator set exported by default: supported by every current runtime.
 DEFAULT_OPSET: Final = 17
+#: The IR version each operator set came with (from onnx's own version table).
+IR_VERSION_OF_OPSET: Final = {13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10}
 
 
 class OnnxGraph:
@@ -124,6 +126,9 @@ def to_onnx(
         ),
         opset_imports=[helper.make_opsetid("", opset)],
         producer_name="nnkit",
+        # The oldest IR version that holds the operator set: runtimes refuse newer IR
+        # versions than they know, and onnx writes its newest by default.
+        ir_version=min(onnx.IR_VERSION, IR_VERSION_OF_OPSET.get(opset, onnx.IR_VERSION)),
     )
     onnx.checker.check_model(model)
     if path is not None:

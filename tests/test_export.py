@@ -78,3 +78,9 @@ def test_a_component_without_an_onnx_form_is_named():
 def test_an_unbuilt_network_cannot_be_exported():
     with pytest.raises(nnkit.ConfigurationError, match="nothing to export yet"):
         nnkit.Network([nnkit.Dense(1)]).to_onnx()
+
+
+def test_the_model_declares_the_oldest_ir_version_its_operators_need():
+    """onnx writes its newest IR version by default, which older runtimes refuse to load."""
+    model = nnkit.Network([nnkit.Dense(2, activation="softmax")]).build(3).to_onnx()
+    assert model.ir_version == 8 and model.opset_import[0].version == 17
