@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -23,31 +25,140 @@ class Recorder:
         self.name, self.calls = name, calls
 
 
-def test_round_robin_rotates_the_order_every_round(monkeypatch):
+def test_rounds_interleave_both_thread_settings_and_rotate_the_order(monkeypatch):
     monkeypatch.setattr(measure, "SETTLE_SECONDS", 0)
-    calls: list[str] = []
-    recorders = [Recorder(name, calls) for name in "abc"]
-    times = measure.round_robin(recorders, lambda r: calls.append(r.name) or 1.0, rounds=3)
-    assert calls == list("abcbcacab")
-    assert times == {"a": [1.0] * 3, "b": [1.0] * 3, "c": [1.0] * 3}
+    calls: list[tuple[str, int]] = []
+    recorders = [Recorder(name, []) for name in "abc"]
+    settings = measure.thread_settings(cores=2)
+    assert settings == [("1 thread", 1), ("2 threads", 2)]
+
+    def run(recorder, setting):
+        calls.append((recorder.name, setting.threads))
+        return float(len(calls))
+
+    times = measure.interleaved_rounds(recorders, settings, run, rounds=2)
+    # Every round runs every system at both settings; the next round starts with the
+    # other setting and the next system.
+    assert calls == [
+        ("a", 1), ("b", 1), ("c", 1), ("a", 2), ("b", 2), ("c", 2),
+        ("b", 2), ("c", 2), ("a", 2), ("b", 1), ("c", 1), ("a", 1),
+    ]  # fmt: skip
+    assert times["1 thread", "a"] == [1.0, 12.0] and times["2 threads", "b"] == [5.0, 7.0]
+    assert measure.thread_settings(cores=1) == [("1 thread", 1)]
 
 
-def test_targets_are_judged_as_ratios_in_the_right_direction():
-    results = {
-        ("W1", "train", "nnkit"): 200.0,
-        ("W1", "train", "scikit-learn"): 100.0,  # 2.0x, target >= 1.8: met
-        ("W1", "train", "GEMM bound"): 400.0,  # 0.5x, target >= 0.7: not met
-        ("W2", "train time", "nnkit"): 0.1,
-        ("W2", "train time", "pytorch"): 0.5,  # 0.2x, target <= 0.25: met
+def test_thread_limit_reaches_blas_and_pytorch(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    class FakeTorch:
+        threads = 2
+
+        def get_num_threads(self):
+            return self.threads
+
+        def set_num_threads(self, n):
+            self.threads = n
+
+    torch = FakeTorch()
+    monkeypatch.setitem(sys.modules, "torch", torch)
+    with measure.limited_threads(1):
+        blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+        assert blas and all(pool["num_threads"] == 1 for pool in blas)
+        assert torch.threads == 1
+    assert torch.threads == 2
+
+
+def test_a_system_in_another_process_times_itself():
+    class Remote:
+        name = "remote"
+
+        def time_job(self, workload, action, threads):
+            return {"train": 2.0, "predict": 1.0}[action] * threads
+
+    tiny = workloads.mnist_like(n_samples=64)
+    assert measure.time_job(Remote(), tiny, "predict", 2) == 2.0
+    with pytest.raises(ValueError, match="unknown action 'fit'"):
+        measure.time_job(numpy_loop.NumpyLoop(), tiny, "fit", 1)
+
+
+def values_of_two_rounds():
+    return {
+        ("W1", "train", "1 thread", "nnkit"): [200.0, 180.0],
+        ("W1", "train", "1 thread", "scikit-learn"): [100.0, 120.0],  # 2.0x and 1.5x
+        ("W1", "train", "2 threads", "nnkit"): [300.0, 300.0],
+        ("W1", "train", "2 threads", "scikit-learn"): [100.0, 300.0],  # 3.0x and 1.0x
+        ("W1", "train", "1 thread", "GEMM bound"): [400.0, 400.0],  # 0.5x and 0.45x
+        ("W2", "train time", "1 thread", "nnkit"): [0.1, 0.1],
+        ("W2", "train time", "1 thread", "pytorch"): [0.5, 0.4],  # 0.2x and 0.25x
+        ("W1", "memory", None, "nnkit"): [1.0],
+        ("W1", "memory", None, "scikit-learn"): [4.0],  # 0.25x, whatever the threads
+        ("W3", "inference", "1 thread", "NumPy CNN"): [30.0, 40.0],
+        ("W3", "inference", "1 thread", "pytorch NCHW"): [20.0, 20.0],  # 1.5x and 2.0x
     }
-    judged = {
-        (t["measure"], t["versus"]): (t["ratio"], t["met"]) for t in run.evaluate_targets(results)
+
+
+def test_targets_are_judged_on_the_median_of_per_round_ratios():
+    def judged(setting):
+        return {
+            (t["measure"], t["versus"]): (t["ratio"], t["low"], t["high"], t["met"])
+            for t in run.evaluate_targets(values_of_two_rounds(), setting)
+        }
+
+    assert judged("1 thread") == {
+        ("train", "scikit-learn"): (1.75, 1.5, 2.0, False),  # target >= 1.8
+        ("train", "GEMM bound"): (0.475, 0.45, 0.5, False),
+        ("train time", "pytorch"): (0.225, 0.2, 0.25, True),  # target <= 0.25
+        ("memory", "scikit-learn"): (0.25, 0.25, 0.25, True),
     }
-    assert judged == {
-        ("train", "scikit-learn"): (2.0, True),
-        ("train", "GEMM bound"): (0.5, False),
-        ("train time", "pytorch"): (0.2, True),
+    assert judged("2 threads") == {
+        ("train", "scikit-learn"): (2.0, 1.0, 3.0, True),
+        ("memory", "scikit-learn"): (0.25, 0.25, 0.25, True),
     }
+
+
+def test_the_report_shows_both_thread_settings_spreads_and_the_baseline():
+    values = values_of_two_rounds()
+    values["W1", "train", "1 thread", "baseline"] = [100.0, 200.0]  # nnkit 2.0x, 0.9x
+    values["W1", "train", "2 threads", "baseline"] = [300.0, 300.0]
+
+    class FakeBaseline:
+        label = "git main (0123456789)"
+        description = {"nnkit": "0.0.9", "path": "/tmp/site/nnkit"}
+
+    machine = {
+        "blas": "threadpoolctl is not installed",
+        "versions": {"numpy": "2"},
+        "python": "3",
+        "cpu": "cpu",
+        "cores": 2,
+        "platform": "linux",
+        "unset_for_this_run": [],
+    }
+    check = {"workload": "W1", "losses": {"nnkit": 2.0, "baseline": 2.0}, "same": True}
+    settings = measure.thread_settings(cores=2)
+    lines = run.report(values, settings, machine, ["a note"], [check], FakeBaseline())
+    text = "\n".join(lines)
+    assert "at 1 thread (medians):" in text and "at 2 threads (medians):" in text
+    target = next(line for line in lines if "W1 train" in line and "vs scikit-learn" in line)
+    assert "1.75x [1.50-2.00]" in target and "2.00x [1.00-3.00]" in target
+    assert target.endswith("NOT met")
+    reference = next(line for line in lines if "NumPy CNN vs pytorch NCHW" in line)
+    assert "1.75x [1.50-2.00]" in reference
+    assert "nnkit against the baseline, git main (0123456789): nnkit 0.0.9" in text
+    after = lines[lines.index(next(x for x in lines if "against the baseline" in x)) :]
+    versus_baseline = next(line for line in after if line.strip().startswith("W1 train"))
+    assert "1.45x [0.90-2.00]" in versus_baseline and "1.00x [1.00-1.00]" in versus_baseline
+    assert "correctness guard, W1" in text and "note: a note" in text
+
+
+def test_arguments_quick_mode_and_workload_choice(capsys):
+    quick = run.parse_arguments(["--quick", "--workloads", "w1,W3"])
+    assert quick.workloads == ["W1", "W3"]
+    assert (quick.rounds, quick.cnn_rounds, quick.no_memory) == (2, 1, True)
+    assert quick.samples <= 2_048 and quick.cnn_samples <= 256
+    with pytest.raises(SystemExit):
+        run.parse_arguments(["--workloads", "W1,W9"])
+    assert "unknown W9; choose from W1, W2, W3" in capsys.readouterr().err
 
 
 def test_each_numpy_system_trains_and_predicts_a_small_workload():
@@ -65,12 +176,13 @@ def test_each_numpy_system_trains_and_predicts_a_small_workload():
 
 
 def test_references_are_ratios_of_the_named_systems():
-    results = {
-        ("W1", "train", "nnkit"): 90.0,
-        ("W1", "train", "NumPy loop"): 100.0,
-        ("W1", "train", "GEMM bound"): 200.0,
+    values = {
+        ("W1", "train", "1 thread", "nnkit"): [90.0],
+        ("W1", "train", "1 thread", "NumPy loop"): [100.0],
+        ("W1", "train", "1 thread", "GEMM bound"): [200.0],
     }
-    assert {(r["system"], r["versus"]): r["ratio"] for r in run.evaluate_references(results)} == {
+    found = run.evaluate_references(values, "1 thread")
+    assert {(r["system"], r["versus"]): r["ratio"] for r in found} == {
         ("NumPy loop", "GEMM bound"): 0.5,
         ("nnkit", "NumPy loop"): 0.9,
     }
