@@ -1,17 +1,24 @@
-"""The benchmark's machinery (not its timings): rotation, ratios, systems, memory probe."""
+"""The benchmark's machinery (not its timings): rounds at both thread settings, ratios and
+their spread, the systems, the baseline process, the NumPy CNN's gradients, memory probe."""
 
 from __future__ import annotations
 
+import importlib.util
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from benchmarks import (
+    baseline,
+    cnn_systems,
     environment,
     guard,
     measure,
     memory,
+    nnkit_systems,
+    numpy_cnn,
     numpy_loop,
     profile_loop,
     run,
@@ -231,3 +238,169 @@ def test_the_memory_probe_reads_this_process():
     assert memory.resident_mib() >= resident + size - 4
     assert memory.peak_mib() >= max(peak, resident + size - 4)
     del block
+
+
+def tiny_cnn(dtype=np.float64) -> numpy_cnn.NumpyCNN:
+    return numpy_cnn.NumpyCNN(filters=(2, 3), hidden=5, n_classes=3, image=(2, 8, 8), dtype=dtype)
+
+
+def test_the_numpy_cnn_gradients_match_finite_differences():
+    net = tiny_cnn()
+    rng = np.random.default_rng(0)
+    net.parameters += rng.normal(0, 0.1, net.parameters.shape)  # biases away from zero too
+    X, labels = rng.standard_normal((4, 2, 8, 8)), np.array([0, 1, 2, 1])
+    net.forward(X, keep=True)
+    net.backward(labels)
+    analytic = net.gradients.copy()
+    numeric = np.empty_like(analytic)
+    for index in range(len(analytic)):
+        saved = net.parameters[index]
+        net.parameters[index] = saved + 1e-6
+        above = net.loss(X, labels)
+        net.parameters[index] = saved - 1e-6
+        below = net.loss(X, labels)
+        net.parameters[index] = saved
+        numeric[index] = (above - below) / 2e-6
+    assert np.abs(analytic).max() > 0.01
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-8)
+
+
+def test_col2im_is_the_adjoint_of_im2col():
+    rng = np.random.default_rng(1)
+    image = rng.standard_normal((2, 6, 4, 3))
+    padded = np.zeros((2, 8, 6, 3))
+    padded[:, 1:-1, 1:-1] = image
+    cols = np.empty((2, 6, 4, 3, 3, 3))
+    numpy_cnn.im2col(padded, cols)
+    dcols = rng.standard_normal(cols.shape)
+    dimage = np.empty_like(image)
+    numpy_cnn.col2im(dcols, dimage)
+    # <im2col(x), c> = <x, col2im(c)> for every x and c.
+    assert np.vdot(cols, dcols) == pytest.approx(np.vdot(image, dimage), rel=1e-12)
+
+
+def test_the_numpy_cnn_takes_and_gives_weights_in_pytorchs_layout_and_computes_its_forward():
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(2, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(2, 3, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(12, 5), nn.ReLU(), nn.Linear(5, 3),
+    ).double()  # fmt: skip
+    weights = [p.detach().numpy() for p in model.parameters()]
+    net = tiny_cnn()
+    net.set_weights(weights)
+    for ours, theirs in zip(net.get_weights(), weights):
+        np.testing.assert_array_equal(ours, theirs)
+    X = np.random.default_rng(2).standard_normal((5, 2, 8, 8))
+    with torch.no_grad():
+        expected = torch.softmax(model(torch.from_numpy(X)), 1).numpy()
+    np.testing.assert_allclose(net.forward(X), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_the_numpy_cnn_refuses_images_it_was_not_built_for():
+    with pytest.raises(ValueError, match="multiples of 4"):
+        numpy_cnn.NumpyCNN(image=(1, 6, 8))
+    workload = workloads.small_cnn(n_samples=8)
+    with pytest.raises(ValueError, match=r"built for \(2, 8, 8\): pass image=\(1, 28, 28\)"):
+        tiny_cnn().train(workload)
+
+
+def test_w3_systems_train_and_predict_a_few_images():
+    images = workloads.small_cnn(n_samples=40)
+    assert images.X.shape == (40, 1, 28, 28) and images.X.dtype == np.float32
+    assert (images.batch_size, images.hidden, images.n_classes) == (64, (128,), 10)
+    # The same network on 8x8 crops, so that the test takes a moment.
+    tiny = replace(images, X=images.X[:, :, :8, :8].copy(), hidden=(16,), batch_size=16)
+    bound = cnn_systems.GemmBoundCNN()
+    assert bound.shapes(images, 64) == [
+        (64 * 784, 9, 32), (64 * 196, 288, 64), (64, 3136, 128), (64, 128, 10),
+    ]  # fmt: skip
+    with measure.limited_threads(1):
+        cnn = numpy_cnn.NumpyCNN(hidden=16, image=(1, 8, 8))
+        cnn.train(tiny)
+        assert len(cnn.losses) == 3 and cnn.predict(tiny.X).shape == (40, 10)
+        bound.train(tiny)
+        assert [dK.shape for dK in bound.dK] == [(9, 32), (288, 64), (256, 16), (16, 10)]
+        assert bound.predict(tiny.X).shape == (workloads.CNN_INFERENCE_BATCH, 10)
+        if importlib.util.find_spec("torch") is not None:
+            # Its training is left to the benchmark: PyTorch's first backward pass in a
+            # process takes seconds to set up.
+            for channels_last in (False, True):
+                pytorch = cnn_systems.PyTorchCNN(channels_last)
+                pytorch.net = pytorch.model(tiny)
+                proba = pytorch.predict(tiny.X)
+                assert proba.shape == (40, 10) and np.allclose(proba.sum(axis=1), 1, atol=1e-5)
+
+
+def test_w3_without_nnkits_convolution_layers_runs_the_others_with_a_note(monkeypatch):
+    monkeypatch.setattr(cnn_systems, "vision_missing", lambda: "not installed")
+    lineup, notes = cnn_systems.available_cnn_systems()
+    assert "nnkit" not in [system.name for system in lineup]
+    assert {"NumPy CNN", "GEMM bound"} <= {system.name for system in lineup}
+    assert notes[0].startswith("W3: nnkit's convolution layers (nnkit_vision) are not installed")
+
+
+def test_nnkits_w3_network_is_built_from_the_vision_layers(monkeypatch):
+    import nnkit
+
+    made = []
+    monkeypatch.setattr(nnkit, "layer", lambda name, **options: made.append((name, options)))
+    monkeypatch.setattr(nnkit, "Network", lambda layers, **options: (layers, options))
+    layers, options = nnkit_systems.NNKitCNN.network(workloads.small_cnn(n_samples=4))
+    conv = {"kernel_size": 3, "padding": "same", "activation": "relu"}
+    assert made == [
+        ("conv2d", {"filters": 32, **conv}),
+        ("max_pool2d", {"pool_size": 2}),
+        ("conv2d", {"filters": 64, **conv}),
+        ("max_pool2d", {"pool_size": 2}),
+        ("flatten", {}),
+    ]
+    assert [layer.units for layer in layers[5:]] == [128, 10]
+    assert options["loss"] == "cross_entropy"
+
+
+def test_workloads_are_built_by_name():
+    assert workloads.build("W1", 100).X.shape == (100, 784)
+    assert workloads.build("W3", 10).X.shape == (10, 1, 28, 28)
+    with pytest.raises(ValueError, match="unknown workload 'W4': expected W1, W2 or W3"):
+        workloads.build("W4")
+
+
+def test_a_baseline_revision_must_exist():
+    with pytest.raises(baseline.BaselineError, match="'no-such-rev' is not a revision"):
+        baseline.resolve_revision("no-such-rev")
+    with pytest.raises(baseline.BaselineError, match="neither a virtual environment"):
+        baseline.Baseline("/no/such/venv")
+
+
+def test_a_baseline_revision_is_exported_and_installed_without_dependencies(tmp_path):
+    commit = baseline.resolve_revision("HEAD")
+    assert len(commit) == 40
+    source = baseline.export_revision(commit, tmp_path / "source")
+    assert (source / "nnkit" / "__init__.py").is_file()
+    assert (source / "plugins" / "nnkit_std" / "__init__.py").is_file()
+    command = baseline.install_command(source, tmp_path / "site")
+    assert command[:4] == [sys.executable, "-m", "pip", "install"]
+    assert "--no-deps" in command and command[-3:] == [
+        "--target",
+        str(tmp_path / "site"),
+        str(source),
+    ]
+
+
+def test_a_baseline_process_times_the_same_jobs_and_reports_errors():
+    tiny = workloads.mnist_like(n_samples=256)
+    with baseline.Baseline(sys.executable) as other:
+        assert other.description["nnkit"] and other.description["path"].endswith("nnkit")
+        # The child imports the installed nnkit, never this working tree's.
+        assert not other.description["path"].startswith(str(baseline.REPOSITORY / "nnkit"))
+        assert other.time_job(tiny, "train", 1) > 0
+        assert measure.time_job(other, tiny, "predict", 1) > 0
+        local = guard.same_loss(tiny, with_pytorch=False)["losses"]["nnkit"]
+        assert other.guard_loss(tiny, guard.GUARD_SAMPLES) == pytest.approx(local, rel=1e-3)
+        with pytest.raises(baseline.BaselineError, match="unknown action 'fit'"):
+            other.time_job(tiny, "fit", 1)
+        folder = other._folder
+    assert not folder.exists()
