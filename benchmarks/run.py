@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmarks.environment import reexec_without_blas_overrides
+
+if TYPE_CHECKING:
+    from benchmarks.baseline import Baseline
+    from benchmarks.measure import Spread, ThreadSetting
 
 #: Each target: (workload, measure, other system, comparison, ratio of nnkit to it),
 #: judged at 1 thread, the setting whose ratios hold on a shared machine.
@@ -134,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.baseline:
         from benchmarks.baseline import Baseline
 
-        print(f"preparing the baseline {args.baseline} ...", flush=True)
+        print(f"preparing the baseline {args.baseline} ...", file=sys.stderr, flush=True)
         baseline = Baseline(args.baseline)
     try:
         values, notes, checks = measure_all(args, settings, baseline)
@@ -181,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def measure_all(args: argparse.Namespace, settings, baseline) -> tuple[Values, list[str], list]:
+def measure_all(
+    args: argparse.Namespace, settings: Sequence[ThreadSetting], baseline: Baseline | None
+) -> tuple[Values, list[str], list[dict[str, Any]]]:
     """Warm up and time every chosen workload on every system at every thread setting."""
     from benchmarks import cnn_systems, guard, measure, systems, workloads
 
@@ -190,6 +197,12 @@ def measure_all(args: argparse.Namespace, settings, baseline) -> tuple[Values, l
     checks: list[dict[str, Any]] = []
 
     def timed_rounds(workload, measure_name: str, action: str, lineup, rounds: int) -> None:
+        print(
+            f"{workload.name} {measure_name}: {rounds} rounds of {len(lineup)} systems at "
+            f"{' and '.join(setting.name for setting in settings)} ...",
+            file=sys.stderr,
+            flush=True,
+        )
         times = measure.interleaved_rounds(
             lineup,
             settings,
@@ -220,7 +233,9 @@ def measure_all(args: argparse.Namespace, settings, baseline) -> tuple[Values, l
             # Inference is short: three times the rounds for a steadier median.
             timed_rounds(w1, "inference", "predict", lineup, 3 * args.rounds)
         if "W2" in args.workloads:
-            timed_rounds(workloads.digits(), "train time", "train", lineup, args.rounds)
+            w2 = workloads.digits()
+            warm_up(w2, lineup, 256)
+            timed_rounds(w2, "train time", "train", lineup, args.rounds)
         if "W1" in args.workloads and not args.no_memory:
             for system in lineup:
                 if system.name not in ("GEMM bound", "baseline"):
@@ -250,12 +265,17 @@ def median_value(values: Sequence[float]) -> float:
     return median(values)
 
 
-def _values(values: Values, workload: str, measure: str, setting: str | None, system: str):
+def _values(
+    values: Values, workload: str, measure: str, setting: str | None, system: str
+) -> list[float] | None:
+    """A system's values at ``setting``, or those measured once for all settings."""
     found = values.get((workload, measure, setting, system))
     return found if found is not None else values.get((workload, measure, None, system))
 
 
-def ratio(values: Values, workload: str, measure: str, setting: str, ours: str, other: str):
+def ratio(
+    values: Values, workload: str, measure: str, setting: str, ours: str, other: str
+) -> Spread | None:
     """The `Spread` of ``ours`` / ``other`` across the rounds, each round's values paired
     (they ran minutes apart at most); None when either was not measured."""
     from benchmarks.measure import spread
@@ -320,7 +340,11 @@ def _figure(item: dict[str, Any] | None) -> str:
     return f"{item['ratio']:.2f}x [{item['low']:.2f}-{item['high']:.2f}]"
 
 
-def system_tables(values: Values, settings, workloads_measures) -> list[str]:
+def system_tables(
+    values: Values,
+    settings: Sequence[ThreadSetting],
+    workloads_measures: Sequence[tuple[str, str]],
+) -> list[str]:
     """One table per thread setting: each system's median of each measure."""
     from nnkit.tables import format_table
 
@@ -348,7 +372,15 @@ def system_tables(values: Values, settings, workloads_measures) -> list[str]:
     return lines
 
 
-def report(values: Values, settings, machine, notes, checks, baseline=None) -> list[str]:
+def report(
+    values: Values,
+    settings: Sequence[ThreadSetting],
+    machine: dict[str, Any],
+    notes: Sequence[str],
+    checks: Sequence[dict[str, Any]],
+    baseline: Baseline | None = None,
+) -> list[str]:
+    """The lines printed at the end of a run."""
     from nnkit.tables import format_table
 
     lines = system_tables(
