@@ -172,7 +172,10 @@ class Baseline:
             )
         answer = json.loads(line)
         if "error" in answer:
-            raise BaselineError(f"the baseline ({self.spec}) failed: {answer['error']}")
+            hint = ""
+            if answer["error"].startswith("ModuleNotFoundError"):
+                hint = "; the baseline's Python needs nnkit, numpy and threadpoolctl installed"
+            raise BaselineError(f"the baseline ({self.spec}) failed: {answer['error']}{hint}")
         return answer
 
     def time_job(self, workload: Any, action: str, threads: int) -> float:
