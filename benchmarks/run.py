@@ -133,7 +133,6 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.quick:
         measure.SETTLE_SECONDS = 0.01
-    machine = environment.describe()
     settings = measure.thread_settings()
     baseline = None
     if args.baseline:
@@ -147,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         if baseline is not None:
             baseline.close()
 
+    # After the run, so that every library threadpoolctl reports on has been loaded.
+    machine = environment.describe()
     lines = report(values, settings, machine, notes, checks, baseline)
     print("\n".join(lines))
     records: list[dict[str, Any]] = [{"kind": "environment", **machine}]
