@@ -416,11 +416,12 @@ def report(
                 "met" if target["met"] else "NOT met",
             ]
         )
-    lines.append(
-        "nnkit's ratio to each system: median of the rounds [lowest-highest]; targets in "
-        f"brackets, judged at {names[0]}:"
-    )
-    lines.append(_indent(format_table(["", "", "target", *names, "verdict"], rows)))
+    if rows:
+        lines.append(
+            "nnkit's ratio to each system: median of the rounds [lowest-highest]; targets in "
+            f"brackets, judged at {names[0]}:"
+        )
+        lines.append(_indent(format_table(["", "", "target", *names, "verdict"], rows)))
     references = {name: evaluate_references(values, name) for name in names}
     rows = [
         [
@@ -443,11 +444,13 @@ def report(
             ]
             for item in compared[names[0]]
         ]
-        lines.append(
-            f"nnkit against the baseline, {baseline.label}: nnkit {baseline.description['nnkit']}"
-            f" from {baseline.description['path']} (a time ratio below 1 is faster):"
-        )
-        lines.append(_indent(format_table(["", *names], rows)))
+        if rows:
+            version = baseline.description["nnkit"]
+            lines.append(
+                f"nnkit against the baseline, {baseline.label}: nnkit {version} from "
+                f"{baseline.description['path']} (a time ratio below 1 is faster):"
+            )
+            lines.append(_indent(format_table(["", *names], rows)))
     for check in checks:
         losses = ", ".join(f"{name} {loss:.6f}" for name, loss in check["losses"].items())
         verdict = "same" if check["same"] else "DIFFERENT"
