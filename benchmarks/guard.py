@@ -1,43 +1,40 @@
 """The correctness guard: speed must never come from doing less work.
 
-nnkit, the hand-written NumPy loop and PyTorch (when installed) start from the same
-weights, see the same batches in the same order, and must end at the same loss.
+nnkit, the hand-written NumPy loop, PyTorch (when installed) and the baseline (when
+given) start from the same weights, see the same batches in the same order, and must end
+at the same loss. For W3, the NumPy CNN and PyTorch do the same.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from benchmarks.nnkit_systems import guard_loss
+from benchmarks.numpy_cnn import NumpyCNN
 from benchmarks.numpy_loop import NumpyLoop
-from benchmarks.systems import NNKit, PyTorch
+from benchmarks.systems import PyTorch
 from benchmarks.workloads import Workload, initial_weights
 
+if TYPE_CHECKING:
+    from benchmarks.baseline import Baseline
+
 GUARD_SAMPLES = 6_000
+CNN_GUARD_SAMPLES = 640
 RELATIVE_TOLERANCE = 1e-3
 
 
-def same_loss(workload: Workload, with_pytorch: bool) -> dict[str, Any]:
+def same_loss(
+    workload: Workload, with_pytorch: bool, baseline: Baseline | None = None
+) -> dict[str, Any]:
     """Each system's loss on the guard's samples after one unshuffled epoch from the
     same weights, and whether all agree with nnkit's."""
-    X, y = workload.X[:GUARD_SAMPLES], workload.y[:GUARD_SAMPLES]
-    part = Workload(
-        workload.name,
-        X,
-        y,
-        workload.hidden,
-        workload.n_classes,
-        workload.batch_size,
-        1,
-        workload.learning_rate,
-    )
+    part = replace(workload.head(GUARD_SAMPLES), epochs=1)
+    X, y = part.X, part.y
     weights = initial_weights(workload)
-
-    net = NNKit.network(workload).build(X.shape[1])
-    net.set_weights(weights)
-    net.fit(X, y, epochs=1, batch_size=workload.batch_size, shuffle=False, verbose=0)
-    losses = {"nnkit": net.evaluate(X, y)["loss"]}
+    losses = {"nnkit": guard_loss(part)}
 
     loop = NumpyLoop()
     loop.train(part, weights=weights, shuffle=False)
@@ -46,8 +43,46 @@ def same_loss(workload: Workload, with_pytorch: bool) -> dict[str, Any]:
 
     if with_pytorch:
         losses["pytorch"] = _pytorch_loss(workload, X, y, weights)
+    if baseline is not None:
+        losses["baseline"] = baseline.guard_loss(workload, GUARD_SAMPLES)
+    return _agreement(losses, "nnkit")
+
+
+def same_cnn_loss(workload: Workload, with_pytorch: bool) -> dict[str, Any]:
+    """W3: the NumPy CNN's and PyTorch's losses on the guard's images after one
+    unshuffled epoch from PyTorch's initial weights, and whether they agree."""
+    part = replace(workload.head(CNN_GUARD_SAMPLES), epochs=1)
+    cnn = NumpyCNN(image=part.X.shape[1:], n_classes=part.n_classes)
+    if not with_pytorch:
+        cnn.train(part, shuffle=False)
+        return {"losses": {cnn.name: cnn.loss(part.X, part.y)}, "same": True}
+    import torch
+
+    from benchmarks.cnn_systems import PyTorchCNN
+
+    pytorch = PyTorchCNN()
+    torch.manual_seed(0)
+    model = pytorch.model(part)
+    cnn.train(part, weights=[p.detach().numpy() for p in model.parameters()], shuffle=False)
+    optimizer = torch.optim.SGD(model.parameters(), lr=part.learning_rate)
+    loss_function = torch.nn.CrossEntropyLoss()
+    X_t, y_t = torch.from_numpy(part.X), torch.from_numpy(part.y.astype(np.int64))
+    for start in range(0, len(X_t), part.batch_size):
+        optimizer.zero_grad()
+        batch = slice(start, start + part.batch_size)
+        loss_function(model(X_t[batch]), y_t[batch]).backward()
+        optimizer.step()
+    with torch.no_grad():
+        losses = {
+            cnn.name: cnn.loss(part.X, part.y),
+            pytorch.name: float(loss_function(model(X_t), y_t)),
+        }
+    return _agreement(losses, cnn.name)
+
+
+def _agreement(losses: dict[str, float], reference: str) -> dict[str, Any]:
     same = all(
-        abs(loss - losses["nnkit"]) <= RELATIVE_TOLERANCE * abs(loss) for loss in losses.values()
+        abs(loss - losses[reference]) <= RELATIVE_TOLERANCE * abs(loss) for loss in losses.values()
     )
     return {"losses": losses, "same": same}
 

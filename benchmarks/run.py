@@ -1,21 +1,31 @@
-"""``python -m benchmarks``: nnkit, scikit-learn, PyTorch, a NumPy loop and the GEMM bound.
+"""``python -m benchmarks``: nnkit, scikit-learn, PyTorch, hand-written NumPy and the GEMM bound.
 
-Every system runs on the same data in this one process: a warm-up first, then rounds in
-rotating order, reporting medians and the ratios of nnkit to each other system. A table
-goes to the screen and one JSON object per measurement to ``--json`` (default
-``benchmarks/results.jsonl``).
+Every system runs on the same data in this one process (an earlier nnkit given with
+``--baseline`` runs in a child process): a warm-up first, then rounds in which every
+system runs once at 1 thread and once at all cores, the order rotating. It reports the
+median of each measure, and each ratio of nnkit to another system as the median and
+range of its per-round values. A table goes to the screen and one JSON object per
+measurement to ``--json`` (default ``benchmarks/results.jsonl``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmarks.environment import reexec_without_blas_overrides
 
-#: Each target: (workload, measure, other system, comparison, ratio of nnkit to it).
+if TYPE_CHECKING:
+    from benchmarks.baseline import Baseline
+    from benchmarks.measure import Spread, ThreadSetting
+
+#: Each target: (workload, measure, other system, comparison, ratio of nnkit to it),
+#: judged at 1 thread, the setting whose ratios hold on a shared machine.
 TARGETS = [
     ("W1", "train", "scikit-learn", ">=", 1.8),
     ("W1", "train", "pytorch", ">=", 1.6),
@@ -26,16 +36,48 @@ TARGETS = [
     ("W2", "train time", "scikit-learn", "<=", 0.35),
     ("W2", "train time", "pytorch", "<=", 0.25),
     ("W1", "memory", "scikit-learn", "<=", 1.0),
+    ("W3", "train", "pytorch NCHW", ">=", 1.0),
+    ("W3", "train", "pytorch channels_last", ">=", 0.7),
+    ("W3", "train", "GEMM bound", ">=", 0.65),
+    ("W3", "inference", "pytorch NCHW", ">=", 1.5),
+    ("W3", "inference", "pytorch channels_last", ">=", 0.7),
 ]
 
-#: Reported without a target: the hand-written NumPy loop against the GEMM bound (what
-#: any NumPy code reaches on this machine now), and nnkit against that loop (nnkit's own
-#: overhead).
+#: Reported without a target: hand-written NumPy against the GEMM bound (what any NumPy
+#: code reaches on this machine now) and against PyTorch, and nnkit against the
+#: hand-written code (nnkit's own overhead).
 REFERENCES = [
-    (workload, measure, ours, other)
-    for workload, measure in (("W1", "train"), ("W1", "inference"), ("W2", "train time"))
-    for ours, other in (("NumPy loop", "GEMM bound"), ("nnkit", "NumPy loop"))
+    *(
+        (workload, measure, ours, other)
+        for workload, measure in (("W1", "train"), ("W1", "inference"), ("W2", "train time"))
+        for ours, other in (("NumPy loop", "GEMM bound"), ("nnkit", "NumPy loop"))
+    ),
+    *(
+        ("W3", measure, ours, other)
+        for measure in ("train", "inference")
+        for ours, other in (
+            ("NumPy CNN", "GEMM bound"),
+            ("NumPy CNN", "pytorch NCHW"),
+            ("NumPy CNN", "pytorch channels_last"),
+            ("nnkit", "NumPy CNN"),
+        )
+    ),
 ]
+
+#: The measures compared with the baseline (nnkit before the change).
+BASELINE_MEASURES = [
+    ("W1", "train"),
+    ("W1", "inference"),
+    ("W2", "train time"),
+    ("W3", "train"),
+    ("W3", "inference"),
+]
+
+WORKLOADS = ("W1", "W2", "W3")
+
+#: (workload, setting, system) -> the value of each round: samples per second for
+#: "train" and "inference", seconds for "train time", MiB for "memory" (setting None).
+Values = dict[tuple[str, str, str | None, str], list[float]]
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -44,96 +86,226 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds (default 5)")
     parser.add_argument(
+        "--cnn-rounds", type=int, default=3, help="timed rounds of W3, the long one (default 3)"
+    )
+    parser.add_argument(
         "--samples",
         type=int,
         default=60_000,
         help="W1 samples (default 60000; fewer for a quick look)",
     )
+    parser.add_argument("--cnn-samples", type=int, default=20_000, help="W3 images (default 20000)")
+    parser.add_argument(
+        "--workloads",
+        default=",".join(WORKLOADS),
+        help="which workloads, comma-separated (default W1,W2,W3)",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="SPEC",
+        help="an earlier nnkit as one more system: git:REV (git:main, git:HEAD~1), "
+        "installed into a temporary folder, or the path of a virtual environment",
+    )
     parser.add_argument("--no-memory", action="store_true", help="skip the memory measurements")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke test in seconds: few samples, 2 rounds (1 of W3), no memory",
+    )
     parser.add_argument(
         "--json", default="benchmarks/results.jsonl", help="where the JSON lines go"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.workloads = [name.strip().upper() for name in args.workloads.split(",") if name.strip()]
+    unknown = [name for name in args.workloads if name not in WORKLOADS]
+    if unknown:
+        parser.error(f"--workloads: unknown {', '.join(unknown)}; choose from W1, W2, W3")
+    if args.quick:
+        args.samples, args.cnn_samples = min(args.samples, 2_048), min(args.cnn_samples, 256)
+        args.rounds, args.cnn_rounds, args.no_memory = 2, 1, True
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     reexec_without_blas_overrides()
     args = parse_arguments(argv)
-    from benchmarks import environment, guard, measure, systems, workloads
+    from benchmarks import environment, measure
 
+    if args.quick:
+        measure.SETTLE_SECONDS = 0.01
+    settings = measure.thread_settings()
+    baseline = None
+    if args.baseline:
+        from benchmarks.baseline import Baseline
+
+        print(f"preparing the baseline {args.baseline} ...", file=sys.stderr, flush=True)
+        baseline = Baseline(args.baseline)
+    try:
+        values, notes, checks = measure_all(args, settings, baseline)
+    finally:
+        if baseline is not None:
+            baseline.close()
+
+    # After the run, so that every library threadpoolctl reports on has been loaded.
     machine = environment.describe()
-    available, notes = systems.available_systems()
-    records: list[dict[str, Any]] = [{"kind": "environment", **machine}]
-
-    w1 = workloads.mnist_like(args.samples)
-    w2 = workloads.digits()
-    warm = workloads.Workload("warm-up", w1.X[:1024], w1.y[:1024], w1.hidden, 10, 128, 1)
-    for system in available:
-        system.train(warm)
-        system.predict(warm.X)
-
-    results: dict[tuple[str, str, str], float] = {}
-    train = measure.round_robin(
-        available, lambda s: measure.timed(lambda: s.train(w1)), args.rounds
-    )
-    # Inference is short: three times the rounds for a steadier median.
-    infer = measure.round_robin(
-        available, lambda s: measure.timed(lambda: s.predict(w1.X)), 3 * args.rounds
-    )
-    small = measure.round_robin(
-        available, lambda s: measure.timed(lambda: s.train(w2)), args.rounds
-    )
-    for system in available:
-        name = system.name
-        results["W1", "train", name] = len(w1.X) * w1.epochs / measure.median(train[name])
-        results["W1", "inference", name] = len(w1.X) / measure.median(infer[name])
-        results["W2", "train time", name] = measure.median(small[name])
-        for key, values in (
-            ("W1 train s", train),
-            ("W1 inference s", infer),
-            ("W2 train s", small),
-        ):
-            records.append(
-                {"kind": "timing", "system": name, "measure": key, "seconds": values[name]}
-            )
-    if not args.no_memory:
-        for system in available:
-            if system.name != "GEMM bound":
-                added = measure.peak_memory_added(system.name, "W1")
-                if added is not None:
-                    results["W1", "memory", system.name] = added
-    check = guard.same_loss(w1, with_pytorch=any(s.name == "pytorch" for s in available))
-
-    lines = report(results, [s.name for s in available], machine, notes, check)
+    lines = report(values, settings, machine, notes, checks, baseline)
     print("\n".join(lines))
+    records: list[dict[str, Any]] = [{"kind": "environment", **machine}]
+    if baseline is not None:
+        records.append(
+            {
+                "kind": "baseline",
+                "spec": baseline.spec,
+                "label": baseline.label,
+                **baseline.description,
+            }
+        )
     records += [
-        {"kind": "result", "workload": w, "measure": m, "system": s, "value": v}
-        for (w, m, s), v in results.items()
+        {
+            "kind": "result",
+            "workload": w,
+            "measure": m,
+            "threads": s,
+            "system": name,
+            "rounds": v,
+            "median": median_value(v),
+        }
+        for (w, m, s, name), v in values.items()
     ]
-    records += [{"kind": "target", **t} for t in evaluate_targets(results)]
-    records += [{"kind": "reference", **r} for r in evaluate_references(results)]
-    records.append({"kind": "correctness", **check})
+    for setting in settings:
+        records += [
+            {"kind": "target", "threads": setting.name, **t}
+            for t in evaluate_targets(values, setting.name)
+        ]
+        records += [
+            {"kind": "reference", "threads": setting.name, **r}
+            for r in evaluate_references(values, setting.name)
+        ]
+    records += [{"kind": "correctness", **check} for check in checks]
     Path(args.json).write_text("".join(json.dumps(r) + "\n" for r in records))
     print(f"\nJSON lines: {args.json}")
     return 0
 
 
-def evaluate_targets(results: dict[tuple[str, str, str], float]) -> list[dict[str, Any]]:
-    """Each target with nnkit's ratio to the other system and whether it was met."""
+def measure_all(
+    args: argparse.Namespace, settings: Sequence[ThreadSetting], baseline: Baseline | None
+) -> tuple[Values, list[str], list[dict[str, Any]]]:
+    """Warm up and time every chosen workload on every system at every thread setting."""
+    from benchmarks import cnn_systems, guard, measure, systems, workloads
+
+    values: Values = {}
+    notes: list[str] = []
+    checks: list[dict[str, Any]] = []
+
+    def timed_rounds(workload, measure_name: str, action: str, lineup, rounds: int) -> None:
+        print(
+            f"{workload.name} {measure_name}: {rounds} rounds of {len(lineup)} systems at "
+            f"{' and '.join(setting.name for setting in settings)} ...",
+            file=sys.stderr,
+            flush=True,
+        )
+        times = measure.interleaved_rounds(
+            lineup,
+            settings,
+            lambda system, setting: measure.time_job(system, workload, action, setting.threads),
+            rounds,
+        )
+        samples = len(workload.X) * (workload.epochs if action == "train" else 1)
+        for (setting, name), seconds in times.items():
+            per_round = seconds if measure_name == "train time" else [samples / s for s in seconds]
+            values[workload.name, measure_name, setting, name] = per_round
+
+    def warm_up(workload, lineup, n_samples: int) -> None:
+        warm = replace(workload.head(n_samples), epochs=1)
+        for system in lineup:
+            for setting in settings:
+                measure.time_job(system, warm, "train", setting.threads)
+                measure.time_job(system, warm, "predict", setting.threads)
+
+    if "W1" in args.workloads or "W2" in args.workloads:
+        lineup, mlp_notes = systems.available_systems()
+        notes += mlp_notes
+        if baseline is not None:
+            lineup.append(baseline)
+        if "W1" in args.workloads:
+            w1 = workloads.mnist_like(args.samples)
+            warm_up(w1, lineup, 1024)
+            timed_rounds(w1, "train", "train", lineup, args.rounds)
+            # Inference is short: three times the rounds for a steadier median.
+            timed_rounds(w1, "inference", "predict", lineup, 3 * args.rounds)
+        if "W2" in args.workloads:
+            w2 = workloads.digits()
+            warm_up(w2, lineup, 256)
+            timed_rounds(w2, "train time", "train", lineup, args.rounds)
+        if "W1" in args.workloads and not args.no_memory:
+            for system in lineup:
+                if system.name not in ("GEMM bound", "baseline"):
+                    added = measure.peak_memory_added(system.name, "W1")
+                    if added is not None:
+                        values["W1", "memory", None, system.name] = [added]
+        if "W1" in args.workloads:
+            with_pytorch = any(s.name == "pytorch" for s in lineup)
+            checks.append({"workload": "W1", **guard.same_loss(w1, with_pytorch, baseline)})
+    if "W3" in args.workloads:
+        lineup, cnn_notes = cnn_systems.available_cnn_systems()
+        notes += cnn_notes
+        if baseline is not None and baseline.description.get("vision"):
+            lineup.append(baseline)
+        w3 = workloads.small_cnn(args.cnn_samples)
+        warm_up(w3, lineup, 128)
+        timed_rounds(w3, "train", "train", lineup, args.cnn_rounds)
+        timed_rounds(w3, "inference", "predict", lineup, args.cnn_rounds)
+        with_pytorch = any(s.name == "pytorch NCHW" for s in lineup)
+        checks.append({"workload": "W3", **guard.same_cnn_loss(w3, with_pytorch)})
+    return values, notes, checks
+
+
+def median_value(values: Sequence[float]) -> float:
+    from benchmarks.measure import median
+
+    return median(values)
+
+
+def _values(
+    values: Values, workload: str, measure: str, setting: str | None, system: str
+) -> list[float] | None:
+    """A system's values at ``setting``, or those measured once for all settings."""
+    found = values.get((workload, measure, setting, system))
+    return found if found is not None else values.get((workload, measure, None, system))
+
+
+def ratio(
+    values: Values, workload: str, measure: str, setting: str, ours: str, other: str
+) -> Spread | None:
+    """The `Spread` of ``ours`` / ``other`` across the rounds, each round's values paired
+    (they ran minutes apart at most); None when either was not measured."""
+    from benchmarks.measure import spread
+
+    mine, theirs = (_values(values, workload, measure, setting, s) for s in (ours, other))
+    if not mine or not theirs:
+        return None
+    if len(mine) != len(theirs):  # measured once each (memory): the ratio of the medians
+        mine, theirs = [median_value(mine)], [median_value(theirs)]
+    return spread([a / b if b else float("inf") for a, b in zip(mine, theirs)])
+
+
+def evaluate_targets(values: Values, setting: str) -> list[dict[str, Any]]:
+    """Each target with nnkit's ratio to the other system at ``setting`` and whether its
+    median meets the target."""
     evaluated = []
     for workload, measure_name, other, comparison, bound in TARGETS:
-        ours = results.get((workload, measure_name, "nnkit"))
-        theirs = results.get((workload, measure_name, other))
-        if ours is None or theirs is None:
+        found = ratio(values, workload, measure_name, setting, "nnkit", other)
+        if found is None:
             continue
-        ratio = ours / theirs if theirs else float("inf")
-        met = ratio >= bound if comparison == ">=" else ratio <= bound
+        met = found.median >= bound if comparison == ">=" else found.median <= bound
         evaluated.append(
             {
                 "workload": workload,
                 "measure": measure_name,
                 "versus": other,
-                "ratio": round(ratio, 3),
+                "ratio": round(found.median, 3),
+                "low": round(found.low, 3),
+                "high": round(found.high, 3),
                 "target": f"{comparison} {bound}",
                 "met": met,
             }
@@ -141,76 +313,157 @@ def evaluate_targets(results: dict[tuple[str, str, str], float]) -> list[dict[st
     return evaluated
 
 
-def evaluate_references(results: dict[tuple[str, str, str], float]) -> list[dict[str, Any]]:
+def evaluate_references(
+    values: Values, setting: str, pairs: Sequence[tuple[str, str, str, str]] = tuple(REFERENCES)
+) -> list[dict[str, Any]]:
     """The ratios reported without a target (see `REFERENCES`)."""
     evaluated = []
-    for workload, measure_name, ours, other in REFERENCES:
-        mine = results.get((workload, measure_name, ours))
-        theirs = results.get((workload, measure_name, other))
-        if mine is not None and theirs:
+    for workload, measure_name, ours, other in pairs:
+        found = ratio(values, workload, measure_name, setting, ours, other)
+        if found is not None:
             evaluated.append(
                 {
                     "workload": workload,
                     "measure": measure_name,
                     "system": ours,
                     "versus": other,
-                    "ratio": round(mine / theirs, 3),
+                    "ratio": round(found.median, 3),
+                    "low": round(found.low, 3),
+                    "high": round(found.high, 3),
                 }
             )
     return evaluated
 
 
-def report(results, names, machine, notes, check) -> list[str]:
+def _figure(item: dict[str, Any] | None) -> str:
+    if item is None:
+        return "-"
+    return f"{item['ratio']:.2f}x [{item['low']:.2f}-{item['high']:.2f}]"
+
+
+def system_tables(
+    values: Values,
+    settings: Sequence[ThreadSetting],
+    workloads_measures: Sequence[tuple[str, str]],
+) -> list[str]:
+    """One table per thread setting: each system's median of each measure."""
     from nnkit.tables import format_table
 
+    units = {"train": "samples/s", "inference": "samples/s", "train time": "s", "memory": "MiB"}
+    columns = [(w, m) for w, m in workloads_measures if any(key[:2] == (w, m) for key in values)]
+    if not columns:
+        return []
+    names = list(dict.fromkeys(key[3] for key in values if key[:2] in columns))
+    lines = []
+    for setting in settings:
+        rows = []
+        for name in names:
+            row = [name]
+            for workload, measure_name in columns:
+                found = _values(values, workload, measure_name, setting.name, name)
+                if found is None:
+                    row.append("-")
+                elif measure_name == "train time":
+                    row.append(f"{median_value(found):.2f}")
+                else:
+                    row.append(f"{median_value(found):,.0f}")
+            rows.append(row)
+        headers = ["system", *(f"{w} {m} {units[m]}" for w, m in columns)]
+        lines += [f"at {setting.name} (medians):", format_table(headers, rows), ""]
+    return lines
+
+
+def report(
+    values: Values,
+    settings: Sequence[ThreadSetting],
+    machine: dict[str, Any],
+    notes: Sequence[str],
+    checks: Sequence[dict[str, Any]],
+    baseline: Baseline | None = None,
+) -> list[str]:
+    """The lines printed at the end of a run."""
+    from nnkit.tables import format_table
+
+    lines = system_tables(
+        values,
+        settings,
+        [("W1", "train"), ("W1", "inference"), ("W2", "train time"), ("W1", "memory")],
+    )
+    lines += system_tables(values, settings, [("W3", "train"), ("W3", "inference")])
+    names = [setting.name for setting in settings]
+    by_setting = {name: evaluate_targets(values, name) for name in names}
     rows = []
-    for name in names:
+    for target in by_setting[names[0]]:
+        others = [
+            next(
+                (
+                    t
+                    for t in by_setting[name]
+                    if t["workload"] == target["workload"]
+                    and t["measure"] == target["measure"]
+                    and t["versus"] == target["versus"]
+                ),
+                None,
+            )
+            for name in names
+        ]
         rows.append(
             [
-                name,
-                f"{results['W1', 'train', name]:,.0f}",
-                f"{results['W1', 'inference', name]:,.0f}",
-                f"{results['W2', 'train time', name]:.2f}",
-                f"{results['W1', 'memory', name]:.0f}"
-                if ("W1", "memory", name) in results
-                else "-",
+                f"{target['workload']} {target['measure']}",
+                f"vs {target['versus']}",
+                f"[{target['target']}]",
+                *(_figure(other) for other in others),
+                "met" if target["met"] else "NOT met",
             ]
         )
-    lines = [
-        format_table(
-            [
-                "system",
-                "W1 train samples/s",
-                "W1 inference samples/s",
-                "W2 train s",
-                "W1 train MiB",
-            ],
-            rows,
-        ),
-        "",
-        "nnkit's ratio to each system (targets in brackets):",
+    if rows:
+        lines.append(
+            "nnkit's ratio to each system: median of the rounds [lowest-highest]; targets in "
+            f"brackets, judged at {names[0]}:"
+        )
+        lines.append(_indent(format_table(["", "", "target", *names, "verdict"], rows)))
+    references = {name: evaluate_references(values, name) for name in names}
+    rows = [
+        [
+            f"{reference['workload']} {reference['measure']}",
+            f"{reference['system']} vs {reference['versus']}",
+            *(_figure(_match(references[name], reference)) for name in names),
+        ]
+        for reference in references[names[0]]
     ]
-    for target in evaluate_targets(results):
-        verdict = "met" if target["met"] else "NOT met"
+    if rows:
+        lines.append("for reference, without a target (a time ratio below 1 is faster):")
+        lines.append(_indent(format_table(["", "", *names], rows)))
+    if baseline is not None:
+        pairs = [(w, m, "nnkit", "baseline") for w, m in BASELINE_MEASURES]
+        compared = {name: evaluate_references(values, name, pairs) for name in names}
+        rows = [
+            [
+                f"{item['workload']} {item['measure']}",
+                *(_figure(_match(compared[name], item)) for name in names),
+            ]
+            for item in compared[names[0]]
+        ]
+        if rows:
+            version = baseline.description["nnkit"]
+            lines.append(
+                f"nnkit against the baseline, {baseline.label}: nnkit {version} from "
+                f"{baseline.description['path']} (a time ratio below 1 is faster):"
+            )
+            lines.append(_indent(format_table(["", *names], rows)))
+    for check in checks:
+        losses = ", ".join(f"{name} {loss:.6f}" for name, loss in check["losses"].items())
+        verdict = "same" if check["same"] else "DIFFERENT"
         lines.append(
-            f"  {target['workload']} {target['measure']:<11} vs {target['versus']:<13} "
-            f"{target['ratio']:>6.2f}x  [{target['target']}]  {verdict}"
+            f"correctness guard, {check['workload']}: same start and batches, loss {losses} "
+            f"({verdict})"
         )
-    lines.append("for reference, without a target (a time ratio below 1 is faster):")
-    for reference in evaluate_references(results):
-        lines.append(
-            f"  {reference['workload']} {reference['measure']:<11} {reference['system']:<10} "
-            f"vs {reference['versus']:<10} {reference['ratio']:>6.2f}x"
-        )
-    losses = ", ".join(f"{name} {loss:.6f}" for name, loss in check["losses"].items())
-    verdict = "same" if check["same"] else "DIFFERENT"
-    lines.append(f"correctness guard: same start and batches, loss {losses} ({verdict})")
     blas = machine["blas"]
     if isinstance(blas, list):
         for pool in blas:
             lines.append(
-                f"BLAS: {pool['internal_api']} {pool['version']} {pool['architecture']}, "
-                f"{pool['num_threads']} threads ({Path(pool['filepath']).name})"
+                f"threads: {pool['internal_api']} {pool['version']} {pool['architecture']}, "
+                f"{pool['num_threads']} by default ({Path(pool['filepath']).name})"
             )
     versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items() if v)
     lines.append(f"versions: python {machine['python']}, {versions}")
@@ -218,4 +471,13 @@ def report(results, names, machine, notes, check) -> list[str]:
     if machine["unset_for_this_run"]:
         lines.append(f"unset for this run: {', '.join(machine['unset_for_this_run'])}")
     lines += [f"note: {note}" for note in notes]
-    return lines
+    return "\n".join(lines).splitlines()
+
+
+def _match(items: list[dict[str, Any]], like: dict[str, Any]) -> dict[str, Any] | None:
+    keys = ("workload", "measure", "system", "versus")
+    return next((i for i in items if all(i.get(k) == like.get(k) for k in keys)), None)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())

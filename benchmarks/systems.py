@@ -14,38 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.nnkit_systems import NNKit
 from benchmarks.numpy_loop import NumpyLoop
 from benchmarks.workloads import INFERENCE_BATCH, Workload
-
-
-class NNKit:
-    name = "nnkit"
-
-    @staticmethod
-    def network(workload: Workload, seed: int | None = 0):
-        """The workload's network: ReLU hidden layers, softmax output, plain SGD."""
-        import nnkit
-
-        return nnkit.Network(
-            [nnkit.Dense(units, activation="relu") for units in workload.hidden]
-            + [nnkit.Dense(workload.n_classes, activation="softmax")],
-            loss="cross_entropy",
-            optimizer=nnkit.optimizer("sgd", learning_rate=workload.learning_rate),
-            seed=seed,
-        )
-
-    def train(self, workload: Workload, seed: int = 0) -> None:
-        self.net = self.network(workload, seed)
-        self.net.fit(
-            workload.X,
-            workload.y,
-            epochs=workload.epochs,
-            batch_size=workload.batch_size,
-            verbose=0,
-        )
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.net.predict(X, batch_size=INFERENCE_BATCH)
 
 
 class ScikitLearn:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 #: Samples per batch when the workloads measure inference.
 INFERENCE_BATCH = 1024
+#: The same for the convolutional network of W3, whose im2col columns would take 230 MB
+#: for a batch of 1024 images; 256 images take 58 MB.
+CNN_INFERENCE_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -15,9 +18,9 @@ class Workload:
     """A classification task: data, layer widths, and how to train on it."""
 
     name: str
-    X: np.ndarray  # (n_samples, n_features), float32
+    X: np.ndarray  # (n_samples, n_features), or (n_samples, 1, 28, 28) for W3; float32
     y: np.ndarray  # integer class labels
-    hidden: tuple[int, ...]
+    hidden: tuple[int, ...]  # dense widths (after the convolutions, for W3)
     n_classes: int
     batch_size: int
     epochs: int
@@ -26,6 +29,10 @@ class Workload:
     @property
     def layer_sizes(self) -> list[int]:
         return [self.X.shape[1], *self.hidden, self.n_classes]
+
+    def head(self, n_samples: int) -> Workload:
+        """The same task on its first ``n_samples`` samples."""
+        return replace(self, X=self.X[:n_samples], y=self.y[:n_samples])
 
 
 def mnist_like(n_samples: int = 60_000, seed: int = 0) -> Workload:
@@ -44,6 +51,30 @@ def digits() -> Workload:
 
     X, y = nnkit.datasets.load_digits()
     return Workload("W2", X.astype(np.float32), y, (32,), 10, batch_size=32, epochs=50)
+
+
+def small_cnn(n_samples: int = 20_000, seed: int = 0) -> Workload:
+    """W3: 20,000 synthetic 1x28x28 float32 images (standard normal pixels, labels from a
+    random linear teacher), batch 64, one epoch, for the small CNN every W3 system builds:
+    conv 32 3x3 same -> relu -> max_pool 2 -> conv 64 3x3 same -> relu -> max_pool 2 ->
+    flatten -> dense 128 relu -> dense 10 softmax."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_samples, 1, 28, 28), dtype=np.float32)
+    teacher = rng.standard_normal((28 * 28, 10), dtype=np.float32)
+    y = np.argmax(X.reshape(n_samples, -1) @ teacher, axis=1)
+    return Workload("W3", X, y, (128,), 10, batch_size=64, epochs=1)
+
+
+def build(name: str, n_samples: int | None = None) -> Workload:
+    """A workload by name (``W1``, ``W2``, ``W3``), with ``n_samples`` for W1 and W3: the
+    same data in every process that asks, since each is generated from a fixed seed."""
+    if name == "W1":
+        return mnist_like(n_samples or 60_000)
+    if name == "W2":
+        return digits()
+    if name == "W3":
+        return small_cnn(n_samples or 20_000)
+    raise ValueError(f"unknown workload {name!r}: expected W1, W2 or W3")
 
 
 def initial_weights(workload: Workload, seed: int = 1) -> list[np.ndarray]:

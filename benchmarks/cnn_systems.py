@@ -1,0 +1,161 @@
+"""W3's systems besides nnkit: PyTorch in both memory formats, the NumPy CNN, the GEMM bound.
+
+Each builds conv 32 3x3 same -> relu -> max_pool 2 -> conv 64 3x3 same -> relu ->
+max_pool 2 -> flatten -> dense 128 relu -> dense 10 softmax and trains it with plain SGD
+on the same images, in the same batches, as every other system.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from benchmarks.nnkit_systems import VISION_PLUGIN, NNKitCNN, vision_missing
+from benchmarks.numpy_cnn import NumpyCNN
+from benchmarks.workloads import CNN_INFERENCE_BATCH, Workload
+
+
+class PyTorchCNN:
+    """The network as ``nn.Sequential`` with ``torch.optim.SGD``, in PyTorch's default
+    memory format (NCHW) or in ``channels_last``, which its CPU convolutions prefer."""
+
+    def __init__(self, channels_last: bool = False) -> None:
+        import torch
+
+        torch.set_num_threads(os.cpu_count() or 1)
+        self.torch = torch
+        self.name = "pytorch channels_last" if channels_last else "pytorch NCHW"
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+
+    def model(self, workload: Workload):
+        nn = self.torch.nn
+        channels, height, width = workload.X.shape[1:]
+        return nn.Sequential(
+            nn.Conv2d(channels, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(64 * (height // 4) * (width // 4), workload.hidden[0]),
+            nn.ReLU(),
+            nn.Linear(workload.hidden[0], workload.n_classes),
+        ).to(memory_format=self.memory_format)
+
+    def train(self, workload: Workload, seed: int = 0) -> None:
+        torch = self.torch
+        torch.manual_seed(seed)
+        self.net = self.model(workload)
+        optimizer = torch.optim.SGD(self.net.parameters(), lr=workload.learning_rate)
+        loss_function = torch.nn.CrossEntropyLoss()
+        X, y = torch.from_numpy(workload.X), torch.from_numpy(workload.y.astype(np.int64))
+        generator = torch.Generator().manual_seed(seed)
+        for _ in range(workload.epochs):
+            order = torch.randperm(len(X), generator=generator)
+            for start in range(0, len(X), workload.batch_size):
+                rows = order[start : start + workload.batch_size]
+                optimizer.zero_grad()
+                batch = X[rows].contiguous(memory_format=self.memory_format)
+                loss_function(self.net(batch), y[rows]).backward()
+                optimizer.step()
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        torch = self.torch
+        with torch.no_grad():
+            tensor = torch.from_numpy(X)
+            return np.concatenate(
+                [
+                    torch.softmax(
+                        self.net(
+                            tensor[start : start + CNN_INFERENCE_BATCH].contiguous(
+                                memory_format=self.memory_format
+                            )
+                        ),
+                        1,
+                    ).numpy()
+                    for start in range(0, len(X), CNN_INFERENCE_BATCH)
+                ]
+            )
+
+
+class GemmBoundCNN:
+    """Only the matrix products of an im2col design of the network, on preallocated
+    arrays: per training step the four forward products (two convolutions as
+    ``cols @ K``, two dense layers), the four weight gradients, and the three
+    back-propagated gradients a network needs (none into the images). No im2col NumPy
+    implementation of the same step can take less time."""
+
+    name = "GEMM bound"
+
+    @staticmethod
+    def shapes(workload: Workload, m: int) -> list[tuple[int, int, int]]:
+        """``(rows, inner, columns)`` of each forward product for a batch of ``m``."""
+        channels, height, width = workload.X.shape[1:]
+        pixels1, pixels2 = height * width, height * width // 4
+        flat = 64 * pixels2 // 4
+        return [
+            (m * pixels1, 9 * channels, 32),
+            (m * pixels2, 9 * 32, 64),
+            (m, flat, workload.hidden[0]),
+            (m, workload.hidden[0], workload.n_classes),
+        ]
+
+    def train(self, workload: Workload, seed: int = 0) -> None:
+        self.workload = workload
+        products = self._arrays(workload.batch_size, seed)
+        steps = -(-len(workload.X) // workload.batch_size) * workload.epochs
+        for _ in range(steps):
+            for A, K, Z in products:
+                np.matmul(A, K, out=Z)
+            # Z stands in for dZ, and dA for the gradient of the columns (or inputs).
+            for index, (A, K, Z) in enumerate(reversed(products)):
+                np.matmul(A.T, Z, out=self.dK[-1 - index])
+                if index < len(products) - 1:
+                    np.matmul(Z, K.T, out=self.dA[-1 - index])
+
+    def _arrays(self, m: int, seed: int = 0) -> list[tuple[np.ndarray, ...]]:
+        """``(A, K, Z)`` of every product for a batch of ``m``, and the gradients' arrays."""
+        rng = np.random.default_rng(seed)
+        shapes = self.shapes(self.workload, m)
+        products = [
+            (
+                np.ones((rows, inner), np.float32),  # im2col columns, or the layer's input
+                rng.standard_normal((inner, columns), dtype=np.float32),
+                np.empty((rows, columns), np.float32),
+            )
+            for rows, inner, columns in shapes
+        ]
+        self.dK = [np.empty_like(K) for _, K, _ in products]
+        self.dA = [np.empty_like(A) for A, _, _ in products]
+        return products
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        products = self._arrays(CNN_INFERENCE_BATCH)
+        Z = products[-1][2]
+        for _ in range(-(-len(X) // CNN_INFERENCE_BATCH)):
+            for A, K, Z in products:
+                np.matmul(A, K, out=Z)
+        return Z
+
+
+def available_cnn_systems() -> tuple[list[Any], list[str]]:
+    """W3's systems that can run here, and notes on those that cannot."""
+    systems: list[Any] = []
+    notes = []
+    missing = vision_missing()
+    if missing is None:
+        systems.append(NNKitCNN())
+    else:
+        notes.append(
+            f"W3: nnkit's convolution layers ({VISION_PLUGIN}) are {missing}, so nnkit was "
+            "skipped: pip install ./plugins/nnkit-vision"
+        )
+    systems += [NumpyCNN(), GemmBoundCNN()]
+    try:
+        systems += [PyTorchCNN(), PyTorchCNN(channels_last=True)]
+    except ImportError:
+        notes.append("W3: PyTorch is not installed, so it was skipped: pip install torch")
+    return systems, notes
