@@ -6,7 +6,7 @@ import math
 import os
 import sys
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
@@ -27,6 +27,7 @@ from nnkit.history import History
 from nnkit.metrics import Metric
 from nnkit.progress import progress_callback
 from nnkit.registry import default_registry
+from nnkit.streams import Chunks, ChunkSource
 from nnkit.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -65,12 +66,31 @@ def fit(
             real_number(limit, name, POSITIVE)
     reporter = progress_callback(verbose, stream)
 
-    X = as_features(X, network.dtype, network.input_shape)
-    network._ensure_built(X.shape[1:])
-    network.layers[0].check_input(X)
-    # perf: class labels stay compact (booleans); batches are converted as they are drawn.
-    Y = as_targets(y, X.shape[0], network.n_outputs, network.loss, network.dtype, compact=True)
-    weights = _combined_weights(sample_weight, class_weight, Y, network.dtype)
+    chunked: _ChunkedEpochs | None = None
+    if y is None:  # chunks of data larger than memory
+        if validation_split:
+            raise ConfigurationError(
+                "validation_split needs the data in memory; with chunks, give "
+                "validation_data=(X_val, y_val)"
+            )
+        if sample_weight is not None:
+            raise ConfigurationError(
+                "with chunks, give each chunk's sample weights as the third item of the "
+                "chunk, (X_chunk, y_chunk, w_chunk), or nnkit.chunks(X, y, sample_weight)"
+            )
+        chunked = _ChunkedEpochs(network, X, epochs, class_weight)
+        X, Y, weights = chunked.first
+        steps_per_epoch = chunked.steps_per_epoch(batch_size)
+    else:
+        X = as_features(X, network.dtype, network.input_shape)
+        network._ensure_built(X.shape[1:])
+        network.layers[0].check_input(X)
+        # perf: class labels stay compact (booleans); batches are converted as drawn.
+        Y = as_targets(
+            y, X.shape[0], network.n_outputs, network.loss, network.dtype, compact=True
+        )
+        weights = _combined_weights(sample_weight, class_weight, Y, network.dtype)
+        steps_per_epoch = -(-X.shape[0] // batch_size)
     metric_map = network.resolve_metrics(metrics)
 
     validation = None
@@ -103,7 +123,7 @@ def fit(
     context = TrainingContext(
         network=network,
         epochs=epochs,
-        steps_per_epoch=-(-X.shape[0] // batch_size),
+        steps_per_epoch=steps_per_epoch,
         logged=tuple(logged),
         higher_is_better=higher,
     )
@@ -123,13 +143,14 @@ def fit(
         clip_value,
     )
     with network.training_session():
-        return _run_epochs(runner, epochs, validation)
+        return _run_epochs(runner, epochs, validation, chunked)
 
 
 def _run_epochs(
     runner: _EpochRunner,
     epochs: int,
     validation: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None,
+    chunked: _ChunkedEpochs | None = None,
 ) -> History:
     network, callback_list, metric_map = runner.network, runner.callbacks, runner.metrics
     history = History()
@@ -141,7 +162,7 @@ def _run_epochs(
     for epoch in range(1, epochs + 1):
         for callback in callback_list:
             callback.on_epoch_begin(epoch)
-        logs = runner.run(epoch)
+        logs = runner.run(epoch, None if chunked is None else chunked.epoch(epoch))
         if validation is not None:
             X_val, Y_val, w_val = validation
             scores = network.evaluate_arrays(X_val, Y_val, metric_map, sample_weight=w_val)
@@ -154,6 +175,61 @@ def _run_epochs(
     for callback in callback_list:
         callback.on_train_end(logs)
     return history
+
+
+#: One chunk as the training loop takes it: features, compact targets, weights ``(1, n)``.
+Chunk = tuple[np.ndarray, np.ndarray, "np.ndarray | None"]
+
+
+class _ChunkedEpochs:
+    """The chunks of each epoch, checked and converted as they arrive; the first chunk
+    is read before training to build the network and check the settings."""
+
+    def __init__(
+        self, network: Network, source: Any, epochs: int, class_weight: Any
+    ) -> None:
+        self.network, self.class_weight = network, class_weight
+        self.raw = source
+        self.source = ChunkSource(source, epochs)
+        self._first_epoch = iter(self.source)
+        first = next(self._first_epoch, None)
+        if first is None:
+            raise DataError("the chunk source gave no chunks: there is nothing to train on")
+        X, Y, W = self._checked(0, first)
+        self.first = (X, Y, None if W is None else W[0])
+
+    def steps_per_epoch(self, batch_size: int) -> int | None:
+        """Batches per epoch when the chunk sizes are known in advance (`nnkit.chunks`)."""
+        if not isinstance(self.raw, Chunks):
+            return None
+        edges = self.raw.boundaries
+        return sum(-(-(b - a) // batch_size) for a, b in zip(edges[:-1], edges[1:]))
+
+    def epoch(self, number: int) -> Iterator[Chunk]:
+        if number == 1:
+            yield self._as_loop_chunk(self.first)
+            chunks: Iterable[tuple[Any, Any, Any]] = self._first_epoch
+        else:
+            chunks = self.source
+        for index, chunk in enumerate(chunks, start=1 if number == 1 else 0):
+            yield self._checked(index, chunk)
+
+    def _as_loop_chunk(self, chunk: tuple[Any, Any, Any]) -> Chunk:
+        X, Y, W = chunk
+        return X, Y, None if W is None else W.reshape(1, -1)
+
+    def _checked(self, index: int, chunk: tuple[Any, Any, Any]) -> Chunk:
+        network = self.network
+        X_raw, y_raw, w_raw = chunk
+        X = as_features(X_raw, network.dtype, network.input_shape, name=f"X of chunk {index}")
+        network._ensure_built(X.shape[1:])
+        network.layers[0].check_input(X)
+        Y = as_targets(
+            y_raw, X.shape[0], network.n_outputs, network.loss, network.dtype,
+            name=f"y of chunk {index}", compact=True,
+        )
+        W = _combined_weights(w_raw, self.class_weight, Y, network.dtype)
+        return X, Y, None if W is None else W.reshape(1, -1)
 
 
 def _combined_weights(
@@ -260,15 +336,35 @@ class _EpochRunner:
         self.workspace = Workspace()
         self.diverged = False
 
-    def run(self, epoch: int) -> dict[str, float]:
-        network, X, Y, W = self.network, self.X, self.Y, self.weights
+    def run(self, epoch: int, chunks: Iterable[Chunk] | None = None) -> dict[str, float]:
+        """One epoch over the data in memory or, for data larger than memory, over
+        ``chunks``: the loss and metrics are those of the whole epoch either way."""
+        network = self.network
+        self.loss_total, self.seen, self.batch = 0.0, 0, 0
+        # A fresh state per epoch: each metric is computed over the epoch's samples.
+        self.states = {name: metric.init_state() for name, metric in self.metrics.items()}
+        for X, Y, W in [(self.X, self.Y, self.weights)] if chunks is None else chunks:
+            self._run_chunk(epoch, X, Y, W)
+            if network.stop_training:
+                break
+        if not self.seen:
+            raise DataError("the training data had no samples this epoch")
+        logs = {"loss": self.loss_total / self.seen}
+        logs.update(
+            {name: metric.result(self.states[name]) for name, metric in self.metrics.items()}
+        )
+        return logs
+
+    def _run_chunk(self, epoch: int, X: np.ndarray, Y: np.ndarray, W: np.ndarray | None) -> None:
+        """Mini-batch steps over the samples ``X`` (targets ``Y``, weights ``W`` of shape
+        ``(1, n)`` or ``None``), shuffled by the network's generator."""
+        network, states = self.network, self.states
         workspace = buffers = self.workspace
         n = X.shape[0]
         order = network.shuffle_rng.permutation(n) if self.shuffle else None
-        loss_total, seen = 0.0, 0
-        # A fresh state per epoch: each metric is computed over the epoch's samples.
-        states = {name: metric.init_state() for name, metric in self.metrics.items()}
-        for batch, start in enumerate(range(0, n, self.batch_size), start=1):
+        for start in range(0, n, self.batch_size):
+            self.batch += 1
+            batch = self.batch
             for callback in self.batch_begin:
                 callback.on_batch_begin(batch)
             stop = min(start + self.batch_size, n)
@@ -304,18 +400,15 @@ class _EpochRunner:
             if not self.diverged and not math.isfinite(batch_loss):
                 self.diverged = True
                 _warn_diverged(network, batch_loss, epoch, batch)
-            loss_total += batch_loss * m
+            self.loss_total += batch_loss * m
             for name, metric in self.metrics.items():
                 metric.update(states[name], A, Y_batch)
             network.backward(A, Y_batch, workspace, W_batch)
             if self.clipping:
                 clip_gradients(network.store.grads, self.clip_norm, self.clip_value)
             network.update()
-            seen += m
+            self.seen += m
             for callback in self.batch_end:
                 callback.on_batch_end(batch, {"loss": batch_loss})
             if network.stop_training:
                 break
-        logs = {"loss": loss_total / seen}
-        logs.update({name: metric.result(states[name]) for name, metric in self.metrics.items()})
-        return logs
