@@ -54,6 +54,7 @@ from nnkit.registry import (
     schedule,
 )
 from nnkit.schedules import Schedule
+from nnkit.streams import chunks
 from nnkit.workspace import Workspace
 
 __all__ = [
@@ -72,6 +73,7 @@ __all__ = [
     "Initializer",
     "Layer",
     "Workspace",
+    "chunks",
     "Loss",
     "Metric",
     "Optimizer",

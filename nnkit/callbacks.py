@@ -29,7 +29,8 @@ class TrainingContext:
         network: the network being trained; set ``network.stop_training = True`` to stop
             after the current batch.
         epochs: the number of epochs asked for.
-        steps_per_epoch: batches per epoch.
+        steps_per_epoch: batches per epoch (``None`` when chunks of unknown size are
+            read from a generator).
         logged: the name of every quantity each epoch will log (``loss``, metrics, and
             ``val_`` versions with validation data).
         higher_is_better: for each logged quantity, whether larger is better.
@@ -37,7 +38,7 @@ class TrainingContext:
 
     network: Network
     epochs: int
-    steps_per_epoch: int
+    steps_per_epoch: int | None
     logged: tuple[str, ...]
     higher_is_better: dict[str, bool]
 

@@ -412,6 +412,23 @@ class Network:
             stream=stream,
         )
 
+    def partial_fit(
+        self,
+        X: Any,
+        y: Any = None,
+        batch_size: int = 32,
+        sample_weight: Any = None,
+        class_weight: dict[int, float] | None = None,
+    ) -> Network:
+        """One pass over ``X`` and ``y`` (or over chunks, with ``y=None``), continuing from
+        the current weights and optimizer state, as scikit-learn's ``partial_fit`` does.
+        Returns the network."""
+        self.fit(
+            X, y, epochs=1, batch_size=batch_size, sample_weight=sample_weight,
+            class_weight=class_weight, verbose=0,
+        )
+        return self
+
     def predict(self, X: Any, batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
         """The network's outputs for ``X`` of shape ``(n_samples, *sample_shape)``:
         shape ``(n_samples, n_outputs)``.

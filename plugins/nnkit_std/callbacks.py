@@ -169,6 +169,12 @@ class LearningRateScheduler(Callback):
     def on_batch_begin(self, batch: int) -> None:
         if self._unit == "step":
             steps = self.context.steps_per_epoch
+            if steps is None:
+                raise ConfigurationError(
+                    "a per-step schedule needs the number of batches per epoch, which a "
+                    "generator of chunks does not tell; give nnkit.chunks(X, y) instead, or "
+                    "run the schedule per='epoch'"
+                )
             step = (self._epoch - 1) * steps + batch - 1
             self._set(step, self.context.epochs * steps, f"step {step + 1}")
 
