@@ -4,6 +4,7 @@ model files, threads."""
 from __future__ import annotations
 
 import contextlib
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -168,3 +169,36 @@ def test_threads_sharing_a_cnn_get_exactly_their_serial_answers():
     with ThreadPoolExecutor(8) as pool:
         threaded = list(pool.map(lambda n: net.predict(X[:n], batch_size=16), sizes))
     assert all(np.array_equal(a, b) for a, b in zip(serial, threaded))
+
+
+def test_a_cnn_trains_on_the_digits_from_the_command_line(tmp_path):
+    """The digits as 1x8x8 images in an .npz file, a CNN spelt in --layers, saved,
+    loaded and predicted from the shell."""
+    import subprocess
+    import sys
+
+    X, y = nnkit.datasets.load_digits()
+    np.savez(tmp_path / "digits.npz", X=X.reshape(-1, 1, 8, 8), y=y)
+    model = tmp_path / "cnn.nnkit"
+    environ = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+
+    def nnkit_command(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "nnkit", *args], capture_output=True, text=True,
+            env=environ, timeout=600,
+        )
+
+    trained = nnkit_command(
+        "train", "--data", str(tmp_path / "digits.npz"), "--quiet", "--epochs", "10",
+        "--layers", "conv2d:16:3:padding=same,max_pool2d:2,flatten,dense:64",
+        "--save", str(model),
+    )
+    assert trained.returncode == 0, trained.stderr
+    accuracy = float(trained.stdout.split("test accuracy:")[1].split()[0])
+    assert accuracy >= 0.95, trained.stdout
+    loaded = nnkit.load(model)
+    assert [type(layer).__name__ for layer in loaded.layers][:2] == ["Conv2D", "MaxPool2D"]
+    predicted = nnkit_command("predict", str(model), str(tmp_path / "digits.npz"))
+    assert predicted.returncode == 0, predicted.stderr
+    classes = np.array([int(v) for v in predicted.stdout.splitlines()[1:]])
+    assert np.mean(classes == y) >= 0.95
