@@ -119,7 +119,7 @@ def test_partial_fit_continues_from_the_current_weights():
 
 
 def test_a_dask_array_streams_chunk_by_chunk():
-    da = pytest.importorskip("dask.array")
+    import dask.array as da
     X, y = digits()
     dX = da.from_array(X, chunks=(400, 64))
     dy = da.from_array(y, chunks=400)
@@ -168,3 +168,19 @@ def test_a_per_step_schedule_on_chunks_of_unknown_size_says_what_to_do():
     with pytest.raises(nnkit.ConfigurationError, match="needs the number of batches per epoch"):
         network().fit(read, callbacks=[schedule], verbose=0)
     network().fit(nnkit.chunks(X, y, rows=500), callbacks=[schedule], verbose=0)  # sizes known
+
+
+def test_the_estimators_train_incrementally_under_dask_ml():
+    import dask.array as da
+    from dask_ml.wrappers import Incremental
+
+    from nnkit.sklearn import NNClassifier
+    X, y = digits()
+    dX, dy = da.from_array(X, chunks=(300, 64)), da.from_array(y, chunks=300)
+    model = Incremental(NNClassifier(hidden_layer_sizes=(32,), random_state=0), scoring="accuracy")
+    scores = []
+    for _ in range(4):  # each call passes over the Dask array's blocks, one at a time
+        model.partial_fit(dX, dy, classes=np.arange(10))
+        scores.append(model.score(dX, dy))
+    assert scores[-1] > scores[0] and scores[-1] > 0.5
+    np.testing.assert_array_equal(model.predict(dX).compute(), model.estimator_.predict(X))
