@@ -8,7 +8,7 @@ import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, cast
 
 import numpy as np
 
@@ -35,6 +35,15 @@ SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 #: Samples evaluated at once by ``predict`` and ``evaluate``: large enough for BLAS to
 #: run at full speed, small enough that the buffers stay a few megabytes.
 INFERENCE_BATCH_SIZE = 1024
+
+
+class _FusedOutputLayer(Protocol):
+    """An output layer that back-propagates from ``dZ^L``, which a loss fused with its
+    activation computes directly (`Dense` is one)."""
+
+    def backward_from_dZ(
+        self, dZ: np.ndarray, ws: Workspace, need_input_gradient: bool = True
+    ) -> np.ndarray | None: ...
 
 
 class Network:
@@ -275,14 +284,15 @@ class Network:
             dZ = self.loss.fused_gradient(A, Y, out=workspace.buffer("dZ", A.shape, A.dtype))
             if sample_weight is not None:
                 dZ *= sample_weight
-            # build() fuses only an output layer that has backward_from_dZ.
-            dy = cast(Any, layers[last]).backward_from_dZ(dZ, workspace.child(last), last > 0)
+            output = cast(_FusedOutputLayer, layers[last])  # build() checked it can be
+            dy = output.backward_from_dZ(dZ, workspace.child(last), last > 0)
         else:
             dA = self.loss.gradient(A, Y)
             if sample_weight is not None:
                 dA = dA * sample_weight
             dy = layers[last].backward(dA.T, workspace.child(last), last > 0)
         for index in range(last - 1, -1, -1):
+            assert dy is not None  # only the first layer may skip its input gradient
             dy = layers[index].backward(dy, workspace.child(index), index > 0)
 
     def batch_loss(
