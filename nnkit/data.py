@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from nnkit.errors import ConfigurationError, DataError
 from nnkit.losses import Loss
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 
-def _as_numeric(values: Any, name: str, dtype: np.dtype) -> np.ndarray:
+def _as_numeric(values: Any, name: str, dtype: DTypeLike) -> np.ndarray:
     try:
         array = np.asarray(values)
     except Exception as error:  # ragged nested lists and the like

@@ -14,7 +14,7 @@ import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import numpy as np
 
@@ -244,7 +244,9 @@ class CsvTable:
         numbers = np.array([number for number, _ in lines])
         texts = [text for _, text in lines]
         self._check_widths(lines)
-        options = {"delimiter": self.delimiter, "quotechar": '"', "comments": None, "ndmin": 2}
+        options: dict[str, Any] = {
+            "delimiter": self.delimiter, "quotechar": '"', "comments": None, "ndmin": 2
+        }
         try:
             X = np.loadtxt(texts, usecols=self.features, dtype=np.float64, **options)
             labels = None

@@ -64,10 +64,12 @@ class Dense(Layer):
         return (self.units,)
 
     def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        assert self.n_inputs is not None, "build() sets n_inputs"
         # W^l is (n^l, n^{l-1}) and b^l is (n^l, 1), exactly as in the classic formulation.
         return {"W": (self.units, self.n_inputs), "b": (self.units, 1)}
 
     def initialize(self, rng: np.random.Generator) -> None:
+        assert self.n_inputs is not None, "build() sets n_inputs"
         fan_in, fan_out = self.n_inputs, self.units
         for name, initializer in (("W", self.kernel_initializer), ("b", self.bias_initializer)):
             target = self.params[name]

@@ -104,6 +104,7 @@ def to_onnx(
         raise ConfigurationError(
             "nothing to export yet: the network has no weights; fit it or call build(input_shape)"
         )
+    assert network.input_shape is not None, "a built network knows its input shape"
     graph = OnnxGraph(network.dtype, opset)
     x = "X"
     if feature_scaling is not None:  # (X - mean) / scale

@@ -8,7 +8,7 @@ import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, cast
 
 import numpy as np
 
@@ -35,6 +35,15 @@ SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 #: Samples evaluated at once by ``predict`` and ``evaluate``: large enough for BLAS to
 #: run at full speed, small enough that the buffers stay a few megabytes.
 INFERENCE_BATCH_SIZE = 1024
+
+
+class _FusedOutputLayer(Protocol):
+    """An output layer that back-propagates from ``dZ^L``, which a loss fused with its
+    activation computes directly (`Dense` is one)."""
+
+    def backward_from_dZ(
+        self, dZ: np.ndarray, ws: Workspace, need_input_gradient: bool = True
+    ) -> np.ndarray | None: ...
 
 
 class Network:
@@ -209,6 +218,7 @@ class Network:
     def _probe(self) -> None:
         """Run a batch of two zero samples forward and back through each layer and check
         the shapes and dtypes against what `build` was told, naming the culprit."""
+        assert self.input_shape is not None, "_build sets input_shape before probing"
         workspace = Workspace()
         x = np.zeros((2, *self.input_shape), dtype=self.dtype)
         inputs = []
@@ -221,9 +231,13 @@ class Network:
         for index in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[index]
             with _blaming(layer, index, "backward"):
-                dy = layer.backward(dy, workspace.child(index), True)
+                gradient = layer.backward(dy, workspace.child(index), True)
             expected = inputs[index].shape
-            _check_output(dy, expected, self.dtype, layer, index, "backward", "input gradient")
+            _check_output(
+                gradient, expected, self.dtype, layer, index, "backward", "input gradient"
+            )
+            assert isinstance(gradient, np.ndarray)  # _check_output refuses anything else
+            dy = gradient
 
     def _ensure_built(self, sample_shape: Sequence[int]) -> None:
         if not self.built:
@@ -270,13 +284,15 @@ class Network:
             dZ = self.loss.fused_gradient(A, Y, out=workspace.buffer("dZ", A.shape, A.dtype))
             if sample_weight is not None:
                 dZ *= sample_weight
-            dy = layers[last].backward_from_dZ(dZ, workspace.child(last), last > 0)
+            output = cast(_FusedOutputLayer, layers[last])  # build() checked it can be
+            dy = output.backward_from_dZ(dZ, workspace.child(last), last > 0)
         else:
             dA = self.loss.gradient(A, Y)
             if sample_weight is not None:
                 dA = dA * sample_weight
             dy = layers[last].backward(dA.T, workspace.child(last), last > 0)
         for index in range(last - 1, -1, -1):
+            assert dy is not None  # only the first layer may skip its input gradient
             dy = layers[index].backward(dy, workspace.child(index), index > 0)
 
     def batch_loss(
@@ -298,7 +314,8 @@ class Network:
         lock = self._weights_lock
         lock.acquire_write()
         try:
-            self.optimizer.update(self.store.values, self.store.grads, self.optimizer_state)
+            store = self._require_built("update")
+            self.optimizer.update(store.values, store.grads, self.optimizer_state)
         finally:
             lock.release_write()
 
@@ -441,7 +458,7 @@ class Network:
         self._ensure_built(X.shape[1:])
         self.layers[0].check_input(X)
         batch_size = positive_int(batch_size, "batch_size")
-        outputs = np.empty((X.shape[0], self.n_outputs), dtype=self.dtype)
+        outputs = np.empty((X.shape[0], self._built_n_outputs()), dtype=self.dtype)
         with self._weights_lock.reading(), self._workspaces.borrow() as workspace:
             for start in range(0, X.shape[0], batch_size):
                 batch = X[start : start + batch_size]
@@ -466,7 +483,7 @@ class Network:
         X = as_features(X, self.dtype, self.input_shape)
         self._ensure_built(X.shape[1:])
         self.layers[0].check_input(X)
-        Y = as_targets(y, X.shape[0], self.n_outputs, self.loss, self.dtype)
+        Y = as_targets(y, X.shape[0], self._built_n_outputs(), self.loss, self.dtype)
         weights = as_sample_weight(sample_weight, X.shape[0], self.dtype)
         return self.evaluate_arrays(X, Y, self.resolve_metrics(metrics), batch_size, weights)
 
@@ -510,6 +527,7 @@ class Network:
             metrics = self.loss.default_metrics
         if isinstance(metrics, (str, Metric)):
             metrics = [metrics]
+        named: list[tuple[str | None, Metric | str]]
         if isinstance(metrics, Mapping):
             named = list(metrics.items())
             for name, _ in named:
@@ -543,13 +561,12 @@ class Network:
     def get_weights(self) -> list[np.ndarray]:
         """Copies of every parameter in order, ``[W1, b1, W2, b2, ...]``, in the matrix shapes:
         ``W^l`` is ``(n^l, n^{l-1})`` and ``b^l`` is ``(n^l, 1)``."""
-        self._require_built("get_weights")
-        return [array.copy() for array in self.store.arrays()]
+        store = self._require_built("get_weights")
+        return [array.copy() for array in store.arrays()]
 
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
         """Replace every parameter; ``weights`` as `get_weights()` returns them."""
-        self._require_built("set_weights")
-        current = self.store.arrays()
+        current = self._require_built("set_weights").arrays()
         if len(weights) != len(current):
             raise DataError(
                 f"set_weights got {len(weights)} arrays but the network has {len(current)} "
@@ -570,11 +587,19 @@ class Network:
             for new, old in zip(arrays, current):
                 old[...] = new
 
-    def _require_built(self, what: str) -> None:
-        if not self.built:
+    def _require_built(self, what: str) -> ParameterStore:
+        """The parameters of a built network; `ConfigurationError` naming ``what`` if the
+        network is not built yet."""
+        if self.store is None:
             raise ConfigurationError(
                 f"{what} needs a built network: call fit, predict or build(n_inputs) first"
             )
+        return self.store
+
+    def _built_n_outputs(self) -> int:
+        """`n_outputs` of a network that has been built (by `_ensure_built`)."""
+        assert self.output_shape is not None, "the network is built before this is asked"
+        return self.output_shape[0]
 
     def save(
         self,

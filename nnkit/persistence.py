@@ -72,14 +72,16 @@ def save(
     `NonFiniteWeightsError` and leave the file at ``path`` as it was, unless
     ``allow_non_finite`` is true; such a file loads only with ``allow_non_finite`` too.
     """
-    if not network.built:
+    store = network.store
+    if store is None:
         raise nnkit.ConfigurationError(
             "nothing to save yet: the network has no weights; fit it or call build(input_shape)"
         )
+    assert network.input_shape is not None, "a built network knows its input shape"
     if not allow_non_finite:
         _refuse_non_finite(network, include_optimizer, path)
     registry = default_registry()
-    arrays: dict[str, np.ndarray] = {"parameters": network.store.values}
+    arrays: dict[str, np.ndarray] = {"parameters": store.values}
     for index, layer in enumerate(network.layers):
         for key, array in layer.state().items():
             arrays[f"layers/{index}/{key}"] = array
@@ -119,10 +121,12 @@ def save(
 def _refuse_non_finite(network: Network, include_optimizer: bool, path: Any) -> None:
     """Raise `NonFiniteWeightsError` naming the first array that holds NaN or infinity."""
     culprit = None
-    if not np.isfinite(network.store.values).all():
-        bad = int(np.count_nonzero(~np.isfinite(network.store.values)))
+    store = network.store
+    assert store is not None, "save() refuses an unbuilt network first"
+    if not np.isfinite(store.values).all():
+        bad = int(np.count_nonzero(~np.isfinite(store.values)))
         culprit = f"the weights hold {bad:,} NaN or infinite values"
-        for layer, views in zip(network.all_layers, network.store.value_views):
+        for layer, views in zip(network.all_layers, store.value_views):
             name = next((k for k, v in views.items() if not np.isfinite(v).all()), None)
             if name is not None:
                 culprit += f" (the first in {name!r} of {_describe(layer)})"
@@ -229,6 +233,7 @@ def _read_archive(
         network.build(input_shape, max_parameters=parameters.size)
     except nnkit.ConfigurationError as error:
         raise ModelFileError(f"{source}: the weights do not fit the network: {error}") from None
+    assert network.store is not None, "build() made the parameters"
     _assign(network.store.values, parameters, "parameters", source, allow_non_finite)
 
     for index, layer in enumerate(network.layers):

@@ -30,10 +30,11 @@ import inspect
 import os
 import re
 import warnings
+from abc import ABCMeta
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Final, NamedTuple, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar, cast
 
 import pluggy
 
@@ -607,7 +608,8 @@ def _check_component(kind: Kind, name: str, factory: Any) -> None:
             f"{kind.name} {name!r} is {factory.__name__}, which does not subclass nnkit.{interface}"
         )
     if inspect.isabstract(factory):
-        missing = ", ".join(sorted(factory.__abstractmethods__))
+        # isabstract is true only for a class that carries __abstractmethods__.
+        missing = ", ".join(sorted(cast(ABCMeta, factory).__abstractmethods__))
         raise InvalidComponentError(
             f"{kind.name} {name!r} ({factory.__name__}) does not implement {missing}"
         )

@@ -104,7 +104,7 @@ def read_array(archive: zipfile.ZipFile, member: str, source: str) -> np.ndarray
                 "truncated, padded or crafted"
             )
         array = np.empty(count, dtype=dtype)
-        _read_into(stream, memoryview(array).cast("B"), member, source)
+        _read_into(stream, array.data.cast("B"), member, source)
         if stream.read(1):  # also makes zipfile check the CRC if the array was empty
             raise ModelFileError(f"{source}: array {member} is longer than its header says")
     return array.reshape(shape, order="F" if fortran_order else "C")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -80,6 +80,12 @@ def _is_weight(value: Any) -> bool:
     return number and math.isfinite(value) and value >= 0
 
 
+class _DivergenceReport(Protocol):
+    """The ``terminate_on_nan`` callback's report: why training stopped, if it did."""
+
+    message: str | None
+
+
 class _NNEstimator(BaseEstimator):
     """What the classifier and the regressor share: building, training and predicting."""
 
@@ -132,7 +138,7 @@ class _NNEstimator(BaseEstimator):
     # -- building ---------------------------------------------------------------------
 
     def _check_parameters(self) -> None:
-        sizes = self.hidden_layer_sizes
+        sizes: Any = self.hidden_layer_sizes  # as the user set it: checked below
         if isinstance(sizes, (int, np.integer)):
             sizes = (sizes,)
         if not all(isinstance(s, (int, np.integer)) and s > 0 for s in sizes):
@@ -158,8 +164,8 @@ class _NNEstimator(BaseEstimator):
 
     def _build(self, n_features: int, n_outputs: int, seed: int, data_dtype: np.dtype) -> Network:
         units, output_activation, loss = self._output(n_outputs)
-        sizes = self.hidden_layer_sizes
-        sizes = (sizes,) if isinstance(sizes, (int, np.integer)) else tuple(sizes)
+        given = self.hidden_layer_sizes
+        sizes = (given,) if isinstance(given, (int, np.integer)) else tuple(given)
         try:
             layers = [nnkit.Dense(int(s), activation=self.activation, l2=self.l2) for s in sizes]
             layers.append(nnkit.Dense(units, activation=output_activation, l2=self.l2))
@@ -204,7 +210,7 @@ class _NNEstimator(BaseEstimator):
                     f"{X.shape[0]} sample(s) leave none"
                 )
             held, kept = order[:n_validation], order[n_validation:]
-            validation = (X[held], targets[held])
+            validation: tuple[np.ndarray, ...] = (X[held], targets[held])
             if sample_weight is not None:
                 validation += (sample_weight[held],)
                 options["sample_weight"] = sample_weight[kept]
@@ -218,9 +224,11 @@ class _NNEstimator(BaseEstimator):
             warnings.filterwarnings("ignore", category=DivergenceWarning)
             warnings.filterwarnings("ignore", message="training stopped: the loss became")
             history = network.fit(X, targets, **options)
-        if stopper.message is not None or not np.isfinite(network.store.values).all():
+        report = cast(_DivergenceReport, stopper)  # the registry returns it as a Callback
+        assert network.store is not None, "fit() built the network"
+        if report.message is not None or not np.isfinite(network.store.values).all():
             self._forget_fit()
-            where = (stopper.message or "").partition(";")[0].removeprefix("training stopped: ")
+            where = (report.message or "").partition(";")[0].removeprefix("training stopped: ")
             raise ValueError(
                 f"{type(self).__name__} diverged: {where or 'the weights became NaN or infinite'}"
                 ", so training stopped and the model is left unfitted. Scale the features "

@@ -44,6 +44,7 @@ def format_summary(network: Network) -> str:
     if store is None:
         lines.append("not built yet: call fit, predict or build(input_shape) to size the layers")
     else:
+        assert network.input_shape is not None, "a built network knows its input shape"
         inputs = ", ".join(map(str, network.input_shape))
         inputs = inputs if len(network.input_shape) == 1 else f"({inputs})"
         lines.append(

@@ -7,6 +7,7 @@ import os
 import sys
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
@@ -87,7 +88,7 @@ def fit(
         network.layers[0].check_input(X)
         # perf: class labels stay compact (booleans); batches are converted as drawn.
         Y = as_targets(
-            y, X.shape[0], network.n_outputs, network.loss, network.dtype, compact=True
+            y, X.shape[0], network._built_n_outputs(), network.loss, network.dtype, compact=True
         )
         weights = _combined_weights(sample_weight, class_weight, Y, network.dtype)
         steps_per_epoch = -(-X.shape[0] // batch_size)
@@ -225,7 +226,7 @@ class _ChunkedEpochs:
         network._ensure_built(X.shape[1:])
         network.layers[0].check_input(X)
         Y = as_targets(
-            y_raw, X.shape[0], network.n_outputs, network.loss, network.dtype,
+            y_raw, X.shape[0], network._built_n_outputs(), network.loss, network.dtype,
             name=f"y of chunk {index}", compact=True,
         )
         W = _combined_weights(w_raw, self.class_weight, Y, network.dtype)
@@ -255,7 +256,7 @@ def _validation_arrays(
     Y_val = as_targets(
         validation_data[1],
         X_val.shape[0],
-        network.n_outputs,
+        network._built_n_outputs(),
         network.loss,
         network.dtype,
         name="y_val",
@@ -294,7 +295,8 @@ def _warn_diverged(network: Network, loss: float, epoch: int, batch: int) -> Non
 def _stacklevel_outside_nnkit() -> int:
     """The ``stacklevel`` that points a warning at the first caller outside nnkit."""
     package = os.path.dirname(os.path.abspath(__file__))
-    frame, level = sys._getframe(1), 1
+    frame: FrameType | None = sys._getframe(1)
+    level = 1
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
         frame, level = frame.f_back, level + 1
     return level
@@ -405,7 +407,9 @@ class _EpochRunner:
                 metric.update(states[name], A, Y_batch)
             network.backward(A, Y_batch, workspace, W_batch)
             if self.clipping:
-                clip_gradients(network.store.grads, self.clip_norm, self.clip_value)
+                clip_gradients(
+                    network._require_built("clip_gradients").grads, self.clip_norm, self.clip_value
+                )
             network.update()
             self.seen += m
             for callback in self.batch_end:

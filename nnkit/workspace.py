@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -36,6 +36,10 @@ class Workspace:
     def __init__(self) -> None:
         self._buffers = BufferCache()
         self._children: list[Workspace] = []
+
+    if TYPE_CHECKING:  # layers save arrays under names of their choosing (ws.Z = Z)
+
+        def __setattr__(self, name: str, value: Any) -> None: ...
 
     def __getattr__(self, name: str) -> Any:
         # Only reached for a name no forward() saved: say so in the layer's terms.

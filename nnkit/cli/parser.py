@@ -71,7 +71,8 @@ def _command(commands: Any, name: str, help: str, description: str) -> argparse.
     return command
 
 
-def _delimiter_option(parser: argparse.ArgumentParser) -> None:
+def _delimiter_option(parser: argparse._ActionsContainer) -> None:
+    # A parser or an argument group: argparse's common base of the two is private.
     parser.add_argument(
         "--delimiter",
         metavar="CHAR",

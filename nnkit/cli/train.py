@@ -8,7 +8,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol, cast
 
 import numpy as np
 
@@ -29,6 +29,19 @@ EARLY_STOPPING_VALIDATION: Final = 0.1
 
 class TrainingDivergedError(NNKitError):
     """The loss became NaN or infinite: the run is stopped and its model is not saved."""
+
+
+class _DivergenceReport(Protocol):
+    """The ``terminate_on_nan`` callback's report: why training stopped, if it did."""
+
+    message: str | None
+
+
+class _EarlyStoppingReport(Protocol):
+    """The ``early_stopping`` callback's report of where it stopped."""
+
+    stopped_epoch: int
+    best_epoch: int
 
 
 def _encode_targets(y: np.ndarray, loss: Any) -> tuple[np.ndarray, list[Any] | None]:
@@ -114,13 +127,14 @@ def _fit(network: nnkit.Network, args: argparse.Namespace, **options: Any) -> An
     nothing is saved); warnings are printed one line each."""
     stopper = nnkit.callback("terminate_on_nan")
     options["callbacks"] = [*options["callbacks"], stopper]
+    report = cast(_DivergenceReport, stopper)  # the registry returns it as a Callback
     with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
         warnings.simplefilter("always")
         history = network.fit(**options)
     losses = history.history.get("loss", [])
-    if stopper.message is not None or not all(math.isfinite(v) for v in losses):
+    if report.message is not None or not all(math.isfinite(v) for v in losses):
         kept = f"; {args.save} was left as it was" if args.save else ""
-        reason = stopper.message or "training stopped: the loss became non-finite"
+        reason = report.message or "training stopped: the loss became non-finite"
         raise TrainingDivergedError(f"{reason}{kept}")
     for warning in caught:
         print(f"nnkit: warning: {warning.message}", file=sys.stderr)
@@ -202,7 +216,7 @@ def train_command(args: argparse.Namespace) -> int:
     )
     seconds = time.perf_counter() - started
     if args.early_stopping is not None and not args.quiet:
-        stopper = callbacks[0]
+        stopper = cast(_EarlyStoppingReport, callbacks[0])  # appended first, above
         if stopper.stopped_epoch:
             print(
                 f"early stopping: stopped at epoch {stopper.stopped_epoch}, kept the weights "

@@ -18,7 +18,7 @@ distribution that supplied it, and what was expected against what was found.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 #: The checks of each kind, before the ones every component passes.
-KIND_CHECKS: dict[str, list[Callable[[Subject], None]]] = {
+KIND_CHECKS: dict[str, Sequence[Callable[[Subject], None]]] = {
     "activation": activation_checks.CHECKS,
     "layer": layer_checks.CHECKS,
     "loss": loss_checks.CHECKS,
