@@ -20,7 +20,8 @@ import re
 import secrets
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Final
 
@@ -29,7 +30,12 @@ try:
 except ImportError:  # Windows: no flock; it refuses to delete a file that is open anyway
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["STALE_AFTER_SECONDS", "write_atomically", "remove_stale_temporaries"]
+__all__ = [
+    "STALE_AFTER_SECONDS",
+    "write_atomically",
+    "atomic_output",
+    "remove_stale_temporaries",
+]
 
 #: A temporary file untouched for this long is a leftover of a crashed save: a live save
 #: writes its file without pause, and holds its lock too. Ten minutes is far beyond the
@@ -57,6 +63,15 @@ _OPEN_EXISTING_FLAGS: Final = (
 def write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     """Write ``path`` through ``write(file)``, atomically: either the whole new file is
     at ``path`` afterwards, or the old one is, untouched, and no temporary file is left."""
+    with atomic_output(path) as file:
+        write(file)
+
+
+@contextmanager
+def atomic_output(path: Path) -> Iterator[IO[bytes]]:
+    """A binary file for a ``with`` block that appears at ``path`` only when the block
+    ends without an error, with the mode of the file it replaces (or the umask's
+    default), as `write_atomically` writes."""
     directory = path.parent
     if not directory.is_dir():
         raise FileNotFoundError(f"cannot save to {path}: folder {directory} does not exist")
@@ -65,7 +80,7 @@ def write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     handle, temporary = _create_temporary(path)
     try:
         with os.fdopen(handle, "wb") as file:
-            write(file)
+            yield file
             file.flush()
             if mode is not None:
                 _set_mode(file, temporary, mode)

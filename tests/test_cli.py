@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 
@@ -732,3 +733,24 @@ def test_export_writes_an_onnx_model_with_the_scaling_inside(tmp_path, capsys):
 
     code, _, err = run(capsys, "export", str(model), "-o", str(tmp_path / "no" / "h.onnx"))
     assert code == 1 and "folder" in err and "does not exist" in err
+
+
+def test_predictions_written_with_o_get_the_usual_file_mode(flowers, tmp_path, capsys):
+    """A new file gets the umask's default (it was always 0600); a replaced one keeps its mode."""
+    _, model, _ = flowers
+    data = tmp_path / "flowers.csv"
+    write_flowers(data, n=20, seed=3, with_target=False)
+    new, old = tmp_path / "new.csv", tmp_path / "old.csv"
+    old.write_text("stale\n")
+    old.chmod(0o640)
+    previous = os.umask(0o022)
+    try:
+        for target in (new, old):
+            code, _, err = run(capsys, "predict", str(model), str(data), "-o", str(target))
+            assert code == 0, err
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(new.stat().st_mode) == 0o644
+    assert stat.S_IMODE(old.stat().st_mode) == 0o640
+    assert old.read_text().startswith("prediction")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flowers.csv", "new.csv", "old.csv"]

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import os
+import io
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Final
@@ -16,6 +15,7 @@ import numpy as np
 
 import nnkit
 from nnkit import datafiles
+from nnkit.atomic_files import atomic_output
 from nnkit.cli.model_metadata import ModelMetadata, read_metadata
 from nnkit.datafiles import CsvTable, read_data_file
 from nnkit.errors import DataError
@@ -181,18 +181,13 @@ def _output(path: str | None) -> Iterator[IO[str]]:
     if path is None:
         yield sys.stdout
         return
-    target = Path(path)
-    descriptor, temporary = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
-    )
-    try:
-        with os.fdopen(descriptor, "w", newline="", encoding="utf-8") as file:
-            yield file
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    with atomic_output(Path(path)) as binary:
+        text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
+        try:
+            yield text
+            text.flush()
+        finally:
+            text.detach()  # the binary file is closed, and renamed, by atomic_output
 
 
 def predict_command(args: argparse.Namespace) -> int:
