@@ -44,6 +44,20 @@ class _WindowPool(Layer):
         self.grid = WindowGrid.fitted(self.kind, "pool", (height, width), self.pool_size, stride)
         return (channels, *self.grid.output)
 
+    def _fold(self, combine: np.ufunc, xt: np.ndarray, ws: Workspace) -> np.ndarray:
+        """``combine`` (``np.maximum``, ``np.add``) over every offset of the windows, one
+        whole-image slice per offset: ``(channels, out_height, out_width, m)``."""
+        grid = self.grid
+        y = ws.buffer("y", (xt.shape[0], *grid.output, xt.shape[-1]), xt.dtype)
+        first, *others = [grid.at(xt, i, j) for i, j in grid.offsets]
+        if not others:
+            np.copyto(y, first)
+            return y
+        combine(first, others[0], out=y)
+        for window in others[1:]:
+            combine(y, window, out=y)
+        return y
+
     def _input_gradient(self, ws: Workspace, m: int, dtype: np.dtype) -> np.ndarray:
         """A buffer for the input gradient of ``m`` samples, ``(channels, height, width,
         m)``, zero wherever the windows' gradients will not overwrite it."""
@@ -80,15 +94,8 @@ class MaxPool2D(_WindowPool):
     kind = "max_pool2d"
 
     def forward(self, x: np.ndarray, ws: Workspace, training: bool = False) -> np.ndarray:
-        xt, grid = samples_last(x), self.grid
-        y = ws.buffer("y", (xt.shape[0], *grid.output, xt.shape[-1]), x.dtype)
-        first, *others = [grid.at(xt, i, j) for i, j in grid.offsets]
-        if others:  # y = the maximum over the window's offsets
-            np.maximum(first, others[0], out=y)
-            for window in others[1:]:
-                np.maximum(y, window, out=y)
-        else:
-            np.copyto(y, first)
+        xt = samples_last(x)
+        y = self._fold(np.maximum, xt, ws)  # y = the maximum over the window's offsets
         ws.x, ws.y = xt, y
         # perf: while training, find the maxima now, while x is still in the cache.
         ws.winners = self._winners(xt, y, ws) if training else None
@@ -154,16 +161,9 @@ class AvgPool2D(_WindowPool):
     kind = "avg_pool2d"
 
     def forward(self, x: np.ndarray, ws: Workspace, training: bool = False) -> np.ndarray:
-        xt, grid = samples_last(x), self.grid
-        y = ws.buffer("y", (xt.shape[0], *grid.output, xt.shape[-1]), x.dtype)
-        first, *others = [grid.at(xt, i, j) for i, j in grid.offsets]
-        if others:  # y = the sum over the window's offsets, then / (ph pw)
-            np.add(first, others[0], out=y)
-            for window in others[1:]:
-                np.add(y, window, out=y)
-            y *= 1 / len(grid.offsets)
-        else:
-            np.copyto(y, first)
+        y = self._fold(np.add, samples_last(x), ws)  # the sum over the window's offsets
+        if len(self.grid.offsets) > 1:
+            y *= 1 / len(self.grid.offsets)  # ... / (ph pw)
         return samples_first(y)
 
     def backward(
