@@ -372,7 +372,7 @@ class Network:
         Args:
             X: samples, shape ``(n_samples, *sample_shape)``: ``(n_samples, n_features)``
                 for tabular data. Or, for data larger than memory, chunks of samples
-                with ``y=None``: see `nnkit.data.chunks`.
+                with ``y=None``: see `nnkit.chunks`.
             y: targets, shape ``(n_samples, n_outputs)``, or integer class labels.
             epochs: passes over the training data.
             batch_size: samples per gradient step; the last batch of an epoch may be

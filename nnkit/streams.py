@@ -79,15 +79,13 @@ class ChunkSource:
         self._make: Callable[[], Iterable[Any]]
         if callable(source) and not isinstance(source, Iterable):
             self._make = source
-        elif iter(source) is source:  # a generator or an iterator: one pass only
-            if epochs > 1:
+        else:
+            if iter(source) is source and epochs > 1:  # a generator: one pass only
                 raise ConfigurationError(
                     f"a generator can be read only once, but epochs={epochs}: pass a "
                     "function that returns a new generator for each epoch, or "
                     "nnkit.chunks(X, y)"
                 )
-            self._make = lambda: source
-        else:
             self._make = lambda: source
 
     def __iter__(self) -> Iterator[tuple[Any, Any, Any]]:

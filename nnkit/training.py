@@ -80,7 +80,8 @@ def fit(
                 "chunk, (X_chunk, y_chunk, w_chunk), or nnkit.chunks(X, y, sample_weight)"
             )
         chunked = _ChunkedEpochs(network, X, epochs, class_weight)
-        X, Y, weights = chunked.first
+        X, Y, row_weights = chunked.first
+        weights = None if row_weights is None else row_weights[0]
         steps_per_epoch = chunked.steps_per_epoch(batch_size)
     else:
         X = as_features(X, network.dtype, network.input_shape)
@@ -196,8 +197,7 @@ class _ChunkedEpochs:
         first = next(self._first_epoch, None)
         if first is None:
             raise DataError("the chunk source gave no chunks: there is nothing to train on")
-        X, Y, W = self._checked(0, first)
-        self.first = (X, Y, None if W is None else W[0])
+        self.first = self._checked(0, first)
 
     def steps_per_epoch(self, batch_size: int) -> int | None:
         """Batches per epoch when the chunk sizes are known in advance (`nnkit.chunks`)."""
@@ -208,16 +208,12 @@ class _ChunkedEpochs:
 
     def epoch(self, number: int) -> Iterator[Chunk]:
         if number == 1:
-            yield self._as_loop_chunk(self.first)
+            yield self.first
             chunks: Iterable[tuple[Any, Any, Any]] = self._first_epoch
         else:
             chunks = self.source
         for index, chunk in enumerate(chunks, start=1 if number == 1 else 0):
             yield self._checked(index, chunk)
-
-    def _as_loop_chunk(self, chunk: tuple[Any, Any, Any]) -> Chunk:
-        X, Y, W = chunk
-        return X, Y, None if W is None else W.reshape(1, -1)
 
     def _checked(self, index: int, chunk: tuple[Any, Any, Any]) -> Chunk:
         network = self.network
