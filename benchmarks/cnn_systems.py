@@ -7,25 +7,25 @@ on the same images, in the same batches, as every other system.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
 
 from benchmarks.nnkit_systems import VISION_PLUGIN, NNKitCNN, vision_missing
 from benchmarks.numpy_cnn import NumpyCNN
+from benchmarks.systems import PyTorch
 from benchmarks.workloads import CNN_INFERENCE_BATCH, Workload
 
 
-class PyTorchCNN:
+class PyTorchCNN(PyTorch):
     """The network as ``nn.Sequential`` with ``torch.optim.SGD``, in PyTorch's default
     memory format (NCHW) or in ``channels_last``, which its CPU convolutions prefer."""
 
-    def __init__(self, channels_last: bool = False) -> None:
-        import torch
+    inference_batch = CNN_INFERENCE_BATCH
 
-        torch.set_num_threads(os.cpu_count() or 1)
-        self.torch = torch
+    def __init__(self, channels_last: bool = False) -> None:
+        super().__init__()
+        torch = self.torch
         self.name = "pytorch channels_last" if channels_last else "pytorch NCHW"
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
@@ -45,40 +45,9 @@ class PyTorchCNN:
             nn.Linear(workload.hidden[0], workload.n_classes),
         ).to(memory_format=self.memory_format)
 
-    def train(self, workload: Workload, seed: int = 0) -> None:
-        torch = self.torch
-        torch.manual_seed(seed)
-        self.net = self.model(workload)
-        optimizer = torch.optim.SGD(self.net.parameters(), lr=workload.learning_rate)
-        loss_function = torch.nn.CrossEntropyLoss()
-        X, y = torch.from_numpy(workload.X), torch.from_numpy(workload.y.astype(np.int64))
-        generator = torch.Generator().manual_seed(seed)
-        for _ in range(workload.epochs):
-            order = torch.randperm(len(X), generator=generator)
-            for start in range(0, len(X), workload.batch_size):
-                rows = order[start : start + workload.batch_size]
-                optimizer.zero_grad()
-                batch = X[rows].contiguous(memory_format=self.memory_format)
-                loss_function(self.net(batch), y[rows]).backward()
-                optimizer.step()
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        torch = self.torch
-        with torch.no_grad():
-            tensor = torch.from_numpy(X)
-            return np.concatenate(
-                [
-                    torch.softmax(
-                        self.net(
-                            tensor[start : start + CNN_INFERENCE_BATCH].contiguous(
-                                memory_format=self.memory_format
-                            )
-                        ),
-                        1,
-                    ).numpy()
-                    for start in range(0, len(X), CNN_INFERENCE_BATCH)
-                ]
-            )
+    def batch(self, tensor: Any) -> Any:
+        """A batch in this system's memory format."""
+        return tensor.contiguous(memory_format=self.memory_format)
 
 
 class GemmBoundCNN:

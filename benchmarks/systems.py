@@ -57,6 +57,8 @@ class ScikitLearn:
 
 class PyTorch:
     name = "pytorch"
+    #: Samples per inference batch.
+    inference_batch = INFERENCE_BATCH
 
     def __init__(self) -> None:
         import torch
@@ -88,18 +90,22 @@ class PyTorch:
             for start in range(0, len(X), workload.batch_size):
                 rows = order[start : start + workload.batch_size]
                 optimizer.zero_grad()
-                loss = loss_function(self.net(X[rows]), y[rows])
+                loss = loss_function(self.net(self.batch(X[rows])), y[rows])
                 loss.backward()
                 optimizer.step()
 
+    def batch(self, tensor: Any) -> Any:
+        """A batch as the network takes it (as it is, here)."""
+        return tensor
+
     def predict(self, X: np.ndarray) -> np.ndarray:
-        torch = self.torch
+        torch, step = self.torch, self.inference_batch
         with torch.no_grad():
             tensor = torch.from_numpy(X)
             return np.concatenate(
                 [
-                    torch.softmax(self.net(tensor[start : start + INFERENCE_BATCH]), 1).numpy()
-                    for start in range(0, len(X), INFERENCE_BATCH)
+                    torch.softmax(self.net(self.batch(tensor[start : start + step])), 1).numpy()
+                    for start in range(0, len(X), step)
                 ]
             )
 
