@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import math
-import os
-import sys
-import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
@@ -29,6 +25,7 @@ from nnkit.metrics import Metric
 from nnkit.progress import progress_callback
 from nnkit.registry import default_registry
 from nnkit.streams import Chunks, ChunkSource
+from nnkit.warning_location import warn_at_caller
 from nnkit.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -277,25 +274,14 @@ def clip_gradients(grads: np.ndarray, clip_norm: float | None, clip_value: float
 def _warn_diverged(network: Network, loss: float, epoch: int, batch: int) -> None:
     rate = getattr(network.optimizer, "learning_rate", None)
     rate_hint = "" if rate is None else f" (it is {rate:g})"
-    warnings.warn(
+    warn_at_caller(
         DivergenceWarning(
             f"training diverged: the loss became {loss} at epoch {epoch}, batch {batch}. "
             f"Try a smaller learning rate{rate_hint}, scaled features, or clip_norm=1.0; "
             "callbacks=['terminate_on_nan'] stops training at once, and save() refuses "
             "weights that are not finite"
-        ),
-        stacklevel=_stacklevel_outside_nnkit(),
+        )
     )
-
-
-def _stacklevel_outside_nnkit() -> int:
-    """The ``stacklevel`` that points a warning at the first caller outside nnkit."""
-    package = os.path.dirname(os.path.abspath(__file__))
-    frame: FrameType | None = sys._getframe(1)
-    level = 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def _overrides(callback: Callback, hook: str) -> bool:
