@@ -16,7 +16,7 @@ part (`Layer.bind()`), and likewise for the gradients.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import ClassVar
 
 import numpy as np
@@ -24,7 +24,7 @@ import numpy as np
 from nnkit.component import Component
 from nnkit.workspace import Workspace
 
-__all__ = ["Layer", "Shape"]
+__all__ = ["Layer", "Shape", "walk"]
 
 #: The shape of one sample: ``(features,)``, ``(channels, height, width)``, ...
 Shape = tuple[int, ...]
@@ -125,3 +125,11 @@ class Layer(Component, ABC):
         `forward()` call that used ``ws``, overwrite `grads` and return the gradient
         with respect to its input ``x`` (``None`` when ``need_input_gradient`` is false:
         the first layer). Never write into ``dy``."""
+
+
+def walk(layers: Sequence[Layer]) -> Iterator[Layer]:
+    """Each layer, then (depth first) the layers it holds: the order in which the network
+    stores their parameters."""
+    for layer in layers:
+        yield layer
+        yield from walk(layer.sublayers())

@@ -15,7 +15,7 @@ import numpy as np
 from nnkit.concurrency import ReadWriteLock
 from nnkit.data import as_features, as_sample_weight, as_targets, check_finite, positive_int
 from nnkit.errors import ConfigurationError, DataError
-from nnkit.layers import Layer, Shape
+from nnkit.layers import Layer, Shape, walk
 from nnkit.losses import Loss
 from nnkit.metrics import Metric
 from nnkit.optimizers import Optimizer
@@ -152,7 +152,7 @@ class Network:
     def all_layers(self) -> list[Layer]:
         """Every layer, those held by other layers included, in the order their
         parameters are stored: each layer, then the layers it holds."""
-        return list(_walk(self.layers))
+        return list(walk(self.layers))
 
     def build(
         self, input_shape: int | Sequence[int], *, max_parameters: int | None = None
@@ -304,7 +304,7 @@ class Network:
             value = self.loss.value(A, Y)
         else:
             value = float(np.dot(self.loss.per_sample(A, Y), sample_weight[0])) / A.shape[1]
-        for layer in _walk(self.layers):
+        for layer in walk(self.layers):
             value += layer.penalty()
         return value
 
@@ -649,13 +649,6 @@ def _as_dtype(dtype: Any) -> np.dtype:
     if resolved not in SUPPORTED_DTYPES or resolved is None:
         raise ConfigurationError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
     return resolved
-
-
-def _walk(layers: Sequence[Layer]) -> Iterator[Layer]:
-    """Each layer, then (depth first) the layers it holds."""
-    for layer in layers:
-        yield layer
-        yield from _walk(layer.sublayers())
 
 
 def _as_shape(shape: Any) -> Shape:

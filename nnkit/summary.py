@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from nnkit.layers import walk
 from nnkit.registry import default_registry
 from nnkit.tables import format_table
 
@@ -57,5 +58,6 @@ def format_summary(network: Network) -> str:
 
 def _parameter_count(layer: Any) -> int:
     """The parameters of ``layer`` and of every layer it holds."""
-    own = sum(math.prod(shape) for shape in layer.parameter_shapes().values())
-    return own + sum(_parameter_count(inner) for inner in layer.sublayers())
+    return sum(
+        math.prod(shape) for node in walk([layer]) for shape in node.parameter_shapes().values()
+    )

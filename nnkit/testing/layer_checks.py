@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from nnkit.layers import walk
 from nnkit.parameters import ParameterStore
 from nnkit.testing.numeric import (
     assert_close,
@@ -39,7 +40,7 @@ class Rig:
         first = make()
         self.input_shape = tuple(first.example_input_shape)
         self.output_shape = tuple(first.build(self.input_shape, np.random.default_rng(SEED)))
-        self.nodes = _walk(first)
+        self.nodes = list(walk([first]))
         self.store = ParameterStore([node.parameter_shapes() for node in self.nodes], self.dtype)
         for node, params, grads in zip(self.nodes, self.store.value_views, self.store.grad_views):
             node.bind(params, grads)
@@ -52,7 +53,8 @@ class Rig:
         the first copy started with)."""
         layer = self.make()
         layer.build(self.input_shape, np.random.default_rng(SEED))
-        for node, params, grads in zip(_walk(layer), self.store.value_views, self.store.grad_views):
+        views = zip(walk([layer]), self.store.value_views, self.store.grad_views)
+        for node, params, grads in views:
             node.bind(params, grads)
         state = self.state if state is None else state
         if state:
@@ -68,17 +70,9 @@ class Rig:
         return x.astype(self.dtype), dy.astype(self.dtype)
 
 
-def _walk(layer: Any) -> list[Any]:
-    """The layer and, depth first, the layers it holds: the order the network binds them."""
-    nodes = [layer]
-    for inner in layer.sublayers():
-        nodes.extend(_walk(inner))
-    return nodes
-
-
 def _objective(rig: Rig, x: np.ndarray, dy: np.ndarray, training: bool) -> float:
     layer = rig.layer()
-    penalty = sum(node.penalty() for node in _walk(layer))
+    penalty = sum(node.penalty() for node in walk([layer]))
     return float(np.sum(dy * layer.forward(x, Workspace(), training)) + penalty)
 
 
