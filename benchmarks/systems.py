@@ -136,15 +136,19 @@ class GemmBound:
         self.W = W
 
     def predict(self, X: np.ndarray) -> np.ndarray:
+        """The forward products, one row per sample (``A W^T``) against weights stored
+        transposed and contiguous: the fastest of the layouts on OpenBLAS, a few percent
+        ahead of ``A W.T`` through a view and of ``W A`` in columns."""
+        weights = [np.ascontiguousarray(w.T) for w in self.W]
         outputs = None
         buffers = None
         for start in range(0, len(X), INFERENCE_BATCH):
-            batch = X[start : start + INFERENCE_BATCH].T
-            if buffers is None or batch.shape[1] != buffers[0].shape[1]:
-                buffers = [np.empty((w.shape[0], batch.shape[1]), np.float32) for w in self.W]
+            batch = X[start : start + INFERENCE_BATCH]
+            if buffers is None or batch.shape[0] != buffers[0].shape[0]:
+                buffers = [np.empty((batch.shape[0], w.shape[1]), np.float32) for w in weights]
             A = batch
-            for w, out in zip(self.W, buffers):
-                A = np.matmul(w, A, out=out)
+            for w, out in zip(weights, buffers):
+                A = np.matmul(A, w, out=out)
             outputs = A
         return outputs
 

@@ -37,6 +37,21 @@ class BufferCache:
         view = self._views.get((name, shape, dtype))
         return view if view is not None else self._view(name, shape, dtype, value)
 
+    def filled_like(self, name: str, array: np.ndarray, value: float) -> np.ndarray:
+        """`filled` with the shape, dtype and memory order of ``array`` (see `like`)."""
+        if _fortran_only(array):
+            return self.filled(name, array.shape[::-1], array.dtype, value).T
+        return self.filled(name, array.shape, array.dtype, value)
+
+    def like(self, name: str, array: np.ndarray) -> np.ndarray:
+        """An uninitialised array with the shape and dtype of ``array`` and, when ``array``
+        is Fortran-ordered (a transposed view), the same memory order: an element-wise
+        operation between arrays of different orders strides through memory and runs
+        many times slower."""
+        if _fortran_only(array):
+            return self.get(name, array.shape[::-1], array.dtype).T
+        return self.get(name, array.shape, array.dtype)
+
     def _view(
         self, name: str, shape: tuple[int, ...], dtype: np.dtype, fill: float | None
     ) -> np.ndarray:
@@ -64,3 +79,7 @@ class BufferCache:
         """Drop every buffer (after the parameters' dtype changes, or to free memory)."""
         self._blocks.clear()
         self._views.clear()
+
+
+def _fortran_only(array: np.ndarray) -> bool:
+    return array.ndim > 1 and not array.flags.c_contiguous and array.flags.f_contiguous

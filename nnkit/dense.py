@@ -85,12 +85,18 @@ class Dense(Layer):
         W, b = self.params["W"], self.params["b"]
         A_prev = x.T  # the classic layout: one column per sample, (n^{l-1}, m)
         m = A_prev.shape[1]
-        Z = np.matmul(W, A_prev, out=ws.buffer("Z", (self.units, m), W.dtype))
+        if training:  # Z^l = W^l A^{l-1}, in columns, as back-propagation reads it
+            Z = np.matmul(W, A_prev, out=ws.buffer("Z", (self.units, m), W.dtype))
+        else:
+            # perf: the same product through its transpose, (Z^l)^T = (A^{l-1})^T (W^l)^T,
+            # stored a sample after a sample. BLAS runs it faster on rows that arrive that
+            # way, the next layer takes them as they are, and Z^l is a view of the result.
+            Z = np.matmul(x, W.T, out=ws.buffer("Z rows", (m, self.units), W.dtype)).T
         Z += b  # Z^l = W^l A^{l-1} + b^l, b broadcast over the m columns
         if self.activation is None:
             A = Z
         else:  # A^l = g^l(Z^l), written over Z^l when the activation works in place
-            out = Z if self.activation.in_place else ws.buffer("A", (self.units, m), W.dtype)
+            out = Z if self.activation.in_place else ws.buffer_like("A", Z)
             A = self.activation.forward(Z, out=out)
         ws.A_prev, ws.Z, ws.A = A_prev, Z, A
         return A.T  # back to one row per sample, a view

@@ -60,9 +60,7 @@ class Workspace:
         """An uninitialised array with the shape and dtype of ``array`` and, when
         ``array`` is Fortran-ordered (a transposed view), the same memory order, so an
         element-wise operation between the two runs over contiguous memory."""
-        if array.ndim > 1 and not array.flags.c_contiguous and array.flags.f_contiguous:
-            return self._buffers.get(name, array.shape[::-1], array.dtype).T
-        return self._buffers.get(name, array.shape, array.dtype)
+        return self._buffers.like(name, array)
 
     def filled(self, name: str, shape: tuple[int, ...], dtype: Any, value: float) -> np.ndarray:
         """An array of ``value``, filled once and never to be written by the caller

@@ -202,6 +202,26 @@ def test_every_kind_of_non_finite_value_is_found_wherever_it_is(bad):
 def test_huge_but_finite_values_are_accepted():
     X = np.full((10, 4), 3e38, dtype=np.float32)  # each row's sum overflows
     nnkit.data.check_finite(X, "X")
+    nnkit.data.check_finite(np.full((3, 2), 1e200), "X")  # float64 squares overflow too
+
+
+def layouts(X: np.ndarray) -> dict[str, np.ndarray]:
+    """The same values in C order, Fortran order, and as a strided view."""
+    strided = np.zeros((X.shape[0], 2 * X.shape[1]), X.dtype)
+    strided[:, ::2] = X
+    return {"C": X, "Fortran": np.asfortranarray(X), "strided": strided[:, ::2]}
+
+
+@pytest.mark.parametrize("layout", ["C", "Fortran", "strided"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_non_finite_values_are_found_in_every_memory_layout(layout, dtype):
+    X = np.full((40, 6), 2.0, dtype=dtype)
+    X[0, 0] = 1e30  # finite, with a square beyond float32's range
+    X[17, 4] = -np.inf
+    with pytest.raises(nnkit.DataError, match="infinite at row 17, column 4"):
+        nnkit.data.check_finite(layouts(X)[layout], "X")
+    X[17, 4] = 0.5
+    nnkit.data.check_finite(layouts(X)[layout], "X")
 
 
 # -- numbers given as settings ------------------------------------------------------------

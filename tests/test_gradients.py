@@ -67,6 +67,25 @@ def test_forward_into_buffer_equals_fresh_result(name):
     np.testing.assert_allclose(activation.forward(Z, out=out), activation.forward(Z), rtol=1e-6)
 
 
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_a_transposed_view_gives_the_same_result_in_any_output_buffer(name):
+    # Inference hands activations Z stored a sample after a sample (Fortran order).
+    activation = nnkit.activation(name)
+    Z = sample_Z(np.random.default_rng(5), shape=(7, 33)).astype(np.float32)
+    expected = activation.forward(Z.copy())
+    Z_rows = np.asfortranarray(Z)
+    for out in (None, np.full_like(Z_rows, np.nan), np.full(Z.shape, np.nan, np.float32)):
+        A = activation.forward(Z_rows.copy(order="K"), out=out)
+        np.testing.assert_allclose(A, expected, rtol=1e-6, atol=1e-7)
+        assert A.dtype == np.float32
+        if out is not None:
+            assert A is out
+    in_place = Z_rows.copy(order="K")
+    if activation.in_place:
+        assert activation.forward(in_place, out=in_place) is in_place
+        np.testing.assert_allclose(in_place, expected, rtol=1e-6, atol=1e-7)
+
+
 def test_relu_keeps_nan_maps_infinities_and_handles_any_shape_and_layout():
     relu = nnkit.activation("relu")
     Z = np.array([[np.nan, -np.inf, np.inf], [-0.0, -2.5, 3.0]], dtype=np.float32)

@@ -147,6 +147,32 @@ def test_predict_in_chunks_equals_one_batch():
     )
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_inference_and_training_forward_passes_give_the_same_outputs(dtype):
+    # Inference computes Z^l = W^l A^{l-1} + b^l one row per sample, training one column
+    # per sample; the products are the same, so the outputs agree to rounding.
+    X, y = nnkit.datasets.load_digits()
+    net = nnkit.Network(
+        [
+            nnkit.Dense(24, activation="relu"),
+            nnkit.Dense(16, activation="tanh"),
+            nnkit.Dense(12, activation="sigmoid"),
+            nnkit.Dense(11),
+            nnkit.Dense(10, activation="softmax"),
+        ],
+        loss="cross_entropy",
+        dtype=dtype,
+        seed=3,
+    )
+    net.fit(X[:300] / 16, y[:300], epochs=2, verbose=0)
+    batch = (X[:257] / 16).astype(dtype)
+    inference = net.forward(batch).copy()
+    training = net.forward(batch, training=True)
+    tolerance = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(inference, training, rtol=tolerance, atol=tolerance)
+    np.testing.assert_allclose(net.predict(batch), inference, rtol=tolerance, atol=tolerance)
+
+
 def test_adam_and_momentum_learn_and_instances_or_names_are_accepted():
     X, y = nnkit.datasets.load_digits()
     momentum = nnkit.optimizer("sgd", learning_rate=0.1, momentum=0.9, nesterov=True)
