@@ -179,8 +179,11 @@ def test_each_numpy_system_trains_and_predicts_a_small_workload():
         assert proba.shape == (512, 10) and np.allclose(proba.sum(axis=1), 1, atol=1e-5)
     bound = systems.GemmBound()
     bound.train(small)
-    # The bound only multiplies: its "prediction" is the last batch's output columns.
-    assert bound.predict(full.X).shape == (10, 512 % workloads.INFERENCE_BATCH or 512)
+    # The bound only multiplies: its "prediction" is the last batch's output rows, the
+    # product of the batch with each layer's weights in turn.
+    last = full.X[-(512 % workloads.INFERENCE_BATCH or 512) :]
+    expected = last @ bound.W[0].T @ bound.W[1].T
+    np.testing.assert_allclose(bound.predict(full.X), expected, rtol=1e-4, atol=1e-3)
     assert [w.shape for w in bound.W] == [(16, 784), (10, 16)]
 
 
