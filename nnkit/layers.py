@@ -67,6 +67,13 @@ class Layer(Component, ABC):
         """The layers this layer holds, in order (none by default)."""
         return ()
 
+    def inner_generators(self) -> Sequence[np.random.Generator]:
+        """The random generators this layer made, at `build`, for the layers it holds (a
+        residual block spawns one per inner layer), in order. A saved network stores
+        their states, so that training resumed from the file draws the same numbers
+        (none by default)."""
+        return ()
+
     def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
         """The shape of each parameter, by name, once built (none by default)."""
         return {}

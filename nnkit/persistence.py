@@ -27,6 +27,7 @@ from nnkit.errors import (
     NNKitError,
     NonFiniteWeightsError,
 )
+from nnkit.layers import walk
 from nnkit.network import Network
 from nnkit.registry import default_registry
 from nnkit.safe_archive import check_members, read_array
@@ -103,6 +104,7 @@ def save(
         "random_state": {
             "shuffle": network.shuffle_rng.bit_generator.state,
             "layers": [rng.bit_generator.state for rng in network.layer_rngs],
+            "inner_layers": [rng.bit_generator.state for rng in _inner_generators(network)],
         },
         "includes_optimizer_state": include_optimizer,
         "metadata": network.metadata,
@@ -260,9 +262,19 @@ def _read_archive(
             f"{source}: random generator states for {len(layer_states)} layers, but the "
             f"network has {len(network.layers)}"
         )
+    inner_rngs = _inner_generators(network)
+    # Files written before inner generators were saved have none: those are left as
+    # the build derived them.
+    inner_states = random_state.get("inner_layers", [])
+    if not isinstance(inner_states, list) or len(inner_states) not in (0, len(inner_rngs)):
+        count = len(inner_states) if isinstance(inner_states, list) else repr(inner_states)
+        raise ModelFileError(
+            f"{source}: random generator states for {count} inner layers, but the "
+            f"network's layers hold {len(inner_rngs)} generators"
+        )
     try:
         network.shuffle_rng.bit_generator.state = random_state["shuffle"]
-        for rng, state in zip(network.layer_rngs, layer_states):
+        for rng, state in zip([*network.layer_rngs, *inner_rngs], [*layer_states, *inner_states]):
             rng.bit_generator.state = state
     except (TypeError, ValueError, KeyError) as error:
         raise ModelFileError(f"{source}: malformed random generator state: {error}") from None
@@ -467,3 +479,8 @@ def _field(mapping: dict[str, Any], key: str, kind: type, source: str) -> Any:
     if not isinstance(value, kind) or isinstance(value, bool):
         raise ModelFileError(f"{source}: the description's {key!r} is missing or malformed")
     return value
+
+
+def _inner_generators(network: Network) -> list[np.random.Generator]:
+    """The generators layers made for the layers they hold, depth first."""
+    return [rng for layer in walk(network.layers) for rng in layer.inner_generators()]

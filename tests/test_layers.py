@@ -146,6 +146,55 @@ def test_a_residual_block_resumes_training_exactly_after_a_reload(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+def test_dropout_inside_a_residual_block_resumes_exactly_after_a_reload(tmp_path):
+    X, y = digits()
+
+    def network():
+        inner = [nnkit.Dense(16, activation="tanh"), nnkit.layer("dropout", rate=0.3)]
+        return nnkit.Network(
+            [nnkit.Dense(16, activation="relu"), nnkit.layer("residual", layers=inner),
+             nnkit.Dense(10, activation="softmax")],
+            loss="cross_entropy", seed=5,
+        )
+
+    straight = network()
+    straight.fit(X, y, epochs=2, verbose=0)
+    resumed = network()
+    resumed.fit(X, y, epochs=1, verbose=0)
+    resumed.save(tmp_path / "half.nnkit")
+    resumed = nnkit.load(tmp_path / "half.nnkit")
+    resumed.fit(X, y, epochs=1, verbose=0)
+    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_inner_generator_states_are_checked_and_may_be_absent(tmp_path):
+    from tests.test_persistence import edit_description
+
+    block = nnkit.layer("residual", layers=[nnkit.Dense(4), nnkit.layer("dropout", rate=0.5)])
+    net = nnkit.Network([block, nnkit.Dense(2, activation="softmax")], seed=0).build(4)
+    path = tmp_path / "block.nnkit"
+    net.save(path)
+    with open(path, "rb") as file:
+        saved = file.read()
+
+    def extra(description):
+        description["random_state"]["inner_layers"].append({"bit_generator": "PCG64"})
+
+    edit_description(path, extra)
+    message = "states for 3 inner layers, but the network's layers hold 2"
+    with pytest.raises(nnkit.ModelFileError, match=message):
+        nnkit.load(path)
+    path.write_bytes(saved)
+    edit_description(path, lambda d: d["random_state"]["inner_layers"][1].pop("state"))
+    with pytest.raises(nnkit.ModelFileError, match="malformed random generator state"):
+        nnkit.load(path)
+    path.write_bytes(saved)  # a file from before inner states were saved still loads
+    edit_description(path, lambda d: d["random_state"].pop("inner_layers"))
+    X = RNG.normal(size=(5, 4))
+    np.testing.assert_array_equal(nnkit.load(path).predict(X), net.predict(X))
+
+
 @pytest.mark.parametrize(
     "layers, input_shape, message",
     [

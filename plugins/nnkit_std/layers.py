@@ -247,13 +247,18 @@ class Residual(Layer):
             )
         registry = default_registry()
         self.layers = [registry.resolve("layer", layer) for layer in layers]
+        self.rngs: list[np.random.Generator] = []
 
     def sublayers(self) -> list[Layer]:
         return self.layers
 
+    def inner_generators(self) -> list[np.random.Generator]:
+        return self.rngs
+
     def build(self, input_shape: tuple[int, ...], rng: np.random.Generator) -> tuple[int, ...]:
         shape = tuple(input_shape)
-        for index, (layer, child_rng) in enumerate(zip(self.layers, rng.spawn(len(self.layers)))):
+        self.rngs = rng.spawn(len(self.layers))
+        for index, (layer, child_rng) in enumerate(zip(self.layers, self.rngs)):
             try:
                 shape = tuple(layer.build(shape, child_rng))
             except (ConfigurationError, ValueError) as error:
