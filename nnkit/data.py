@@ -61,6 +61,8 @@ FINITE_CHECK_ROWS = 1024
 def check_finite(array: np.ndarray, name: str, first_row: int = 0) -> None:
     """Raise :class:`~nnkit.errors.DataError` naming the first NaN or infinity in
     ``array``, whose first row is row ``first_row`` of what the user passed."""
+    if array.ndim > 2 and array.flags.c_contiguous:  # one row per sample, as a view
+        array = array.reshape(array.shape[0], -1)
     contiguous = array.flags.c_contiguous or array.flags.f_contiguous
     if array.dtype.kind == "f" and array.size and contiguous:
         # perf: NaN or infinity anywhere makes the sum of squares NaN or infinite, so a

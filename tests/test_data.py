@@ -212,6 +212,13 @@ def layouts(X: np.ndarray) -> dict[str, np.ndarray]:
     return {"C": X, "Fortran": np.asfortranarray(X), "strided": strided[:, ::2]}
 
 
+def test_a_non_finite_value_in_an_image_is_named_by_its_flat_feature_index():
+    X = np.zeros((3, 2, 4, 4), np.float32)
+    X[2, 1, 1, 3] = np.nan  # feature 1 * 16 + 1 * 4 + 3 of sample 2
+    with pytest.raises(nnkit.DataError, match="the first NaN at row 2, column 23;"):
+        nnkit.data.check_finite(X, "X")
+
+
 @pytest.mark.parametrize("layout", ["C", "Fortran", "strided"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_non_finite_values_are_found_in_every_memory_layout(layout, dtype):
