@@ -25,6 +25,7 @@ from nnkit.summary import describe_component, format_summary
 from nnkit.workspace import Workspace, WorkspacePool
 
 if TYPE_CHECKING:
+    from nnkit.activations import Activation
     from nnkit.callbacks import Callback
     from nnkit.history import History
 
@@ -206,11 +207,8 @@ class Network:
         self.store = store
         self._workspaces.clear()
         self.optimizer_state = self.optimizer.init_state(self.store.values)
-        output_activation = getattr(self.layers[-1], "activation", None)
-        self._fused_output = (
-            self.loss.fused_activation is not None
-            and hasattr(self.layers[-1], "backward_from_dZ")
-            and default_registry().name_of(output_activation) == self.loss.fused_activation
+        self._fused_output = hasattr(self.layers[-1], "backward_from_dZ") and _fuses(
+            self.loss, getattr(self.layers[-1], "activation", None)
         )
         self._probe()
         return self
@@ -666,6 +664,23 @@ def _as_shape(shape: Any) -> Shape:
             f"a sample shape must be a positive integer or a tuple of them, got {shape!r}"
         )
     return tuple(int(d) for d in dims)
+
+
+def _fuses(loss: Loss, activation: Activation | None) -> bool:
+    """Whether ``dZ^L`` may come from the loss's `fused_gradient`: the output activation
+    is exactly the class registered as the loss's ``fused_activation``, by the loss's own
+    plugin if it registers that name, or else by the only plugin that does. Another
+    activation that shares the name (or a subclass, which may change ``forward``) is
+    back-propagated in full."""
+    name = loss.fused_activation
+    if name is None or activation is None:
+        return False
+    registry = default_registry()
+    providers = registry.providers("activation", name)
+    loss_origin = registry.origin_of(loss)
+    own = [p for p in providers if loss_origin is not None and p.plugin == loss_origin.plugin]
+    chosen = own or (providers if len(providers) == 1 else [])
+    return bool(chosen) and type(activation) is chosen[0].factory
 
 
 def _describe(layer: Layer) -> str:

@@ -370,6 +370,52 @@ def test_an_in_process_registration_saves_and_survives_a_reload(
     assert nnkit.registry.default_registry().get("activation", "my.cube").factory is Cube
 
 
+def test_a_loss_fuses_only_with_the_activation_it_was_written_for(isolated_registry):
+    # Another "softmax" (here a tempered one) shares the name, not the fused gradient
+    # (A - Y) / m, which holds only for the standard softmax with cross-entropy.
+    isolated_registry()
+
+    @nnkit.register("activation", "softmax")
+    class TemperedSoftmax(nnkit.Activation):
+        def forward(self, Z, out=None):
+            return nnkit.activation("nnkit_std:softmax").forward(2 * Z)
+
+        def backward(self, Z, A, dA, out=None):
+            return 2 * A * (dA - (dA * A).sum(axis=0, keepdims=True))
+
+    standard = type(nnkit.activation("nnkit_std:softmax"))
+    nnkit.register("activation", "my.softmax_alias")(standard)
+
+    @nnkit.register("activation", "my.softmax_subclass")
+    class Subclass(standard):  # it could change forward: not trusted with the shortcut
+        pass
+
+    def gradient_error(activation: str) -> tuple[bool, float]:
+        net = nnkit.Network(
+            [nnkit.Dense(3, activation=activation)], loss="cross_entropy", dtype="float64",
+            seed=1,
+        ).build(4)
+        rng = np.random.default_rng(0)
+        X, Y = rng.normal(size=(5, 4)), np.eye(3)[rng.integers(0, 3, 5)].T
+        workspace = nnkit.Workspace()
+        net.backward(net.forward(X, workspace).T, Y, workspace)
+        analytic = net.store.grads.copy()
+        numeric = np.zeros_like(analytic)
+        for i in range(len(numeric)):
+            for sign in (1, -1):
+                net.store.values[i] += sign * 1e-6
+                numeric[i] += sign * net.batch_loss(net.forward(X).T, Y) / 2e-6
+                net.store.values[i] -= sign * 1e-6
+        return net._fused_output, float(np.abs(analytic - numeric).max())
+
+    fused, error = gradient_error("local:softmax")
+    assert not fused and error < 1e-6
+    assert gradient_error("nnkit_std:softmax")[0]
+    assert gradient_error("my.softmax_alias")[0]  # the same class under another name
+    fused, error = gradient_error("my.softmax_subclass")
+    assert not fused and error < 1e-6
+
+
 SCRIPT_HEAD = """
 import sys
 import numpy as np
