@@ -178,7 +178,8 @@ class Conv2D(Layer):
 
     def to_onnx(self, graph: OnnxGraph, x: str) -> str:
         """``Conv`` with the layer's kernel, stride and zero padding (``(k - 1) // 2``
-        before, ``k // 2`` after, for ``"same"``), then the activation's own ONNX form."""
+        before, ``k // 2`` after, for ``"same"``), then the activation's own ONNX form. A
+        float64 graph computes ``W_col X_col + b`` instead (`nnkit_vision.export`)."""
         W, b = self.params["W"], self.params["b"]
         if has_window_operators(graph):
             inputs = [x, graph.weight(W, "W"), graph.weight(b, "b")]

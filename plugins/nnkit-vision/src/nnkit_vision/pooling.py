@@ -181,7 +181,8 @@ class AvgPool2D(_WindowPool):
     def to_onnx(self, graph: OnnxGraph, x: str) -> str:
         """``AveragePool`` with the layer's window and stride, rounding the output size
         down (``ceil_mode=0``) as here. Every window lies inside the image, so each mean
-        is over ``ph * pw`` real pixels and ``count_include_pad`` changes nothing."""
+        is over ``ph * pw`` real pixels and ``count_include_pad`` changes nothing. A
+        float64 graph sums the windows' offsets instead (`nnkit_vision.export`)."""
         if not has_window_operators(graph):
             return mean_by_sums(graph, x, self.grid)
         return graph.node("AveragePool", [x], **window_attributes(self.grid), ceil_mode=0)
@@ -222,7 +223,8 @@ class GlobalAvgPool2D(Layer):
         return y.T  # (m, channels), a view of the columns a dense layer reads
 
     def to_onnx(self, graph: OnnxGraph, x: str) -> str:
-        """``GlobalAveragePool``, ``(N, C, 1, 1)``, flattened to the layer's ``(N, C)``."""
+        """``GlobalAveragePool``, ``(N, C, 1, 1)``, flattened to the layer's ``(N, C)``; in
+        a float64 graph, a ``ReduceMean`` (`nnkit_vision.export`)."""
         if not has_window_operators(graph):
             return global_average_by_reduction(graph, x)
         return graph.node("Flatten", [graph.node("GlobalAveragePool", [x])], axis=1)
