@@ -9,8 +9,10 @@ import numpy as np
 from nnkit import Activation, Initializer, Layer
 from nnkit.data import positive_int
 from nnkit.errors import ConfigurationError
+from nnkit.export import OnnxGraph, export_component
 from nnkit.registry import default_registry
 from nnkit.workspace import Workspace
+from nnkit_vision.export import convolution_by_products, has_window_operators, window_attributes
 from nnkit_vision.images import image_shape, pair, samples_first, samples_last
 from nnkit_vision.windows import PADDINGS, WindowGrid, col2im, column_blocks, im2col
 
@@ -173,6 +175,20 @@ class Conv2D(Layer):
         dX_col = ws.buffer("dX_col", X_col.shape, dZ.dtype)
         np.matmul(self._matrix(self.params["W"]).T, dZ, out=dX_col)  # dX_col = W_colᵀ dZ
         return samples_first(col2im(dX_col, self.grid, ws))  # (m, C, H, W), a view
+
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        """``Conv`` with the layer's kernel, stride and zero padding (``(k - 1) // 2``
+        before, ``k // 2`` after, for ``"same"``), then the activation's own ONNX form. A
+        float64 graph computes ``W_col X_col + b`` instead (`nnkit_vision.export`)."""
+        W, b = self.params["W"], self.params["b"]
+        if has_window_operators(graph):
+            inputs = [x, graph.weight(W, "W"), graph.weight(b, "b")]
+            z = graph.node("Conv", inputs, **window_attributes(self.grid))
+        else:
+            z = convolution_by_products(graph, x, W, b, self.grid)
+        if self.activation is None:
+            return z
+        return export_component(self.activation, graph, z, "the activation of conv2d")
 
     def get_config(self) -> dict[str, Any]:
         return {

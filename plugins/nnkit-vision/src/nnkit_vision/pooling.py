@@ -14,7 +14,14 @@ from typing import Any, ClassVar
 import numpy as np
 
 from nnkit import Layer
+from nnkit.export import OnnxGraph
 from nnkit.workspace import Workspace
+from nnkit_vision.export import (
+    global_average_by_reduction,
+    has_window_operators,
+    mean_by_sums,
+    window_attributes,
+)
 from nnkit_vision.images import image_shape, pair, samples_first, samples_last
 from nnkit_vision.windows import WindowGrid, window_blocks
 
@@ -101,6 +108,11 @@ class MaxPool2D(_WindowPool):
         ws.winners = self._winners(xt, y, ws) if training else None
         return samples_first(y)
 
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        """``MaxPool`` with the layer's window and stride, rounding the output size down
+        (``ceil_mode=0``): windows past the last whole one are dropped, as here."""
+        return graph.node("MaxPool", [x], **window_attributes(self.grid), ceil_mode=0)
+
     def _winners(self, xt: np.ndarray, y: np.ndarray, ws: Workspace) -> np.ndarray:
         """Where each window's maximum is: a boolean array with one entry per pixel of
         each window, true at the first (row-major) pixel equal to the window's maximum.
@@ -166,6 +178,15 @@ class AvgPool2D(_WindowPool):
             y *= 1 / len(self.grid.offsets)  # ... / (ph pw)
         return samples_first(y)
 
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        """``AveragePool`` with the layer's window and stride, rounding the output size
+        down (``ceil_mode=0``) as here. Every window lies inside the image, so each mean
+        is over ``ph * pw`` real pixels and ``count_include_pad`` changes nothing. A
+        float64 graph sums the windows' offsets instead (`nnkit_vision.export`)."""
+        if not has_window_operators(graph):
+            return mean_by_sums(graph, x, self.grid)
+        return graph.node("AveragePool", [x], **window_attributes(self.grid), ceil_mode=0)
+
     def backward(
         self, dy: np.ndarray, ws: Workspace, need_input_gradient: bool = True
     ) -> np.ndarray | None:
@@ -200,6 +221,13 @@ class GlobalAvgPool2D(Layer):
         np.add.reduce(xt, axis=(1, 2), out=y)
         y *= 1 / (self.image[1] * self.image[2])
         return y.T  # (m, channels), a view of the columns a dense layer reads
+
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        """``GlobalAveragePool``, ``(N, C, 1, 1)``, flattened to the layer's ``(N, C)``; in
+        a float64 graph, a ``ReduceMean`` (`nnkit_vision.export`)."""
+        if not has_window_operators(graph):
+            return global_average_by_reduction(graph, x)
+        return graph.node("Flatten", [graph.node("GlobalAveragePool", [x])], axis=1)
 
     def backward(
         self, dy: np.ndarray, ws: Workspace, need_input_gradient: bool = True
