@@ -165,12 +165,19 @@ def test_the_configuration_round_trips_through_the_constructor():
             {"filters": 2, "kernel_size": 3, "padding": "full"},
             "conv2d padding must be one of 'valid', 'same', got 'full'",
         ),
-        ({"filters": 2, "kernel_size": 3, "l2": -1}, "conv2d l2 must be a non-negative number"),
+        ({"filters": 2, "kernel_size": 3, "l2": -1}, "conv2d l2 must be a finite number >= 0"),
+        ({"filters": 2, "kernel_size": 3, "l2": np.inf}, "conv2d l2 must be a finite number"),
     ],
 )
 def test_bad_arguments_are_refused_with_the_reason(arguments, message):
     with pytest.raises(nnkit.ConfigurationError, match=message.replace("(", r"\(")):
         nnkit.layer("conv2d", **arguments)
+
+
+def test_numpy_numbers_are_accepted_as_the_l2_weight_as_dense_accepts_them():
+    for l2 in (np.float32(0.5), np.float64(0.25), np.int64(1)):
+        layer = nnkit.layer("conv2d", filters=2, kernel_size=3, l2=l2)
+        assert type(layer.l2) is float and layer.l2 == float(l2) == nnkit.Dense(2, l2=l2).l2
 
 
 def test_against_pytorch():

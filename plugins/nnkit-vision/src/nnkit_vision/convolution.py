@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from nnkit import Activation, Initializer, Layer
-from nnkit.data import positive_int
+from nnkit.data import NON_NEGATIVE, positive_int, real_number
 from nnkit.errors import ConfigurationError
 from nnkit.export import OnnxGraph, export_component
 from nnkit.registry import default_registry
@@ -91,9 +91,7 @@ class Conv2D(Layer):
             )
         self.kernel_initializer: Initializer = registry.resolve("initializer", kernel_initializer)
         self.bias_initializer: Initializer = registry.resolve("initializer", bias_initializer)
-        if isinstance(l2, bool) or not (isinstance(l2, (int, float)) and 0 <= l2 < float("inf")):
-            raise ConfigurationError(f"conv2d l2 must be a non-negative number, got {l2!r}")
-        self.l2 = float(l2)
+        self.l2 = real_number(l2, "conv2d l2", NON_NEGATIVE)
         self.channels: int | None = None
         self.grid: WindowGrid | None = None
 
