@@ -70,20 +70,22 @@ def write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
 @contextmanager
 def atomic_output(path: Path) -> Iterator[IO[bytes]]:
     """A binary file for a ``with`` block that appears at ``path`` only when the block
-    ends without an error, with the mode of the file it replaces (or the umask's
-    default), as `write_atomically` writes."""
+    ends without an error, with the mode and group of the file it replaces (its owner
+    too, for root; the group where the system allows it) or the umask's default mode,
+    as `write_atomically` writes."""
     directory = path.parent
     if not directory.is_dir():
         raise FileNotFoundError(f"cannot save to {path}: folder {directory} does not exist")
     remove_stale_temporaries(path)
-    mode = _existing_mode(path)
+    existing = _existing_stat(path)
     handle, temporary = _create_temporary(path)
     try:
         with os.fdopen(handle, "wb") as file:
             yield file
             file.flush()
-            if mode is not None:
-                _set_mode(file, temporary, mode)
+            if existing is not None:
+                _keep_ownership(file, existing)  # first: a change of owner clears setgid
+                _set_mode(file, temporary, stat.S_IMODE(existing.st_mode))
             os.fsync(file.fileno())
             if RENAME_WHILE_OPEN:
                 os.replace(temporary, path)
@@ -177,12 +179,25 @@ def _remove_if_abandoned(temporary: Path) -> bool:
         os.close(handle)
 
 
-def _existing_mode(path: Path) -> int | None:
-    """The permission bits of the file at ``path``, or ``None`` if there is none."""
+def _existing_stat(path: Path) -> os.stat_result | None:
+    """The status of the file at ``path``, or ``None`` if there is none."""
     try:
-        return stat.S_IMODE(os.stat(path).st_mode)
+        return os.stat(path)
     except OSError:
         return None
+
+
+def _keep_ownership(file: IO[bytes], existing: os.stat_result) -> None:
+    """Give the new file the replaced one's group (and owner, when running as root), so
+    that whoever could read the old file can read the new one. A group the writer may
+    not give its files is left as the system chose: the save goes on."""
+    if not hasattr(os, "fchown"):  # Windows: no owners or groups to keep
+        return
+    owner = existing.st_uid if os.geteuid() == 0 else -1
+    try:
+        os.fchown(file.fileno(), owner, existing.st_gid)
+    except OSError:
+        pass
 
 
 def _set_mode(file: IO[bytes], temporary: Path, mode: int) -> None:

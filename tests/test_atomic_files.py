@@ -188,6 +188,43 @@ def test_a_replaced_file_keeps_its_mode(tmp_path, mode):
     assert nnkit.load(path).seed == 1
 
 
+def _another_group() -> int | None:
+    """A group this process may give its files besides its own: any, for root."""
+    if os.geteuid() == 0:
+        return os.getegid() + 4242
+    others = [group for group in os.getgroups() if group != os.getegid()]
+    return others[0] if others else None
+
+
+def test_a_replaced_file_keeps_its_group(tmp_path):
+    group = _another_group()
+    if group is None:
+        pytest.skip("this user belongs to no group but its own, so no file can change group")
+    path = tmp_path / "model.nnkit"
+    classifier().build(5).save(path)
+    os.chown(path, -1, group)
+    path.chmod(0o640)
+    classifier(seed=1).build(5).save(path)
+    assert (path.stat().st_gid, stat.S_IMODE(path.stat().st_mode)) == (group, 0o640)
+    assert nnkit.load(path).seed == 1
+
+
+def test_a_group_that_cannot_be_kept_does_not_stop_the_save(tmp_path, monkeypatch):
+    path = tmp_path / "model.nnkit"
+    classifier().build(5).save(path)
+    path.chmod(0o604)
+    calls = []
+
+    def refuse(handle, uid, gid):
+        calls.append((uid, gid))
+        raise PermissionError("operation not permitted")
+
+    monkeypatch.setattr(os, "fchown", refuse)
+    classifier(seed=1).build(5).save(path)
+    assert calls and calls[0][1] == path.stat().st_gid
+    assert stat.S_IMODE(path.stat().st_mode) == 0o604 and nnkit.load(path).seed == 1
+
+
 def test_the_folder_is_flushed_after_the_rename(tmp_path, monkeypatch):
     events = []
     real_fsync, real_replace = os.fsync, os.replace
