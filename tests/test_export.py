@@ -84,3 +84,20 @@ def test_the_model_declares_the_oldest_ir_version_its_operators_need():
     """onnx writes its newest IR version by default, which older runtimes refuse to load."""
     model = nnkit.Network([nnkit.Dense(2, activation="softmax")]).build(3).to_onnx()
     assert model.ir_version == 8 and model.opset_import[0].version == 17
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("opset", [13, 17, 21])
+def test_every_standard_activation_runs_at_every_operator_set(tmp_path, dtype, opset):
+    # onnxruntime implements some operators (LeakyRelu) for float32 only at some sets.
+    rng = np.random.default_rng(1)
+    X = rng.normal(scale=30, size=(40, 3))  # large inputs reach every branch and tail
+    names = ["sigmoid", "relu", "leaky_relu", "tanh", "identity", "softmax"]
+    net = nnkit.Network(
+        [nnkit.Dense(5, activation=name) for name in names], dtype=dtype, seed=0
+    ).build(3)
+    path = tmp_path / "activations.onnx"
+    net.to_onnx(path, opset=opset)
+    tolerance = 1e-5 if dtype == "float32" else 1e-12
+    found = run(path, X.astype(dtype))
+    np.testing.assert_allclose(found, net.predict(X), rtol=tolerance, atol=tolerance)

@@ -99,7 +99,11 @@ class LeakyReLU(Activation):
         return np.where(Z > 0, 1, self.alpha).astype(Z.dtype)
 
     def to_onnx(self, graph: OnnxGraph, x: str) -> str:
-        return graph.node("LeakyRelu", [x], alpha=self.alpha)
+        if graph.dtype == np.float32:
+            return graph.node("LeakyRelu", [x], alpha=self.alpha)
+        # onnxruntime runs LeakyRelu in float32 only: max(z, alpha z), as forward computes.
+        alpha = graph.weight(np.array(self.alpha, dtype=graph.dtype), "alpha")
+        return graph.node("Max", [x, graph.node("Mul", [x, alpha])])
 
 
 class Tanh(Activation):
