@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from wiring import digits_cnn
 
 import nnkit
 from nnkit.data import train_test_split
@@ -78,23 +79,6 @@ def test_flat_data_is_refused_before_anything_trains():
     with pytest.raises(nnkit.ConfigurationError, match="reshape them, e.g. reshape"):
         net.fit(np.zeros((10, 64)), np.zeros(10, dtype=int), verbose=0)
     assert not net.built
-
-
-def digits_cnn(seed=0):
-    """The CNN of the documentation: two 3x3 convolutions, one 2x2 pooling, two dense."""
-    return nnkit.Network(
-        [
-            layer("conv2d", filters=32, kernel_size=3, padding="same", activation="relu"),
-            layer("conv2d", filters=32, kernel_size=3, padding="same", activation="relu"),
-            layer("max_pool2d", pool_size=2),
-            layer("flatten"),
-            nnkit.Dense(64, activation="relu"),
-            nnkit.Dense(10, activation="softmax"),
-        ],
-        loss="cross_entropy",
-        optimizer=nnkit.optimizer("adam", learning_rate=3e-3),
-        seed=seed,
-    )
 
 
 @pytest.fixture

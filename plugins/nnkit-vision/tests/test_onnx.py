@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+from wiring import digits_cnn
 
 import nnkit
 from nnkit.data import train_test_split
@@ -152,23 +153,6 @@ def test_float64_graphs_avoid_the_operators_onnxruntime_has_only_in_float32():
     found = operators(model)
     assert not found & {"Conv", "AveragePool", "GlobalAveragePool"}
     assert {"Slice", "Einsum", "Sum", "ReduceMean"} <= found
-
-
-def digits_cnn():
-    """The CNN of docs/vision.md: two 3x3 convolutions, one 2x2 pooling, two dense."""
-    return nnkit.Network(
-        [
-            layer("conv2d", filters=32, kernel_size=3, padding="same", activation="relu"),
-            layer("conv2d", filters=32, kernel_size=3, padding="same", activation="relu"),
-            layer("max_pool2d", pool_size=2),
-            layer("flatten"),
-            nnkit.Dense(64, activation="relu"),
-            nnkit.Dense(10, activation="softmax"),
-        ],
-        loss="cross_entropy",
-        optimizer=nnkit.optimizer("adam", learning_rate=3e-3),
-        seed=0,
-    )
 
 
 @pytest.fixture(scope="module")

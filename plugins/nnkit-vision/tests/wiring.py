@@ -1,9 +1,11 @@
-"""Layers wired by hand as a network wires them, for tests that look inside one layer."""
+"""Layers wired by hand as a network wires them, for tests that look inside one layer, and
+the CNN of the documentation."""
 
 from __future__ import annotations
 
 import numpy as np
 
+import nnkit
 from nnkit.parameters import ParameterStore
 from nnkit.testing.numeric import numeric_gradient
 from nnkit.workspace import Workspace
@@ -27,3 +29,20 @@ def finite_difference_gradients(layer, store, x, dy):
         return float(np.sum(dy * layer.forward(x, Workspace(), True)) + layer.penalty())
 
     return numeric_gradient(objective, x), numeric_gradient(objective, store.values)
+
+
+def digits_cnn(seed=0):
+    """The CNN of the documentation: two 3x3 convolutions, one 2x2 pooling, two dense."""
+    return nnkit.Network(
+        [
+            nnkit.layer("conv2d", filters=32, kernel_size=3, padding="same", activation="relu"),
+            nnkit.layer("conv2d", filters=32, kernel_size=3, padding="same", activation="relu"),
+            nnkit.layer("max_pool2d", pool_size=2),
+            nnkit.layer("flatten"),
+            nnkit.Dense(64, activation="relu"),
+            nnkit.Dense(10, activation="softmax"),
+        ],
+        loss="cross_entropy",
+        optimizer=nnkit.optimizer("adam", learning_rate=3e-3),
+        seed=seed,
+    )
