@@ -22,6 +22,7 @@ from benchmarks import (
     nnkit_systems,
     numpy_cnn,
     numpy_loop,
+    profile_inference,
     profile_loop,
     run,
     systems,
@@ -413,3 +414,29 @@ def test_a_baseline_process_times_the_same_jobs_and_reports_errors(tmp_path):
             other.time_job(tiny, "fit", 1)
         folder = other._folder
     assert not folder.exists()
+
+
+def test_the_inference_profile_builds_prediction_up_one_step_at_a_time(monkeypatch, capsys):
+    for name in environment.OPENBLAS_OVERRIDES:  # no restart inside the test process
+        monkeypatch.delenv(name, raising=False)
+    assert profile_inference.main(["--samples", "1500", "--rounds", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("W1 inference, 1,500 samples, batch 1024, 1 thread")
+    names = [line[2:44].strip() for line in lines[1:]]
+    assert max(map(len, lines)) <= 84  # pasted into the docs' code blocks
+    assert names[0].startswith("products, weights transposed") and names[-1].startswith(
+        "nnkit Network.predict"
+    )
+    assert len(names) == 8 and all(line.endswith("of the bound") for line in lines[1:])
+
+
+def test_the_inference_profiles_hand_written_stages_compute_what_nnkit_predicts():
+    workload = workloads.mnist_like(n_samples=1500)
+    system = systems.NNKit()
+    system.train(workload.head(256))
+    jobs, outputs = profile_inference.stages(system.net, workload.X)
+    jobs["+ copy into the output"]()
+    np.testing.assert_allclose(outputs, system.net.predict(workload.X), rtol=1e-5, atol=1e-6)
+    outputs.fill(np.nan)
+    jobs["nnkit Network.forward per batch"]()
+    np.testing.assert_allclose(outputs, system.net.predict(workload.X), rtol=1e-6, atol=1e-7)
