@@ -46,7 +46,7 @@ def exponential_linear(graph: OnnxGraph, x: str, alpha: float) -> str:
     overflow, and ``-1`` for large negative ``x``.
     """
     zero = constant(graph, 0.0, "zero")
-    negative = graph.node("Min", [x, zero])  # e^x is taken of min(x, 0) only, never overflows
+    negative = graph.node("Min", [x, zero])  # as forward: so that 1 - t never reaches 0
     t = graph.node("Tanh", [graph.node("Mul", [negative, constant(graph, 0.5, "half")])])
     expm1 = graph.node("Div", [
         graph.node("Mul", [constant(graph, 2.0, "two"), t]),
