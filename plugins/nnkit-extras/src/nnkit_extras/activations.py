@@ -1,6 +1,7 @@
 """Smooth activations of recent networks: GELU, SiLU, ELU, SELU, softplus, mish.
 
-Each gives ``g(Z)`` and ``g'(Z)`` element-wise, in the dtype of ``Z``.
+Each gives ``g(Z)`` and ``g'(Z)`` element-wise, in the dtype of ``Z``, and writes the
+same function into an ONNX graph (``to_onnx``) for `nnkit.Network.to_onnx`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import math
 import numpy as np
 
 import nnkit
+from nnkit.export import OnnxGraph
+from nnkit_extras.export import constant, exponential_linear, has_activation_operators, softplus
 
 __all__ = ["GELU", "SiLU", "ELU", "SELU", "Softplus", "Mish"]
 
@@ -38,6 +41,17 @@ class GELU(nnkit.Activation):
         t = np.tanh(self.C * (Z + 0.044715 * Z**3))
         return 0.5 * (1 + t) + 0.5 * Z * (1 - t**2) * self.C * (1 + 3 * 0.044715 * Z**2)
 
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        """The tanh approximation with ``Mul``, ``Add`` and ``Tanh``, in the order of
+        `forward` (ONNX's own ``Gelu`` arrives only in operator set 20). Where ``z^3``
+        overflows, ``tanh`` of the infinity is ``+-1`` and the result ``z`` or ``-0``,
+        as in NumPy."""
+        cube = graph.node("Mul", [graph.node("Mul", [x, x]), x])
+        inner = graph.node("Add", [x, graph.node("Mul", [constant(graph, 0.044715), cube])])
+        t = graph.node("Tanh", [graph.node("Mul", [constant(graph, self.C, "c"), inner])])
+        half_z = graph.node("Mul", [constant(graph, 0.5, "half"), x])
+        return graph.node("Mul", [half_z, graph.node("Add", [constant(graph, 1.0, "one"), t])])
+
 
 class SiLU(nnkit.Activation):
     """Swish / SiLU (Ramachandran et al., 2017): ``g(z) = z sigmoid(z)``."""
@@ -52,6 +66,10 @@ class SiLU(nnkit.Activation):
     def derivative(self, Z):
         s = _sigmoid(Z)
         return s * (1 + Z * (1 - s))
+
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        """``x Sigmoid(x)``: ONNX's own ``Swish`` arrives only in operator set 24."""
+        return graph.node("Mul", [x, graph.node("Sigmoid", [x])])
 
 
 class ELU(nnkit.Activation):
@@ -72,6 +90,13 @@ class ELU(nnkit.Activation):
     def derivative(self, Z):
         return np.where(Z > 0, 1, self.alpha * np.exp(np.minimum(Z, 0))).astype(Z.dtype)
 
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        """``Elu`` in float32; in float64, which onnxruntime has no ``Elu`` for, the
+        formula with ``Where`` and ``Tanh`` (see `exponential_linear`)."""
+        if has_activation_operators(graph):
+            return graph.node("Elu", [x], alpha=self.alpha)
+        return exponential_linear(graph, x, self.alpha)
+
 
 class SELU(nnkit.Activation):
     """Scaled ELU (Klambauer et al., 2017) with the constants that make a deep stack of
@@ -90,6 +115,15 @@ class SELU(nnkit.Activation):
         negative = self.ALPHA * np.exp(np.minimum(Z, 0))
         return (self.SCALE * np.where(Z > 0, 1, negative)).astype(Z.dtype)
 
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        """``Selu`` with these constants in float32; in float64, which onnxruntime has no
+        ``Selu`` for (and whose attributes are float32), ``SCALE`` times the ELU formula
+        (see `exponential_linear`) with float64 constants."""
+        if has_activation_operators(graph):
+            return graph.node("Selu", [x], alpha=self.ALPHA, gamma=self.SCALE)
+        elu = exponential_linear(graph, x, self.ALPHA)
+        return graph.node("Mul", [constant(graph, self.SCALE, "scale"), elu])
+
 
 class Softplus(nnkit.Activation):
     """``g(z) = log(1 + e^z)``, a smooth ReLU whose derivative is the sigmoid."""
@@ -101,6 +135,11 @@ class Softplus(nnkit.Activation):
 
     def derivative(self, Z):
         return _sigmoid(Z)
+
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        """``Softplus`` in float32, the overflow-free formula in float64 (see
+        `nnkit_extras.export.softplus`)."""
+        return softplus(graph, x)
 
 
 class Mish(nnkit.Activation):
@@ -116,3 +155,8 @@ class Mish(nnkit.Activation):
     def derivative(self, Z):
         t = np.tanh(_softplus(Z))
         return t + Z * _sigmoid(Z) * (1 - t**2)
+
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        """``x Tanh(softplus(x))``, with softplus as `Softplus` exports it (ONNX's own
+        ``Mish`` arrives only in operator set 18)."""
+        return graph.node("Mul", [x, graph.node("Tanh", [softplus(graph, x)])])

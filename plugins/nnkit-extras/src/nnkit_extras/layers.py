@@ -6,6 +6,7 @@ import numpy as np
 
 import nnkit
 from nnkit.data import FRACTION, POSITIVE, real_number
+from nnkit.export import OnnxGraph
 
 __all__ = ["BatchNormalization"]
 
@@ -82,6 +83,32 @@ class BatchNormalization(nnkit.Layer):
         ws.inv_std = 1 / np.sqrt(var + self.epsilon)
         ws.x_hat = (A_prev - mean) * ws.inv_std
         return (self.params["gamma"] * ws.x_hat + self.params["beta"]).T
+
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        """The inference form, with the running statistics, on rows ``(N, units)``.
+
+        In float32 ONNX's ``BatchNormalization``. Its ``epsilon`` is a float32 attribute,
+        which in a float64 graph would move ``1 / sqrt(var + epsilon)`` by up to 3e-8
+        relative where a unit's variance is near 0, so a float64 graph writes `forward`'s
+        arithmetic instead: ``gamma ((x - mean) inv_std) + beta``, with ``inv_std``
+        computed here as `forward` computes it.
+        """
+        gamma, beta = self.params["gamma"][:, 0], self.params["beta"][:, 0]
+        mean, var = self.running_mean[:, 0], self.running_var[:, 0]
+        if graph.dtype == np.float32:
+            return graph.node(
+                "BatchNormalization",
+                [x, graph.weight(gamma, "gamma"), graph.weight(beta, "beta"),
+                 graph.weight(mean, "running_mean"), graph.weight(var, "running_var")],
+                epsilon=self.epsilon,
+            )
+        inv_std = 1 / np.sqrt(var + self.epsilon)
+        x_hat = graph.node("Mul", [
+            graph.node("Sub", [x, graph.weight(mean, "running_mean")]),
+            graph.weight(inv_std, "inv_std"),
+        ])
+        scaled = graph.node("Mul", [graph.weight(gamma, "gamma"), x_hat])
+        return graph.node("Add", [scaled, graph.weight(beta, "beta")])
 
     def backward(self, dy, ws, need_input_gradient=True):
         dA, x_hat, inv_std = dy.T, ws.x_hat, ws.inv_std

@@ -1,0 +1,80 @@
+"""The ONNX forms shared by the extra activations, spelt with elementary operators where
+onnxruntime has no float64 kernel.
+
+ONNX defines ``Elu``, ``Selu`` and ``Softplus`` for float64 too, but onnxruntime
+implements them for float32 only and refuses to load a float64 model that uses them
+("NOT_IMPLEMENTED ... Could not find an implementation for Elu(6)"). A float64 graph
+therefore writes them as the activations compute them, with ``Exp``, ``Log``, ``Tanh``,
+``Where`` and arithmetic, which every runtime runs in both dtypes at every operator set
+nnkit exports (13 to 21). Each spelling avoids overflow exactly where the NumPy code
+does, so a finite ``predict`` stays finite in the graph.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnkit.export import OnnxGraph
+
+__all__ = [
+    "constant",
+    "exponential_linear",
+    "has_activation_operators",
+    "log1p",
+    "softplus",
+]
+
+
+def has_activation_operators(graph: OnnxGraph) -> bool:
+    """Whether the graph can use ``Elu``, ``Selu`` and ``Softplus``: onnxruntime
+    implements them for float32 only."""
+    return graph.dtype == np.float32
+
+
+def constant(graph: OnnxGraph, value: float, stem: str = "constant") -> str:
+    """A scalar in the graph's dtype, which broadcasts against any array."""
+    return graph.weight(np.array(value, dtype=graph.dtype), stem)
+
+
+def exponential_linear(graph: OnnxGraph, x: str, alpha: float) -> str:
+    """``x`` where ``x > 0``, ``alpha (e^x - 1)`` elsewhere, as `ELU.forward` computes it
+    with ``np.expm1(np.minimum(x, 0))``.
+
+    ONNX has no ``Expm1``, and ``Exp(x) - 1`` loses the relative precision of small
+    negative inputs to cancellation. ``e^x - 1 = 2 t / (1 - t)`` with ``t = tanh(x / 2)``
+    keeps it, and for ``x <= 0`` the denominator lies in ``[1, 2)``: no cancellation, no
+    overflow, and ``-1`` for large negative ``x``.
+    """
+    zero = constant(graph, 0.0, "zero")
+    negative = graph.node("Min", [x, zero])  # as forward: so that 1 - t never reaches 0
+    t = graph.node("Tanh", [graph.node("Mul", [negative, constant(graph, 0.5, "half")])])
+    expm1 = graph.node("Div", [
+        graph.node("Mul", [constant(graph, 2.0, "two"), t]),
+        graph.node("Sub", [constant(graph, 1.0, "one"), t]),
+    ])
+    scaled = graph.node("Mul", [constant(graph, alpha, "alpha"), expm1])
+    return graph.node("Where", [graph.node("Greater", [x, zero]), x, scaled])
+
+
+def log1p(graph: OnnxGraph, u: str) -> str:
+    """``log(1 + u)`` to within a few ulps even where ``1 + u`` rounds (ONNX has no
+    ``Log1p``): with ``w = 1 + u``, ``log(w) u / (w - 1)``, whose rounding errors cancel,
+    and ``u`` itself where ``w`` rounds to 1 (Goldberg, 1991)."""
+    one = constant(graph, 1.0, "one")
+    w = graph.node("Add", [one, u])
+    corrected = graph.node("Div", [
+        graph.node("Mul", [graph.node("Log", [w]), u]),
+        graph.node("Sub", [w, one]),
+    ])
+    rounds_to_one = graph.node("Equal", [w, one])
+    return graph.node("Where", [rounds_to_one, u, corrected])
+
+
+def softplus(graph: OnnxGraph, x: str) -> str:
+    """``log(1 + e^x)``: ``Softplus`` in float32; in float64 as nnkit computes it,
+    ``log1p(e^-|x|) + max(x, 0)``, which cannot overflow for large ``|x|``."""
+    if has_activation_operators(graph):
+        return graph.node("Softplus", [x])
+    exp_of_minus_abs = graph.node("Exp", [graph.node("Neg", [graph.node("Abs", [x])])])
+    positive_part = graph.node("Max", [x, constant(graph, 0.0, "zero")])
+    return graph.node("Add", [log1p(graph, exp_of_minus_abs), positive_part])
