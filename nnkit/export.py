@@ -57,6 +57,11 @@ class OnnxGraph:
         self.initializers.append(numpy_helper.from_array(np.array(array), name))
         return name
 
+    def constant(self, value: float, stem: str = "constant") -> str:
+        """Add a scalar in the graph's dtype (which broadcasts against any array) to the
+        graph's weights and return its name."""
+        return self.weight(np.array(value, dtype=self.dtype), stem)
+
     def scaling(self, scaling: Standardizer) -> tuple[str, str]:
         """The names of a standardisation's mean and scale, as weights of the graph."""
         return (

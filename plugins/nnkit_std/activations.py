@@ -102,8 +102,8 @@ class LeakyReLU(Activation):
         if graph.dtype == np.float32:
             return graph.node("LeakyRelu", [x], alpha=self.alpha)
         # onnxruntime runs LeakyRelu in float32 only: max(z, alpha z), as forward computes.
-        alpha = graph.weight(np.array(self.alpha, dtype=graph.dtype), "alpha")
-        return graph.node("Max", [x, graph.node("Mul", [x, alpha])])
+        alpha_z = graph.node("Mul", [x, graph.constant(self.alpha, "alpha")])
+        return graph.node("Max", [x, alpha_z])
 
 
 class Tanh(Activation):

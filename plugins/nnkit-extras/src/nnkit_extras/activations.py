@@ -12,7 +12,7 @@ import numpy as np
 
 import nnkit
 from nnkit.export import OnnxGraph
-from nnkit_extras.export import constant, exponential_linear, has_activation_operators, softplus
+from nnkit_extras.export import exponential_linear, has_activation_operators, softplus
 
 __all__ = ["GELU", "SiLU", "ELU", "SELU", "Softplus", "Mish"]
 
@@ -35,7 +35,8 @@ class GELU(nnkit.Activation):
     C = math.sqrt(2 / math.pi)
 
     def forward(self, Z):
-        return 0.5 * Z * (1 + np.tanh(self.C * (Z + 0.044715 * Z**3)))
+        with np.errstate(over="ignore"):  # z^3 overflows only where tanh is already +-1
+            return 0.5 * Z * (1 + np.tanh(self.C * (Z + 0.044715 * Z**3)))
 
     def derivative(self, Z):
         t = np.tanh(self.C * (Z + 0.044715 * Z**3))
@@ -47,10 +48,10 @@ class GELU(nnkit.Activation):
         overflows, ``tanh`` of the infinity is ``+-1`` and the result ``z`` or ``-0``,
         as in NumPy."""
         cube = graph.node("Mul", [graph.node("Mul", [x, x]), x])
-        inner = graph.node("Add", [x, graph.node("Mul", [constant(graph, 0.044715), cube])])
-        t = graph.node("Tanh", [graph.node("Mul", [constant(graph, self.C, "c"), inner])])
-        half_z = graph.node("Mul", [constant(graph, 0.5, "half"), x])
-        return graph.node("Mul", [half_z, graph.node("Add", [constant(graph, 1.0, "one"), t])])
+        inner = graph.node("Add", [x, graph.node("Mul", [graph.constant(0.044715), cube])])
+        t = graph.node("Tanh", [graph.node("Mul", [graph.constant(self.C, "c"), inner])])
+        half_z = graph.node("Mul", [graph.constant(0.5, "half"), x])
+        return graph.node("Mul", [half_z, graph.node("Add", [graph.constant(1.0, "one"), t])])
 
 
 class SiLU(nnkit.Activation):
@@ -122,7 +123,7 @@ class SELU(nnkit.Activation):
         if has_activation_operators(graph):
             return graph.node("Selu", [x], alpha=self.ALPHA, gamma=self.SCALE)
         elu = exponential_linear(graph, x, self.ALPHA)
-        return graph.node("Mul", [constant(graph, self.SCALE, "scale"), elu])
+        return graph.node("Mul", [graph.constant(self.SCALE, "scale"), elu])
 
 
 class Softplus(nnkit.Activation):

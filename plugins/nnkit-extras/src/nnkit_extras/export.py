@@ -17,7 +17,6 @@ import numpy as np
 from nnkit.export import OnnxGraph
 
 __all__ = [
-    "constant",
     "exponential_linear",
     "has_activation_operators",
     "log1p",
@@ -31,11 +30,6 @@ def has_activation_operators(graph: OnnxGraph) -> bool:
     return graph.dtype == np.float32
 
 
-def constant(graph: OnnxGraph, value: float, stem: str = "constant") -> str:
-    """A scalar in the graph's dtype, which broadcasts against any array."""
-    return graph.weight(np.array(value, dtype=graph.dtype), stem)
-
-
 def exponential_linear(graph: OnnxGraph, x: str, alpha: float) -> str:
     """``x`` where ``x > 0``, ``alpha (e^x - 1)`` elsewhere, as `ELU.forward` computes it
     with ``np.expm1(np.minimum(x, 0))``.
@@ -45,14 +39,14 @@ def exponential_linear(graph: OnnxGraph, x: str, alpha: float) -> str:
     keeps it, and for ``x <= 0`` the denominator lies in ``[1, 2)``: no cancellation, no
     overflow, and ``-1`` for large negative ``x``.
     """
-    zero = constant(graph, 0.0, "zero")
+    zero = graph.constant(0.0, "zero")
     negative = graph.node("Min", [x, zero])  # as forward: so that 1 - t never reaches 0
-    t = graph.node("Tanh", [graph.node("Mul", [negative, constant(graph, 0.5, "half")])])
+    t = graph.node("Tanh", [graph.node("Mul", [negative, graph.constant(0.5, "half")])])
     expm1 = graph.node("Div", [
-        graph.node("Mul", [constant(graph, 2.0, "two"), t]),
-        graph.node("Sub", [constant(graph, 1.0, "one"), t]),
+        graph.node("Mul", [graph.constant(2.0, "two"), t]),
+        graph.node("Sub", [graph.constant(1.0, "one"), t]),
     ])
-    scaled = graph.node("Mul", [constant(graph, alpha, "alpha"), expm1])
+    scaled = graph.node("Mul", [graph.constant(alpha, "alpha"), expm1])
     return graph.node("Where", [graph.node("Greater", [x, zero]), x, scaled])
 
 
@@ -60,7 +54,7 @@ def log1p(graph: OnnxGraph, u: str) -> str:
     """``log(1 + u)`` to within a few ulps even where ``1 + u`` rounds (ONNX has no
     ``Log1p``): with ``w = 1 + u``, ``log(w) u / (w - 1)``, whose rounding errors cancel,
     and ``u`` itself where ``w`` rounds to 1 (Goldberg, 1991)."""
-    one = constant(graph, 1.0, "one")
+    one = graph.constant(1.0, "one")
     w = graph.node("Add", [one, u])
     corrected = graph.node("Div", [
         graph.node("Mul", [graph.node("Log", [w]), u]),
@@ -76,5 +70,5 @@ def softplus(graph: OnnxGraph, x: str) -> str:
     if has_activation_operators(graph):
         return graph.node("Softplus", [x])
     exp_of_minus_abs = graph.node("Exp", [graph.node("Neg", [graph.node("Abs", [x])])])
-    positive_part = graph.node("Max", [x, constant(graph, 0.0, "zero")])
+    positive_part = graph.node("Max", [x, graph.constant(0.0, "zero")])
     return graph.node("Add", [log1p(graph, exp_of_minus_abs), positive_part])

@@ -61,7 +61,7 @@ def mean_by_sums(graph: OnnxGraph, x: str, grid: WindowGrid) -> str:
     """The mean of each window without ``AveragePool``: the sum over the kernel offsets,
     times ``1 / (ph pw)``, as `AvgPool2D` computes it."""
     total = graph.node("Sum", _offsets(graph, x, grid))
-    share = graph.weight(np.array(1 / len(grid.offsets), dtype=graph.dtype), "share")
+    share = graph.constant(1 / len(grid.offsets), "share")
     return graph.node("Mul", [total, share])
 
 
