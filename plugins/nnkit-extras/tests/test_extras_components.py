@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 import zipfile
 
 import numpy as np
@@ -32,6 +33,22 @@ y = (X[:, 0] * X[:, 1] > 0).astype(int)
 def test_activations_take_their_published_values(name, z, expected):
     value = nnkit.activation(name).forward(np.array([[z]]))
     assert value[0, 0] == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("name", ["gelu", "silu", "elu", "selu", "softplus", "mish"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_derivatives_stay_finite_and_silent_for_huge_inputs(name, dtype):
+    big = np.finfo(dtype).max / 4
+    Z = np.array([[-big, -1e20, -40.0, 40.0, 1e20, big]], dtype=dtype)
+    activation = nnkit.activation(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an overflow on the way would warn
+        dZ = activation.backward(Z, activation.forward(Z), np.ones_like(Z))
+    assert np.isfinite(dZ).all() and dZ.dtype == dtype
+    slope = 1.0507009873554805 if name == "selu" else 1.0  # each is (scale) z for large z
+    np.testing.assert_allclose(dZ[0, -3:], slope, rtol=1e-6)
+    if name in ("gelu", "silu", "softplus", "mish"):  # and 0 for large negative z
+        np.testing.assert_allclose(dZ[0, :3], 0.0, atol=1e-6)
 
 
 def test_selu_keeps_a_deep_stack_normalised():

@@ -39,8 +39,12 @@ class GELU(nnkit.Activation):
             return 0.5 * Z * (1 + np.tanh(self.C * (Z + 0.044715 * Z**3)))
 
     def derivative(self, Z):
-        t = np.tanh(self.C * (Z + 0.044715 * Z**3))
-        return 0.5 * (1 + t) + 0.5 * Z * (1 - t**2) * self.C * (1 + 3 * 0.044715 * Z**2)
+        # Beyond |z| = 10 tanh is +-1 to double precision and the second term 0 (it would
+        # be 0 x inf = NaN where z^2 overflows): the derivative is the step (1 + t) / 2.
+        Z_in_range = np.clip(Z, -10, 10)
+        t = np.tanh(self.C * (Z_in_range + 0.044715 * Z_in_range**3))
+        slope = 1 + 3 * 0.044715 * Z_in_range**2
+        return 0.5 * (1 + t) + 0.5 * Z_in_range * (1 - t**2) * self.C * slope
 
     def to_onnx(self, graph: OnnxGraph, x: str) -> str:
         """The tanh approximation with ``Mul``, ``Add`` and ``Tanh``, in the order of
