@@ -257,6 +257,19 @@ class ForgetfulLeakyReLU(nnkit.Activation):
         return np.where(Z > 0, 1.0, self._slope).astype(Z.dtype)
 
 
+class FlatWritingTanh(nnkit.Activation):
+    """tanh written through ``out.reshape(-1)``: a view of a C-ordered buffer, but a copy
+    of a Fortran-ordered one, so a transposed ``out`` keeps its old contents."""
+
+    def forward(self, Z, out=None):
+        out = np.empty_like(Z) if out is None else out
+        np.tanh(Z.reshape(-1), out=out.reshape(-1))
+        return out
+
+    def derivative(self, Z):
+        return 1 - np.tanh(Z) ** 2
+
+
 class BatchMeanMedian(nnkit.Metric):
     """The median absolute error of each batch, averaged over batches: not the median of
     the whole set."""
@@ -299,6 +312,7 @@ BROKEN = [
     (InPlaceReLU(), "activation_inputs_unchanged", "forward(Z) changed Z"),
     (SoftplusClaimingInPlace(), "activation_in_place", "backward(A, A, dA)"),
     (AliasingLeakyReLU(), "activation_in_place", "forward(Z, out=Z)"),
+    (FlatWritingTanh(), "activation_memory_orders", "Fortran-ordered Z"),
     (SignErrorSGD(), "optimizer_descends", "expected f to fall below"),
     (StatefulMomentum(), "optimizer_state_round_trip", "after resuming from the saved state"),
     (DriftingOptimizer(), "optimizer_still_on_zero_gradients", "zero gradients"),

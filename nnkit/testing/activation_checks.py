@@ -106,6 +106,28 @@ def activation_in_place(subject: Subject) -> None:
     )
 
 
+def activation_memory_orders(subject: Subject) -> None:
+    """Prediction hands ``forward`` its ``Z`` as a transposed view, stored a sample after
+    a sample (Fortran order), with an ``out`` buffer (or ``Z`` itself, for ``in_place``)
+    in the same order: the results equal those of C-ordered arrays, and so do
+    ``backward``'s on Fortran-ordered arrays."""
+    activation = subject.make()
+    Z, dA = sample_Z(13), sample_Z(14)
+    A = np.array(activation.forward(Z.copy()), copy=True)
+    dZ = np.array(activation.backward(Z, A.copy(), dA), copy=True)
+    Z_rows, A_rows, dA_rows = (np.asfortranarray(array) for array in (Z, A, dA))
+    for out in (None, np.asfortranarray(np.full_like(Z, np.nan))):
+        found = activation.forward(Z_rows.copy(order="F"), out=out)
+        where = "" if out is None else ", out=a Fortran-ordered buffer"
+        assert_close(found, A, f"forward of a Fortran-ordered Z{where}", rtol=1e-12)
+        found = activation.backward(Z_rows, A_rows.copy(order="F"), dA_rows, out=out)
+        assert_close(found, dZ, f"backward of Fortran-ordered Z, A, dA{where}", rtol=1e-12)
+    if activation.in_place:
+        over = Z_rows.copy(order="F")
+        found = activation.forward(over, out=over)
+        assert_close(found, A, "forward(Z, out=Z) of a Fortran-ordered Z", rtol=1e-12)
+
+
 #: In order: a mutated input or a wrong dtype would make the later checks' reports confusing.
 CHECKS = [
     activation_inputs_unchanged,
@@ -114,4 +136,5 @@ CHECKS = [
     activation_out_buffer,
     activation_samples_independent,
     activation_in_place,
+    activation_memory_orders,
 ]
