@@ -55,6 +55,7 @@ from nnkit.registry import (
 )
 from nnkit.schedules import Schedule
 from nnkit.streams import chunks
+from nnkit.weighted_layer import WeightedLayer
 from nnkit.workspace import Workspace
 
 __all__ = [
@@ -72,6 +73,7 @@ __all__ = [
     "Component",
     "Initializer",
     "Layer",
+    "WeightedLayer",
     "Workspace",
     "chunks",
     "Loss",

@@ -7,18 +7,18 @@ from typing import Any, ClassVar
 import numpy as np
 
 from nnkit.activations import Activation
-from nnkit.data import NON_NEGATIVE, positive_int, real_number
+from nnkit.data import positive_int
 from nnkit.errors import ConfigurationError
 from nnkit.export import OnnxGraph, export_component
 from nnkit.initializers import Initializer
-from nnkit.layers import Layer, Shape
-from nnkit.registry import default_registry
+from nnkit.layers import Shape
+from nnkit.weighted_layer import WeightedLayer
 from nnkit.workspace import Workspace
 
 __all__ = ["Dense"]
 
 
-class Dense(Layer):
+class Dense(WeightedLayer):
     """A fully connected layer of ``units`` neurons with an activation.
 
     Args:
@@ -40,18 +40,8 @@ class Dense(Layer):
         bias_initializer: str | Initializer = "zeros",
         l2: float = 0.0,
     ) -> None:
-        registry = default_registry()
         self.units = positive_int(units, "Dense units")
-        self.activation: Activation | None = (
-            None if activation is None else registry.resolve("activation", activation)
-        )
-        if kernel_initializer is None:
-            kernel_initializer = (
-                self.activation.default_initializer if self.activation else "glorot_uniform"
-            )
-        self.kernel_initializer: Initializer = registry.resolve("initializer", kernel_initializer)
-        self.bias_initializer: Initializer = registry.resolve("initializer", bias_initializer)
-        self.l2 = real_number(l2, "Dense l2", NON_NEGATIVE)
+        self.configure_weights("Dense", activation, kernel_initializer, bias_initializer, l2)
         self.n_inputs: int | None = None
 
     def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
@@ -68,18 +58,9 @@ class Dense(Layer):
         # W^l is (n^l, n^{l-1}) and b^l is (n^l, 1), exactly as in the classic formulation.
         return {"W": (self.units, self.n_inputs), "b": (self.units, 1)}
 
-    def initialize(self, rng: np.random.Generator) -> None:
+    def fans(self) -> tuple[int, int]:
         assert self.n_inputs is not None, "build() sets n_inputs"
-        fan_in, fan_out = self.n_inputs, self.units
-        for name, initializer in (("W", self.kernel_initializer), ("b", self.bias_initializer)):
-            target = self.params[name]
-            target[...] = initializer.sample(target.shape, fan_in, fan_out, rng, target.dtype)
-
-    def penalty(self) -> float:
-        if not self.l2:
-            return 0.0
-        W = self.params["W"]
-        return 0.5 * self.l2 * float(np.vdot(W, W))
+        return self.n_inputs, self.units
 
     def forward(self, x: np.ndarray, ws: Workspace, training: bool = False) -> np.ndarray:
         W, b = self.params["W"], self.params["b"]
@@ -118,8 +99,7 @@ class Dense(Layer):
         """The rest of back-propagation once ``dZ^l`` (columns, ``(n^l, m)``) is known
         (directly, for a loss fused with this layer's activation)."""
         np.matmul(dZ, ws.A_prev.T, out=self.grads["W"])  # dW^l = dZ^l (A^{l-1})^T
-        if self.l2:  # the gradient of l2/2 * sum(W^2)
-            self.grads["W"] += self.l2 * self.params["W"]
+        self.add_l2_gradient()
         # perf: the row sums as a product with a column of ones, which BLAS runs several
         # times faster than a reduction along rows.
         ones = ws.filled("ones", (dZ.shape[1], 1), dZ.dtype, 1)

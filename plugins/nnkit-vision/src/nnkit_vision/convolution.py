@@ -6,11 +6,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from nnkit import Activation, Initializer, Layer
-from nnkit.data import NON_NEGATIVE, positive_int, real_number
+from nnkit import Activation, Initializer, WeightedLayer
+from nnkit.data import positive_int
 from nnkit.errors import ConfigurationError
 from nnkit.export import OnnxGraph, export_component
-from nnkit.registry import default_registry
 from nnkit.workspace import Workspace
 from nnkit_vision.export import convolution_by_products, has_window_operators, window_attributes
 from nnkit_vision.images import image_shape, pair, samples_first, samples_last
@@ -24,7 +23,7 @@ __all__ = ["Conv2D"]
 INFERENCE_BLOCK = 1 << 20
 
 
-class Conv2D(Layer):
+class Conv2D(WeightedLayer):
     """A 2-D convolution of ``filters`` kernels of ``kernel_size`` over images
     ``(channels, height, width)``, with a bias per filter and an activation.
 
@@ -72,7 +71,6 @@ class Conv2D(Layer):
         bias_initializer: str | Initializer = "zeros",
         l2: float = 0.0,
     ) -> None:
-        registry = default_registry()
         self.filters = positive_int(filters, "conv2d filters")
         self.kernel_size = pair(kernel_size, "conv2d kernel_size")
         self.stride = pair(stride, "conv2d stride")
@@ -82,16 +80,7 @@ class Conv2D(Layer):
                 f"got {padding!r}"
             )
         self.padding = padding
-        self.activation: Activation | None = (
-            None if activation is None else registry.resolve("activation", activation)
-        )
-        if kernel_initializer is None:
-            kernel_initializer = (
-                self.activation.default_initializer if self.activation else "glorot_uniform"
-            )
-        self.kernel_initializer: Initializer = registry.resolve("initializer", kernel_initializer)
-        self.bias_initializer: Initializer = registry.resolve("initializer", bias_initializer)
-        self.l2 = real_number(l2, "conv2d l2", NON_NEGATIVE)
+        self.configure_weights("conv2d", activation, kernel_initializer, bias_initializer, l2)
         self.channels: int | None = None
         self.grid: WindowGrid | None = None
 
@@ -106,18 +95,10 @@ class Conv2D(Layer):
     def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
         return {"W": (self.filters, self.channels, *self.kernel_size), "b": (self.filters,)}
 
-    def initialize(self, rng: np.random.Generator) -> None:
+    def fans(self) -> tuple[int, int]:
+        assert self.channels is not None, "build() sets channels"
         area = self.kernel_size[0] * self.kernel_size[1]
-        fan_in, fan_out = self.channels * area, self.filters * area
-        for name, initializer in (("W", self.kernel_initializer), ("b", self.bias_initializer)):
-            target = self.params[name]
-            target[...] = initializer.sample(target.shape, fan_in, fan_out, rng, target.dtype)
-
-    def penalty(self) -> float:
-        if not self.l2:
-            return 0.0
-        W = self.params["W"]
-        return 0.5 * self.l2 * float(np.vdot(W, W))
+        return self.channels * area, self.filters * area
 
     def _matrix(self, array: np.ndarray) -> np.ndarray:
         """``W`` (or its gradient) as the ``(filters, channels * kh * kw)`` matrix
@@ -164,8 +145,7 @@ class Conv2D(Layer):
         dZ = dZ.reshape(self.filters, -1)  # (filters, Ho Wo m)
         X_col = ws.X_col if ws.X_col is not None else im2col(ws.x, self.grid, ws)
         np.matmul(dZ, X_col.T, out=self._matrix(self.grads["W"]))  # dW = dZ X_colᵀ
-        if self.l2:  # the gradient of l2/2 * sum(W^2)
-            self.grads["W"] += self.l2 * self.params["W"]
+        self.add_l2_gradient()
         ones = ws.filled("ones", (dZ.shape[1],), dZ.dtype, 1)
         np.matmul(dZ, ones, out=self.grads["b"])  # db = dZ 1: sums over pixels, samples
         if not need_input_gradient:
