@@ -64,19 +64,10 @@ def same_cnn_loss(workload: Workload, with_pytorch: bool) -> dict[str, Any]:
     torch.manual_seed(0)
     model = pytorch.model(part)
     cnn.train(part, weights=[p.detach().numpy() for p in model.parameters()], shuffle=False)
-    optimizer = torch.optim.SGD(model.parameters(), lr=part.learning_rate)
-    loss_function = torch.nn.CrossEntropyLoss()
-    X_t, y_t = torch.from_numpy(part.X), torch.from_numpy(part.y.astype(np.int64))
-    for start in range(0, len(X_t), part.batch_size):
-        optimizer.zero_grad()
-        batch = slice(start, start + part.batch_size)
-        loss_function(model(X_t[batch]), y_t[batch]).backward()
-        optimizer.step()
-    with torch.no_grad():
-        losses = {
-            cnn.name: cnn.loss(part.X, part.y),
-            pytorch.name: float(loss_function(model(X_t), y_t)),
-        }
+    losses = {
+        cnn.name: cnn.loss(part.X, part.y),
+        pytorch.name: _pytorch_epoch_loss(model, part, part.X, part.y),
+    }
     return _agreement(losses, cnn.name)
 
 
@@ -96,6 +87,14 @@ def _pytorch_loss(workload: Workload, X: np.ndarray, y: np.ndarray, weights) -> 
         for linear, W, b in zip(linears, weights[0::2], weights[1::2]):
             linear.weight.copy_(torch.from_numpy(W))
             linear.bias.copy_(torch.from_numpy(b[:, 0]))
+    return _pytorch_epoch_loss(model, workload, X, y)
+
+
+def _pytorch_epoch_loss(model: Any, workload: Workload, X: np.ndarray, y: np.ndarray) -> float:
+    """Train ``model`` one unshuffled epoch of plain SGD on ``X`` and ``y`` in the
+    workload's batches, and return its cross-entropy on them afterwards."""
+    import torch
+
     optimizer = torch.optim.SGD(model.parameters(), lr=workload.learning_rate)
     loss_function = torch.nn.CrossEntropyLoss()
     X_t, y_t = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
