@@ -57,6 +57,15 @@ class OnnxGraph:
         self.initializers.append(numpy_helper.from_array(np.array(array), name))
         return name
 
+    @property
+    def runs_float32_only_operators(self) -> bool:
+        """Whether the graph may use the operators onnxruntime implements for float32 only
+        (``Conv``, ``AveragePool``, ``GlobalAveragePool``, ``LeakyRelu``, ``Elu``,
+        ``Selu``, ``Softplus``): a float64 model using them fails to load there ("Could
+        not find an implementation"), so a float64 graph spells them with other
+        operators."""
+        return self.dtype == np.float32
+
     def constant(self, value: float, stem: str = "constant") -> str:
         """Add a scalar in the graph's dtype (which broadcasts against any array) to the
         graph's weights and return its name."""

@@ -99,9 +99,9 @@ class LeakyReLU(Activation):
         return np.where(Z > 0, 1, self.alpha).astype(Z.dtype)
 
     def to_onnx(self, graph: OnnxGraph, x: str) -> str:
-        if graph.dtype == np.float32:
+        if graph.runs_float32_only_operators:
             return graph.node("LeakyRelu", [x], alpha=self.alpha)
-        # onnxruntime runs LeakyRelu in float32 only: max(z, alpha z), as forward computes.
+        # max(z, alpha z), as forward computes it.
         alpha_z = graph.node("Mul", [x, graph.constant(self.alpha, "alpha")])
         return graph.node("Max", [x, alpha_z])
 

@@ -12,7 +12,7 @@ import numpy as np
 
 import nnkit
 from nnkit.export import OnnxGraph
-from nnkit_extras.export import exponential_linear, has_activation_operators, softplus
+from nnkit_extras.export import exponential_linear, softplus
 
 __all__ = ["GELU", "SiLU", "ELU", "SELU", "Softplus", "Mish"]
 
@@ -98,7 +98,7 @@ class ELU(nnkit.Activation):
     def to_onnx(self, graph: OnnxGraph, x: str) -> str:
         """``Elu`` in float32; in float64, which onnxruntime has no ``Elu`` for, the
         formula with ``Where`` and ``Tanh`` (see `exponential_linear`)."""
-        if has_activation_operators(graph):
+        if graph.runs_float32_only_operators:
             return graph.node("Elu", [x], alpha=self.alpha)
         return exponential_linear(graph, x, self.alpha)
 
@@ -124,7 +124,7 @@ class SELU(nnkit.Activation):
         """``Selu`` with these constants in float32; in float64, which onnxruntime has no
         ``Selu`` for (and whose attributes are float32), ``SCALE`` times the ELU formula
         (see `exponential_linear`) with float64 constants."""
-        if has_activation_operators(graph):
+        if graph.runs_float32_only_operators:
             return graph.node("Selu", [x], alpha=self.ALPHA, gamma=self.SCALE)
         elu = exponential_linear(graph, x, self.ALPHA)
         return graph.node("Mul", [graph.constant(self.SCALE, "scale"), elu])

@@ -12,22 +12,13 @@ does, so a finite ``predict`` stays finite in the graph.
 
 from __future__ import annotations
 
-import numpy as np
-
 from nnkit.export import OnnxGraph
 
 __all__ = [
     "exponential_linear",
-    "has_activation_operators",
     "log1p",
     "softplus",
 ]
-
-
-def has_activation_operators(graph: OnnxGraph) -> bool:
-    """Whether the graph can use ``Elu``, ``Selu`` and ``Softplus``: onnxruntime
-    implements them for float32 only."""
-    return graph.dtype == np.float32
 
 
 def exponential_linear(graph: OnnxGraph, x: str, alpha: float) -> str:
@@ -67,7 +58,7 @@ def log1p(graph: OnnxGraph, u: str) -> str:
 def softplus(graph: OnnxGraph, x: str) -> str:
     """``log(1 + e^x)``: ``Softplus`` in float32; in float64 as nnkit computes it,
     ``log1p(e^-|x|) + max(x, 0)``, which cannot overflow for large ``|x|``."""
-    if has_activation_operators(graph):
+    if graph.runs_float32_only_operators:
         return graph.node("Softplus", [x])
     exp_of_minus_abs = graph.node("Exp", [graph.node("Neg", [graph.node("Abs", [x])])])
     positive_part = graph.node("Max", [x, graph.constant(0.0, "zero")])

@@ -11,7 +11,7 @@ from nnkit.data import positive_int
 from nnkit.errors import ConfigurationError
 from nnkit.export import OnnxGraph, export_component
 from nnkit.workspace import Workspace
-from nnkit_vision.export import convolution_by_products, has_window_operators, window_attributes
+from nnkit_vision.export import convolution_by_products, window_attributes
 from nnkit_vision.images import image_shape, pair, samples_first, samples_last
 from nnkit_vision.windows import PADDINGS, WindowGrid, col2im, column_blocks, im2col
 
@@ -159,7 +159,7 @@ class Conv2D(WeightedLayer):
         before, ``k // 2`` after, for ``"same"``), then the activation's own ONNX form. A
         float64 graph computes ``W_col X_col + b`` instead (`nnkit_vision.export`)."""
         W, b = self.params["W"], self.params["b"]
-        if has_window_operators(graph):
+        if graph.runs_float32_only_operators:
             inputs = [x, graph.weight(W, "W"), graph.weight(b, "b")]
             z = graph.node("Conv", inputs, **window_attributes(self.grid))
         else:

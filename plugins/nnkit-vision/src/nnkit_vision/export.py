@@ -19,16 +19,9 @@ from nnkit_vision.windows import WindowGrid
 __all__ = [
     "convolution_by_products",
     "global_average_by_reduction",
-    "has_window_operators",
     "mean_by_sums",
     "window_attributes",
 ]
-
-
-def has_window_operators(graph: OnnxGraph) -> bool:
-    """Whether the graph can use ``Conv``, ``AveragePool`` and ``GlobalAveragePool``:
-    onnxruntime implements them for float32 only."""
-    return graph.dtype == np.float32
 
 
 def window_attributes(grid: WindowGrid) -> dict[str, list[int]]:

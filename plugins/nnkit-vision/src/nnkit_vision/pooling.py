@@ -18,7 +18,6 @@ from nnkit.export import OnnxGraph
 from nnkit.workspace import Workspace
 from nnkit_vision.export import (
     global_average_by_reduction,
-    has_window_operators,
     mean_by_sums,
     window_attributes,
 )
@@ -183,7 +182,7 @@ class AvgPool2D(_WindowPool):
         down (``ceil_mode=0``) as here. Every window lies inside the image, so each mean
         is over ``ph * pw`` real pixels and ``count_include_pad`` changes nothing. A
         float64 graph sums the windows' offsets instead (`nnkit_vision.export`)."""
-        if not has_window_operators(graph):
+        if not graph.runs_float32_only_operators:
             return mean_by_sums(graph, x, self.grid)
         return graph.node("AveragePool", [x], **window_attributes(self.grid), ceil_mode=0)
 
@@ -225,7 +224,7 @@ class GlobalAvgPool2D(Layer):
     def to_onnx(self, graph: OnnxGraph, x: str) -> str:
         """``GlobalAveragePool``, ``(N, C, 1, 1)``, flattened to the layer's ``(N, C)``; in
         a float64 graph, a ``ReduceMean`` (`nnkit_vision.export`)."""
-        if not has_window_operators(graph):
+        if not graph.runs_float32_only_operators:
             return global_average_by_reduction(graph, x)
         return graph.node("Flatten", [graph.node("GlobalAveragePool", [x])], axis=1)
 
