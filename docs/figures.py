@@ -77,16 +77,24 @@ def misclassified_digits() -> None:
     figure.savefig(IMAGES / "misclassified-digits.png", dpi=110)
 
 
+def _diagram_canvas(width: float, height: float):
+    """A blank figure of ``width`` x ``height`` inches whose axes count in inches, for the
+    boxes and arrows of a diagram."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height))
+    axes = figure.add_axes((0, 0, 1, 1))
+    axes.set_xlim(0, width)
+    axes.set_ylim(0, height)
+    axes.axis("off")
+    return figure, axes
+
+
 def architecture() -> None:
     """The core, the entry-point door, and the plugins that come through it."""
-    from matplotlib.figure import Figure
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-    figure = Figure(figsize=(9, 4.6))
-    axes = figure.add_axes((0, 0, 1, 1))
-    axes.set_xlim(0, 9)
-    axes.set_ylim(0, 4.6)
-    axes.axis("off")
+    figure, axes = _diagram_canvas(9, 4.6)
 
     def box(x, y, w, h, title, lines, colour):
         axes.add_patch(
@@ -243,14 +251,9 @@ def regression_curve() -> None:
 
 def forward_backward() -> None:
     """The evaluate and back-propagate passes through two dense layers and the loss."""
-    from matplotlib.figure import Figure
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-    figure = Figure(figsize=(9, 3.5))
-    axes = figure.add_axes((0, 0, 1, 1))
-    axes.set_xlim(0, 9)
-    axes.set_ylim(0, 3.5)
-    axes.axis("off")
+    figure, axes = _diagram_canvas(9, 3.5)
 
     def box(x, title, lines, colour):
         axes.add_patch(
