@@ -24,6 +24,7 @@ from benchmarks import (
     numpy_loop,
     profile_inference,
     profile_loop,
+    profile_training,
     run,
     systems,
     workloads,
@@ -440,3 +441,39 @@ def test_the_inference_profiles_hand_written_stages_compute_what_nnkit_predicts(
     outputs.fill(np.nan)
     jobs["nnkit Network.forward per batch"]()
     np.testing.assert_allclose(outputs, system.net.predict(workload.X), rtol=1e-6, atol=1e-7)
+
+
+def test_the_training_profile_builds_the_loops_step_up_one_piece_at_a_time(monkeypatch, capsys):
+    for name in environment.OPENBLAS_OVERRIDES:  # no restart inside the test process
+        monkeypatch.delenv(name, raising=False)
+    assert profile_training.main(["--samples", "700", "--rounds", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("W1 training, 700 samples, batch 128, 1 thread")
+    names = [line[2:44].strip() for line in lines[1:]]
+    assert max(map(len, lines)) <= 84  # pasted into the docs' code blocks
+    assert names == [
+        "GEMM bound",
+        "products in the loop's arrays",
+        *(f"+ {piece}" for piece in profile_training.PIECES),
+        "NumPy loop",
+        "nnkit fit",
+    ]
+    # Only the added pieces say what they cost; every line says its share of the bound.
+    assert [line.split()[-6].startswith(("+", "-")) for line in lines[1:]] == [
+        name.startswith("+") for name in names
+    ]
+    assert all(line.endswith("of the bound") for line in lines[1:])
+
+
+def test_the_training_profiles_last_stage_is_the_numpy_loop_batch_for_batch():
+    workload = workloads.mnist_like(n_samples=700)
+    weights = workloads.initial_weights(workload)
+    loop = numpy_loop.NumpyLoop()
+    loop.train(workload, weights=weights)
+    full = profile_training.train_by_hand(workload, weights, len(profile_training.PIECES))
+    for ours, theirs in zip(full, [a for pair in zip(loop.W, loop.b) for a in pair]):
+        np.testing.assert_array_equal(ours, theirs)
+    # Each earlier stage leaves out work, so it leaves the weights as they started.
+    without_sgd = profile_training.train_by_hand(workload, weights, len(profile_training.PIECES) - 1)
+    for ours, start in zip(without_sgd, weights):
+        np.testing.assert_array_equal(ours, start)
