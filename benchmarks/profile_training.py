@@ -6,9 +6,11 @@ arrays, on a batch that never leaves the cache, as the GEMM bound multiplies), t
 gathering the shuffled batches, the biases and their gradients, ReLU and its
 derivative, the softmax with the loss, accuracy and output gradient, and the SGD step,
 which completes the loop. The GEMM bound, the NumPy loop itself and nnkit's ``fit``
-run alongside. Every stage runs once per round, in rotating order; each line's median
-minus the previous line's is what that piece costs in place, between the products,
-where a line profiler's timings of single lines would not see the caches it disturbs.
+run alongside. Every stage runs once per round, in rotating order, and each line shows
+its fastest round, the one the machine's other tenants disturbed least (the medians of
+neighbouring stages drift apart by more than a piece costs); its difference from the
+previous line is what that piece costs in place, between the products, where a line
+profiler's timings of single lines would not see the caches it disturbs.
 """
 
 from __future__ import annotations
@@ -129,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=11, help="timed rounds (default 11)")
     args = parser.parse_args(argv)
 
-    from benchmarks.measure import limited_threads, median, rotated, timed
+    from benchmarks.measure import limited_threads, rotated, timed
     from benchmarks.workloads import mnist_like
 
     workload = mnist_like(args.samples)
@@ -141,12 +143,12 @@ def main(argv: list[str] | None = None) -> int:
         for round_index in range(args.rounds):
             for name in rotated(list(jobs), round_index):
                 times[name].append(timed(jobs[name]))
-    bound = median(times["GEMM bound"])
+    bound = min(times["GEMM bound"])
     print(f"W1 training, {args.samples:,} samples, batch {workload.batch_size}, 1 thread, "
-          f"median of {args.rounds} rounds:")
+          f"fastest of {args.rounds} rounds:")
     previous = None
     for name, values in times.items():
-        seconds = median(values)
+        seconds = min(values)
         step = "" if previous is None or not name.startswith("+") else (
             f"{(seconds - previous) * 1000:+7.1f} ms"
         )
