@@ -8,10 +8,12 @@ nnkit; the child times each job itself and answers with the seconds.
 ``SPEC`` is either
 
 - ``git:REV`` (``git:main``, ``git:HEAD~1``, a tag or a commit of this repository): the
-  revision is exported with ``git archive`` into a temporary folder and installed there
-  with ``pip install --no-deps --target``, so it runs on this environment's NumPy and
-  threadpoolctl and nothing of the working tree leaks in; the folder is removed at the
-  end; or
+  revision is exported with ``git archive`` into a temporary folder and installed there,
+  with the plugin distributions it keeps under ``plugins/``, by ``pip install --no-deps
+  --target``, so it runs on this environment's NumPy and threadpoolctl; the folder is
+  removed at the end. Nothing of the working tree leaks in: the child drops the
+  repository's folders (an editable install's) from its path, and does not load the
+  environment's nnkit plugins that the revision does not have; or
 - the path of a virtual environment (or of its ``python``) in which an earlier nnkit is
   installed, with NumPy and threadpoolctl.
 """
@@ -22,16 +24,24 @@ import importlib.util
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import IO, Any
 
+from benchmarks.baseline_worker import HIDDEN_FOLDER_ENV
+
 #: The repository this file belongs to: where ``git:REV`` revisions are read from.
 REPOSITORY = Path(__file__).resolve().parent.parent
+#: nnkit's switch for plugins not to load (`nnkit.registry`), and their entry-point group.
+DISABLE_PLUGINS_ENV = "NNKIT_DISABLE_PLUGINS"
+PLUGIN_GROUP = "nnkit"
 #: Seconds a revision may take to install, and a job to answer, before the run gives up.
 INSTALL_TIMEOUT = 600
 JOB_TIMEOUT = 3600
@@ -77,15 +87,39 @@ def export_revision(commit: str, destination: Path, repository: Path = REPOSITOR
     return destination
 
 
-def install_command(source: Path, target: Path) -> list[str]:
-    """``pip install`` of the project at ``source`` into the folder ``target``: no
-    dependencies (this environment's NumPy is used) and, when hatchling is installed
-    here, no build isolation, so nothing is downloaded."""
+def repository_plugins(source: Path) -> list[Path]:
+    """The plugin distributions kept in the repository exported at ``source``: each
+    folder of ``plugins/`` with its own ``pyproject.toml``."""
+    return sorted(path.parent for path in source.glob("plugins/*/pyproject.toml"))
+
+
+def install_command(source: Path, target: Path, plugins: Sequence[Path] = ()) -> list[str]:
+    """``pip install`` of the project at ``source``, and of the ``plugins`` folders, into
+    the folder ``target``: no dependencies (this environment's NumPy is used) and, when
+    hatchling is installed here, no build isolation, so nothing is downloaded."""
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"]
     command += ["--disable-pip-version-check", "--target", str(target), str(source)]
+    command += [str(plugin) for plugin in plugins]
     if importlib.util.find_spec("hatchling") is not None:
-        command.insert(-3, "--no-build-isolation")
+        command.insert(command.index("--target"), "--no-build-isolation")
     return command
+
+
+def plugins_missing_from(site: Path) -> list[str]:
+    """The distributions that register nnkit plugins in this environment but are not
+    installed in ``site``: the plugins a revision installed there does not have."""
+    here = {
+        entry_point.dist.metadata["Name"]
+        for entry_point in metadata.entry_points(group=PLUGIN_GROUP)
+        if entry_point.dist is not None
+    }
+    there = {dist.metadata["Name"] for dist in metadata.distributions(path=[str(site)])}
+    normalized = {_normalized(name) for name in there}
+    return sorted(name for name in here if _normalized(name) not in normalized)
+
+
+def _normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def copy_benchmarks(destination: Path) -> Path:
@@ -108,10 +142,11 @@ class Baseline:
         self.spec = spec
         self._folder = Path(tempfile.mkdtemp(prefix="nnkit-baseline-"))
         try:
-            python, path = self._prepare(spec, repository)
+            python, path, isolation = self._prepare(spec, repository)
             copy_benchmarks(self._folder / "code")
             environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
             environ["PYTHONPATH"] = os.pathsep.join([*path, str(self._folder / "code")])
+            environ.update(isolation)
             self._process = subprocess.Popen(
                 [python, "-m", "benchmarks.baseline_worker"],
                 cwd=self._folder / "code",
@@ -125,8 +160,11 @@ class Baseline:
             self.close()
             raise
 
-    def _prepare(self, spec: str, repository: Path) -> tuple[str, list[str]]:
-        """The child's interpreter and the folders to put first on its path."""
+    def _prepare(
+        self, spec: str, repository: Path
+    ) -> tuple[str, list[str], dict[str, str]]:
+        """The child's interpreter, the folders to put first on its path, and the
+        environment variables that keep the working tree out of it."""
         if spec.startswith("git:"):
             revision = spec[len("git:") :]
             commit = resolve_revision(revision, repository)
@@ -134,7 +172,7 @@ class Baseline:
             source = export_revision(commit, self._folder / "source", repository)
             site = self._folder / "site"
             result = subprocess.run(
-                install_command(source, site),
+                install_command(source, site, repository_plugins(source)),
                 capture_output=True,
                 text=True,
                 timeout=INSTALL_TIMEOUT,
@@ -144,7 +182,13 @@ class Baseline:
                     f"--baseline {spec}: pip could not install that revision:\n"
                     f"{result.stderr.strip()}"
                 )
-            return sys.executable, [str(site)]
+            isolation = {HIDDEN_FOLDER_ENV: str(repository)}
+            missing = plugins_missing_from(site)
+            if missing:
+                isolation[DISABLE_PLUGINS_ENV] = ",".join(
+                    filter(None, [os.environ.get(DISABLE_PLUGINS_ENV), *missing])
+                )
+            return sys.executable, [str(site)], isolation
         location = Path(spec)
         python = location / "bin" / "python" if location.is_dir() else location
         if not python.exists():
@@ -154,7 +198,7 @@ class Baseline:
                 "virtual environment in which the earlier nnkit is installed"
             )
         self.label = str(location)
-        return str(python), []
+        return str(python), [], {}
 
     def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
         stdin: IO[str] = self._process.stdin  # type: ignore[assignment]

@@ -8,6 +8,7 @@ Everything else the process prints goes to standard error, so the answers stay c
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -15,6 +16,33 @@ from dataclasses import replace
 from typing import Any
 
 from benchmarks import measure, nnkit_systems, workloads
+
+#: Set by the parent (`benchmarks.baseline`): a folder whose code this process must not
+#: import, the repository the earlier nnkit is measured against.
+HIDDEN_FOLDER_ENV = "NNKIT_BASELINE_HIDDEN_FOLDER"
+
+
+def keep_out(folder: str | None) -> list[str]:
+    """Drop from ``sys.path`` the entries inside ``folder`` (the repository, which an
+    editable install of nnkit or of a plugin puts on every interpreter's path), except
+    those of ``PYTHONPATH`` and of this interpreter's own prefix; returns what it
+    dropped. Then ``import nnkit_vision`` finds the revision's plugin or nothing."""
+    if not folder:
+        return []
+    root = os.path.realpath(folder)
+    given = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    kept = {os.path.realpath(entry) for entry in given if entry}
+    prefix = os.path.realpath(sys.prefix)
+
+    def hidden(entry: str) -> bool:
+        path = os.path.realpath(entry or os.curdir)
+        inside = path == root or path.startswith(root + os.sep)
+        return inside and path not in kept and not path.startswith(prefix + os.sep)
+
+    dropped = [entry for entry in sys.path if hidden(entry)]
+    sys.path[:] = [entry for entry in sys.path if entry not in dropped]
+    importlib.invalidate_caches()
+    return dropped
 
 
 class Worker:
@@ -49,10 +77,16 @@ class Worker:
         if op == "describe":
             import nnkit
 
+            vision = nnkit_systems.vision_available()
             return {
                 "nnkit": nnkit.__version__,
                 "path": os.path.dirname(nnkit.__file__),
-                "vision": nnkit_systems.vision_available(),
+                "vision": vision,
+                "vision_path": os.path.dirname(
+                    importlib.import_module(nnkit_systems.VISION_PLUGIN).__file__ or ""
+                )
+                if vision
+                else None,
             }
         if op == "time":
             workload = self.workload(request)
@@ -71,6 +105,7 @@ def main() -> int:
     answers = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
+    keep_out(os.environ.get(HIDDEN_FOLDER_ENV))
     worker = Worker()
     for line in sys.stdin:
         try:

@@ -14,6 +14,7 @@ import pytest
 
 from benchmarks import (
     baseline,
+    baseline_worker,
     cnn_systems,
     environment,
     guard,
@@ -388,13 +389,48 @@ def test_a_baseline_revision_is_exported_and_installed_without_dependencies(tmp_
     source = baseline.export_revision(commit, tmp_path / "source")
     assert (source / "nnkit" / "__init__.py").is_file()
     assert (source / "plugins" / "nnkit_std" / "__init__.py").is_file()
-    command = baseline.install_command(source, tmp_path / "site")
+    plugins = baseline.repository_plugins(source)
+    assert [plugin.name for plugin in plugins] == ["nnkit-extras", "nnkit-vision"]
+    command = baseline.install_command(source, tmp_path / "site", plugins)
     assert command[:4] == [sys.executable, "-m", "pip", "install"]
-    assert "--no-deps" in command and command[-3:] == [
+    assert "--no-deps" in command and command[-5:] == [
         "--target",
         str(tmp_path / "site"),
         str(source),
+        *map(str, plugins),
     ]
+
+
+def test_a_baseline_leaves_out_the_environments_plugins_the_revision_has_not(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    # The dev environment registers nnkit's own standard components as a plugin.
+    assert "nnkit-numpy" in baseline.plugins_missing_from(site)
+    info = site / "nnkit_numpy-0.1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: nnkit_numpy\nVersion: 0.1.0\n")
+    assert "nnkit-numpy" not in baseline.plugins_missing_from(site)
+
+
+def test_the_baseline_child_drops_the_repositorys_folders_from_its_path(monkeypatch, tmp_path):
+    repository, elsewhere = tmp_path / "repository", tmp_path / "elsewhere"
+    editable = str(repository / "plugins" / "acme" / "src")  # what an editable install adds
+    given = str(repository / "given")  # on PYTHONPATH: the parent put it there on purpose
+    monkeypatch.setenv("PYTHONPATH", given)
+    monkeypatch.setattr(sys, "path", [given, editable, str(elsewhere), str(repository)])
+    assert baseline_worker.keep_out(str(repository)) == [editable, str(repository)]
+    assert sys.path == [given, str(elsewhere)]
+    assert baseline_worker.keep_out(None) == [] and sys.path == [given, str(elsewhere)]
+
+
+def test_a_git_baseline_imports_the_revisions_nnkit_and_plugins_not_the_working_trees():
+    with baseline.Baseline("git:HEAD") as other:
+        folder = str(other._folder)
+        assert other.description["path"].startswith(folder)
+        # HEAD keeps nnkit-vision in the repository: the child has the revision's own
+        # copy, even where the environment has the working tree's installed (editable).
+        assert other.description["vision"] is True
+        assert other.description["vision_path"].startswith(folder)
 
 
 def test_a_baseline_process_times_the_same_jobs_and_reports_errors(tmp_path):
