@@ -47,7 +47,7 @@ def keep_out(folder: str | None) -> list[str]:
 
 class Worker:
     def __init__(self) -> None:
-        self.workloads: dict[tuple[str, int, int], workloads.Workload] = {}
+        self.workloads: dict[tuple[str, int, int | None], workloads.Workload] = {}
         # One system per workload, so that a prediction uses that workload's training.
         self.systems: dict[str, Any] = {}
 

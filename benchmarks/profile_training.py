@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
@@ -113,10 +114,10 @@ def stages(workload: Workload) -> dict[str, Callable[[], object]]:
     weights = initial_weights(workload)
     jobs: dict[str, Callable[[], object]] = {
         "GEMM bound": lambda: GemmBound().train(workload),
-        "products in the loop's arrays": lambda: train_by_hand(workload, weights, 0),
+        "products in the loop's arrays": partial(train_by_hand, workload, weights, 0),
     }
     for count, piece in enumerate(PIECES, start=1):
-        jobs[f"+ {piece}"] = lambda count=count: train_by_hand(workload, weights, count)
+        jobs[f"+ {piece}"] = partial(train_by_hand, workload, weights, count)
     jobs["NumPy loop"] = lambda: NumpyLoop().train(workload, weights=weights)
     jobs["nnkit fit"] = lambda: NNKit().train(workload)
     return jobs
