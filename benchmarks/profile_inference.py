@@ -10,12 +10,12 @@ previous line's is what that step costs.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 
 import numpy as np
 
 from benchmarks.environment import reexec_without_blas_overrides
+from benchmarks.stages import profile_arguments, stage_lines, time_stages
 
 #: Samples per batch, as the benchmark predicts.
 BATCH = 1024
@@ -75,14 +75,9 @@ def stages(net, X: np.ndarray) -> tuple[dict[str, Callable[[], object]], np.ndar
 
 def main(argv: list[str] | None = None) -> int:
     reexec_without_blas_overrides("benchmarks.profile_inference")
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.profile_inference", description=__doc__
-    )
-    parser.add_argument("--samples", type=int, default=60_000, help="W1 samples (default 60000)")
-    parser.add_argument("--rounds", type=int, default=11, help="timed rounds (default 11)")
-    args = parser.parse_args(argv)
+    args = profile_arguments("benchmarks.profile_inference", __doc__, argv)
 
-    from benchmarks.measure import limited_threads, median, rotated, timed
+    from benchmarks.measure import limited_threads, median
     from benchmarks.nnkit_systems import NNKit
     from benchmarks.workloads import mnist_like
 
@@ -93,20 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         jobs, _ = stages(system.net, workload.X)
         for job in jobs.values():  # warm-up: first allocations, page faults
             job()
-        times: dict[str, list[float]] = {name: [] for name in jobs}
-        for round_index in range(args.rounds):
-            for name in rotated(list(jobs), round_index):
-                times[name].append(timed(jobs[name]))
-    bound = median(times[next(iter(jobs))])
+    times = time_stages(jobs, args.rounds)
     print(f"W1 inference, {args.samples:,} samples, batch {BATCH}, 1 thread, "
           f"median of {args.rounds} rounds:")
-    previous = None
-    for name, values in times.items():
-        seconds = median(values)
-        step = "" if previous is None else f"{(seconds - previous) * 1000:+7.1f} ms"
-        share = f"{bound / seconds:.2f} of the bound"
-        print(f"  {name:<42}{seconds * 1000:8.1f} ms {step:>10} {share}")
-        previous = seconds
+    print("\n".join(stage_lines(times, median)))
     return 0
 
 

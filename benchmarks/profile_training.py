@@ -15,13 +15,13 @@ profiler's timings of single lines would not see the caches it disturbs.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from functools import partial
 
 import numpy as np
 
 from benchmarks.environment import reexec_without_blas_overrides
+from benchmarks.stages import profile_arguments, stage_lines, time_stages
 from benchmarks.workloads import Workload
 from nnkit.buffers import BufferCache
 
@@ -56,7 +56,7 @@ def train_by_hand(
     first_batch = np.ascontiguousarray(X[:m])
     fixed_gradient = np.full((workload.n_classes, m), 1e-3, F32)
     rng = np.random.default_rng(seed)
-    scores = []
+    scores = []  # each batch's loss and accuracy, kept as the loop keeps its losses
     for _ in range(workload.epochs):
         order = rng.permutation(len(X))
         for start in range(0, len(X), m):
@@ -125,37 +125,19 @@ def stages(workload: Workload) -> dict[str, Callable[[], object]]:
 
 def main(argv: list[str] | None = None) -> int:
     reexec_without_blas_overrides("benchmarks.profile_training")
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.profile_training", description=__doc__
-    )
-    parser.add_argument("--samples", type=int, default=60_000, help="W1 samples (default 60000)")
-    parser.add_argument("--rounds", type=int, default=11, help="timed rounds (default 11)")
-    args = parser.parse_args(argv)
+    args = profile_arguments("benchmarks.profile_training", __doc__, argv)
 
-    from benchmarks.measure import limited_threads, rotated, timed
+    from benchmarks.measure import limited_threads
     from benchmarks.workloads import mnist_like
 
     workload = mnist_like(args.samples)
-    jobs = stages(workload)
     with limited_threads(1):
         for job in stages(workload.head(min(2_048, args.samples))).values():
             job()  # warm-up: imports, first allocations
-        times: dict[str, list[float]] = {name: [] for name in jobs}
-        for round_index in range(args.rounds):
-            for name in rotated(list(jobs), round_index):
-                times[name].append(timed(jobs[name]))
-    bound = min(times["GEMM bound"])
+    times = time_stages(stages(workload), args.rounds)
     print(f"W1 training, {args.samples:,} samples, batch {workload.batch_size}, 1 thread, "
           f"fastest of {args.rounds} rounds:")
-    previous = None
-    for name, values in times.items():
-        seconds = min(values)
-        step = "" if previous is None or not name.startswith("+") else (
-            f"{(seconds - previous) * 1000:+7.1f} ms"
-        )
-        print(f"  {name:<42}{seconds * 1000:8.1f} ms {step:>10} "
-              f"{bound / seconds:.2f} of the bound")
-        previous = seconds
+    print("\n".join(stage_lines(times, min, adds=lambda name: name.startswith("+"))))
     return 0
 
 

@@ -453,14 +453,21 @@ def test_a_baseline_process_times_the_same_jobs_and_reports_errors(tmp_path):
     assert not folder.exists()
 
 
-def test_the_inference_profile_builds_prediction_up_one_step_at_a_time(monkeypatch, capsys):
+def profile_lines(profile, argv, monkeypatch, capsys) -> list[str]:
+    """What a profile's ``main(argv)`` prints, checked to fit the docs' code blocks."""
     for name in environment.OPENBLAS_OVERRIDES:  # no restart inside the test process
         monkeypatch.delenv(name, raising=False)
-    assert profile_inference.main(["--samples", "1500", "--rounds", "1"]) == 0
+    assert profile.main(argv) == 0
     lines = capsys.readouterr().out.splitlines()
+    assert max(map(len, lines)) <= 84  # pasted into the docs' code blocks
+    return lines
+
+
+def test_the_inference_profile_builds_prediction_up_one_step_at_a_time(monkeypatch, capsys):
+    argv = ["--samples", "1500", "--rounds", "1"]
+    lines = profile_lines(profile_inference, argv, monkeypatch, capsys)
     assert lines[0].startswith("W1 inference, 1,500 samples, batch 1024, 1 thread")
     names = [line[2:44].strip() for line in lines[1:]]
-    assert max(map(len, lines)) <= 84  # pasted into the docs' code blocks
     assert names[0].startswith("products, weights transposed") and names[-1].startswith(
         "nnkit Network.predict"
     )
@@ -480,13 +487,10 @@ def test_the_inference_profiles_hand_written_stages_compute_what_nnkit_predicts(
 
 
 def test_the_training_profile_builds_the_loops_step_up_one_piece_at_a_time(monkeypatch, capsys):
-    for name in environment.OPENBLAS_OVERRIDES:  # no restart inside the test process
-        monkeypatch.delenv(name, raising=False)
-    assert profile_training.main(["--samples", "700", "--rounds", "1"]) == 0
-    lines = capsys.readouterr().out.splitlines()
+    argv = ["--samples", "700", "--rounds", "1"]
+    lines = profile_lines(profile_training, argv, monkeypatch, capsys)
     assert lines[0].startswith("W1 training, 700 samples, batch 128, 1 thread")
     names = [line[2:44].strip() for line in lines[1:]]
-    assert max(map(len, lines)) <= 84  # pasted into the docs' code blocks
     assert names == [
         "GEMM bound",
         "products in the loop's arrays",
