@@ -186,27 +186,15 @@ class NumpyCNN:
         ``keep``, what back-propagation needs stays in ``self.saved``."""
         p, buf = self.p, self._buffer
         m, c, h, w = X.shape
-        f1, f2 = p["K1"].shape[1], p["K2"].shape[1]
         padded1 = buf("padded1", (m, h + 2, w + 2, c), zero=True)
         padded1[:, 1:-1, 1:-1, :] = X.transpose(0, 2, 3, 1)
-        cols1 = buf("cols1", (m, h, w, 3, 3, c))
-        im2col(padded1, cols1)
-        Z1 = np.matmul(cols1.reshape(m * h * w, -1), p["K1"], out=buf("Z1", (m * h * w, f1)))
-        Z1 += p["b1"]
-        Z1 = Z1.reshape(m, h, w, f1)
-        h, w = h // 2, w // 2
-        M1 = max_pool(Z1, buf("M1", (m, h, w, f1)))
+        cols1, Z1, M1 = self._convolve_and_pool(padded1, 1)
         # ReLU of the pooled maximum, written straight into the next padded input.
+        _, h, w, f1 = M1.shape
         padded2 = buf("padded2", (m, h + 2, w + 2, f1), zero=True)
         A1 = np.maximum(M1, 0, out=padded2[:, 1:-1, 1:-1, :])
-        cols2 = buf("cols2", (m, h, w, 3, 3, f1))
-        im2col(padded2, cols2)
-        Z2 = np.matmul(cols2.reshape(m * h * w, -1), p["K2"], out=buf("Z2", (m * h * w, f2)))
-        Z2 += p["b2"]
-        Z2 = Z2.reshape(m, h, w, f2)
-        h, w = h // 2, w // 2
-        M2 = max_pool(Z2, buf("M2", (m, h, w, f2)))
-        A2 = np.maximum(M2, 0, out=buf("A2", (m, h, w, f2))).reshape(m, -1)
+        cols2, Z2, M2 = self._convolve_and_pool(padded2, 2)
+        A2 = np.maximum(M2, 0, out=buf("A2", M2.shape)).reshape(m, -1)
         A3 = np.matmul(A2, p["W3"], out=buf("A3", (m, p["W3"].shape[1])))
         A3 += p["b3"]
         np.maximum(A3, 0, out=A3)
@@ -240,20 +228,46 @@ class NumpyCNN:
         np.matmul(ones[:, :m], dZ3, out=g["b3"][None])
         dM2 = np.matmul(dZ3, p["W3"].T, out=buf("dA2", A2.shape)).reshape(M2.shape)
         dM2 *= M2 > 0
-        dZ2 = buf("dZ2", Z2.shape)
-        max_pool_backward(Z2, M2, dM2, dZ2)
-        rows2 = dZ2.reshape(-1, dZ2.shape[-1])
-        np.matmul(cols2.reshape(len(rows2), -1).T, rows2, out=g["K2"])
-        np.matmul(ones[:, : len(rows2)], rows2, out=g["b2"][None])
+        rows2 = self._convolution_gradients(dM2, cols2, Z2, M2, 2, ones)
         dcols2 = np.matmul(rows2, p["K2"].T, out=buf("dcols2", (len(rows2), p["K2"].shape[0])))
         dM1 = buf("dM1", M1.shape)
         col2im(dcols2.reshape(cols2.shape), dM1)
         dM1 *= M1 > 0
-        dZ1 = buf("dZ1", Z1.shape)
-        max_pool_backward(Z1, M1, dM1, dZ1)
-        rows1 = dZ1.reshape(-1, dZ1.shape[-1])
-        np.matmul(cols1.reshape(len(rows1), -1).T, rows1, out=g["K1"])
-        np.matmul(ones, rows1, out=g["b1"][None])
+        self._convolution_gradients(dM1, cols1, Z1, M1, 1, ones)
+
+    def _convolve_and_pool(
+        self, padded: np.ndarray, layer: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Convolution ``layer`` (3x3, "same") over its zero-padded input ``(m, h + 2,
+        w + 2, c)`` as one product of the im2col rows, plus its bias, then the 2x2 max
+        pool: the columns, ``Z`` ``(m, h, w, f)`` and the pooled ``M``."""
+        K, buf = self.p[f"K{layer}"], self._buffer
+        m, h, w, c = padded.shape[0], padded.shape[1] - 2, padded.shape[2] - 2, padded.shape[3]
+        cols = buf(f"cols{layer}", (m, h, w, 3, 3, c))
+        im2col(padded, cols)
+        Z = np.matmul(cols.reshape(m * h * w, -1), K, out=buf(f"Z{layer}", (m * h * w, K.shape[1])))
+        Z += self.p[f"b{layer}"]
+        Z = Z.reshape(m, h, w, K.shape[1])
+        return cols, Z, max_pool(Z, buf(f"M{layer}", (m, h // 2, w // 2, K.shape[1])))
+
+    def _convolution_gradients(
+        self,
+        dM: np.ndarray,
+        cols: np.ndarray,
+        Z: np.ndarray,
+        M: np.ndarray,
+        layer: int,
+        ones: np.ndarray,
+    ) -> np.ndarray:
+        """From ``dM``, the gradient of `_convolve_and_pool`'s pooled output: the
+        gradients of convolution ``layer``'s kernel and bias, and ``dZ`` as rows, one per
+        pixel, for the gradient of its input."""
+        dZ = self._buffer(f"dZ{layer}", Z.shape)
+        max_pool_backward(Z, M, dM, dZ)
+        rows = dZ.reshape(-1, dZ.shape[-1])
+        np.matmul(cols.reshape(len(rows), -1).T, rows, out=self.g[f"K{layer}"])
+        np.matmul(ones[:, : len(rows)], rows, out=self.g[f"b{layer}"][None])
+        return rows
 
     def loss(self, X: np.ndarray, labels: np.ndarray) -> float:
         """Mean cross-entropy of the network on ``X``."""
