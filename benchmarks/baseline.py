@@ -24,7 +24,6 @@ import importlib.util
 import io
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -36,12 +35,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from benchmarks.baseline_worker import HIDDEN_FOLDER_ENV
+from nnkit.registry import DISABLE_PLUGINS_ENV, ENTRY_POINT_GROUP, normalize_name
 
 #: The repository this file belongs to: where ``git:REV`` revisions are read from.
 REPOSITORY = Path(__file__).resolve().parent.parent
-#: nnkit's switch for plugins not to load (`nnkit.registry`), and their entry-point group.
-DISABLE_PLUGINS_ENV = "NNKIT_DISABLE_PLUGINS"
-PLUGIN_GROUP = "nnkit"
 #: Seconds a revision may take to install, and a job to answer, before the run gives up.
 INSTALL_TIMEOUT = 600
 JOB_TIMEOUT = 3600
@@ -110,16 +107,14 @@ def plugins_missing_from(site: Path) -> list[str]:
     installed in ``site``: the plugins a revision installed there does not have."""
     here = {
         entry_point.dist.metadata["Name"]
-        for entry_point in metadata.entry_points(group=PLUGIN_GROUP)
+        for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP)
         if entry_point.dist is not None
     }
-    there = {dist.metadata["Name"] for dist in metadata.distributions(path=[str(site)])}
-    normalized = {_normalized(name) for name in there}
-    return sorted(name for name in here if _normalized(name) not in normalized)
-
-
-def _normalized(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+    there = {
+        normalize_name(dist.metadata["Name"])
+        for dist in metadata.distributions(path=[str(site)])
+    }
+    return sorted(name for name in here if normalize_name(name) not in there)
 
 
 def copy_benchmarks(destination: Path) -> Path:
