@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks.workloads import INFERENCE_BATCH, Workload, initial_weights
-from nnkit.buffers import BufferCache
+from nnkit.interfaces.buffers import BufferCache
 
 F32 = np.dtype(np.float32)
 

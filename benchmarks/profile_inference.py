@@ -24,7 +24,7 @@ BATCH = 1024
 def stages(net, X: np.ndarray) -> tuple[dict[str, Callable[[], object]], np.ndarray]:
     """Each stage's inference over ``X``, by name, in the order the table prints them,
     and the array the stages from the copy on write their outputs into."""
-    from nnkit.workspace import Workspace
+    from nnkit.interfaces.workspace import Workspace
 
     dense = net.layers
     weights = [layer.params["W"] for layer in dense]

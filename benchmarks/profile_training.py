@@ -23,7 +23,7 @@ import numpy as np
 from benchmarks.environment import reexec_without_blas_overrides
 from benchmarks.stages import profile_arguments, stage_lines, time_stages
 from benchmarks.workloads import Workload
-from nnkit.buffers import BufferCache
+from nnkit.interfaces.buffers import BufferCache
 
 F32 = np.dtype(np.float32)
 

@@ -347,7 +347,7 @@ def system_tables(
     workloads_measures: Sequence[tuple[str, str]],
 ) -> list[str]:
     """One table per thread setting: each system's median of each measure."""
-    from nnkit.tables import format_table
+    from nnkit.engine.tables import format_table
 
     units = {"train": "samples/s", "inference": "samples/s", "train time": "s", "memory": "MiB"}
     columns = [(w, m) for w, m in workloads_measures if any(key[:2] == (w, m) for key in values)]
@@ -382,7 +382,7 @@ def report(
     baseline: Baseline | None = None,
 ) -> list[str]:
     """The lines printed at the end of a run."""
-    from nnkit.tables import format_table
+    from nnkit.engine.tables import format_table
 
     lines = system_tables(
         values,

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import nnkit
-from nnkit.data import train_test_split
+from nnkit.data.split import train_test_split
 
 DOCS = Path(__file__).parent
 IMAGES = DOCS / "images"

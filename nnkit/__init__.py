@@ -7,13 +7,9 @@ through the ``nnkit`` entry-point group, the standard set included.
 
 from __future__ import annotations
 
-__version__ = "0.2.0"
-
 from nnkit import datasets
-from nnkit.activations import Activation
-from nnkit.callbacks import Callback, TrainingContext
-from nnkit.component import Component
-from nnkit.dense import Dense
+from nnkit.data.streams import chunks
+from nnkit.engine.network import Network, load
 from nnkit.errors import (
     ComponentConflictError,
     ConfigurationError,
@@ -29,17 +25,20 @@ from nnkit.errors import (
     SubstitutionWarning,
     UnknownComponentError,
 )
-from nnkit.history import History
-from nnkit.hookspecs import hookimpl, hookspec
-from nnkit.initializers import Initializer
-from nnkit.layers import Layer
-from nnkit.losses import Loss
-from nnkit.lr_find import RangeTestResult, lr_find
-from nnkit.metrics import Metric
-from nnkit.network import Network
-from nnkit.optimizers import Optimizer
-from nnkit.persistence import load
-from nnkit.registry import (
+from nnkit.interfaces.activation import Activation
+from nnkit.interfaces.callback import Callback, TrainingContext
+from nnkit.interfaces.component import Component
+from nnkit.interfaces.initializer import Initializer
+from nnkit.interfaces.layer import Layer
+from nnkit.interfaces.loss import Loss
+from nnkit.interfaces.metric import Metric
+from nnkit.interfaces.optimizer import Optimizer
+from nnkit.interfaces.schedule import Schedule
+from nnkit.interfaces.workspace import Workspace
+from nnkit.layers.dense import Dense
+from nnkit.layers.weighted import WeightedLayer
+from nnkit.registry.hookspecs import hookimpl, hookspec
+from nnkit.registry.registry import (
     ComponentInfo,
     activation,
     callback,
@@ -53,10 +52,9 @@ from nnkit.registry import (
     reload_plugins,
     schedule,
 )
-from nnkit.schedules import Schedule
-from nnkit.streams import chunks
-from nnkit.weighted_layer import WeightedLayer
-from nnkit.workspace import Workspace
+from nnkit.training.history import History
+from nnkit.training.lr_find import RangeTestResult, lr_find
+from nnkit.version import __version__
 
 __all__ = [
     "__version__",

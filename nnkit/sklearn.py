@@ -28,9 +28,9 @@ except ImportError as error:  # pragma: no cover - exercised without the extra o
     ) from error
 
 import nnkit
+from nnkit.engine.network import Network
 from nnkit.errors import ConfigurationError, DivergenceWarning, UnknownComponentError
-from nnkit.losses import Loss
-from nnkit.network import Network
+from nnkit.interfaces.loss import Loss
 
 __all__ = ["NNClassifier", "NNRegressor"]
 

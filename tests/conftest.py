@@ -56,15 +56,15 @@ def isolated_registry(monkeypatch: pytest.MonkeyPatch) -> Callable[..., object]:
     Call the returned function, with environment variables to set if any, each time the
     test should see the installed plugins afresh.
     """
-    import nnkit.registry
+    import nnkit.registry.registry
 
-    monkeypatch.setattr(nnkit.registry, "_default", None)
+    monkeypatch.setattr(nnkit.registry.registry, "_default", None)
     # Components a test registers in-process stay in that test.
-    monkeypatch.setattr(nnkit.registry, "_local_components", {})
+    monkeypatch.setattr(nnkit.registry.registry, "_local_components", {})
 
     def reload(**environ: str) -> object:
         for name, value in environ.items():
             monkeypatch.setenv(name, value)
-        return nnkit.registry.reload_plugins()
+        return nnkit.registry.registry.reload_plugins()
 
     return reload

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import nnkit
-from nnkit import atomic_files
-from nnkit.atomic_files import STALE_AFTER_SECONDS
+from nnkit.files import atomic as atomic_files
+from nnkit.files.atomic import STALE_AFTER_SECONDS
 
 from .test_persistence import classifier
 
@@ -27,7 +27,7 @@ SAVER = textwrap.dedent(
     """
     import os, signal, sys, time
     import numpy as np
-    import nnkit, nnkit.atomic_files
+    import nnkit, nnkit.files.atomic
 
     path, mode = sys.argv[1], sys.argv[2]
     network = nnkit.Network(
@@ -45,7 +45,7 @@ SAVER = textwrap.dedent(
         original(file, array, **options)
 
     if mode == "race":  # no age margin: only the locks keep concurrent saves apart
-        nnkit.atomic_files.STALE_AFTER_SECONDS = 0
+        nnkit.files.atomic.STALE_AFTER_SECONDS = 0
         for _ in range(8):
             network.save(path)
     else:

@@ -662,7 +662,7 @@ def test_a_model_needing_a_missing_plugin_is_one_line(
 
 
 def test_predict_streams_in_chunks_with_the_same_output(flowers, tmp_path, capsys, monkeypatch):
-    from nnkit import datafiles
+    from nnkit.files import data_files as datafiles
 
     _, model, _ = flowers
     data = tmp_path / "many.csv"

@@ -167,7 +167,7 @@ def test_set_weights_checks_everything_before_changing_anything():
 
 
 def test_train_test_split_checks_its_arguments():
-    from nnkit.data import train_test_split
+    from nnkit.data.split import train_test_split
 
     with pytest.raises(nnkit.DataError, match="test_size"):
         train_test_split(X_GOOD, Y_GOOD, test_size=1.5)
@@ -193,16 +193,16 @@ def test_every_kind_of_non_finite_value_is_found_wherever_it_is(bad):
     X = np.ones((3000, 7), dtype=np.float32)
     X[2345, 6] = bad
     with pytest.raises(nnkit.DataError, match="at row 2345, column 6"):
-        nnkit.data.check_finite(X, "X")
+        nnkit.data.arrays.check_finite(X, "X")
     X[2345, 5] = -bad  # opposite infinities in one row still do not cancel
     with pytest.raises(nnkit.DataError, match="at row 2345, column 5"):
-        nnkit.data.check_finite(X, "X")
+        nnkit.data.arrays.check_finite(X, "X")
 
 
 def test_huge_but_finite_values_are_accepted():
     X = np.full((10, 4), 3e38, dtype=np.float32)  # each row's sum overflows
-    nnkit.data.check_finite(X, "X")
-    nnkit.data.check_finite(np.full((3, 2), 1e200), "X")  # float64 squares overflow too
+    nnkit.data.arrays.check_finite(X, "X")
+    nnkit.data.arrays.check_finite(np.full((3, 2), 1e200), "X")  # float64 squares overflow too
 
 
 def layouts(X: np.ndarray) -> dict[str, np.ndarray]:
@@ -216,7 +216,7 @@ def test_a_non_finite_value_in_an_image_is_named_by_its_flat_feature_index():
     X = np.zeros((3, 2, 4, 4), np.float32)
     X[2, 1, 1, 3] = np.nan  # feature 1 * 16 + 1 * 4 + 3 of sample 2
     with pytest.raises(nnkit.DataError, match="the first NaN at row 2, column 23;"):
-        nnkit.data.check_finite(X, "X")
+        nnkit.data.arrays.check_finite(X, "X")
 
 
 @pytest.mark.parametrize("layout", ["C", "Fortran", "strided"])
@@ -226,9 +226,9 @@ def test_non_finite_values_are_found_in_every_memory_layout(layout, dtype):
     X[0, 0] = 1e30  # finite, with a square beyond float32's range
     X[17, 4] = -np.inf
     with pytest.raises(nnkit.DataError, match="infinite at row 17, column 4"):
-        nnkit.data.check_finite(layouts(X)[layout], "X")
+        nnkit.data.arrays.check_finite(layouts(X)[layout], "X")
     X[17, 4] = 0.5
-    nnkit.data.check_finite(layouts(X)[layout], "X")
+    nnkit.data.arrays.check_finite(layouts(X)[layout], "X")
 
 
 # -- numbers given as settings ------------------------------------------------------------
@@ -239,41 +239,41 @@ def test_non_finite_values_are_found_in_every_memory_layout(layout, dtype):
     [0.1, 1, np.float32(0.1), np.float16(0.5), np.float64(0.25), np.int64(3), np.uint8(7)],
 )
 def test_real_number_takes_python_and_numpy_numbers(value):
-    number = nnkit.data.real_number(value, "rate", nnkit.data.POSITIVE)
+    number = nnkit.arguments.real_number(value, "rate", nnkit.arguments.POSITIVE)
     assert type(number) is float and number == float(value)
 
 
 @pytest.mark.parametrize(
     ("value", "within", "message"),
     [
-        (np.nan, nnkit.data.FRACTION, r"rate must be in \[0, 1\), got nan"),
+        (np.nan, nnkit.arguments.FRACTION, r"rate must be in \[0, 1\), got nan"),
         (
             np.float32("inf"),
-            nnkit.data.POSITIVE,
+            nnkit.arguments.POSITIVE,
             r"rate must be a finite number > 0, got np.float32\(inf\)",
         ),
-        (-np.inf, nnkit.data.FINITE, "rate must be a finite number, got -inf"),
-        (10**400, nnkit.data.NON_NEGATIVE, "rate must be a finite number >= 0, got 1000"),
-        (True, nnkit.data.FRACTION, r"rate must be in \[0, 1\), got True"),
-        (np.True_, nnkit.data.FRACTION, r"rate must be in \[0, 1\), got np.True_"),
-        ("0.1", nnkit.data.FRACTION, r"rate must be in \[0, 1\), got '0.1'"),
-        (np.array([0.1]), nnkit.data.FRACTION, r"got array\(\[0.1\]\)"),
-        (1.0, nnkit.data.FRACTION, r"in \[0, 1\), got 1.0"),
-        (0, nnkit.data.POSITIVE, "> 0, got 0"),
-        (0, nnkit.data.Interval(0, 1, closed_low=False, closed_high=True), r"in \(0, 1\], got 0"),
+        (-np.inf, nnkit.arguments.FINITE, "rate must be a finite number, got -inf"),
+        (10**400, nnkit.arguments.NON_NEGATIVE, "rate must be a finite number >= 0, got 1000"),
+        (True, nnkit.arguments.FRACTION, r"rate must be in \[0, 1\), got True"),
+        (np.True_, nnkit.arguments.FRACTION, r"rate must be in \[0, 1\), got np.True_"),
+        ("0.1", nnkit.arguments.FRACTION, r"rate must be in \[0, 1\), got '0.1'"),
+        (np.array([0.1]), nnkit.arguments.FRACTION, r"got array\(\[0.1\]\)"),
+        (1.0, nnkit.arguments.FRACTION, r"in \[0, 1\), got 1.0"),
+        (0, nnkit.arguments.POSITIVE, "> 0, got 0"),
+        (0, nnkit.arguments.Interval(0, 1, closed_low=False, closed_high=True), r"in \(0, 1\], got 0"),
     ],
 )
 def test_real_number_refuses_what_is_not_a_finite_number_in_range(value, within, message):
     with pytest.raises(nnkit.ConfigurationError, match=message):
-        nnkit.data.real_number(value, "rate", within)
+        nnkit.arguments.real_number(value, "rate", within)
 
 
 def test_whole_numbers_take_numpy_integers_and_refuse_bools():
-    assert nnkit.data.non_negative_int(np.int32(0), "patience") == 0
-    assert nnkit.data.positive_int(np.uint16(3), "epochs") == 3
+    assert nnkit.arguments.non_negative_int(np.int32(0), "patience") == 0
+    assert nnkit.arguments.positive_int(np.uint16(3), "epochs") == 3
     for bad in (True, -1, 1.0, np.float64(2)):
         with pytest.raises(nnkit.ConfigurationError, match="patience must be an integer >= 0"):
-            nnkit.data.non_negative_int(bad, "patience")
+            nnkit.arguments.non_negative_int(bad, "patience")
 
 
 def test_components_take_numpy_numbers_as_settings():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import nnkit
-from nnkit import datafiles
+from nnkit.files import data_files as datafiles
 
 CSV = """
 a,b,"label"

@@ -53,9 +53,9 @@ def test_every_quoted_line_is_in_the_file_it_names(page, source, code):
 
 def test_the_math_page_quotes_each_part_of_the_algorithm():
     assert {source for page, source, _ in QUOTES if page == "math.md"} >= {
-        "nnkit/dense.py",
-        "nnkit/network.py",
-        "nnkit/losses.py",
+        "nnkit/layers/dense.py",
+        "nnkit/engine/network.py",
+        "nnkit/interfaces/loss.py",
         "plugins/nnkit_std/optimizers.py",
     }
 
@@ -92,11 +92,11 @@ def run_page(
     installs it, after nnkit has loaded its plugins, as a reader's session does. Other
     pages show the plugin's files beside shell steps, so it is installed from the start.
     """
-    import nnkit.registry
+    import nnkit.registry.registry
 
     if not one_session:
         install_acme()
-        nnkit.registry.reload_plugins()
+        nnkit.registry.registry.reload_plugins()
     for language, attributes, code in code_blocks(path):
         if one_session and language == "console" and INSTALLS_ACME.search(code):
             install_acme()

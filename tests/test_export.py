@@ -7,7 +7,7 @@ import onnxruntime
 import pytest
 
 import nnkit
-from nnkit.data import train_test_split
+from nnkit.data.split import train_test_split
 
 
 def run(model_path, X):

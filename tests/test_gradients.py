@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import nnkit
-from nnkit.workspace import Workspace
+from nnkit.interfaces.workspace import Workspace
 
 ACTIVATIONS = ["sigmoid", "relu", "tanh", "softmax", "identity", "leaky_relu"]
 STEP = 1e-6

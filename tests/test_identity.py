@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 import nnkit
-import nnkit.registry
-from nnkit.registry import Registry
+import nnkit.registry.registry
+from nnkit.registry.registry import Registry
 from nnkit.testing import check_component
 
 X = np.random.default_rng(0).normal(size=(40, 3))
@@ -106,7 +106,7 @@ def activation_entries(path: Path) -> list[dict]:
 @pytest.fixture
 def local_components(monkeypatch):
     """Keep in-process registrations made by a test out of the other tests."""
-    monkeypatch.setattr(nnkit.registry, "_local_components", {})
+    monkeypatch.setattr(nnkit.registry.registry, "_local_components", {})
 
 
 # -- defect 1: a load never swaps in another plugin's component silently ---------------
@@ -175,7 +175,7 @@ def test_a_qualified_substitution_key_replaces_only_that_suppliers_component(
     nnkit.Network([nnkit.Dense(2, activation="tanh")], loss="mse").build(3).save(path)
     with pytest.warns(nnkit.SubstitutionWarning, match="loading nnkit_std:sigmoid"):
         network = nnkit.load(path, substitute={"nnkit_std:tanh": "sigmoid"})
-    assert nnkit.registry.default_registry().name_of(network.layers[0].activation) == "sigmoid"
+    assert nnkit.registry.registry.default_registry().name_of(network.layers[0].activation) == "sigmoid"
 
 
 def test_files_without_a_recorded_supplier_load_by_a_unique_name(isolated_registry, tmp_path):
@@ -343,7 +343,7 @@ def test_an_in_process_registration_saves_and_survives_a_reload(
         def derivative(self, Z):
             return 3 * Z**2
 
-    info = nnkit.registry.default_registry().get("activation", "my.cube")
+    info = nnkit.registry.registry.default_registry().get("activation", "my.cube")
     assert (info.plugin.name, info.distribution) == ("local", None)
     network = nnkit.Network([nnkit.Dense(2, activation="my.cube")], loss="mse").build(3)
     path = tmp_path / "model.nnkit"
@@ -367,7 +367,7 @@ def test_an_in_process_registration_saves_and_survives_a_reload(
         def derivative(self, Z):
             return 3 * Z**2
 
-    assert nnkit.registry.default_registry().get("activation", "my.cube").factory is Cube
+    assert nnkit.registry.registry.default_registry().get("activation", "my.cube").factory is Cube
 
 
 def test_a_loss_fuses_only_with_the_activation_it_was_written_for(isolated_registry):

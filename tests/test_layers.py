@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import nnkit
-from nnkit.workspace import Workspace
+from nnkit.interfaces.workspace import Workspace
 
 RNG = np.random.default_rng(0)
 

@@ -26,7 +26,7 @@ def test_lr_find_leaves_the_network_untouched_and_suggests_a_rate_where_the_loss
     weights, rate = net.store.values.copy(), net.optimizer.learning_rate
     history, shuffle_state = net.history, net.shuffle_rng.bit_generator.state
     # Full batches: the loss is a smooth function of the rate alone.
-    result = nnkit.lr_find(net, X, y, start=1e-5, end=1e3, steps=80, batch_size=256)
+    result = nnkit.training.lr_find(net, X, y, start=1e-5, end=1e3, steps=80, batch_size=256)
     np.testing.assert_array_equal(net.store.values, weights)
     assert net.optimizer.learning_rate == rate and net.history is history
     assert net.shuffle_rng.bit_generator.state == shuffle_state
@@ -57,14 +57,14 @@ def test_a_copy_of_a_built_network_trains_its_own_parameters(duplicate):
 
 def test_lr_find_on_an_unbuilt_network_leaves_it_unbuilt():
     net, X, y = regression()
-    result = nnkit.lr_find(net, X, y, steps=20)
+    result = nnkit.training.lr_find(net, X, y, steps=20)
     assert not net.built and len(result.losses) >= 2
 
 
 def test_lr_find_draws_loss_against_rate(tmp_path):
     pytest.importorskip("matplotlib")
     net, X, y = regression()
-    result = nnkit.lr_find(net, X, y, start=1e-4, end=1.0, steps=30, plot=tmp_path / "lr.png")
+    result = nnkit.training.lr_find(net, X, y, start=1e-4, end=1.0, steps=30, plot=tmp_path / "lr.png")
     assert (tmp_path / "lr.png").read_bytes()[:4] == b"\x89PNG"
     axes = result.plot().axes[0]
     assert axes.get_xscale() == "log" and axes.get_xlabel() == "learning rate"
@@ -72,7 +72,7 @@ def test_lr_find_draws_loss_against_rate(tmp_path):
 
 def test_lr_find_plot_without_matplotlib_names_the_extra(monkeypatch):
     net, X, y = regression()
-    result = nnkit.lr_find(net, X, y, steps=10)
+    result = nnkit.training.lr_find(net, X, y, steps=10)
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(nnkit.MissingExtraError, match=r'pip install "nnkit\[plot\]"'):
         result.plot()
@@ -90,4 +90,4 @@ def test_lr_find_plot_without_matplotlib_names_the_extra(monkeypatch):
 def test_lr_find_refuses_impossible_settings(options, message):
     net, X, y = regression()
     with pytest.raises(nnkit.ConfigurationError, match=message):
-        nnkit.lr_find(net, X, y, **options)
+        nnkit.training.lr_find(net, X, y, **options)

@@ -7,7 +7,7 @@ import tracemalloc
 import numpy as np
 
 import nnkit
-from nnkit.buffers import BufferCache
+from nnkit.interfaces.buffers import BufferCache
 
 rng = np.random.default_rng(0)
 X = rng.normal(size=(20_000, 50)).astype(np.float32)  # 4 MB

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import nnkit
-from nnkit.data import train_test_split
+from nnkit.data.split import train_test_split
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
 XOR_Y = np.array([[0], [1], [1], [0]], dtype=float)

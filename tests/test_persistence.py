@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nnkit
-from nnkit.persistence import FORMAT_VERSION
+from nnkit.files.loading import FORMAT_VERSION
 
 from .test_registry import GOOD_PLUGIN
 
@@ -92,7 +92,7 @@ def test_every_initializer_is_kept_by_name_and_arguments(initializer, tmp_path):
     network = classifier(kernel_initializer=initializer, l2=0.01).build(5)
     loaded = nnkit.load(saved(network, tmp_path))
     dense = loaded.layers[0]
-    assert nnkit.registry.default_registry().name_of(dense.kernel_initializer) == initializer
+    assert nnkit.registry.registry.default_registry().name_of(dense.kernel_initializer) == initializer
     assert dense.l2 == 0.01
     assert np.array_equal(loaded.get_weights()[0], network.get_weights()[0])
 

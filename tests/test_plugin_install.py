@@ -57,7 +57,7 @@ def test_a_pip_installed_plugin_trains_saves_and_is_missed_when_gone(
     installed_plugin, isolated_registry, tmp_path
 ):
     isolated_registry()
-    supplier = nnkit.registry.default_registry().get("activation", "acme.softsign")
+    supplier = nnkit.registry.registry.default_registry().get("activation", "acme.softsign")
     assert (supplier.distribution, supplier.version) == (DISTRIBUTION, "0.1.0")
     check_component("acme.softsign")
     check_component("acme.sign_sgd")

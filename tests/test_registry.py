@@ -7,7 +7,7 @@ import warnings
 import pytest
 
 import nnkit
-from nnkit.registry import Registry
+from nnkit.registry.registry import Registry
 
 GOOD_PLUGIN = """
 import numpy as np
@@ -250,7 +250,7 @@ def test_plugin_added_in_process_without_a_distribution():
 def test_find_resolves_only_the_recorded_supplier():
     import types
 
-    from nnkit.registry import PluginInfo
+    from nnkit.registry.registry import PluginInfo
 
     def plugin(name: str) -> types.ModuleType:
         module = types.ModuleType(name)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import nnkit
-from nnkit.training import clip_gradients
-from nnkit.workspace import Workspace
+from nnkit.interfaces.workspace import Workspace
+from nnkit.training.loop import clip_gradients
 
 from .test_gradients import numeric_gradient
 

@@ -150,7 +150,7 @@ def test_summary_marks_a_users_own_unregistered_component():
 
 
 def test_a_historys_repr_summarises_instead_of_listing_every_value():
-    from nnkit.history import History
+    from nnkit.training.history import History
 
     history = History()
     assert repr(history) == "History(no epochs)"

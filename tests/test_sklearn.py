@@ -193,7 +193,7 @@ def test_a_plugins_components_work_by_name(fake_distribution, isolated_registry)
     isolated_registry()
     model = NNClassifier(activation="acme.softsign", random_state=0).fit(X_iris, y_iris)
     assert model.score(X_iris, y_iris) > 0.9
-    assert nnkit.registry.default_registry().name_of(model.network_.layers[0].activation) == (
+    assert nnkit.registry.registry.default_registry().name_of(model.network_.layers[0].activation) == (
         "acme.softsign"
     )
 

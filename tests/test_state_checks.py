@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nnkit
-from nnkit.state_checks import MAX_STEP_COUNT, require_non_negative, require_step_count
+from nnkit.interfaces.state_checks import MAX_STEP_COUNT, require_non_negative, require_step_count
 
 from .test_persistence import LABELS, X, classifier, npy, rewrite
 

@@ -13,8 +13,8 @@ import re
 from typing import Any, NamedTuple
 
 from nnkit.errors import ConfigurationError
-from nnkit.layers import Layer
-from nnkit.registry import default_registry
+from nnkit.interfaces.layer import Layer
+from nnkit.registry.registry import default_registry
 
 __all__ = ["LayerSpec", "parse_layers", "build_layers"]
 

@@ -13,9 +13,9 @@ from typing import Any, Final, NamedTuple
 
 import numpy as np
 
+from nnkit.cli.scaling import Standardizer
+from nnkit.engine.network import Network
 from nnkit.errors import DataError, ModelFileError
-from nnkit.network import Network
-from nnkit.scaling import Standardizer
 
 __all__ = ["ModelMetadata", "read_metadata", "scaling_metadata"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from nnkit.registry import default_registry
-from nnkit.tables import format_table
+from nnkit.engine.tables import format_table
+from nnkit.registry.registry import default_registry
 
 __all__ = ["plugins_command"]
 

@@ -14,13 +14,13 @@ from typing import IO, Any, Final
 import numpy as np
 
 import nnkit
-from nnkit import datafiles
-from nnkit.atomic_files import atomic_output
 from nnkit.cli.model_metadata import ModelMetadata, read_metadata
-from nnkit.datafiles import CsvTable, read_data_file
+from nnkit.engine.network import INFERENCE_BATCH_SIZE
 from nnkit.errors import DataError
-from nnkit.export import to_onnx
-from nnkit.network import INFERENCE_BATCH_SIZE
+from nnkit.files import data_files as datafiles
+from nnkit.files.atomic import atomic_output
+from nnkit.files.data_files import CsvTable, read_data_file
+from nnkit.files.onnx import to_onnx
 
 __all__ = [
     "evaluate_command",

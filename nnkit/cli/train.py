@@ -16,10 +16,10 @@ import nnkit
 from nnkit.cli.layer_specs import build_layers
 from nnkit.cli.model_metadata import ModelMetadata, scaling_metadata
 from nnkit.cli.saved_models import check_output_folder, print_notes, scores_in_target_units
-from nnkit.data import train_test_split
-from nnkit.datafiles import read_data_file
+from nnkit.cli.scaling import Standardizer
+from nnkit.data.split import train_test_split
 from nnkit.errors import ConfigurationError, DataError, MissingExtraError, NNKitError
-from nnkit.scaling import Standardizer
+from nnkit.files.data_files import read_data_file
 
 __all__ = ["train_command", "TrainingDivergedError"]
 

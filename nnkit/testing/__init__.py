@@ -22,7 +22,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nnkit.registry import default_registry, normalize_name
+from nnkit.registry.registry import default_registry, normalize_name
 from nnkit.testing import (
     activation_checks,
     common_checks,

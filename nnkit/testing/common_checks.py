@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from nnkit.errors import ConfigurationError
-from nnkit.registry import default_registry
-from nnkit.serialization import build_component, component_spec
+from nnkit.files.serialization import build_component, component_spec
+from nnkit.registry.registry import default_registry
 from nnkit.testing.subject import Subject
 
 

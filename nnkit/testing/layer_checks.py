@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from nnkit.layers import walk
-from nnkit.parameters import ParameterStore
+from nnkit.engine.parameters import ParameterStore
+from nnkit.interfaces.layer import walk
+from nnkit.interfaces.workspace import Workspace
 from nnkit.testing.numeric import (
     assert_close,
     assert_same_dtype,
@@ -22,7 +23,6 @@ from nnkit.testing.numeric import (
     through_npy,
 )
 from nnkit.testing.subject import Subject
-from nnkit.workspace import Workspace
 
 BATCH, SEED = 5, 3
 

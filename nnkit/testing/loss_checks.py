@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnkit.registry import default_registry
+from nnkit.registry.registry import default_registry
 from nnkit.testing.numeric import assert_close, assert_same_dtype, numeric_gradient
 from nnkit.testing.subject import Subject
 

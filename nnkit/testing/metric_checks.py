@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from nnkit.metrics import Metric
+from nnkit.interfaces.metric import Metric
 from nnkit.testing.subject import Subject
 
 #: Samples of the check's set, and batch sizes that split it unevenly (1, a partial last

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from nnkit.registry import KINDS, ComponentInfo, Registry, default_registry, record_origin
+from nnkit.registry.registry import KINDS, ComponentInfo, Registry, default_registry, record_origin
 
 __all__ = ["Subject", "subject_of"]
 

@@ -7,7 +7,7 @@ nnkit's core never imports this package: the ``nnkit_std`` entry point in nnkit'
 from __future__ import annotations
 
 import nnkit
-from nnkit.hookspecs import Register
+from nnkit.registry.hookspecs import Register
 from nnkit_std import (
     activations,
     callbacks,

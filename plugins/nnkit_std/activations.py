@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 from nnkit import Activation
-from nnkit.buffers import BufferCache
 from nnkit.errors import ConfigurationError
-from nnkit.export import OnnxGraph
+from nnkit.files.onnx import OnnxGraph
+from nnkit.interfaces.buffers import BufferCache
 
 
 class Sigmoid(Activation):

@@ -12,11 +12,11 @@ from typing import TextIO
 import numpy as np
 
 from nnkit import Callback, Schedule
-from nnkit.callbacks import TrainingContext
-from nnkit.data import NON_NEGATIVE, non_negative_int, real_number
+from nnkit.arguments import NON_NEGATIVE, non_negative_int, real_number
 from nnkit.errors import ConfigurationError
-from nnkit.registry import resolve
-from nnkit.schedules import UNITS
+from nnkit.interfaces.callback import TrainingContext
+from nnkit.interfaces.schedule import UNITS
+from nnkit.registry.registry import resolve
 
 
 class EarlyStopping(Callback):

@@ -7,11 +7,11 @@ import numpy as np
 
 import nnkit
 from nnkit import Layer
-from nnkit.data import FRACTION, positive_int, real_number
+from nnkit.arguments import FRACTION, positive_int, real_number
 from nnkit.errors import ConfigurationError, DataError
-from nnkit.export import OnnxGraph, export_component
-from nnkit.registry import default_registry
-from nnkit.workspace import Workspace
+from nnkit.files.onnx import OnnxGraph, export_component
+from nnkit.interfaces.workspace import Workspace
+from nnkit.registry.registry import default_registry
 
 
 class Dropout(Layer):

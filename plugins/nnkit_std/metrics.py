@@ -13,7 +13,7 @@ import numpy as np
 
 from nnkit import Metric
 from nnkit.errors import ConfigurationError
-from nnkit.metrics import MetricState
+from nnkit.interfaces.metric import MetricState
 
 #: The ways precision, recall and F1 combine the classes, as scikit-learn names them.
 AVERAGES = (

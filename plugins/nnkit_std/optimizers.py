@@ -7,9 +7,9 @@ import math
 import numpy as np
 
 from nnkit import Optimizer
-from nnkit.data import FRACTION, POSITIVE, real_number
+from nnkit.arguments import FRACTION, POSITIVE, real_number
 from nnkit.errors import ConfigurationError
-from nnkit.state_checks import require_non_negative, require_step_count
+from nnkit.interfaces.state_checks import require_non_negative, require_step_count
 
 
 class SGD(Optimizer):

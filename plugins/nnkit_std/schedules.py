@@ -7,7 +7,7 @@ import math
 from typing import Final
 
 from nnkit import Schedule
-from nnkit.data import (
+from nnkit.arguments import (
     NON_NEGATIVE,
     POSITIVE,
     Interval,
@@ -16,8 +16,8 @@ from nnkit.data import (
     real_number,
 )
 from nnkit.errors import ConfigurationError
-from nnkit.registry import resolve
-from nnkit.schedules import UNITS
+from nnkit.interfaces.schedule import UNITS
+from nnkit.registry.registry import resolve
 
 #: A factor that shrinks the rate, or leaves it: (0, 1].
 SHRINKING: Final = Interval(0, 1, closed_low=False, closed_high=True)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import nnkit
-from nnkit.workspace import Workspace
+from nnkit.interfaces.workspace import Workspace
 
 rng = np.random.default_rng(0)
 X = rng.normal(size=(200, 6))

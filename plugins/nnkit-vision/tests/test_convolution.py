@@ -8,8 +8,8 @@ import pytest
 from wiring import bound, finite_difference_gradients
 
 import nnkit
+from nnkit.interfaces.workspace import Workspace
 from nnkit.testing.numeric import assert_close
-from nnkit.workspace import Workspace
 
 #: (kernel_size, stride, padding, input sample shape): odd, even and oblong kernels,
 #: strides that do and do not divide the image, both paddings.

@@ -12,7 +12,7 @@ import pytest
 from wiring import digits_cnn
 
 import nnkit
-from nnkit.data import train_test_split
+from nnkit.data.split import train_test_split
 
 layer = nnkit.layer
 

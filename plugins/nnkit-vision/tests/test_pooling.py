@@ -8,8 +8,8 @@ import pytest
 from wiring import bound, finite_difference_gradients
 
 import nnkit
+from nnkit.interfaces.workspace import Workspace
 from nnkit.testing.numeric import assert_close
-from nnkit.workspace import Workspace
 
 #: (pool_size, stride, input sample shape): windows side by side (dividing the image or
 #: not), overlapping, with gaps, oblong.

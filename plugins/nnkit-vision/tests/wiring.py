@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 import nnkit
-from nnkit.parameters import ParameterStore
+from nnkit.engine.parameters import ParameterStore
+from nnkit.interfaces.workspace import Workspace
 from nnkit.testing.numeric import numeric_gradient
-from nnkit.workspace import Workspace
 
 
 def bound(layer, input_shape, dtype=np.float64, seed=0):

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 import nnkit
-from nnkit.export import OnnxGraph
+from nnkit.files.onnx import OnnxGraph
 from nnkit_extras.export import exponential_linear, softplus
 
 __all__ = ["GELU", "SiLU", "ELU", "SELU", "Softplus", "Mish"]

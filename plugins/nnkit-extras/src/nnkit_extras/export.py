@@ -12,7 +12,7 @@ does, so a finite ``predict`` stays finite in the graph.
 
 from __future__ import annotations
 
-from nnkit.export import OnnxGraph
+from nnkit.files.onnx import OnnxGraph
 
 __all__ = [
     "exponential_linear",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 import nnkit
-from nnkit.data import FRACTION, POSITIVE, real_number
-from nnkit.export import OnnxGraph
+from nnkit.arguments import FRACTION, POSITIVE, real_number
+from nnkit.files.onnx import OnnxGraph
 
 __all__ = ["BatchNormalization"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 import nnkit
-from nnkit.data import FRACTION, NON_NEGATIVE, POSITIVE, real_number
-from nnkit.state_checks import require_non_negative, require_step_count
+from nnkit.arguments import FRACTION, NON_NEGATIVE, POSITIVE, real_number
+from nnkit.interfaces.state_checks import require_non_negative, require_step_count
 
 __all__ = ["RMSprop", "Adagrad", "Nadam", "Lion"]
 

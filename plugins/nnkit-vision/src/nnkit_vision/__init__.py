@@ -7,7 +7,7 @@ itself knows nothing of it.
 from __future__ import annotations
 
 import nnkit
-from nnkit.hookspecs import Register
+from nnkit.registry.hookspecs import Register
 from nnkit_vision.convolution import Conv2D
 from nnkit_vision.pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 

@@ -7,10 +7,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from nnkit import Activation, Initializer, WeightedLayer
-from nnkit.data import positive_int
+from nnkit.arguments import positive_int
 from nnkit.errors import ConfigurationError
-from nnkit.export import OnnxGraph, export_component
-from nnkit.workspace import Workspace
+from nnkit.files.onnx import OnnxGraph, export_component
+from nnkit.interfaces.workspace import Workspace
 from nnkit_vision.export import convolution_by_products, window_attributes
 from nnkit_vision.images import image_shape, pair, samples_first, samples_last
 from nnkit_vision.windows import PADDINGS, WindowGrid, col2im, column_blocks, im2col

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnkit.export import OnnxGraph
+from nnkit.files.onnx import OnnxGraph
 from nnkit_vision.windows import WindowGrid
 
 __all__ = [

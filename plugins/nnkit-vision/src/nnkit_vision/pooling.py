@@ -14,8 +14,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from nnkit import Layer
-from nnkit.export import OnnxGraph
-from nnkit.workspace import Workspace
+from nnkit.files.onnx import OnnxGraph
+from nnkit.interfaces.workspace import Workspace
 from nnkit_vision.export import (
     global_average_by_reduction,
     mean_by_sums,

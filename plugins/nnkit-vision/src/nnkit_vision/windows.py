@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nnkit.errors import ConfigurationError
-from nnkit.workspace import Workspace
+from nnkit.interfaces.workspace import Workspace
 
 __all__ = [
     "PADDINGS",

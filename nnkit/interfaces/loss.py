@@ -17,7 +17,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from nnkit.component import Component
+from nnkit.interfaces.component import Component
 
 __all__ = ["Loss"]
 

@@ -11,8 +11,8 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from nnkit.component import Component
-from nnkit.data import POSITIVE, real_number
+from nnkit.arguments import POSITIVE, real_number
+from nnkit.interfaces.component import Component
 
 __all__ = ["Optimizer"]
 
@@ -46,7 +46,7 @@ class Optimizer(Component, ABC):
         counter out of range. The model loader calls it before restoring a saved state,
         so impossible state is refused at load rather than turning to NaN on the first
         resumed step. NaN and infinity are refused by the loader itself. Nothing is
-        checked by default; `nnkit.state_checks` has the common checks."""
+        checked by default; `nnkit.interfaces.state_checks` has the common checks."""
 
     @abstractmethod
     def update(self, params: np.ndarray, grads: np.ndarray, state: dict[str, np.ndarray]) -> None:

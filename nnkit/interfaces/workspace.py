@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nnkit.buffers import BufferCache
+from nnkit.interfaces.buffers import BufferCache
 
 __all__ = ["Workspace", "WorkspacePool"]
 

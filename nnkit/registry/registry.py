@@ -38,9 +38,7 @@ from typing import Any, Final, NamedTuple, TypeVar, cast
 
 import pluggy
 
-from nnkit import hookspecs
-from nnkit.activations import Activation
-from nnkit.callbacks import Callback
+import nnkit.registry.hookspecs as hookspecs
 from nnkit.errors import (
     ComponentConflictError,
     ConfigurationError,
@@ -48,12 +46,14 @@ from nnkit.errors import (
     PluginLoadWarning,
     UnknownComponentError,
 )
-from nnkit.initializers import Initializer
-from nnkit.layers import Layer
-from nnkit.losses import Loss
-from nnkit.metrics import Metric
-from nnkit.optimizers import Optimizer
-from nnkit.schedules import Schedule
+from nnkit.interfaces.activation import Activation
+from nnkit.interfaces.callback import Callback
+from nnkit.interfaces.initializer import Initializer
+from nnkit.interfaces.layer import Layer
+from nnkit.interfaces.loss import Loss
+from nnkit.interfaces.metric import Metric
+from nnkit.interfaces.optimizer import Optimizer
+from nnkit.interfaces.schedule import Schedule
 from nnkit.warning_location import plugin_location
 
 __all__ = [
@@ -73,6 +73,7 @@ __all__ = [
     "register",
     "normalize_name",
     "record_origin",
+    "describe_component",
     "components",
     "resolve",
     "activation",
@@ -553,6 +554,18 @@ class Registry:
             if kind is None or c.kind == kind
         ]
         return sorted(found, key=lambda c: (order.index(c.kind), c.name, c.plugin.name))
+
+
+def describe_component(component: Any) -> str:
+    """``"name (distribution version)"`` for a registered component, else its class name."""
+    if component is None:
+        return "-"
+    info = default_registry().info_of(component)
+    if info is None:
+        return f"{type(component).__name__} (not registered)"
+    if info.distribution is None:
+        return f"{info.name} ({info.plugin.name})"
+    return f"{info.name} ({info.distribution} {info.version})"
 
 
 def record_origin(component: Any, origin: Origin) -> None:

@@ -8,11 +8,11 @@ from abc import abstractmethod
 
 import numpy as np
 
-from nnkit.activations import Activation
-from nnkit.data import NON_NEGATIVE, real_number
-from nnkit.initializers import Initializer
-from nnkit.layers import Layer
-from nnkit.registry import default_registry
+from nnkit.arguments import NON_NEGATIVE, real_number
+from nnkit.interfaces.activation import Activation
+from nnkit.interfaces.initializer import Initializer
+from nnkit.interfaces.layer import Layer
+from nnkit.registry.registry import default_registry
 
 __all__ = ["WeightedLayer"]
 

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 
 from nnkit.errors import ConfigurationError, MissingExtraError
-from nnkit.summary import describe_component
+from nnkit.registry.registry import describe_component
 
 if TYPE_CHECKING:
-    from nnkit.network import Network
-    from nnkit.scaling import Standardizer
+    from nnkit.cli.scaling import Standardizer
+    from nnkit.engine.network import Network
 
 __all__ = ["OnnxGraph", "to_onnx", "DEFAULT_OPSET"]
 

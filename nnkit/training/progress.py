@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from nnkit.callbacks import Callback
 from nnkit.errors import ConfigurationError
+from nnkit.interfaces.callback import Callback
 
 __all__ = ["progress_callback", "EpochLines", "ProgressBar", "format_logs"]
 

@@ -12,11 +12,11 @@ from abc import ABC
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from nnkit.component import Component
 from nnkit.errors import ConfigurationError
+from nnkit.interfaces.component import Component
 
 if TYPE_CHECKING:
-    from nnkit.network import Network
+    from nnkit.engine.network import Network
 
 __all__ = ["Callback", "TrainingContext"]
 

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nnkit.callbacks import Callback
-from nnkit.data import positive_int
+from nnkit.arguments import positive_int
 from nnkit.errors import ConfigurationError, DivergenceWarning, MissingExtraError
+from nnkit.interfaces.callback import Callback
 
 if TYPE_CHECKING:
-    from nnkit.network import Network
+    from nnkit.engine.network import Network
 
 __all__ = ["lr_find", "RangeTestResult"]
 

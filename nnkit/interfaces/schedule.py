@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Final
 
-from nnkit.component import Component
+from nnkit.interfaces.component import Component
 
 __all__ = ["Schedule", "UNITS"]
 

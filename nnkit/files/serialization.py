@@ -22,7 +22,7 @@ from nnkit.errors import (
     ModelFileError,
     SubstitutionWarning,
 )
-from nnkit.registry import (
+from nnkit.registry.registry import (
     DISABLE_PLUGINS_ENV,
     KINDS,
     LOAD_PLUGINS_ENV,

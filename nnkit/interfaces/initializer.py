@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from nnkit.component import Component
+from nnkit.interfaces.component import Component
 
 __all__ = ["Initializer"]
 

@@ -1,4 +1,4 @@
-"""Model files: one zip archive holding a JSON description and raw ``.npy`` arrays.
+"""Reading model files: one zip archive holding a JSON description and raw ``.npy`` arrays.
 
 Saving is atomic (a temporary file beside the target, then a rename), so a crash or a
 full disk never leaves a damaged file where a good one was. Loading reads JSON and
@@ -14,181 +14,49 @@ import os
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-import nnkit
-from nnkit.atomic_files import write_atomically
-from nnkit.component import Component
 from nnkit.errors import (
     ConfigurationError,
     ModelFileError,
     NNKitError,
-    NonFiniteWeightsError,
 )
-from nnkit.layers import walk
-from nnkit.network import Network
-from nnkit.registry import default_registry
-from nnkit.safe_archive import check_members, read_array
-from nnkit.serialization import (
+from nnkit.files.model_format import (
+    ARRAY_DIRECTORY,
+    DESCRIPTION,
+    FORMAT,
+    FORMAT_VERSION,
+    MAX_DESCRIPTION_BYTES,
+    MODEL_DTYPES,
+    inner_generators,
+)
+from nnkit.files.safe_archive import check_members, read_array
+from nnkit.files.serialization import (
     COMPONENT_MARKER,
     build_component,
     check_substitutions,
-    component_spec,
 )
+from nnkit.interfaces.component import Component
+from nnkit.registry.registry import default_registry
+from nnkit.version import __version__
 
-__all__ = ["save", "load", "FORMAT", "FORMAT_VERSION"]
+if TYPE_CHECKING:
+    from nnkit.engine.network import Network
 
-#: What the description's "format" field says of every nnkit model file.
-FORMAT: Final = "nnkit-model"
-#: The newest format this nnkit reads and the one it writes. Format 2 records the input
-#: sample shape (``input_shape``) where format 1 recorded a width (``n_inputs``).
-FORMAT_VERSION: Final = 2
-#: The archive member holding the JSON description.
-DESCRIPTION: Final = "model.json"
-#: Arrays are stored as members ``arrays/<name>.npy``.
-ARRAY_DIRECTORY: Final = "arrays/"
-#: The dtypes a saved network computes in, by the names the writer records.
-MODEL_DTYPES: Final = ("float32", "float64")
-#: A description larger than this is not a model file anyone wrote.
-MAX_DESCRIPTION_BYTES: Final = 16 * 2**20
+__all__ = ["read_network"]
 
 
-def save(
-    network: Network,
+def read_network(
     path: str | os.PathLike[str],
-    include_optimizer: bool = True,
-    *,
-    allow_non_finite: bool = False,
-) -> None:
-    """Write ``network`` to ``path`` atomically.
-
-    The file holds every component by registry name with its configuration and the
-    distribution that supplied it, nnkit's version, the weights, the layers' state and
-    the random generators' states, and (with ``include_optimizer``) the optimizer's
-    state, so that training resumes exactly where it stopped.
-
-    Weights or state holding NaN or infinity (a diverged run) raise
-    `NonFiniteWeightsError` and leave the file at ``path`` as it was, unless
-    ``allow_non_finite`` is true; such a file loads only with ``allow_non_finite`` too.
-    """
-    store = network.store
-    if store is None:
-        raise nnkit.ConfigurationError(
-            "nothing to save yet: the network has no weights; fit it or call build(input_shape)"
-        )
-    assert network.input_shape is not None, "a built network knows its input shape"
-    if not allow_non_finite:
-        _refuse_non_finite(network, include_optimizer, path)
-    registry = default_registry()
-    arrays: dict[str, np.ndarray] = {"parameters": store.values}
-    for index, layer in enumerate(network.layers):
-        for key, array in layer.state().items():
-            arrays[f"layers/{index}/{key}"] = array
-    if include_optimizer:
-        for key, array in network.optimizer_state.items():
-            arrays[f"optimizer/{key}"] = array
-    description = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "nnkit_version": nnkit.__version__,
-        "network": {
-            "input_shape": list(network.input_shape),
-            "dtype": network.dtype.name,
-            "seed": network.seed,
-            "layers": [component_spec("layer", layer, registry) for layer in network.layers],
-            "loss": component_spec("loss", network.loss, registry),
-            "optimizer": component_spec("optimizer", network.optimizer, registry),
-        },
-        "random_state": {
-            "shuffle": network.shuffle_rng.bit_generator.state,
-            "layers": [rng.bit_generator.state for rng in network.layer_rngs],
-            "inner_layers": [rng.bit_generator.state for rng in _inner_generators(network)],
-        },
-        "includes_optimizer_state": include_optimizer,
-        "metadata": network.metadata,
-        "arrays": {
-            name: {"shape": list(array.shape), "dtype": array.dtype.name}
-            for name, array in arrays.items()
-        },
-    }
-    try:
-        text = json.dumps(description, indent=2, allow_nan=False)
-    except (TypeError, ValueError) as error:
-        raise nnkit.ConfigurationError(f"the network's metadata cannot be saved: {error}") from None
-    write_atomically(Path(path), lambda file: _write_archive(file, text, arrays))
-
-
-def _refuse_non_finite(network: Network, include_optimizer: bool, path: Any) -> None:
-    """Raise `NonFiniteWeightsError` naming the first array that holds NaN or infinity."""
-    culprit = None
-    store = network.store
-    assert store is not None, "save() refuses an unbuilt network first"
-    if not np.isfinite(store.values).all():
-        bad = int(np.count_nonzero(~np.isfinite(store.values)))
-        culprit = f"the weights hold {bad:,} NaN or infinite values"
-        for layer, views in zip(network.all_layers, store.value_views):
-            name = next((k for k, v in views.items() if not np.isfinite(v).all()), None)
-            if name is not None:
-                culprit += f" (the first in {name!r} of {_describe(layer)})"
-                break
-    states = [(f"layer {i + 1}", layer.state()) for i, layer in enumerate(network.layers)]
-    if include_optimizer:
-        states.append(("the optimizer", network.optimizer_state))
-    for owner, state in states:
-        for key, array in state.items():
-            if culprit is None and array.dtype.kind == "f" and not np.isfinite(array).all():
-                culprit = f"{owner}'s state {key!r} holds NaN or infinite values"
-    if culprit is not None:
-        raise NonFiniteWeightsError(
-            f"refusing to save {os.fspath(path)}: {culprit}, so training diverged. Try a "
-            "smaller learning_rate, scaled features or clip_norm; any file already there is "
-            "left as it was. To save the network anyway (to inspect the run), pass "
-            "allow_non_finite=True"
-        )
-
-
-def _describe(component: Any) -> str:
-    info = default_registry().info_of(component)
-    return f"layer {info.name!r}" if info is not None else type(component).__name__
-
-
-def _write_archive(file: IO[bytes], description: str, arrays: dict[str, np.ndarray]) -> None:
-    # Stored, not compressed: an array's size is then bounded by the file's size, and the
-    # loader refuses compressed members.
-    with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_STORED) as archive:
-        archive.writestr(DESCRIPTION, description)
-        for name, array in arrays.items():
-            with archive.open(f"{ARRAY_DIRECTORY}{name}.npy", "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, np.asarray(array, order="C"), allow_pickle=False)
-
-
-def load(
-    path: str | os.PathLike[str],
+    network_class: type[Network],
     *,
     substitute: Mapping[str, str] | None = None,
     allow_non_finite: bool = False,
 ) -> Network:
-    """Read a network saved by `Network.save()`.
-
-    Each component is built by the plugin that supplied it when the model was saved,
-    never by another plugin that happens to offer the same name. ``substitute`` asks
-    for a replacement explicitly: ``substitute={"relu": "nnkit_std:relu"}`` builds the
-    standard ``relu`` wherever the file names ``relu`` (a key ``"plugin:relu"`` replaces
-    only that plugin's), with a `SubstitutionWarning` saying so.
-
-    ``allow_non_finite`` accepts weights and state holding NaN or infinity, as saved with
-    ``save(path, allow_non_finite=True)`` from a diverged run; by default they are refused.
-
-    Raises:
-        FileNotFoundError: there is no file at ``path``.
-        MissingComponentError: the model needs a component whose supplier is not loaded;
-            the message names it, its distribution and version, and the loaded plugins
-            that offer the same name.
-        ConfigurationError: ``substitute`` names a component the model does not use.
-        ModelFileError: anything else wrong with the file.
-    """
+    """Read a network saved by `Network.save()` as an instance of ``network_class``;
+    `nnkit.load()` documents the arguments and errors."""
     path = Path(path)
     source = str(path)
     if not path.is_file():
@@ -196,7 +64,7 @@ def load(
     try:
         with open(path, "rb") as file, zipfile.ZipFile(file) as archive:
             check_members(archive, source, os.fstat(file.fileno()).st_size)
-            return _read_archive(archive, source, substitute or {}, allow_non_finite)
+            return _read_archive(archive, source, network_class, substitute or {}, allow_non_finite)
     except _CallerMistake as mistake:  # the arguments were wrong, not the file
         raise mistake.error from None
     except ModelFileError:
@@ -216,12 +84,13 @@ def load(
 def _read_archive(
     archive: zipfile.ZipFile,
     source: str,
+    network_class: type[Network],
     substitute: Mapping[str, str],
     allow_non_finite: bool,
 ) -> Network:
     description = _read_description(archive, source)
     spec = _field(description, "network", dict, source)
-    network = _rebuild(spec, source, substitute)
+    network = _rebuild(spec, source, network_class, substitute)
     members = {
         name[len(ARRAY_DIRECTORY) : -len(".npy")]: name
         for name in archive.namelist()
@@ -233,7 +102,7 @@ def _read_archive(
     input_shape = _input_shape(spec, source)
     try:
         network.build(input_shape, max_parameters=parameters.size)
-    except nnkit.ConfigurationError as error:
+    except ConfigurationError as error:
         raise ModelFileError(f"{source}: the weights do not fit the network: {error}") from None
     assert network.store is not None, "build() made the parameters"
     _assign(network.store.values, parameters, "parameters", source, allow_non_finite)
@@ -262,7 +131,7 @@ def _read_archive(
             f"{source}: random generator states for {len(layer_states)} layers, but the "
             f"network has {len(network.layers)}"
         )
-    inner_rngs = _inner_generators(network)
+    inner_rngs = inner_generators(network)
     # Files written before inner generators were saved have none: those are left as
     # the build derived them.
     inner_states = random_state.get("inner_layers", [])
@@ -291,7 +160,9 @@ class _CallerMistake(Exception):
         self.error = error
 
 
-def _rebuild(spec: dict[str, Any], source: str, substitute: Mapping[str, str]) -> Network:
+def _rebuild(
+    spec: dict[str, Any], source: str, network_class: type[Network], substitute: Mapping[str, str]
+) -> Network:
     """The unbuilt network a description's ``network`` entry names, every setting checked
     by the components themselves; any refusal becomes a `ModelFileError`."""
     registry = default_registry()
@@ -314,7 +185,7 @@ def _rebuild(spec: dict[str, Any], source: str, substitute: Mapping[str, str]) -
         layers = [build_component(s, "layer", registry, source, substitute) for s in layers_spec]
         loss = build_component(loss_spec, "loss", registry, source, substitute)
         optimizer = build_component(optimizer_spec, "optimizer", registry, source, substitute)
-        network = Network(
+        network = network_class(
             layers,
             loss=loss,
             optimizer=optimizer,
@@ -433,7 +304,7 @@ def _read_description(archive: zipfile.ZipFile, source: str) -> dict[str, Any]:
     if version > FORMAT_VERSION:
         raise ModelFileError(
             f"{source} was written by a newer nnkit ({description.get('nnkit_version')}, "
-            f"model format {version}); this nnkit {nnkit.__version__} reads format "
+            f"model format {version}); this nnkit {__version__} reads format "
             f"{FORMAT_VERSION} and older: upgrade nnkit to load it"
         )
     return description
@@ -479,8 +350,3 @@ def _field(mapping: dict[str, Any], key: str, kind: type, source: str) -> Any:
     if not isinstance(value, kind) or isinstance(value, bool):
         raise ModelFileError(f"{source}: the description's {key!r} is missing or malformed")
     return value
-
-
-def _inner_generators(network: Network) -> list[np.random.Generator]:
-    """The generators layers made for the layers they hold, depth first."""
-    return [rng for layer in walk(network.layers) for rng in layer.inner_generators()]

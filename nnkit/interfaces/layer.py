@@ -21,8 +21,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from nnkit.component import Component
-from nnkit.workspace import Workspace
+from nnkit.interfaces.component import Component
+from nnkit.interfaces.workspace import Workspace
 
 __all__ = ["Layer", "Shape", "walk"]
 

@@ -12,24 +12,29 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO, cast
 
 import numpy as np
 
-from nnkit.concurrency import ReadWriteLock
-from nnkit.data import as_features, as_sample_weight, as_targets, check_finite, positive_int
+from nnkit.arguments import positive_int
+from nnkit.data.arrays import as_features, as_sample_weight, as_targets, check_finite
+from nnkit.engine.concurrency import ReadWriteLock
+from nnkit.engine.parameters import ParameterStore
+from nnkit.engine.summary import format_summary
 from nnkit.errors import ConfigurationError, DataError
-from nnkit.layers import Layer, Shape, walk
-from nnkit.losses import Loss
-from nnkit.metrics import Metric
-from nnkit.optimizers import Optimizer
-from nnkit.parameters import ParameterStore
-from nnkit.registry import default_registry
-from nnkit.summary import describe_component, format_summary
-from nnkit.workspace import Workspace, WorkspacePool
+from nnkit.files.loading import read_network
+from nnkit.files.onnx import to_onnx as export_onnx
+from nnkit.files.saving import save as save_model
+from nnkit.interfaces.layer import Layer, Shape, walk
+from nnkit.interfaces.loss import Loss
+from nnkit.interfaces.metric import Metric
+from nnkit.interfaces.optimizer import Optimizer
+from nnkit.interfaces.workspace import Workspace, WorkspacePool
+from nnkit.registry.registry import default_registry, describe_component
+from nnkit.training.loop import fit as run_fit
 
 if TYPE_CHECKING:
-    from nnkit.activations import Activation
-    from nnkit.callbacks import Callback
-    from nnkit.history import History
+    from nnkit.interfaces.activation import Activation
+    from nnkit.interfaces.callback import Callback
+    from nnkit.training.history import History
 
-__all__ = ["Network"]
+__all__ = ["Network", "load"]
 
 #: The floating-point types a network computes in.
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -110,7 +115,7 @@ class Network:
 
     def _init_concurrency(self) -> None:
         # Each call borrows a workspace; training's steps and inference's reads of the
-        # weights take turns (nnkit.concurrency); one build and one fit at a time.
+        # weights take turns (nnkit.engine.concurrency); one build and one fit at a time.
         self._workspaces = WorkspacePool()
         self._weights_lock = ReadWriteLock()
         self._build_lock = threading.Lock()
@@ -406,9 +411,7 @@ class Network:
         raises `ConfigurationError`. `predict` and `evaluate` may run beside it from
         other threads; each such call sees the weights of whole optimizer steps.
         """
-        from nnkit.training import fit
-
-        return fit(
+        return run_fit(
             self,
             X,
             y,
@@ -609,18 +612,16 @@ class Network:
         """Write the network to one file, atomically: JSON for the components and raw
         arrays for the weights (and, by default, the optimizer's state, so that training
         resumes exactly). Weights holding NaN or infinity (a diverged run) are refused
-        unless ``allow_non_finite`` is true. See `nnkit.persistence.save()`."""
-        from nnkit.persistence import save
-
-        save(self, path, include_optimizer=include_optimizer, allow_non_finite=allow_non_finite)
+        unless ``allow_non_finite`` is true. See `nnkit.files.saving.save()`."""
+        save_model(
+            self, path, include_optimizer=include_optimizer, allow_non_finite=allow_non_finite
+        )
 
     def to_onnx(self, path: str | os.PathLike[str] | None = None, opset: int = 17) -> Any:
         """The network as an ONNX model, written to ``path`` if given; its input ``X`` and
         output ``Y`` are those of `predict`. Needs the ``onnx`` extra; see
-        `nnkit.export.to_onnx()`."""
-        from nnkit.export import to_onnx
-
-        return to_onnx(self, path, opset)
+        `nnkit.files.onnx.to_onnx()`."""
+        return export_onnx(self, path, opset)
 
     def summary(self, file: TextIO | None = None) -> None:
         """Print a table of the layers: output shape, parameter count, activation, and
@@ -636,6 +637,35 @@ class Network:
         layers = ", ".join(repr(layer) for layer in self.layers)
         return f"Network([{layers}], loss={self.loss!r}, optimizer={self.optimizer!r})"
 
+
+def load(
+    path: str | os.PathLike[str],
+    *,
+    substitute: Mapping[str, str] | None = None,
+    allow_non_finite: bool = False,
+) -> Network:
+    """Read a network saved by `Network.save()`.
+
+    Each component is built by the plugin that supplied it when the model was saved,
+    never by another plugin that happens to offer the same name. ``substitute`` asks
+    for a replacement explicitly: ``substitute={"relu": "nnkit_std:relu"}`` builds the
+    standard ``relu`` wherever the file names ``relu`` (a key ``"plugin:relu"`` replaces
+    only that plugin's), with a `SubstitutionWarning` saying so.
+
+    ``allow_non_finite`` accepts weights and state holding NaN or infinity, as saved with
+    ``save(path, allow_non_finite=True)`` from a diverged run; by default they are refused.
+
+    Raises:
+        FileNotFoundError: there is no file at ``path``.
+        MissingComponentError: the model needs a component whose supplier is not loaded;
+            the message names it, its distribution and version, and the loaded plugins
+            that offer the same name.
+        ConfigurationError: ``substitute`` names a component the model does not use.
+        ModelFileError: anything else wrong with the file.
+    """
+    return read_network(
+        path, Network, substitute=substitute, allow_non_finite=allow_non_finite
+    )
 
 def _as_dtype(dtype: Any) -> np.dtype:
     """float32 or float64, from a name, a NumPy type or a dtype; anything else refused

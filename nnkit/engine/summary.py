@@ -5,26 +5,14 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from nnkit.layers import walk
-from nnkit.registry import default_registry
-from nnkit.tables import format_table
+from nnkit.engine.tables import format_table
+from nnkit.interfaces.layer import walk
+from nnkit.registry.registry import describe_component
 
 if TYPE_CHECKING:
-    from nnkit.network import Network
+    from nnkit.engine.network import Network
 
-__all__ = ["format_summary", "describe_component"]
-
-
-def describe_component(component: Any) -> str:
-    """``"name (distribution version)"`` for a registered component, else its class name."""
-    if component is None:
-        return "-"
-    info = default_registry().info_of(component)
-    if info is None:
-        return f"{type(component).__name__} (not registered)"
-    if info.distribution is None:
-        return f"{info.name} ({info.plugin.name})"
-    return f"{info.name} ({info.distribution} {info.version})"
+__all__ = ["format_summary"]
 
 
 def format_summary(network: Network) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from nnkit.data import positive_int
+from nnkit.arguments import positive_int
 from nnkit.errors import ConfigurationError, DataError
 
 __all__ = ["Chunks", "chunks", "ChunkSource"]

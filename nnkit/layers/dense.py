@@ -6,14 +6,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from nnkit.activations import Activation
-from nnkit.data import positive_int
+from nnkit.arguments import positive_int
 from nnkit.errors import ConfigurationError
-from nnkit.export import OnnxGraph, export_component
-from nnkit.initializers import Initializer
-from nnkit.layers import Shape
-from nnkit.weighted_layer import WeightedLayer
-from nnkit.workspace import Workspace
+from nnkit.files.onnx import OnnxGraph, export_component
+from nnkit.interfaces.activation import Activation
+from nnkit.interfaces.initializer import Initializer
+from nnkit.interfaces.layer import Shape
+from nnkit.interfaces.workspace import Workspace
+from nnkit.layers.weighted import WeightedLayer
 
 __all__ = ["Dense"]
 

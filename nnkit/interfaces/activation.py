@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from nnkit.component import Component
+from nnkit.interfaces.component import Component
 
 __all__ = ["Activation"]
 

@@ -8,28 +8,20 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
-from nnkit.callbacks import Callback, TrainingContext
-from nnkit.data import (
-    FRACTION,
-    POSITIVE,
-    as_features,
-    as_sample_weight,
-    as_targets,
-    class_weights_for,
-    positive_int,
-    real_number,
-)
+from nnkit.arguments import FRACTION, POSITIVE, positive_int, real_number
+from nnkit.data.arrays import as_features, as_sample_weight, as_targets, class_weights_for
+from nnkit.data.streams import Chunks, ChunkSource
 from nnkit.errors import ConfigurationError, DataError, DivergenceWarning
-from nnkit.history import History
-from nnkit.metrics import Metric
-from nnkit.progress import progress_callback
-from nnkit.registry import default_registry
-from nnkit.streams import Chunks, ChunkSource
+from nnkit.interfaces.callback import Callback, TrainingContext
+from nnkit.interfaces.metric import Metric
+from nnkit.interfaces.workspace import Workspace
+from nnkit.registry.registry import default_registry
+from nnkit.training.history import History
+from nnkit.training.progress import progress_callback
 from nnkit.warning_location import warn_at_caller
-from nnkit.workspace import Workspace
 
 if TYPE_CHECKING:
-    from nnkit.network import Network
+    from nnkit.engine.network import Network
 
 __all__ = ["fit", "clip_gradients"]
 

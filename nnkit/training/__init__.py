@@ -1,0 +1,10 @@
+"""Training: the loop over epochs and batches, its history, progress display and the
+learning-rate range test."""
+
+from __future__ import annotations
+
+from nnkit.training.history import History
+from nnkit.training.loop import clip_gradients, fit
+from nnkit.training.lr_find import RangeTestResult, lr_find
+
+__all__ = ["fit", "clip_gradients", "History", "lr_find", "RangeTestResult"]
