@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from sklearn import metrics as skm
 
 import nnkit
-from nnkit.interfaces.metric import evaluate_metrics
+from nnkit.training.scores import evaluate_metrics
 
 BATCH_SIZES = [1, 7, 32, 1000]  # 1, partial last batches (103 samples), one batch
 

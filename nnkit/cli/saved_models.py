@@ -15,12 +15,12 @@ import numpy as np
 
 import nnkit
 from nnkit.cli.model_metadata import ModelMetadata, read_metadata
-from nnkit.engine.network import INFERENCE_BATCH_SIZE
 from nnkit.errors import DataError
 from nnkit.files import data_files as datafiles
 from nnkit.files.atomic import atomic_output
 from nnkit.files.data_files import CsvTable, read_data_file
 from nnkit.files.onnx import to_onnx
+from nnkit.training.trainer import INFERENCE_BATCH_SIZE
 
 __all__ = [
     "evaluate_command",

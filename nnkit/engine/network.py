@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO, cast
 
 import numpy as np
 
-from nnkit.arguments import positive_int
-from nnkit.data.arrays import as_features, as_sample_weight, as_targets, check_finite
 from nnkit.engine.concurrency import ReadWriteLock
 from nnkit.engine.parameters import ParameterStore
 from nnkit.engine.summary import format_summary
@@ -23,24 +21,19 @@ from nnkit.files.onnx import to_onnx as export_onnx
 from nnkit.files.saving import save as save_model
 from nnkit.interfaces.layer import Layer, Shape, walk
 from nnkit.interfaces.loss import Loss
-from nnkit.interfaces.metric import Metric
 from nnkit.interfaces.optimizer import Optimizer
 from nnkit.interfaces.workspace import Workspace, WorkspacePool
 from nnkit.registry.registry import default_registry, describe_component
-from nnkit.training.loop import fit as run_fit
+from nnkit.training.trainer import Trainer
 
 if TYPE_CHECKING:
     from nnkit.interfaces.activation import Activation
-    from nnkit.interfaces.callback import Callback
     from nnkit.training.history import History
 
 __all__ = ["Network", "load"]
 
 #: The floating-point types a network computes in.
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-#: Samples evaluated at once by ``predict`` and ``evaluate``: large enough for BLAS to
-#: run at full speed, small enough that the buffers stay a few megabytes.
-INFERENCE_BATCH_SIZE = 1024
 
 
 class _FusedOutputLayer(Protocol):
@@ -52,8 +45,11 @@ class _FusedOutputLayer(Protocol):
     ) -> np.ndarray | None: ...
 
 
-class Network:
+class Network(Trainer):
     """A feed-forward network trained by back-propagation and gradient descent.
+
+    The network builds its layers, runs the forward and backward passes and the
+    optimizer step; `fit`, `evaluate` and `predict` come from `Trainer`.
 
     Args:
         layers: the layers, first to last; names or instances.
@@ -242,7 +238,9 @@ class Network:
             assert isinstance(gradient, np.ndarray)  # _check_output refuses anything else
             dy = gradient
 
-    def _ensure_built(self, sample_shape: Sequence[int]) -> None:
+    def ensure_built(self, sample_shape: Sequence[int]) -> None:
+        """Build the network for samples of ``sample_shape`` unless it is built already
+        (by this thread or, meanwhile, another)."""
         if not self.built:
             with self._build_lock:
                 if not self.built:  # another thread may have built it meanwhile
@@ -322,19 +320,12 @@ class Network:
         finally:
             lock.release_write()
 
-    def train_step(
-        self, X_batch: np.ndarray, Y_batch: np.ndarray, workspace: Workspace | None = None
-    ) -> np.ndarray:
-        """One step on a batch: evaluate, back-propagate, update. Returns ``A^L`` (columns,
-        ``(n_outputs, m)``) from before the update, a buffer of ``workspace``.
-
-        ``X_batch`` has samples as rows; ``Y_batch`` has shape ``(n_outputs, m)``.
-        """
-        workspace = Workspace() if workspace is None else workspace
-        A = self.forward(X_batch, workspace, training=True).T
-        self.backward(A, Y_batch, workspace)
-        self.update()
-        return A
+    @contextmanager
+    def reading(self) -> Iterator[Workspace]:
+        """Read the weights for inference: a workspace of this call's own, while no
+        optimizer step changes the weights (any number of readers at once)."""
+        with self._weights_lock.reading(), self._workspaces.borrow() as workspace:
+            yield workspace
 
     @contextmanager
     def training_session(self) -> Iterator[None]:
@@ -349,213 +340,6 @@ class Network:
             yield
         finally:
             self._training_lock.release()
-
-    # -- the user's entry points ---------------------------------------------------
-
-    def fit(
-        self,
-        X: Any,
-        y: Any = None,
-        epochs: int = 1,
-        batch_size: int = 32,
-        validation_split: float = 0.0,
-        validation_data: Any = None,
-        shuffle: bool = True,
-        metrics: Sequence[Metric | str] | None = None,
-        callbacks: Sequence[Callback | str] | None = None,
-        sample_weight: Any = None,
-        class_weight: dict[int, float] | None = None,
-        clip_norm: float | None = None,
-        clip_value: float | None = None,
-        verbose: int = 1,
-        stream: TextIO | None = None,
-    ) -> History:
-        """Train on ``X`` and targets ``y``; the network is built from ``X`` if it is not yet.
-
-        Args:
-            X: samples, shape ``(n_samples, *sample_shape)``: ``(n_samples, n_features)``
-                for tabular data. Or, for data larger than memory, chunks of samples
-                with ``y=None``: see `nnkit.chunks`.
-            y: targets, shape ``(n_samples, n_outputs)``, or integer class labels.
-            epochs: passes over the training data.
-            batch_size: samples per gradient step; the last batch of an epoch may be
-                smaller.
-            validation_split: fraction of the samples, taken from the end of ``X``
-                before shuffling (as Keras does), held out to validate on after each
-                epoch.
-            validation_data: ``(X_val, y_val)`` or ``(X_val, y_val, sample_weight_val)``
-                to validate on instead.
-            shuffle: draw a new batch order every epoch from the network's seeded
-                generator.
-            metrics: metric names or instances; by default those the loss names
-                (``accuracy`` for the cross-entropies).
-            callbacks: callback names or instances, such as ``"terminate_on_nan"`` or
-                ``nnkit.callback("early_stopping", patience=5)``.
-            sample_weight: a weight per sample, shape ``(n_samples,)``: each sample's
-                loss and gradient are multiplied by it.
-            class_weight: ``{class: weight}``; multiplies each sample's weight by its
-                class's.
-            clip_norm: rescale the gradient (of all parameters together) to at most this
-                Euclidean norm before each step.
-            clip_value: clip every gradient element to ``[-clip_value, clip_value]``.
-            verbose: 0 prints nothing, 1 a progress bar per epoch in a terminal (a line
-                per epoch elsewhere), 2 a line per epoch.
-            stream: where progress goes (standard output by default).
-
-        Returns:
-            The `History` of per-epoch ``loss``, metrics, their ``val_`` counterparts,
-            and anything callbacks log (such as ``learning_rate``); also kept as
-            ``self.history``.
-
-        One `fit` at a time: a second `fit` on the same network from another thread
-        raises `ConfigurationError`. `predict` and `evaluate` may run beside it from
-        other threads; each such call sees the weights of whole optimizer steps.
-        """
-        return run_fit(
-            self,
-            X,
-            y,
-            epochs=epochs,
-            batch_size=batch_size,
-            validation_split=validation_split,
-            validation_data=validation_data,
-            shuffle=shuffle,
-            metrics=metrics,
-            callbacks=callbacks,
-            sample_weight=sample_weight,
-            class_weight=class_weight,
-            clip_norm=clip_norm,
-            clip_value=clip_value,
-            verbose=verbose,
-            stream=stream,
-        )
-
-    def partial_fit(
-        self,
-        X: Any,
-        y: Any = None,
-        batch_size: int = 32,
-        sample_weight: Any = None,
-        class_weight: dict[int, float] | None = None,
-    ) -> Network:
-        """One pass over ``X`` and ``y`` (or over chunks, with ``y=None``), continuing from
-        the current weights and optimizer state, as scikit-learn's ``partial_fit`` does.
-        Returns the network."""
-        self.fit(
-            X, y, epochs=1, batch_size=batch_size, sample_weight=sample_weight,
-            class_weight=class_weight, verbose=0,
-        )
-        return self
-
-    def predict(self, X: Any, batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
-        """The network's outputs for ``X`` of shape ``(n_samples, *sample_shape)``:
-        shape ``(n_samples, n_outputs)``.
-
-        Safe from any number of threads at once: each call gets exactly what it would
-        get alone, whatever the batch size.
-        """
-        # perf: each batch is checked for NaN just before use, while it is in cache.
-        X = as_features(X, self.dtype, self.input_shape, finite=False)
-        self._ensure_built(X.shape[1:])
-        self.layers[0].check_input(X)
-        batch_size = positive_int(batch_size, "batch_size")
-        outputs = np.empty((X.shape[0], self._built_n_outputs()), dtype=self.dtype)
-        with self._weights_lock.reading(), self._workspaces.borrow() as workspace:
-            for start in range(0, X.shape[0], batch_size):
-                batch = X[start : start + batch_size]
-                check_finite(batch, "X", first_row=start)
-                outputs[start : start + batch_size] = self.forward(batch, workspace)
-        return outputs
-
-    def evaluate(
-        self,
-        X: Any,
-        y: Any,
-        metrics: Sequence[Metric | str] | Mapping[str, Metric | str] | None = None,
-        batch_size: int = INFERENCE_BATCH_SIZE,
-        sample_weight: Any = None,
-    ) -> dict[str, float]:
-        """The loss and metrics on ``X`` and ``y``: ``{"loss": ..., "accuracy": ...}``.
-
-        The loss includes the layers' regularisation penalties and is weighted by
-        ``sample_weight`` if given; metrics are unweighted. Safe from several threads,
-        as `predict` is.
-        """
-        X = as_features(X, self.dtype, self.input_shape)
-        self._ensure_built(X.shape[1:])
-        self.layers[0].check_input(X)
-        Y = as_targets(y, X.shape[0], self._built_n_outputs(), self.loss, self.dtype)
-        weights = as_sample_weight(sample_weight, X.shape[0], self.dtype)
-        return self.evaluate_arrays(X, Y, self.resolve_metrics(metrics), batch_size, weights)
-
-    def evaluate_arrays(
-        self,
-        X: np.ndarray,
-        Y: np.ndarray,
-        metrics: dict[str, Metric],
-        batch_size: int = INFERENCE_BATCH_SIZE,
-        sample_weight: np.ndarray | None = None,
-    ) -> dict[str, float]:
-        """`evaluate()` on arrays already checked: ``Y`` is ``(n_samples, n_outputs)``
-        and ``sample_weight``, if any, ``(n_samples,)``."""
-        batch_size = positive_int(batch_size, "batch_size")
-        loss_total = 0.0
-        # This call's own running states: metrics are computed over the whole set.
-        states = {name: metric.init_state() for name, metric in metrics.items()}
-        with self._weights_lock.reading(), self._workspaces.borrow() as workspace:
-            for start in range(0, X.shape[0], batch_size):
-                stop = min(start + batch_size, X.shape[0])
-                A, Yb = self.forward(X[start:stop], workspace).T, Y[start:stop].T
-                weights = None if sample_weight is None else sample_weight[None, start:stop]
-                loss_total += self.batch_loss(A, Yb, weights) * (stop - start)
-                for name, metric in metrics.items():
-                    metric.update(states[name], A, Yb)
-        scores = {"loss": loss_total / X.shape[0]}
-        scores.update({name: metric.result(states[name]) for name, metric in metrics.items()})
-        return scores
-
-    def resolve_metrics(
-        self, metrics: Sequence[Metric | str] | Mapping[str, Metric | str] | None
-    ) -> dict[str, Metric]:
-        """Metrics by the name they are logged under; the loss's defaults if ``None``.
-
-        A name logs under itself and an instance under its registry name; a mapping
-        ``{"f1_macro": nnkit.metric("f1", average="macro"), ...}`` chooses the names, so
-        two variants of one metric can be reported side by side.
-        """
-        registry = default_registry()
-        if metrics is None:
-            metrics = self.loss.default_metrics
-        if isinstance(metrics, (str, Metric)):
-            metrics = [metrics]
-        named: list[tuple[str | None, Metric | str]]
-        if isinstance(metrics, Mapping):
-            named = list(metrics.items())
-            for name, _ in named:
-                if not isinstance(name, str) or not name or name.startswith("val_"):
-                    raise ConfigurationError(
-                        f"metric names must be non-empty strings not starting with 'val_' "
-                        f"(that prefix marks validation values), got {name!r}"
-                    )
-        else:
-            named = [(None, spec) for spec in metrics]
-        resolved: dict[str, Metric] = {}
-        for chosen, spec in named:
-            metric = registry.resolve("metric", spec)
-            if chosen is not None:
-                name = chosen
-            elif isinstance(spec, str):
-                name = spec.rpartition(":")[2]
-            else:
-                name = registry.name_of(metric) or type(metric).__name__.lower()
-            if name == "loss" or name in resolved:
-                raise ConfigurationError(
-                    f"metric {name!r} is named twice or clashes with 'loss'; to report two "
-                    "variants of one metric, give them names: metrics={'f1_macro': "
-                    "nnkit.metric('f1', average='macro'), 'f1_micro': ...}"
-                )
-            resolved[name] = metric
-        return resolved
 
     # -- parameters ----------------------------------------------------------------
 
@@ -596,11 +380,6 @@ class Network:
                 f"{what} needs a built network: call fit, predict or build(n_inputs) first"
             )
         return self.store
-
-    def _built_n_outputs(self) -> int:
-        """`n_outputs` of a network that has been built (by `_ensure_built`)."""
-        assert self.output_shape is not None, "the network is built before this is asked"
-        return self.output_shape[0]
 
     def save(
         self,

@@ -16,7 +16,7 @@ import numpy as np
 
 from nnkit.interfaces.component import Component
 
-__all__ = ["Metric", "MetricState", "evaluate_metrics"]
+__all__ = ["Metric", "MetricState"]
 
 #: A metric's running state over one epoch or one evaluation.
 MetricState = dict[str, Any]
@@ -69,12 +69,3 @@ class Metric(Component, ABC):  # noqa: B024 - implement value, or init_state/upd
         self.update(state, A, Y)
         return self.result(state)
 
-
-def evaluate_metrics(metrics: dict[str, Metric], batches: Any) -> dict[str, float]:
-    """Each metric over every ``(A, Y)`` pair of ``batches``, by name: the whole set's
-    value, whatever the batch sizes."""
-    states = {name: metric.init_state() for name, metric in metrics.items()}
-    for A, Y in batches:
-        for name, metric in metrics.items():
-            metric.update(states[name], A, Y)
-    return {name: metric.result(states[name]) for name, metric in metrics.items()}

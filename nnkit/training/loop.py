@@ -1,147 +1,38 @@
-"""The training loop: epochs of shuffled mini-batches, validation, callbacks, the history."""
+"""The training loop: epochs of shuffled mini-batches, validation, callbacks, the history.
+
+`nnkit.training.trainer.Trainer.fit` sets a run up and hands it to `run_epochs`; each
+batch is one call of the model's ``train_step``.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TextIO
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nnkit.arguments import FRACTION, POSITIVE, positive_int, real_number
-from nnkit.data.arrays import as_features, as_sample_weight, as_targets, class_weights_for
 from nnkit.data.streams import Chunks, ChunkSource
-from nnkit.errors import ConfigurationError, DataError, DivergenceWarning
-from nnkit.interfaces.callback import Callback, TrainingContext
+from nnkit.errors import DataError, DivergenceWarning
+from nnkit.interfaces.callback import Callback
 from nnkit.interfaces.metric import Metric
 from nnkit.interfaces.workspace import Workspace
-from nnkit.registry.registry import default_registry
 from nnkit.training.history import History
-from nnkit.training.progress import progress_callback
+from nnkit.training.inputs import Prepared, prepare
+from nnkit.training.scores import RunningScores
 from nnkit.warning_location import warn_at_caller
 
 if TYPE_CHECKING:
-    from nnkit.engine.network import Network
+    from nnkit.training.trainer import TrainableModel
 
-__all__ = ["fit", "clip_gradients"]
-
-
-def fit(
-    network: Network,
-    X: Any,
-    y: Any,
-    epochs: int = 1,
-    batch_size: int = 32,
-    validation_split: float = 0.0,
-    validation_data: tuple[Any, ...] | None = None,
-    shuffle: bool = True,
-    metrics: Sequence[Metric | str] | Mapping[str, Metric | str] | None = None,
-    callbacks: Sequence[Callback | str] | None = None,
-    sample_weight: Any = None,
-    class_weight: dict[int, float] | None = None,
-    clip_norm: float | None = None,
-    clip_value: float | None = None,
-    verbose: int = 1,
-    stream: TextIO | None = None,
-) -> History:
-    """Train ``network`` on ``X`` and ``y``: the loop behind `Network.fit`, whose
-    documentation describes every argument."""
-    epochs = positive_int(epochs, "epochs")
-    batch_size = positive_int(batch_size, "batch_size")
-    validation_split = real_number(validation_split, "validation_split", FRACTION)
-    if validation_split and validation_data is not None:
-        raise ConfigurationError("give validation_split or validation_data, not both")
-    for name, limit in (("clip_norm", clip_norm), ("clip_value", clip_value)):
-        if limit is not None:
-            real_number(limit, name, POSITIVE)
-    reporter = progress_callback(verbose, stream)
-
-    chunked: _ChunkedEpochs | None = None
-    if y is None:  # chunks of data larger than memory
-        if validation_split:
-            raise ConfigurationError(
-                "validation_split needs the data in memory; with chunks, give "
-                "validation_data=(X_val, y_val)"
-            )
-        if sample_weight is not None:
-            raise ConfigurationError(
-                "with chunks, give each chunk's sample weights as the third item of the "
-                "chunk, (X_chunk, y_chunk, w_chunk), or nnkit.chunks(X, y, sample_weight)"
-            )
-        chunked = _ChunkedEpochs(network, X, epochs, class_weight)
-        X, Y, row_weights = chunked.first
-        weights = None if row_weights is None else row_weights[0]
-        steps_per_epoch = chunked.steps_per_epoch(batch_size)
-    else:
-        X = as_features(X, network.dtype, network.input_shape)
-        network._ensure_built(X.shape[1:])
-        network.layers[0].check_input(X)
-        # perf: class labels stay compact (booleans); batches are converted as drawn.
-        Y = as_targets(
-            y, X.shape[0], network._built_n_outputs(), network.loss, network.dtype, compact=True
-        )
-        weights = _combined_weights(sample_weight, class_weight, Y, network.dtype)
-        steps_per_epoch = -(-X.shape[0] // batch_size)
-    metric_map = network.resolve_metrics(metrics)
-
-    validation = None
-    if validation_data is not None:
-        validation = _validation_arrays(network, validation_data)
-    elif validation_split:
-        split = int(X.shape[0] * (1 - validation_split))
-        if split < 1 or split == X.shape[0]:
-            raise DataError(
-                f"validation_split={validation_split} of {X.shape[0]} samples leaves "
-                f"{split} to train on and {X.shape[0] - split} to validate on; both need one"
-            )
-        validation = (
-            X[split:],
-            Y[split:].astype(network.dtype),
-            None if weights is None else weights[split:],
-        )
-        X, Y = X[:split], Y[:split]
-        weights = None if weights is None else weights[:split]
-
-    callback_list = [default_registry().resolve("callback", spec) for spec in callbacks or ()]
-    if reporter is not None:
-        callback_list.append(reporter)
-    logged = ["loss", *metric_map]
-    if validation is not None:
-        logged += [f"val_{name}" for name in logged]
-    higher = {name: metric.higher_is_better for name, metric in metric_map.items()}
-    higher.update({f"val_{name}": better for name, better in list(higher.items())})
-    higher.update({"loss": False, "val_loss": False})
-    context = TrainingContext(
-        network=network,
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
-        logged=tuple(logged),
-        higher_is_better=higher,
-    )
-    for callback in callback_list:  # each checks its settings here, before any training
-        callback.set_context(context)
-
-    runner = _EpochRunner(
-        network,
-        X,
-        Y,
-        weights,
-        batch_size,
-        shuffle,
-        metric_map,
-        callback_list,
-        clip_norm,
-        clip_value,
-    )
-    with network.training_session():
-        return _run_epochs(runner, epochs, validation, chunked)
+__all__ = ["EpochRunner", "ChunkedEpochs", "run_epochs", "clip_gradients"]
 
 
-def _run_epochs(
-    runner: _EpochRunner,
+def run_epochs(
+    runner: EpochRunner,
     epochs: int,
     validation: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None,
-    chunked: _ChunkedEpochs | None = None,
+    chunked: ChunkedEpochs | None = None,
 ) -> History:
     network, callback_list, metric_map = runner.network, runner.callbacks, runner.metrics
     history = History()
@@ -168,16 +59,14 @@ def _run_epochs(
     return history
 
 
-#: One chunk as the training loop takes it: features, compact targets, weights ``(1, n)``.
-Chunk = tuple[np.ndarray, np.ndarray, "np.ndarray | None"]
 
 
-class _ChunkedEpochs:
+class ChunkedEpochs:
     """The chunks of each epoch, checked and converted as they arrive; the first chunk
     is read before training to build the network and check the settings."""
 
     def __init__(
-        self, network: Network, source: Any, epochs: int, class_weight: Any
+        self, network: TrainableModel, source: Any, epochs: int, class_weight: Any
     ) -> None:
         self.network, self.class_weight = network, class_weight
         self.raw = source
@@ -195,7 +84,7 @@ class _ChunkedEpochs:
         edges = self.raw.boundaries
         return sum(-(-(b - a) // batch_size) for a, b in zip(edges[:-1], edges[1:]))
 
-    def epoch(self, number: int) -> Iterator[Chunk]:
+    def epoch(self, number: int) -> Iterator[Prepared]:
         if number == 1:
             yield self.first
             chunks: Iterable[tuple[Any, Any, Any]] = self._first_epoch
@@ -204,52 +93,12 @@ class _ChunkedEpochs:
         for index, chunk in enumerate(chunks, start=1 if number == 1 else 0):
             yield self._checked(index, chunk)
 
-    def _checked(self, index: int, chunk: tuple[Any, Any, Any]) -> Chunk:
-        network = self.network
-        X_raw, y_raw, w_raw = chunk
-        X = as_features(X_raw, network.dtype, network.input_shape, name=f"X of chunk {index}")
-        network._ensure_built(X.shape[1:])
-        network.layers[0].check_input(X)
-        Y = as_targets(
-            y_raw, X.shape[0], network._built_n_outputs(), network.loss, network.dtype,
-            name=f"y of chunk {index}", compact=True,
+    def _checked(self, index: int, chunk: tuple[Any, Any, Any]) -> Prepared:
+        X, y, weights = chunk
+        names = (f"X of chunk {index}", f"y of chunk {index}")
+        return prepare(
+            self.network, X, y, weights, self.class_weight, names=names, compact=True
         )
-        W = _combined_weights(w_raw, self.class_weight, Y, network.dtype)
-        return X, Y, None if W is None else W.reshape(1, -1)
-
-
-def _combined_weights(
-    sample_weight: Any, class_weight: Any, Y: np.ndarray, dtype: np.dtype
-) -> np.ndarray | None:
-    weights = as_sample_weight(sample_weight, Y.shape[0], dtype)
-    if class_weight is not None:
-        per_class = class_weights_for(class_weight, Y, dtype)
-        weights = per_class if weights is None else weights * per_class
-    return weights
-
-
-def _validation_arrays(
-    network: Network, validation_data: Any
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-        raise ConfigurationError(
-            "validation_data must be a pair (X_val, y_val) or a triple (X_val, y_val, "
-            "sample_weight_val)"
-        )
-    X_val = as_features(validation_data[0], network.dtype, network.input_shape, name="X_val")
-    network.layers[0].check_input(X_val)
-    Y_val = as_targets(
-        validation_data[1],
-        X_val.shape[0],
-        network._built_n_outputs(),
-        network.loss,
-        network.dtype,
-        name="y_val",
-    )
-    w_val = None
-    if len(validation_data) == 3:
-        w_val = as_sample_weight(validation_data[2], X_val.shape[0], network.dtype)
-    return X_val, Y_val, w_val
 
 
 def clip_gradients(grads: np.ndarray, clip_norm: float | None, clip_value: float | None) -> None:
@@ -263,7 +112,7 @@ def clip_gradients(grads: np.ndarray, clip_norm: float | None, clip_value: float
             grads *= clip_norm / norm
 
 
-def _warn_diverged(network: Network, loss: float, epoch: int, batch: int) -> None:
+def _warn_diverged(network: TrainableModel, loss: float, epoch: int, batch: int) -> None:
     rate = getattr(network.optimizer, "learning_rate", None)
     rate_hint = "" if rate is None else f" (it is {rate:g})"
     warn_at_caller(
@@ -280,12 +129,12 @@ def _overrides(callback: Callback, hook: str) -> bool:
     return getattr(type(callback), hook) is not getattr(Callback, hook)
 
 
-class _EpochRunner:
+class EpochRunner:
     """One pass over the training data in mini-batches, with buffers kept across epochs."""
 
     def __init__(
         self,
-        network: Network,
+        network: TrainableModel,
         X: np.ndarray,
         Y: np.ndarray,
         weights: np.ndarray | None,
@@ -306,35 +155,33 @@ class _EpochRunner:
         # perf: only callbacks that override the batch hooks are called per batch.
         self.batch_begin = [c for c in callbacks if _overrides(c, "on_batch_begin")]
         self.batch_end = [c for c in callbacks if _overrides(c, "on_batch_end")]
-        self.clipping = clip_norm is not None or clip_value is not None
         self.clip_norm, self.clip_value = clip_norm, clip_value
         # This fit's own arrays: the batches and every layer's, reused from batch to batch.
         self.workspace = Workspace()
         self.diverged = False
 
-    def run(self, epoch: int, chunks: Iterable[Chunk] | None = None) -> dict[str, float]:
+    def run(self, epoch: int, chunks: Iterable[Prepared] | None = None) -> dict[str, float]:
         """One epoch over the data in memory or, for data larger than memory, over
         ``chunks``: the loss and metrics are those of the whole epoch either way."""
         network = self.network
-        self.loss_total, self.seen, self.batch = 0.0, 0, 0
-        # A fresh state per epoch: each metric is computed over the epoch's samples.
-        self.states = {name: metric.init_state() for name, metric in self.metrics.items()}
-        for X, Y, W in [(self.X, self.Y, self.weights)] if chunks is None else chunks:
-            self._run_chunk(epoch, X, Y, W)
-            if network.stop_training:
-                break
-        if not self.seen:
+        self.batch = 0
+        # Fresh scores per epoch: each metric is computed over the epoch's samples.
+        self.scores = RunningScores(self.metrics)
+        if chunks is None:
+            self._run_chunk(epoch, self.X, self.Y, self.weights)
+        else:
+            for X, Y, weights in chunks:
+                self._run_chunk(epoch, X, Y, None if weights is None else weights.reshape(1, -1))
+                if network.stop_training:
+                    break
+        if not self.scores.seen:
             raise DataError("the training data had no samples this epoch")
-        logs = {"loss": self.loss_total / self.seen}
-        logs.update(
-            {name: metric.result(self.states[name]) for name, metric in self.metrics.items()}
-        )
-        return logs
+        return self.scores.result()
 
     def _run_chunk(self, epoch: int, X: np.ndarray, Y: np.ndarray, W: np.ndarray | None) -> None:
         """Mini-batch steps over the samples ``X`` (targets ``Y``, weights ``W`` of shape
         ``(1, n)`` or ``None``), shuffled by the network's generator."""
-        network, states = self.network, self.states
+        network, scores = self.network, self.scores
         workspace = buffers = self.workspace
         n = X.shape[0]
         order = network.shuffle_rng.permutation(n) if self.shuffle else None
@@ -370,22 +217,13 @@ class _EpochRunner:
                 np.copyto(Y_batch, Y_rows.T)
             else:
                 Y_batch = Y_rows.T
-            A = network.forward(X_batch, workspace, training=True).T  # columns, (n_out, m)
-            # The batch's loss and metrics are those of the outputs before the update.
-            batch_loss = network.batch_loss(A, Y_batch, W_batch)
+            A, batch_loss = network.train_step(
+                X_batch, Y_batch, workspace, W_batch, self.clip_norm, self.clip_value
+            )
             if not self.diverged and not math.isfinite(batch_loss):
                 self.diverged = True
                 _warn_diverged(network, batch_loss, epoch, batch)
-            self.loss_total += batch_loss * m
-            for name, metric in self.metrics.items():
-                metric.update(states[name], A, Y_batch)
-            network.backward(A, Y_batch, workspace, W_batch)
-            if self.clipping:
-                clip_gradients(
-                    network._require_built("clip_gradients").grads, self.clip_norm, self.clip_value
-                )
-            network.update()
-            self.seen += m
+            scores.add(A, Y_batch, batch_loss, m)
             for callback in self.batch_end:
                 callback.on_batch_end(batch, {"loss": batch_loss})
             if network.stop_training:

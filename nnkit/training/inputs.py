@@ -1,0 +1,70 @@
+"""Preparing what users hand to ``fit``, ``evaluate`` and ``predict``, in one place.
+
+Every entry point checks its arrays the same way: the samples against the model's input
+shape (building the model from them if it is not built yet), the targets against its
+outputs and loss, and the weights against the number of samples; a chunk of streamed
+data and a validation set are prepared by the same functions, named in the errors.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+from nnkit.data.arrays import as_features, as_sample_weight, as_targets, class_weights_for
+
+if TYPE_CHECKING:
+    from nnkit.training.trainer import TrainableModel
+
+__all__ = ["Prepared", "prepare_features", "prepare"]
+
+
+class Prepared(NamedTuple):
+    """Checked arrays: samples, targets ``(n_samples, n_outputs)`` and a weight per
+    sample (``None`` when every sample counts once)."""
+
+    X: np.ndarray
+    Y: np.ndarray
+    weights: np.ndarray | None
+
+
+def prepare_features(
+    model: TrainableModel, X: Any, name: str = "X", finite: bool = True
+) -> np.ndarray:
+    """``X`` as an array of the model's dtype and input shape, the model built from it if
+    it is not yet, and accepted by the first layer. ``finite=False`` leaves the NaN check
+    to the caller (`predict` checks each batch while it is in cache)."""
+    X = as_features(X, model.dtype, model.input_shape, name=name, finite=finite)
+    model.ensure_built(X.shape[1:])
+    model.layers[0].check_input(X)
+    return X
+
+
+def prepare(
+    model: TrainableModel,
+    X: Any,
+    y: Any,
+    sample_weight: Any = None,
+    class_weight: Any = None,
+    *,
+    names: tuple[str, str] = ("X", "y"),
+    compact: bool = False,
+) -> Prepared:
+    """Samples, targets and weights checked against each other and the model.
+
+    ``class_weight`` multiplies each sample's weight by its class's. With ``compact``,
+    class labels stay booleans (one-hot) and are converted batch by batch, as training
+    draws them.
+    """
+    X = prepare_features(model, X, names[0])
+    n_outputs = model.n_outputs
+    assert n_outputs is not None, "prepare_features built the model"
+    Y = as_targets(
+        y, X.shape[0], n_outputs, model.loss, model.dtype, name=names[1], compact=compact
+    )
+    weights = as_sample_weight(sample_weight, X.shape[0], model.dtype)
+    if class_weight is not None:
+        per_class = class_weights_for(class_weight, Y, model.dtype)
+        weights = per_class if weights is None else weights * per_class
+    return Prepared(X, Y, weights)
