@@ -338,12 +338,21 @@ class Network:
 
     def update(self) -> None:
         """Gradient descent: one optimizer step over all parameters at once, while no
-        inference call is reading the weights."""
+        inference call is reading the weights.
+
+        In the same step, every layer with a ``commit_state()`` method applies the state
+        its last training forward pass computed (batch normalisation's running
+        statistics): a layer's `state()` changes only here, so a prediction in another
+        thread sees the weights and the state of one and the same step."""
         lock = self._weights_lock
         lock.acquire_write()
         try:
             store = self._require_built("update")
             self.optimizer.update(store.values, store.grads, self.optimizer_state)
+            for layer in walk(self.layers):
+                commit = getattr(layer, "commit_state", None)
+                if commit is not None:
+                    commit()
         finally:
             lock.release_write()
 
