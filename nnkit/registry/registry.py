@@ -29,6 +29,7 @@ import functools
 import inspect
 import os
 import re
+import threading
 import warnings
 from abc import ABCMeta
 from collections.abc import Callable, Mapping
@@ -212,6 +213,12 @@ class Registry:
     # package defines a class is its home when other plugins register it again.
     _packages: dict[str, str] = field(default_factory=dict)
     _manager: pluggy.PluginManager = field(init=False)
+    # Held by every change. A change builds new dicts and lists and publishes them with
+    # one assignment (copy on write), so a lookup in another thread, which takes no
+    # lock, sees the registry before or after a change, never halfway through one.
+    _write_lock: threading.RLock = field(
+        default_factory=threading.RLock, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         self._manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
@@ -253,8 +260,11 @@ class Registry:
                 continue
             registry.add_plugin(plugin, info)
         # In-process registrations are the user's own code, not installed plugins: the
-        # environment variables do not select them.
-        for (kind, name), cls in _local_components.items():
+        # environment variables do not select them. A copy, taken under the lock that
+        # `register` holds: it may run in another thread meanwhile.
+        with _lock:
+            local = list(_local_components.items())
+        for (kind, name), cls in local:
             registry.add_local(kind, name, cls)
         return registry
 
@@ -269,6 +279,10 @@ class Registry:
         """
         if isinstance(info, str):
             info = PluginInfo(info, None, None)
+        with self._write_lock:
+            return self._add_plugin(plugin, info)
+
+    def _add_plugin(self, plugin: object, info: PluginInfo) -> bool:
         module = getattr(plugin, "__name__", None) or type(plugin).__module__
         try:
             self._manager.register(plugin, name=info.name)
@@ -297,9 +311,8 @@ class Registry:
             self._manager.unregister(plugin)
             self._fail(info, _describe(error), error=error, module=module)
             return False
-        self._packages[info.name] = module.partition(".")[0]
-        for component in arrived:
-            self._add(component)
+        self._packages = {**self._packages, info.name: module.partition(".")[0]}
+        self._publish(arrived)
         self.plugins.append(info)
         return True
 
@@ -308,19 +321,32 @@ class Registry:
         registration of that name (a notebook cell run twice); `register` calls this."""
         spec = _check_kind(kind)
         _check_component(spec, name, cls)
-        for earlier in self._entries.get((kind, name), []):
-            if earlier.plugin == LOCAL_PLUGIN:
-                self._entries[(kind, name)].remove(earlier)
-                self._by_factory[earlier.factory].remove(earlier)
         component = ComponentInfo(kind, name, cls, LOCAL_PLUGIN)
-        self._add(component)
-        if LOCAL_PLUGIN not in self.plugins:
-            self.plugins.append(LOCAL_PLUGIN)
+        with self._write_lock:  # two threads registering one name leave one entry
+            self._publish([component], replace_local=True)
+            if LOCAL_PLUGIN not in self.plugins:
+                self.plugins.append(LOCAL_PLUGIN)
         return component
 
-    def _add(self, component: ComponentInfo) -> None:
-        self._entries.setdefault((component.kind, component.name), []).append(component)
-        self._by_factory.setdefault(component.factory, []).append(component)
+    def _publish(self, components: list[ComponentInfo], replace_local: bool = False) -> None:
+        """Add ``components`` (replacing the local registrations of their names, if
+        ``replace_local``) in new dicts and lists, published in one assignment each:
+        a lookup never sees a name removed and not yet added back."""
+        with self._write_lock:
+            entries, by_factory = dict(self._entries), dict(self._by_factory)
+            for component in components:
+                key = (component.kind, component.name)
+                kept = entries.get(key, [])
+                if replace_local:
+                    for earlier in (c for c in kept if c.plugin == LOCAL_PLUGIN):
+                        by_factory[earlier.factory] = [
+                            c for c in by_factory[earlier.factory] if c is not earlier
+                        ]
+                    kept = [c for c in kept if c.plugin != LOCAL_PLUGIN]
+                entries[key] = [*kept, component]
+                by_factory[component.factory] = [*by_factory.get(component.factory, []), component]
+            self._by_factory = by_factory
+            self._entries = entries
 
     def _register_callback(
         self, kind: Kind, plugin: PluginInfo, arrived: list[ComponentInfo]
@@ -665,21 +691,31 @@ def _describe(error: BaseException) -> str:
 _default: Registry | None = None
 # Components registered in-process with `register`, kept across `reload_plugins`.
 _local_components: dict[tuple[str, str], type] = {}
+# Orders loading the default registry, reloading it and registering: a registration is
+# never lost to a reload that started before it, and the first use loads one registry.
+# Reentrant: a plugin's import may itself register or look something up.
+_lock: Final = threading.RLock()
 
 
 def default_registry() -> Registry:
-    """The process-wide registry, loaded from entry points on first use."""
+    """The process-wide registry, loaded from entry points on first use (once, whichever
+    threads ask at the same time)."""
     global _default
-    if _default is None:
-        _default = Registry.from_entry_points()
-    return _default
+    registry = _default
+    if registry is None:
+        with _lock:
+            if _default is None:
+                _default = Registry.from_entry_points()
+            registry = _default
+    return registry
 
 
 def reload_plugins() -> Registry:
     """Load the plugins again (after installing one, or changing the environment variables)."""
     global _default
-    _default = Registry.from_entry_points()
-    return _default
+    with _lock:
+        _default = Registry.from_entry_points()
+        return _default
 
 
 def register(kind: str, name: str) -> Callable[[_Class], _Class]:
@@ -690,14 +726,17 @@ def register(kind: str, name: str) -> Callable[[_Class], _Class]:
     ``local`` with no distribution (``"local:my.swish"`` picks it in a conflict).
     A model using it saves as usual and loads in any process that has run the same
     registration first. Registering a name again replaces the earlier local class.
+    Safe from any thread: lookups and loads meanwhile find the earlier class or the new
+    one, never neither, and `reload_plugins` keeps every registration.
     """
     spec = _check_kind(kind)
 
     def decorate(cls: _Class) -> _Class:
         _check_component(spec, name, cls)
-        _local_components[(kind, name)] = cls
-        if _default is not None:
-            _default.add_local(kind, name, cls)
+        with _lock:
+            _local_components[(kind, name)] = cls
+            if _default is not None:
+                _default.add_local(kind, name, cls)
         return cls
 
     return decorate
