@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from benchmarks.baseline_worker import HIDDEN_FOLDER_ENV
-from nnkit.registry.registry import DISABLE_PLUGINS_ENV, ENTRY_POINT_GROUP, normalize_name
+from nnkit.registry.loading import DISABLE_PLUGINS_ENV, ENTRY_POINT_GROUP
+from nnkit.registry.origins import normalize_name
 
 #: The repository this file belongs to: where ``git:REV`` revisions are read from.
 REPOSITORY = Path(__file__).resolve().parent.parent

@@ -37,9 +37,7 @@ from nnkit.interfaces.schedule import Schedule
 from nnkit.interfaces.workspace import Workspace
 from nnkit.layers.dense import Dense
 from nnkit.layers.weighted import WeightedLayer
-from nnkit.registry.hookspecs import hookimpl, hookspec
-from nnkit.registry.registry import (
-    ComponentInfo,
+from nnkit.registry.factories import (
     activation,
     callback,
     components,
@@ -48,10 +46,11 @@ from nnkit.registry.registry import (
     loss,
     metric,
     optimizer,
-    register,
-    reload_plugins,
     schedule,
 )
+from nnkit.registry.hookspecs import hookimpl, hookspec
+from nnkit.registry.origins import ComponentInfo
+from nnkit.registry.registry import register, reload_plugins
 from nnkit.training.history import History
 from nnkit.training.lr_find import RangeTestResult, lr_find
 from nnkit.version import __version__

@@ -237,7 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", metavar="ONNX", required=True, help="the .onnx file to write"
     )
     export.add_argument(
-        "--opset", type=int, default=17, metavar="N", help="the ONNX operator set (default 17)"
+        "--opset",
+        type=int,
+        default=17,
+        metavar="N",
+        help="the ONNX operator set, 13 to 21, the ones the exporter is tested with (default 17)",
     )
 
     plugins = _command(

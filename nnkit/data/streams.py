@@ -112,6 +112,8 @@ def _boundaries(X: Any, n: int, rows: int | None) -> list[int]:
     """Chunk edges: every ``rows`` samples, or a Dask array's own row chunks."""
     own = getattr(X, "chunks", None)
     if rows is None and isinstance(own, tuple) and own and isinstance(own[0], tuple):
-        return [0, *np.cumsum(own[0]).tolist()]
+        # A zero-length chunk (Dask leaves them after a filter) holds no samples: skip
+        # it, rather than hand fit an empty batch.
+        return [0, *np.cumsum([size for size in own[0] if size]).tolist()]
     step = rows or DEFAULT_CHUNK_ROWS
     return [*range(0, n, step), n]

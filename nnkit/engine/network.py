@@ -17,6 +17,7 @@ from nnkit.engine.parameters import ParameterStore
 from nnkit.engine.summary import format_summary
 from nnkit.errors import ConfigurationError, DataError
 from nnkit.files.loading import read_network
+from nnkit.files.model_format import MAX_SAMPLE_ELEMENTS
 from nnkit.files.onnx import to_onnx as export_onnx
 from nnkit.files.saving import save as save_model
 from nnkit.interfaces.layer import Layer, Shape, walk
@@ -34,6 +35,9 @@ __all__ = ["Network", "load"]
 
 #: The floating-point types a network computes in.
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+#: The most elements per sample (at the input or any layer's output) for which `build`
+#: runs its probe batch: 2**18 is a 3x256x256 image, a few MB for two samples.
+PROBE_ELEMENTS = 2**18
 
 
 class _FusedOutputLayer(Protocol):
@@ -157,20 +161,33 @@ class Network(Trainer):
         return list(walk(self.layers))
 
     def build(
-        self, input_shape: int | Sequence[int], *, max_parameters: int | None = None
+        self,
+        input_shape: int | Sequence[int],
+        *,
+        max_parameters: int | None = None,
+        max_sample_elements: int | None = None,
     ) -> Network:
         """Size every layer for samples of ``input_shape`` (an ``int`` for flat data with
         that many features) and draw the initial parameters.
 
-        Each layer is then run once on a small probe batch, forward and backward, to
-        check that it returns the shapes and dtype it promised. ``max_parameters`` refuses
-        to allocate more parameters than that (a guard the model loader uses, so that a
-        damaged file cannot ask for terabytes).
+        Each layer is then run once on a probe batch of two zero samples, forward and
+        back, to check that it returns the shapes and dtype it promised; samples of more
+        than `PROBE_ELEMENTS` elements (at the input or any layer's output) are not run,
+        so that building costs no memory by the size of an image. ``max_parameters``
+        refuses to allocate more parameters than that, and ``max_sample_elements``
+        refuses samples with more elements than that at the input or at any layer's
+        output (guards the model loader uses, so that a damaged or edited file cannot
+        ask for terabytes).
         """
         with self._build_lock:
-            return self._build(_as_shape(input_shape), max_parameters)
+            return self._build(_as_shape(input_shape), max_parameters, max_sample_elements)
 
-    def _build(self, input_shape: Shape, max_parameters: int | None) -> Network:
+    def _build(
+        self,
+        input_shape: Shape,
+        max_parameters: int | None,
+        max_sample_elements: int | None = None,
+    ) -> Network:
         self.layer_rngs = [
             np.random.default_rng(s) for s in self._layer_seed.spawn(len(self.layers))
         ]
@@ -191,6 +208,8 @@ class Network(Trainer):
                 f"{shape}, but a loss compares flat outputs; end with flatten() or dense()"
             )
         _check_output_suits_loss(self.layers[-1], self.loss)
+        if max_sample_elements is not None:
+            _check_sample_size(input_shape, self.layers, self.layer_shapes, max_sample_elements)
         nodes = self.all_layers
         shapes = [layer.parameter_shapes() for layer in nodes]
         if max_parameters is not None:
@@ -218,6 +237,12 @@ class Network(Trainer):
         """Run a batch of two zero samples forward and back through each layer and check
         the shapes and dtypes against what `build` was told, naming the culprit."""
         assert self.input_shape is not None, "_build sets input_shape before probing"
+        largest = max(math.prod(shape) for shape in [self.input_shape, *self.layer_shapes])
+        if largest > PROBE_ELEMENTS:
+            # Two zero images of that size, and a convolution's unfolded copy of them,
+            # would cost more than the network itself: the shapes each layer's build
+            # promised stand, and the first batch they see is checked by its use.
+            return
         workspace = Workspace()
         x = np.zeros((2, *self.input_shape), dtype=self.dtype)
         inputs = []
@@ -311,12 +336,21 @@ class Network(Trainer):
 
     def update(self) -> None:
         """Gradient descent: one optimizer step over all parameters at once, while no
-        inference call is reading the weights."""
+        inference call is reading the weights.
+
+        In the same step, every layer with a ``commit_state()`` method applies the state
+        its last training forward pass computed (batch normalisation's running
+        statistics): a layer's `state()` changes only here, so a prediction in another
+        thread sees the weights and the state of one and the same step."""
         lock = self._weights_lock
         lock.acquire_write()
         try:
             store = self._require_built("update")
             self.optimizer.update(store.values, store.grads, self.optimizer_state)
+            for layer in walk(self.layers):
+                commit = getattr(layer, "commit_state", None)
+                if commit is not None:
+                    commit()
         finally:
             lock.release_write()
 
@@ -422,6 +456,7 @@ def load(
     *,
     substitute: Mapping[str, str] | None = None,
     allow_non_finite: bool = False,
+    max_sample_elements: int = MAX_SAMPLE_ELEMENTS,
 ) -> Network:
     """Read a network saved by `Network.save()`.
 
@@ -434,6 +469,12 @@ def load(
     ``allow_non_finite`` accepts weights and state holding NaN or infinity, as saved with
     ``save(path, allow_non_finite=True)`` from a diverged run; by default they are refused.
 
+    ``max_sample_elements`` bounds the elements of one sample, at the input and at every
+    layer's output (by default `nnkit.files.model_format.MAX_SAMPLE_ELEMENTS`, 2**25): a
+    file asking for more is refused before anything of that size is allocated, since
+    the parameter count alone does not bound a convolution's memory. Raise it to load a
+    trusted model of larger images.
+
     Raises:
         FileNotFoundError: there is no file at ``path``.
         MissingComponentError: the model needs a component whose supplier is not loaded;
@@ -443,8 +484,29 @@ def load(
         ModelFileError: anything else wrong with the file.
     """
     return read_network(
-        path, Network, substitute=substitute, allow_non_finite=allow_non_finite
+        path,
+        Network,
+        substitute=substitute,
+        allow_non_finite=allow_non_finite,
+        max_sample_elements=max_sample_elements,
     )
+
+def _check_sample_size(
+    input_shape: Shape, layers: Sequence[Layer], shapes: Sequence[Shape], limit: int
+) -> None:
+    """Refuse samples of more than ``limit`` elements, at the input or after any layer,
+    before anything of their size is allocated."""
+    where = [("the input", input_shape)] + [
+        (f"layer {index + 1} ({_describe(layer)})", shape)
+        for index, (layer, shape) in enumerate(zip(layers, shapes))
+    ]
+    for name, shape in where:
+        if math.prod(shape) > limit:
+            raise ConfigurationError(
+                f"{name} has samples of shape {shape}, {math.prod(shape):,} elements, more "
+                f"than the {limit:,} allowed (max_sample_elements)"
+            )
+
 
 def _as_dtype(dtype: Any) -> np.dtype:
     """float32 or float64, from a name, a NumPy type or a dtype; anything else refused

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import threading
 import zipfile
 from collections import Counter
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ INDEX_NAMES: Final = frozenset({"", "Unnamed: 0"})
 NAMES_SHOWN: Final = 20
 
 _BOM: Final = b"\xef\xbb\xbf"
+_FIELD_LIMIT_LOCK: Final = threading.Lock()
 
 
 class DataFile(NamedTuple):
@@ -86,24 +88,64 @@ def _existing(path: str | Path) -> Path:
 
 def _read_npz(path: Path) -> DataFile:
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        raise DataError(f"{path} is not a readable .npz file: {error}") from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):  # a .npy file under an .npz name
+        raise DataError(
+            f"{path} holds one .npy array, not an .npz archive; save the data with "
+            "numpy.savez(path, X=X, y=y)"
+        )
+    try:
+        with loaded as archive:
             if "X" not in archive.files:
                 raise DataError(
                     f"{path} has arrays {archive.files} but needs one named 'X' (and 'y' for "
                     "targets)"
                 )
-            X = archive["X"]
-            y = archive["y"] if "y" in archive.files else None
+            X = _member(archive, path, "X")
+            y = _member(archive, path, "y") if "y" in archive.files else None
     except (OSError, ValueError, zipfile.BadZipFile) as error:
+        if isinstance(error, DataError):
+            raise
         raise DataError(f"{path} is not a readable .npz file: {error}") from None
-    if X.ndim < 2:
-        raise DataError(
-            f"{path}: X must have a samples axis and at least one feature axis, got shape {X.shape}"
-        )
+    _check_features(path, X)
+    if y is not None and y.dtype.kind in "cmMV":
+        raise DataError(f"{path}: y must hold numbers or class names, got values of type {y.dtype}")
     if y is not None and (y.ndim == 0 or y.shape[0] != X.shape[0]):
         raise DataError(f"{path}: X has {X.shape[0]} rows but y has shape {y.shape}")
     names = [f"x{i}" for i in range(X.shape[1])] if X.ndim == 2 else None
     return DataFile(X, y, names, "y" if y is not None else None)
+
+
+def _member(archive: Any, path: Path, name: str) -> np.ndarray:
+    """The array ``name`` of the archive; numpy hands back the raw bytes of a member that
+    is not an array file, which would fail far from here."""
+    value = archive[name]
+    if not isinstance(value, np.ndarray):
+        raise DataError(
+            f"{path}: member {name}.npy is not a NumPy array file; write the archive with "
+            "numpy.savez"
+        )
+    return value
+
+
+def _check_features(path: Path, X: np.ndarray) -> None:
+    """Refuse what the API refuses (`nnkit.data.arrays`): non-numeric and complex X (whose
+    imaginary part the scaling would drop), and X without a feature axis or rows."""
+    if X.dtype.kind == "c":
+        raise DataError(f"{path}: X must be real-valued, got complex numbers")
+    if X.dtype.kind not in "biuf":
+        raise DataError(
+            f"{path}: X must be numeric, got values of type {X.dtype}; convert or encode "
+            "them to numbers first"
+        )
+    if X.ndim < 2:
+        raise DataError(
+            f"{path}: X must have a samples axis and at least one feature axis, got shape {X.shape}"
+        )
+    if X.shape[0] == 0:
+        raise DataError(f"{path}: X has no rows; the file holds no samples")
 
 
 class CsvTable:
@@ -211,9 +253,10 @@ class CsvTable:
         raise DataError(f"{self.path} is empty")
 
     def _cells(self, number: int, text: str) -> list[str]:
+        _allow_fields_of(len(text))
         try:
             return next(csv.reader([text], delimiter=self.delimiter), [])
-        except csv.Error as error:  # a cell over the csv module's limit, a stray quote
+        except csv.Error as error:  # a stray quote
             raise DataError(f"{self.path}, line {number}: cannot be read as CSV: {error}") from None
 
     def _no_column(self, target: str) -> str:
@@ -313,6 +356,16 @@ class CsvTable:
                 f"{labels[row]!r} is not a finite number"
             )
         return values
+
+
+def _allow_fields_of(length: int) -> None:
+    """Let the csv module read a field of ``length`` characters. Its limit (131,072 by
+    default) applies only to quoted fields here, since unquoted lines are split without
+    it, so a long field was refused or accepted by its quotes alone. The limit is the
+    process's; it is only ever raised, under a lock, so no reader sees it lowered."""
+    if length > csv.field_size_limit():
+        with _FIELD_LIMIT_LOCK:
+            csv.field_size_limit(max(length, csv.field_size_limit()))
 
 
 def _check_unique(path: Path, header: list[str]) -> None:

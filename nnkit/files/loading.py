@@ -10,6 +10,7 @@ a file can make nnkit import or run code. Every way a file can be wrong ends in 
 from __future__ import annotations
 
 import json
+import math
 import os
 import zipfile
 from collections.abc import Mapping
@@ -29,6 +30,7 @@ from nnkit.files.model_format import (
     FORMAT,
     FORMAT_VERSION,
     MAX_DESCRIPTION_BYTES,
+    MAX_SAMPLE_ELEMENTS,
     MODEL_DTYPES,
     inner_generators,
 )
@@ -54,6 +56,7 @@ def read_network(
     *,
     substitute: Mapping[str, str] | None = None,
     allow_non_finite: bool = False,
+    max_sample_elements: int = MAX_SAMPLE_ELEMENTS,
 ) -> Network:
     """Read a network saved by `Network.save()` as an instance of ``network_class``;
     `nnkit.load()` documents the arguments and errors."""
@@ -64,7 +67,10 @@ def read_network(
     try:
         with open(path, "rb") as file, zipfile.ZipFile(file) as archive:
             check_members(archive, source, os.fstat(file.fileno()).st_size)
-            return _read_archive(archive, source, network_class, substitute or {}, allow_non_finite)
+            return _read_archive(
+                archive, source, network_class, substitute or {}, allow_non_finite,
+                max_sample_elements,
+            )
     except _CallerMistake as mistake:  # the arguments were wrong, not the file
         raise mistake.error from None
     except ModelFileError:
@@ -87,6 +93,7 @@ def _read_archive(
     network_class: type[Network],
     substitute: Mapping[str, str],
     allow_non_finite: bool,
+    max_sample_elements: int,
 ) -> Network:
     description = _read_description(archive, source)
     spec = _field(description, "network", dict, source)
@@ -100,8 +107,16 @@ def _read_archive(
         raise ModelFileError(f"{source}: the file holds no parameters")
     parameters = read_array(archive, members.pop("parameters"), source)
     input_shape = _input_shape(spec, source)
+    if math.prod(input_shape) > max_sample_elements:
+        raise ModelFileError(
+            f"{source}: samples of shape {input_shape} have {math.prod(input_shape):,} "
+            f"elements, more than the {max_sample_elements:,} allowed; if the file is "
+            "trusted, load it with a larger max_sample_elements"
+        )
     try:
-        network.build(input_shape, max_parameters=parameters.size)
+        network.build(
+            input_shape, max_parameters=parameters.size, max_sample_elements=max_sample_elements
+        )
     except ConfigurationError as error:
         raise ModelFileError(f"{source}: the weights do not fit the network: {error}") from None
     assert network.store is not None, "build() made the parameters"

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from nnkit.engine.network import Network
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "DESCRIPTION", "ARRAY_DIRECTORY", "MODEL_DTYPES",
-           "MAX_DESCRIPTION_BYTES", "inner_generators"]
+           "MAX_DESCRIPTION_BYTES", "MAX_SAMPLE_ELEMENTS", "inner_generators"]
 
 #: What the description's "format" field says of every nnkit model file.
 FORMAT: Final = "nnkit-model"
@@ -29,6 +29,12 @@ ARRAY_DIRECTORY: Final = "arrays/"
 MODEL_DTYPES: Final = ("float32", "float64")
 #: A description larger than this is not a model file anyone wrote.
 MAX_DESCRIPTION_BYTES: Final = 16 * 2**20
+#: The most elements one sample may have, at the input or the output of any layer, in a
+#: loaded model (``nnkit.load(..., max_sample_elements=...)`` changes it). The parameter
+#: count does not bound memory: a convolution or a pooling has the same parameters at any
+#: image size, so a file edited to a 20000x20000 input would otherwise be trusted.
+#: 2**25 (33,554,432) is a 3x3000x3000 image with room to spare.
+MAX_SAMPLE_ELEMENTS: Final = 2**25
 
 
 def inner_generators(network: Network) -> list[np.random.Generator]:

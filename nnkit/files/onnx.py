@@ -12,23 +12,44 @@ Needs the optional ``onnx`` package (``pip install "nnkit-numpy[onnx]"``).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
 from nnkit.errors import ConfigurationError, MissingExtraError
+from nnkit.files.atomic import atomic_output
 from nnkit.registry.registry import describe_component
 
 if TYPE_CHECKING:
     from nnkit.cli.scaling import Standardizer
     from nnkit.engine.network import Network
 
-__all__ = ["OnnxGraph", "to_onnx", "DEFAULT_OPSET"]
+__all__ = ["OnnxGraph", "to_onnx", "DEFAULT_OPSET", "SUPPORTED_OPSETS", "check_opset"]
 
 #: The ONNX operator set exported by default: supported by every current runtime.
 DEFAULT_OPSET: Final = 17
 #: The IR version each operator set came with (from onnx's own version table).
 IR_VERSION_OF_OPSET: Final = {13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10}
+#: The operator sets the exporter is tested with (every component's ``to_onnx`` runs in
+#: onnxruntime at each): older ones lack operators the components write, newer ones are
+#: unknown to the runtimes, so either would give a file that no runtime serves.
+SUPPORTED_OPSETS: Final = range(13, 22)
+
+
+def check_opset(opset: object) -> int:
+    """``opset`` if it is one of `SUPPORTED_OPSETS`; otherwise a `ConfigurationError`
+    naming the ones that are, raised before anything is written."""
+    if (
+        isinstance(opset, bool)
+        or not isinstance(opset, (int, np.integer))
+        or int(opset) not in SUPPORTED_OPSETS
+    ):
+        raise ConfigurationError(
+            f"ONNX operator set {opset!r} is not supported: nnkit exports operator sets "
+            f"{SUPPORTED_OPSETS.start} to {SUPPORTED_OPSETS.stop - 1} (default {DEFAULT_OPSET})"
+        )
+    return int(opset)
 
 
 class OnnxGraph:
@@ -102,11 +123,16 @@ def to_onnx(
     ``target_scaling``, it maps ``Y`` back to the target's units (as ``nnkit predict``
     does for a model trained with scaling).
 
+    ``opset`` is one of `SUPPORTED_OPSETS` (13 to 21). The file is replaced atomically:
+    a failed export (a full disk, a killed process) leaves the existing file untouched.
+
     Raises:
         MissingExtraError: the ``onnx`` package is not installed.
-        ConfigurationError: the network is not built, or a component has no ONNX form
-            (the message names it and the plugin that supplied it).
+        ConfigurationError: the network is not built, ``opset`` is not supported, or a
+            component has no ONNX form (the message names it and the plugin that
+            supplied it).
     """
+    opset = check_opset(opset)
     try:
         import onnx
         from onnx import TensorProto, helper
@@ -147,7 +173,10 @@ def to_onnx(
     )
     onnx.checker.check_model(model)
     if path is not None:
-        onnx.save(model, os.fspath(path))
+        # Through a temporary file renamed over the target: writing in place would leave
+        # a truncated, unreadable file behind a full disk or a killed process.
+        with atomic_output(Path(path)) as file:
+            file.write(model.SerializeToString())
     return model
 
 

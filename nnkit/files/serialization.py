@@ -22,14 +22,10 @@ from nnkit.errors import (
     ModelFileError,
     SubstitutionWarning,
 )
-from nnkit.registry.registry import (
-    DISABLE_PLUGINS_ENV,
-    KINDS,
-    LOAD_PLUGINS_ENV,
-    LOCAL_PLUGIN,
-    ComponentInfo,
-    Registry,
-)
+from nnkit.registry.kinds import KINDS, article
+from nnkit.registry.loading import DISABLE_PLUGINS_ENV, LOAD_PLUGINS_ENV
+from nnkit.registry.origins import LOCAL_PLUGIN, ComponentInfo
+from nnkit.registry.registry import Registry
 from nnkit.warning_location import warn_at_caller
 
 __all__ = [
@@ -255,13 +251,13 @@ def _missing(
         fix = f"add plugin {plugin!r} to the registry again before loading"
     if providers:
         offered = ", ".join(c.plugin.describe() for c in providers)
-        others = f"Loaded plugins with {_article(kind)} {kind} {name!r}: {offered}."
+        others = f"Loaded plugins with {article(kind)} {kind} {name!r}: {offered}."
         fix += (
             f"; or, to use one of those instead, load with "
             f"substitute={{{name!r}: {providers[0].origin.qualified_name!r}}}"
         )
     else:
-        others = f"No loaded plugin has {_article(kind)} {kind} named {name!r}."
+        others = f"No loaded plugin has {article(kind)} {kind} named {name!r}."
     return MissingComponentError(
         f"{source} needs {needs}. {others} Fix: {fix}.",
         kind=kind,
@@ -272,10 +268,6 @@ def _missing(
         version=version,
         providers=[c.plugin.describe() for c in providers],
     )
-
-
-def _article(word: str) -> str:
-    return "an" if word[0] in "aeiou" else "a"
 
 
 def _short(value: Any) -> str:

@@ -1,37 +1,40 @@
-"""The plugin registry: the hook specifications, loading plugins from the ``nnkit``
-entry-point group, and looking components up by name."""
+"""The plugin registry: the hook specifications (`hookspecs`), the kinds of component
+(`kinds`), where each came from (`origins`), loading plugins from the ``nnkit``
+entry-point group (`loading`), looking components up by name (`registry`) and the
+factories built on it (`factories`)."""
 
 from __future__ import annotations
 
-from nnkit.registry.hookspecs import PROJECT_NAME, Register, hookimpl, hookspec
-from nnkit.registry.registry import (
-    DISABLE_PLUGINS_ENV,
-    ENTRY_POINT_GROUP,
-    KINDS,
-    LOAD_PLUGINS_ENV,
-    LOCAL_PLUGIN,
-    ComponentInfo,
-    Kind,
-    Origin,
-    PluginFailure,
-    PluginInfo,
-    Registry,
+from nnkit.registry.factories import (
     activation,
     callback,
     components,
-    default_registry,
-    describe_component,
     initializer,
     layer,
     loss,
     metric,
-    normalize_name,
     optimizer,
-    record_origin,
-    register,
-    reload_plugins,
     resolve,
     schedule,
+)
+from nnkit.registry.hookspecs import PROJECT_NAME, Register, hookimpl, hookspec
+from nnkit.registry.kinds import KINDS, Kind
+from nnkit.registry.loading import DISABLE_PLUGINS_ENV, ENTRY_POINT_GROUP, LOAD_PLUGINS_ENV
+from nnkit.registry.origins import (
+    LOCAL_PLUGIN,
+    ComponentInfo,
+    Origin,
+    PluginFailure,
+    PluginInfo,
+    normalize_name,
+    record_origin,
+)
+from nnkit.registry.registry import (
+    Registry,
+    default_registry,
+    describe_component,
+    register,
+    reload_plugins,
 )
 
 __all__ = [

@@ -22,7 +22,8 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nnkit.registry.registry import default_registry, normalize_name
+from nnkit.registry.origins import normalize_name
+from nnkit.registry.registry import default_registry
 from nnkit.testing import (
     activation_checks,
     common_checks,

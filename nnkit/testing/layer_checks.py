@@ -224,3 +224,35 @@ CHECKS = [
     layer_state_round_trip,
     layer_same_seed_same_result,
 ]
+
+
+def layer_state_changes_only_in_commit(subject: Subject) -> None:
+    """``state()`` (running statistics and the like) is unchanged by a training forward
+    and backward pass: a network shares its layers with the threads that predict, and
+    only its optimizer step, under the lock that makes it atomic for them, may change
+    what they read. A layer that keeps state applies it in ``commit_state()``, which the
+    network calls inside that step."""
+    rig = Rig(subject.make)
+    layer = rig.layer()
+    nodes = list(walk([layer]))
+    before = [{key: value.copy() for key, value in node.state().items()} for node in nodes]
+    for seed in range(2):
+        x, dy = rig.inputs(seed=20 + seed)
+        ws = Workspace()
+        layer.forward(x, ws, True)
+        layer.backward(dy, ws, True)
+    for node, saved in zip(nodes, before):
+        for key, value in node.state().items():
+            assert_close(
+                value, saved[key],
+                f"state {key!r} of {type(node).__name__} after a training pass, before "
+                "the step (apply it in commit_state(), which the network calls inside "
+                "its atomic optimizer step)", 0, 0,
+            )
+    for node in nodes:
+        commit = getattr(node, "commit_state", None)
+        if commit is not None:
+            commit()
+
+
+CHECKS.append(layer_state_changes_only_in_commit)

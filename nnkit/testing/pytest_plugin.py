@@ -65,7 +65,8 @@ def plugins_to_check(config: Any) -> list[str]:
 
 def _check_names(names: list[str]) -> None:
     """Answer a name that is no loaded plugin with a usage error listing the loaded ones."""
-    from nnkit.registry.registry import default_registry, normalize_name
+    from nnkit.registry.origins import normalize_name
+    from nnkit.registry.registry import default_registry
 
     registry = default_registry()
     known = {normalize_name(p.name) for p in registry.plugins}

@@ -7,7 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from nnkit.registry.registry import KINDS, ComponentInfo, Registry, default_registry, record_origin
+from nnkit.registry.kinds import KINDS
+from nnkit.registry.origins import ComponentInfo, record_origin
+from nnkit.registry.registry import Registry, default_registry
 
 __all__ = ["Subject", "subject_of"]
 

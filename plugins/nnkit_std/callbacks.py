@@ -16,7 +16,7 @@ from nnkit.arguments import NON_NEGATIVE, non_negative_int, real_number
 from nnkit.errors import ConfigurationError
 from nnkit.interfaces.callback import TrainingContext
 from nnkit.interfaces.schedule import UNITS
-from nnkit.registry.registry import resolve
+from nnkit.registry.factories import resolve
 
 
 class EarlyStopping(Callback):

@@ -157,7 +157,8 @@ class Embedding(Layer):
 
     Samples are ``(k,)`` codes (one per categorical column, or a sequence), giving
     ``(k, output_dim)``; follow it with flatten() for a dense layer. Codes arrive as
-    the network's floats and must be whole numbers in range (checked before training).
+    the network's floats and must be whole numbers in range: checked in every forward
+    pass, wherever the embedding stands, so a bad code is an error, never another row.
     """
 
     example_arguments = {"input_dim": 5, "output_dim": 3}
@@ -193,22 +194,35 @@ class Embedding(Layer):
         )
 
     def check_input(self, X: np.ndarray) -> None:
-        codes = X.reshape(-1)
-        bad = (codes < 0) | (codes >= self.input_dim) | (codes != np.floor(codes))
+        self._refuse_bad_codes(X, "X has", "row")
+
+    def _refuse_bad_codes(self, x: np.ndarray, holder: str, position: str) -> None:
+        """A `DataError` naming the first code of ``x`` that is negative, too large or not
+        a whole number, if there is one."""
+        codes = x.reshape(-1)
+        bad = ~((codes >= 0) & (codes < self.input_dim) & (codes == np.floor(codes)))
         if bad.any():
             where = int(np.flatnonzero(bad)[0])
-            sample, column = divmod(where, max(1, codes.size // X.shape[0]))
+            sample, column = divmod(where, max(1, codes.size // max(1, x.shape[0])))
             raise DataError(
-                f"embedding takes whole-number codes 0..{self.input_dim - 1}, but X has "
-                f"{float(codes[where])!r} in row {sample}, column {column}; encode the categories "
-                "as integers first, or raise input_dim"
+                f"embedding takes whole-number codes 0..{self.input_dim - 1}, but {holder} "
+                f"{float(codes[where])!r} in {position} {sample}, column {column}; encode the "
+                "categories as integers first, or raise input_dim"
             )
 
     def example_input(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         return rng.integers(0, self.input_dim, size=shape).astype(float)
 
     def forward(self, x: np.ndarray, ws: Workspace, training: bool = False) -> np.ndarray:
+        # Checked here, not only in check_input: a layer before the embedding (a flatten,
+        # a reshape) hides the codes from the check of X, and a code out of range would
+        # silently index from the end (-1) or be truncated (4.7). One min, one max and
+        # one comparison per batch; the full scan runs only to name a bad code.
+        if x.size and not (x.min() >= 0 and x.max() < self.input_dim):  # NaN fails too
+            self._refuse_bad_codes(x, "its input has", "sample")
         codes = x.astype(np.intp)
+        if not np.array_equal(codes, x):
+            self._refuse_bad_codes(x, "its input has", "sample")
         ws.codes = codes
         return np.take(self.params["E"], codes, axis=0, out=ws.buffer(
             "y", (*codes.shape, self.output_dim), self.params["E"].dtype))

@@ -17,7 +17,7 @@ from nnkit.arguments import (
 )
 from nnkit.errors import ConfigurationError
 from nnkit.interfaces.schedule import UNITS
-from nnkit.registry.registry import resolve
+from nnkit.registry.factories import resolve
 
 #: A factor that shrinks the rate, or leaves it: (0, 1].
 SHRINKING: Final = Interval(0, 1, closed_low=False, closed_high=True)

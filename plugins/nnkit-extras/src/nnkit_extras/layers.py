@@ -23,6 +23,8 @@ class BatchNormalization(nnkit.Layer):
     def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3) -> None:
         self.momentum = real_number(momentum, "batch_norm momentum", FRACTION)
         self.epsilon = real_number(epsilon, "batch_norm epsilon", POSITIVE)
+        # The last training batch's mean and variance, until commit_state() folds them in.
+        self._pending: tuple[np.ndarray, np.ndarray] | None = None
 
     def build(self, input_shape, rng):
         if len(input_shape) != 1:
@@ -73,16 +75,29 @@ class BatchNormalization(nnkit.Layer):
         if training:
             mean = A_prev.mean(axis=1, keepdims=True)
             var = A_prev.var(axis=1, keepdims=True)
-            self.running_mean *= self.momentum
-            self.running_mean += (1 - self.momentum) * mean
-            self.running_var *= self.momentum
-            self.running_var += (1 - self.momentum) * var
+            # Applied by commit_state(), inside the network's optimizer step: updated
+            # here, a prediction in another thread could mix the new statistics with
+            # the old weights.
+            self._pending = (mean, var)
         else:
             mean, var = self.running_mean, self.running_var
         ws.training = training
         ws.inv_std = 1 / np.sqrt(var + self.epsilon)
         ws.x_hat = (A_prev - mean) * ws.inv_std
         return (self.params["gamma"] * ws.x_hat + self.params["beta"]).T
+
+    def commit_state(self):
+        """Fold the last training batch's mean and variance into the running averages.
+        The network calls it inside the atomic step that updates the weights, so that
+        readers see the statistics and the weights of one and the same step."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        mean, var = pending
+        self.running_mean *= self.momentum
+        self.running_mean += (1 - self.momentum) * mean
+        self.running_var *= self.momentum
+        self.running_var += (1 - self.momentum) * var
 
     def to_onnx(self, graph: OnnxGraph, x: str) -> str:
         """The inference form, with the running statistics, on rows ``(N, units)``.
