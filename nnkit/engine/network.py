@@ -275,7 +275,7 @@ class Network:
         """Back-propagate: fill the gradient array for output ``A = A^L`` and targets ``Y``,
         both one column per sample, ``(n_outputs, m)``, after `forward` in ``workspace``.
 
-        With a loss fused to the output activation, ``dZ^L = (A^L - Y) / m`` directly;
+        With a loss fused to the output activation, ``dZ^L`` comes from its `fused_gradient`;
         otherwise ``dA^L`` comes from the loss and each layer turns the gradient of its
         output into that of its input, walking from the last layer to the first.
         ``sample_weight``, of shape ``(1, m)``, scales each sample's column of the output

@@ -26,8 +26,8 @@ class Loss(Component, ABC):
     """A loss function ``E(A^L, Y)`` averaged over the samples of a batch."""
 
     #: Registry name of the output activation this loss pairs with exactly: for that
-    #: pair the gradient with respect to ``Z^L`` is ``(A^L - Y) / m`` (softmax with
-    #: cross-entropy, sigmoid with binary cross-entropy). ``None`` if there is none.
+    #: pair `fused_gradient` gives the gradient with respect to ``Z^L`` directly (softmax
+    #: with cross-entropy, sigmoid with binary cross-entropy). ``None`` if there is none.
     fused_activation: ClassVar[str | None] = None
 
     #: Whether integer class labels are accepted as targets (one-hot encoded for the loss).
@@ -62,8 +62,15 @@ class Loss(Component, ABC):
     def fused_gradient(
         self, A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None
     ) -> np.ndarray:
-        """``dZ^L = (A^L - Y) / m``, exact when the output activation is
-        `fused_activation`."""
+        """``dZ^L``, the gradient of the batch loss with respect to the output layer's
+        weighted input, computed from ``A^L`` when the output activation is
+        `fused_activation`.
+
+        By default ``(A^L - Y) / m``, exact for an element-wise pairing such as sigmoid
+        with binary cross-entropy whatever the targets. A loss fused with an activation
+        that couples the outputs (softmax) overrides it: there the exact form depends on
+        how much target each sample carries (see the standard cross-entropy).
+        """
         dZ = np.subtract(A, Y, out=out)
         dZ *= 1.0 / A.shape[1]
         return dZ

@@ -48,7 +48,14 @@ def loss_fused_gradient(subject: Subject) -> None:
         return
     activation = default_registry().create("activation", loss.fused_activation)
     _, Y = sample_pair(loss, seed=2)
-    Z = np.random.default_rng(3).normal(size=Y.shape)
+    rng = np.random.default_rng(3)
+    Z = rng.normal(size=Y.shape)
+    low, high = loss.target_range
+    if np.isfinite(low) and np.isfinite(high):
+        # Targets that need not sum to 1 per sample, and one sample with none at all:
+        # the shortcut must hold for every target in range, not only for one-hot ones.
+        Y = low + (high - low) * rng.uniform(size=Y.shape)
+        Y[:, 0] = low
     found = np.array(loss.fused_gradient(activation.forward(Z), Y), copy=True)
     indices, expected = numeric_gradient(lambda: loss.value(activation.forward(Z), Y), Z)
     assert_close(

@@ -18,6 +18,23 @@ def _at_least_epsilon(A: np.ndarray) -> np.ndarray:
     return np.maximum(A, 1e-7 if A.dtype == np.float32 else 1e-12)
 
 
+def _softmax_fused_gradient(
+    A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None
+) -> np.ndarray:
+    """``dZ^L = (A^L * sum_k Y_k - Y) / m`` for softmax outputs and a loss whose
+    ``dA = -Y / A / m`` (cross-entropy, KL divergence).
+
+    The familiar ``(A - Y) / m`` is the special case of target rows that sum to 1; a
+    multi-hot row, or an all-zero row (whose loss is 0 and so is its gradient), needs
+    the factor ``sum_k Y_k``.
+    """
+    carried = Y.sum(axis=0, keepdims=True)  # the target mass of each sample
+    dZ = np.multiply(A, carried, out=out)
+    dZ -= Y
+    dZ *= 1.0 / A.shape[1]
+    return dZ
+
+
 class MeanSquaredError(Loss):
     """The squared error ``E = 1/(2m) sum ||A - Y||^2``; ``dA = (A - Y) / m``.
 
@@ -40,8 +57,9 @@ class MeanSquaredError(Loss):
 class CrossEntropy(Loss):
     """Categorical cross-entropy ``E = -1/m sum Y log A``, for a softmax output.
 
-    With softmax the gradient with respect to ``Z^L`` is exactly ``(A - Y) / m``, so the
-    network skips the softmax Jacobian.
+    With softmax the gradient with respect to ``Z^L`` is ``(A sum_k Y_k - Y) / m``,
+    which is ``(A - Y) / m`` for one-hot targets, so the network skips the softmax
+    Jacobian.
     """
 
     fused_activation = "softmax"
@@ -59,6 +77,11 @@ class CrossEntropy(Loss):
 
     def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
         return -Y / _at_least_epsilon(A) / A.shape[1]
+
+    def fused_gradient(
+        self, A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        return _softmax_fused_gradient(A, Y, out)
 
 
 class BinaryCrossEntropy(Loss):
@@ -126,7 +149,7 @@ class KLDivergence(Loss):
 
     It differs from the cross-entropy by the targets' own entropy, a constant, so it
     trains the same way but is zero at a perfect fit; fused with softmax to
-    ``(A - Y) / m``.
+    ``(A sum_k Y_k - Y) / m``, ``(A - Y) / m`` for targets that sum to 1.
     """
 
     fused_activation = "softmax"
@@ -140,6 +163,11 @@ class KLDivergence(Loss):
 
     def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
         return -Y / _at_least_epsilon(A) / A.shape[1]
+
+    def fused_gradient(
+        self, A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        return _softmax_fused_gradient(A, Y, out)
 
 
 class Poisson(Loss):
