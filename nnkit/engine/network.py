@@ -273,27 +273,28 @@ class Network:
         sample_weight: np.ndarray | None = None,
     ) -> None:
         """Back-propagate: fill the gradient array for output ``A = A^L`` and targets ``Y``,
-        both one column per sample, ``(n_outputs, m)``, after `forward` in ``workspace``.
+        both one row per sample, ``(m, n_outputs)`` (``A`` as `forward` returned it), after
+        `forward` in ``workspace``.
 
         With a loss fused to the output activation, ``dZ^L`` comes from its `fused_gradient`;
         otherwise ``dA^L`` comes from the loss and each layer turns the gradient of its
         output into that of its input, walking from the last layer to the first.
-        ``sample_weight``, of shape ``(1, m)``, scales each sample's column of the output
+        ``sample_weight``, of shape ``(m,)``, scales each sample's row of the output
         gradient.
         """
         layers = self.layers
         last = len(layers) - 1
         if self._fused_output:
-            dZ = self.loss.fused_gradient(A, Y, out=workspace.buffer("dZ", A.shape, A.dtype))
+            dZ = self.loss.fused_gradient(A, Y, out=workspace.buffer_like("dZ", A))
             if sample_weight is not None:
-                dZ *= sample_weight
+                dZ *= sample_weight[:, None]
             output = cast(_FusedOutputLayer, layers[last])  # build() checked it can be
             dy = output.backward_from_dZ(dZ, workspace.child(last), last > 0)
         else:
             dA = self.loss.gradient(A, Y)
             if sample_weight is not None:
-                dA = dA * sample_weight
-            dy = layers[last].backward(dA.T, workspace.child(last), last > 0)
+                dA = dA * sample_weight[:, None]
+            dy = layers[last].backward(dA, workspace.child(last), last > 0)
         for index in range(last - 1, -1, -1):
             assert dy is not None  # only the first layer may skip its input gradient
             dy = layers[index].backward(dy, workspace.child(index), index > 0)
@@ -302,11 +303,12 @@ class Network:
         self, A: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None
     ) -> float:
         """The loss of a batch: the (weighted) mean of the per-sample losses plus every
-        layer's regularisation penalty. ``sample_weight`` has shape ``(1, m)``."""
+        layer's regularisation penalty. ``A`` and ``Y`` are ``(m, n_outputs)`` and
+        ``sample_weight`` has shape ``(m,)``."""
         if sample_weight is None:
             value = self.loss.value(A, Y)
         else:
-            value = float(np.dot(self.loss.per_sample(A, Y), sample_weight[0])) / A.shape[1]
+            value = float(np.dot(self.loss.per_sample(A, Y), sample_weight)) / A.shape[0]
         for layer in walk(self.layers):
             value += layer.penalty()
         return value
@@ -325,13 +327,13 @@ class Network:
     def train_step(
         self, X_batch: np.ndarray, Y_batch: np.ndarray, workspace: Workspace | None = None
     ) -> np.ndarray:
-        """One step on a batch: evaluate, back-propagate, update. Returns ``A^L`` (columns,
-        ``(n_outputs, m)``) from before the update, a buffer of ``workspace``.
+        """One step on a batch: evaluate, back-propagate, update. Returns ``A^L``
+        (``(m, n_outputs)``) from before the update, a buffer of ``workspace``.
 
-        ``X_batch`` has samples as rows; ``Y_batch`` has shape ``(n_outputs, m)``.
+        ``X_batch`` has samples as rows; ``Y_batch`` has shape ``(m, n_outputs)``.
         """
         workspace = Workspace() if workspace is None else workspace
-        A = self.forward(X_batch, workspace, training=True).T
+        A = self.forward(X_batch, workspace, training=True)
         self.backward(A, Y_batch, workspace)
         self.update()
         return A
@@ -505,8 +507,8 @@ class Network:
         with self._weights_lock.reading(), self._workspaces.borrow() as workspace:
             for start in range(0, X.shape[0], batch_size):
                 stop = min(start + batch_size, X.shape[0])
-                A, Yb = self.forward(X[start:stop], workspace).T, Y[start:stop].T
-                weights = None if sample_weight is None else sample_weight[None, start:stop]
+                A, Yb = self.forward(X[start:stop], workspace), Y[start:stop]
+                weights = None if sample_weight is None else sample_weight[start:stop]
                 loss_total += self.batch_loss(A, Yb, weights) * (stop - start)
                 for name, metric in metrics.items():
                     metric.update(states[name], A, Yb)
@@ -561,7 +563,7 @@ class Network:
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of every parameter in order, ``[W1, b1, W2, b2, ...]``, in the matrix shapes:
-        ``W^l`` is ``(n^l, n^{l-1})`` and ``b^l`` is ``(n^l, 1)``."""
+        ``W^l`` is ``(n^l, n^{l-1})`` and ``b^l`` is ``(n^l,)``."""
         store = self._require_built("get_weights")
         return [array.copy() for array in store.arrays()]
 

@@ -1,9 +1,11 @@
 """The activation interface: ``g`` and ``g'`` of the classic matrix formulation.
 
-Arrays are laid out as in the matrix formulation, one column per sample: ``Z`` and ``A`` have shape
-``(units, samples)``. An element-wise activation needs only `Activation.forward()`
-and `Activation.derivative()`; `Activation.backward()` is there for activations
-that are cheaper from ``A`` (sigmoid, tanh) or not element-wise at all (softmax).
+Arrays hold one sample per row, samples first, as everywhere in nnkit's interfaces: ``Z``
+and ``A`` have shape ``(samples, units)`` (or ``(samples, ..., units)``). An element-wise
+activation does not care about the layout and needs only `Activation.forward()` and
+`Activation.derivative()`; `Activation.backward()` is there for activations that are
+cheaper from ``A`` (sigmoid, tanh) or not element-wise at all (softmax, which
+normalises over the last axis, the units of each sample).
 """
 
 from __future__ import annotations

@@ -215,7 +215,7 @@ class _ChunkedEpochs:
             name=f"y of chunk {index}", compact=True,
         )
         W = _combined_weights(w_raw, self.class_weight, Y, network.dtype)
-        return X, Y, None if W is None else W.reshape(1, -1)
+        return X, Y, W
 
 
 def _combined_weights(
@@ -298,7 +298,7 @@ class _EpochRunner:
     ) -> None:
         self.network = network
         self.X, self.Y = X, Y
-        self.weights = None if weights is None else weights.reshape(1, -1)
+        self.weights = weights
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.metrics = metrics
@@ -333,7 +333,7 @@ class _EpochRunner:
 
     def _run_chunk(self, epoch: int, X: np.ndarray, Y: np.ndarray, W: np.ndarray | None) -> None:
         """Mini-batch steps over the samples ``X`` (targets ``Y``, weights ``W`` of shape
-        ``(1, n)`` or ``None``), shuffled by the network's generator."""
+        ``(n,)`` or ``None``), shuffled by the network's generator."""
         network, states = self.network, self.states
         workspace = buffers = self.workspace
         n = X.shape[0]
@@ -349,7 +349,7 @@ class _EpochRunner:
             if order is None:
                 X_batch, Y_rows = X[start:stop], Y[start:stop]
                 if W is not None:
-                    W_batch = W[:, start:stop]
+                    W_batch = W[start:stop]
             else:  # gather the shuffled batch into reused buffers, never copying all of X
                 rows = order[start:stop]
                 # perf: mode="clip" (the rows are valid) spares take's buffering of `out`.
@@ -360,17 +360,15 @@ class _EpochRunner:
                     rows, axis=0, out=buffers.buffer("Y", (m, Y.shape[1]), Y.dtype), mode="clip"
                 )
                 if W is not None:
-                    W_batch = W.take(
-                        rows, axis=1, out=buffers.buffer("W", (1, m), W.dtype), mode="clip"
-                    )
-            # Targets as columns, like every array inside the network.
+                    W_batch = W.take(rows, out=buffers.buffer("W", (m,), W.dtype), mode="clip")
             if Y_rows.dtype != X.dtype:  # compact one-hot targets, converted per batch
-                # perf: into a C-contiguous buffer, as the network's own arrays are.
-                Y_batch = buffers.buffer("Y_columns", (Y_rows.shape[1], m), X.dtype)
-                np.copyto(Y_batch, Y_rows.T)
+                # perf: into a buffer in the memory order of the outputs (a transposed
+                # view of Dense's columns), so the loss runs over both in step.
+                Y_batch = buffers.buffer("Y floats", (Y_rows.shape[1], m), X.dtype).T
+                np.copyto(Y_batch, Y_rows)
             else:
-                Y_batch = Y_rows.T
-            A = network.forward(X_batch, workspace, training=True).T  # columns, (n_out, m)
+                Y_batch = Y_rows
+            A = network.forward(X_batch, workspace, training=True)  # (m, n_out)
             # The batch's loss and metrics are those of the outputs before the update.
             batch_loss = network.batch_loss(A, Y_batch, W_batch)
             if not self.diverged and not math.isfinite(batch_loss):

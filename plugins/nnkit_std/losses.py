@@ -1,4 +1,4 @@
-"""The standard losses. ``A`` and ``Y`` are ``(outputs, samples)``; values are batch means."""
+"""The standard losses. ``A`` and ``Y`` are ``(samples, outputs)``; values are batch means."""
 
 from __future__ import annotations
 
@@ -28,10 +28,10 @@ def _softmax_fused_gradient(
     multi-hot row, or an all-zero row (whose loss is 0 and so is its gradient), needs
     the factor ``sum_k Y_k``.
     """
-    carried = Y.sum(axis=0, keepdims=True)  # the target mass of each sample
+    carried = Y.sum(axis=-1, keepdims=True)  # the target mass of each sample
     dZ = np.multiply(A, carried, out=out)
     dZ -= Y
-    dZ *= 1.0 / A.shape[1]
+    dZ *= 1.0 / A.shape[0]
     return dZ
 
 
@@ -44,14 +44,14 @@ class MeanSquaredError(Loss):
     default_metrics = ("mae",)
 
     def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        return 0.5 * np.sum((A - Y) ** 2, axis=0)
+        return 0.5 * np.sum((A - Y) ** 2, axis=-1)
 
     def value(self, A: np.ndarray, Y: np.ndarray) -> float:
         difference = A - Y
-        return 0.5 * float(np.vdot(difference, difference)) / A.shape[1]
+        return 0.5 * float(np.vdot(difference, difference)) / A.shape[0]
 
     def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        return (A - Y) / A.shape[1]
+        return (A - Y) / A.shape[0]
 
 
 class CrossEntropy(Loss):
@@ -69,14 +69,14 @@ class CrossEntropy(Loss):
     default_metrics = ("accuracy",)
 
     def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        return -np.sum(Y * np.log(_at_least_epsilon(A)), axis=0)
+        return -np.sum(Y * np.log(_at_least_epsilon(A)), axis=-1)
 
     def value(self, A: np.ndarray, Y: np.ndarray) -> float:
         log_A = np.log(_at_least_epsilon(A))
-        return -float(np.vdot(log_A, Y)) / A.shape[1]  # -1/m sum Y log A
+        return -float(np.vdot(log_A, Y)) / A.shape[0]  # -1/m sum Y log A
 
     def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        return -Y / _at_least_epsilon(A) / A.shape[1]
+        return -Y / _at_least_epsilon(A) / A.shape[0]
 
     def fused_gradient(
         self, A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None
@@ -96,11 +96,11 @@ class BinaryCrossEntropy(Loss):
 
     def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
         P = _clip_probabilities(A)
-        return -np.sum(Y * np.log(P) + (1 - Y) * np.log1p(-P), axis=0)
+        return -np.sum(Y * np.log(P) + (1 - Y) * np.log1p(-P), axis=-1)
 
     def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
         P = _clip_probabilities(A)
-        return (P - Y) / (P * (1 - P)) / A.shape[1]
+        return (P - Y) / (P * (1 - P)) / A.shape[0]
 
 
 class MeanAbsoluteError(Loss):
@@ -111,10 +111,10 @@ class MeanAbsoluteError(Loss):
     """
 
     def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        return np.sum(np.abs(A - Y), axis=0)
+        return np.sum(np.abs(A - Y), axis=-1)
 
     def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        return np.sign(A - Y) / A.shape[1]
+        return np.sign(A - Y) / A.shape[0]
 
 
 class Hinge(Loss):
@@ -130,12 +130,12 @@ class Hinge(Loss):
     target_range = (-1.0, 1.0)
 
     def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        return np.sum(np.maximum(0, 1 - _signs(Y) * A), axis=0)
+        return np.sum(np.maximum(0, 1 - _signs(Y) * A), axis=-1)
 
     def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
         t = _signs(Y)
         inside = (t * A < 1).astype(A.dtype)  # only samples inside the margin pull
-        return -t * inside / A.shape[1]
+        return -t * inside / A.shape[0]
 
 
 def _signs(Y: np.ndarray) -> np.ndarray:
@@ -145,7 +145,7 @@ def _signs(Y: np.ndarray) -> np.ndarray:
 
 class KLDivergence(Loss):
     """Kullback-Leibler divergence ``E = 1/m sum Y log(Y / A)`` of the output
-    distribution ``A`` from the target distribution ``Y`` (columns summing to 1).
+    distribution ``A`` from the target distribution ``Y`` (rows summing to 1).
 
     It differs from the cross-entropy by the targets' own entropy, a constant, so it
     trains the same way but is zero at a perfect fit; fused with softmax to
@@ -159,10 +159,10 @@ class KLDivergence(Loss):
     def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
         # 0 log 0 = 0: targets of zero contribute nothing.
         ratio = _at_least_epsilon(Y) / _at_least_epsilon(A)
-        return np.sum(Y * np.log(ratio), axis=0)
+        return np.sum(Y * np.log(ratio), axis=-1)
 
     def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        return -Y / _at_least_epsilon(A) / A.shape[1]
+        return -Y / _at_least_epsilon(A) / A.shape[0]
 
     def fused_gradient(
         self, A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None
@@ -184,7 +184,7 @@ class Poisson(Loss):
     def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
         rate = _at_least_epsilon(A)
         ratio = _at_least_epsilon(Y) / rate
-        return np.sum(rate - Y + Y * np.log(ratio), axis=0)
+        return np.sum(rate - Y + Y * np.log(ratio), axis=-1)
 
     def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        return (1 - Y / _at_least_epsilon(A)) / A.shape[1]
+        return (1 - Y / _at_least_epsilon(A)) / A.shape[0]

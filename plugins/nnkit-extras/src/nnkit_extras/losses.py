@@ -25,7 +25,7 @@ class Huber(nnkit.Loss):
     def per_sample(self, A, Y):
         r = np.abs(A - Y)
         quadratic = np.minimum(r, self.delta)
-        return np.sum(0.5 * quadratic**2 + self.delta * (r - quadratic), axis=0)
+        return np.sum(0.5 * quadratic**2 + self.delta * (r - quadratic), axis=-1)
 
     def gradient(self, A, Y):
-        return np.clip(A - Y, -self.delta, self.delta) / A.shape[1]
+        return np.clip(A - Y, -self.delta, self.delta) / A.shape[0]
