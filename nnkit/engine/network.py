@@ -8,7 +8,7 @@ import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Protocol, TextIO, cast
+from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
@@ -41,15 +41,6 @@ SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 #: Samples evaluated at once by ``predict`` and ``evaluate``: large enough for BLAS to
 #: run at full speed, small enough that the buffers stay a few megabytes.
 INFERENCE_BATCH_SIZE = 1024
-
-
-class _FusedOutputLayer(Protocol):
-    """An output layer that back-propagates from ``dZ^L``, which a loss fused with its
-    activation computes directly (`Dense` is one)."""
-
-    def backward_from_dZ(
-        self, dZ: np.ndarray, ws: Workspace, need_input_gradient: bool = True
-    ) -> np.ndarray | None: ...
 
 
 class Network:
@@ -212,9 +203,9 @@ class Network:
         self.store = store
         self._workspaces.clear()
         self.optimizer_state = self.optimizer.init_state(self.store.values)
-        self._fused_output = hasattr(self.layers[-1], "backward_from_dZ") and _fuses(
-            self.loss, getattr(self.layers[-1], "activation", None)
-        )
+        # Declared on both sides: the layer names the activation it can skip
+        # (Layer.fusable_activation), the loss the one it fuses with (fused_activation).
+        self._fused_output = _fuses(self.loss, self.layers[-1].fusable_activation())
         self._probe()
         return self
 
@@ -288,8 +279,7 @@ class Network:
             dZ = self.loss.fused_gradient(A, Y, out=workspace.buffer_like("dZ", A))
             if sample_weight is not None:
                 dZ *= sample_weight[:, None]
-            output = cast(_FusedOutputLayer, layers[last])  # build() checked it can be
-            dy = output.backward_from_dZ(dZ, workspace.child(last), last > 0)
+            dy = layers[last].backward_from_dZ(dZ, workspace.child(last), last > 0)
         else:
             dA = self.loss.gradient(A, Y)
             if sample_weight is not None:

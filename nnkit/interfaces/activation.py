@@ -14,11 +14,15 @@ import functools
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from nnkit.errors import NoOnnxFormError
 from nnkit.interfaces.component import Component
+
+if TYPE_CHECKING:
+    from nnkit.files.onnx import OnnxGraph
 
 __all__ = ["Activation"]
 
@@ -91,3 +95,10 @@ class Activation(Component, ABC):
     ) -> np.ndarray:
         """``dZ = dA * g'(Z)``: the gradient with respect to ``Z`` given the one for ``A``."""
         return np.multiply(dA, self.derivative(Z), out=out)
+
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        """Add ``g`` to ``graph`` as ONNX operators reading the tensor named ``x`` and return
+        the name of the output (a softmax normalises over axis 1, the units or channels).
+        By default the activation has none: `NoOnnxFormError`, which the export turns
+        into a message naming the activation and its plugin."""
+        raise NoOnnxFormError(self)

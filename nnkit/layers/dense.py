@@ -95,6 +95,11 @@ class Dense(WeightedLayer):
             dZ = self.activation.backward(ws.Z.T, ws.A.T, dy, out=out.T).T
         return self._backward_columns(dZ, ws, need_input_gradient)
 
+    def fusable_activation(self) -> Activation | None:
+        """This layer's activation: Dense back-propagates from ``dZ^l`` as well as from
+        ``dA^l``, so a loss fused with the activation skips its backward pass."""
+        return self.activation
+
     def backward_from_dZ(
         self, dZ: np.ndarray, ws: Workspace, need_input_gradient: bool = True
     ) -> np.ndarray | None:
