@@ -86,7 +86,7 @@ def _pytorch_loss(workload: Workload, X: np.ndarray, y: np.ndarray, weights) -> 
     with torch.no_grad():
         for linear, W, b in zip(linears, weights[0::2], weights[1::2]):
             linear.weight.copy_(torch.from_numpy(W))
-            linear.bias.copy_(torch.from_numpy(b[:, 0]))
+            linear.bias.copy_(torch.from_numpy(b))
     return _pytorch_epoch_loss(model, workload, X, y)
 
 

@@ -31,7 +31,7 @@ class NumpyLoop:
         X, labels, m, rate = workload.X, workload.y, workload.batch_size, workload.learning_rate
         start_weights = initial_weights(workload, seed) if weights is None else weights
         self.W = [w.copy() for w in start_weights[0::2]]
-        self.b = [b.copy() for b in start_weights[1::2]]
+        self.b = [b.reshape(-1, 1).copy() for b in start_weights[1::2]]  # columns (n, 1)
         W, b = self.W, self.b
         rng = np.random.default_rng(seed)
         scratch = BufferCache()

@@ -29,7 +29,7 @@ def stages(net, X: np.ndarray) -> tuple[dict[str, Callable[[], object]], np.ndar
     dense = net.layers
     weights = [layer.params["W"] for layer in dense]
     transposed = [np.ascontiguousarray(W.T) for W in weights]
-    biases = [layer.params["b"].T for layer in dense]  # (1, units): one row per sample
+    biases = [layer.params["b"] for layer in dense]  # (units,): added to each row
     buffers = [np.empty((BATCH, W.shape[0]), X.dtype) for W in weights]
     zeros = [np.zeros((BATCH, W.shape[0]), X.dtype) for W in weights]
     outputs = np.empty((len(X), weights[-1].shape[0]), X.dtype)
@@ -47,12 +47,12 @@ def stages(net, X: np.ndarray) -> tuple[dict[str, Callable[[], object]], np.ndar
                 if steps >= 2 and index < len(weights) - 1:
                     np.maximum(Z, zeros[index][:m], out=Z)
                 A = Z
-            if steps >= 3:  # softmax over each row, computed in columns as nnkit does
-                columns = np.ascontiguousarray(A.T)
-                columns -= columns.max(axis=0, keepdims=True)
-                np.exp(columns, out=columns)
-                columns /= columns.sum(axis=0, keepdims=True)
-                A[...] = columns.T
+            if steps >= 3:  # softmax over each row, in Fortran order as nnkit computes it
+                rows = np.asfortranarray(A)
+                rows -= rows.max(axis=-1, keepdims=True)
+                np.exp(rows, out=rows)
+                rows /= rows.sum(axis=-1, keepdims=True)
+                A[...] = rows
             if steps >= 4:
                 outputs[start : start + m] = A
 

@@ -49,7 +49,7 @@ def train_by_hand(
     X, labels, m, rate = workload.X, workload.y, workload.batch_size, workload.learning_rate
     gather, biases, relu, output, sgd = (pieces > index for index in range(len(PIECES)))
     W = [w.copy() for w in weights[0::2]]
-    b = [v.copy() for v in weights[1::2]]
+    b = [v.reshape(-1, 1).copy() for v in weights[1::2]]  # columns (n, 1)
     dW, db = [np.empty_like(w) for w in W], [np.empty_like(v) for v in b]
     scratch = BufferCache()
     ones = np.ones((m, 1), F32)
@@ -101,7 +101,7 @@ def train_by_hand(
                 for parameter, gradient in zip(W + b, dW + db):
                     gradient *= rate
                     parameter -= gradient
-    return [array for pair in zip(W, b) for array in pair]
+    return [array for pair in zip(W, (v.ravel() for v in b)) for array in pair]  # b as (n,)
 
 
 def stages(workload: Workload) -> dict[str, Callable[[], object]]:

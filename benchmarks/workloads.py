@@ -79,12 +79,13 @@ def build(name: str, n_samples: int | None = None) -> Workload:
 
 def initial_weights(workload: Workload, seed: int = 1) -> list[np.ndarray]:
     """Glorot-uniform weights and zero biases, ``[W1, b1, ...]`` with ``W`` of shape
-    ``(fan_out, fan_in)``: the same start for every system in the correctness guard."""
+    ``(fan_out, fan_in)`` and ``b`` of shape ``(fan_out,)``, as nnkit holds them: the
+    same start for every system in the correctness guard."""
     rng = np.random.default_rng(seed)
     arrays = []
     sizes = workload.layer_sizes
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
         limit = np.sqrt(6 / (fan_in + fan_out))
         arrays.append(rng.uniform(-limit, limit, (fan_out, fan_in)).astype(np.float32))
-        arrays.append(np.zeros((fan_out, 1), dtype=np.float32))
+        arrays.append(np.zeros(fan_out, dtype=np.float32))
     return arrays

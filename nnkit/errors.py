@@ -20,6 +20,7 @@ __all__ = [
     "ModelFileError",
     "MissingComponentError",
     "NonFiniteWeightsError",
+    "NoOnnxFormError",
 ]
 
 
@@ -33,6 +34,22 @@ class DataError(NNKitError, ValueError):
 
 class ConfigurationError(NNKitError, ValueError):
     """A network, layer or training setting that cannot work, caught before any training."""
+
+
+class NoOnnxFormError(ConfigurationError):
+    """A layer or activation that has no ONNX form, met while exporting a network.
+
+    Raised by the default `to_onnx` of the `Layer` and `Activation` interfaces;
+    ``component`` is the component without one, so the export can name it once.
+    """
+
+    def __init__(self, component: object, message: str | None = None) -> None:
+        self.component = component
+        super().__init__(
+            message
+            or f"{type(component).__name__} does not implement to_onnx(graph, x), so the "
+            "network cannot be exported"
+        )
 
 
 class UnknownComponentError(NNKitError, KeyError):

@@ -214,7 +214,8 @@ def test_the_numpy_loop_computes_what_nnkit_computes():
     loop = numpy_loop.NumpyLoop()
     loop.train(workload, weights=weights, shuffle=False)
     np.testing.assert_allclose(loop.predict(full.X), net.predict(full.X), rtol=1e-4, atol=1e-6)
-    for ours, theirs in zip(net.get_weights(), [a for pair in zip(loop.W, loop.b) for a in pair]):
+    theirs_all = [a for W, b in zip(loop.W, loop.b) for a in (W, b.ravel())]  # b as nnkit's (n,)
+    for ours, theirs in zip(net.get_weights(), theirs_all):
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
 
 
@@ -511,7 +512,7 @@ def test_the_training_profiles_last_stage_is_the_numpy_loop_batch_for_batch():
     loop = numpy_loop.NumpyLoop()
     loop.train(workload, weights=weights)
     full = profile_training.train_by_hand(workload, weights, len(profile_training.PIECES))
-    for ours, theirs in zip(full, [a for pair in zip(loop.W, loop.b) for a in pair]):
+    for ours, theirs in zip(full, [a for W, b in zip(loop.W, loop.b) for a in (W, b.ravel())]):
         np.testing.assert_array_equal(ours, theirs)
     # Each earlier stage leaves out work, so it leaves the weights as they started.
     without_sgd = profile_training.train_by_hand(workload, weights, len(profile_training.PIECES) - 1)

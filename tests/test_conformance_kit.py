@@ -57,11 +57,11 @@ class BatchNormalisedTanh(nnkit.Activation):
     """Mixes the samples of a batch: each unit is centred over the batch."""
 
     def forward(self, Z):
-        return np.tanh(Z - Z.mean(axis=1, keepdims=True))
+        return np.tanh(Z - Z.mean(axis=0, keepdims=True))
 
     def backward(self, Z, A, dA):
         dZ = dA * (1 - A**2)
-        return dZ - dZ.mean(axis=1, keepdims=True)
+        return dZ - dZ.mean(axis=0, keepdims=True)
 
 
 class InPlaceReLU(nnkit.Activation):
@@ -210,7 +210,7 @@ class MissingBiasGradient(nnkit.Loss):
     """Squared error with the gradient not divided by the batch size."""
 
     def per_sample(self, A, Y):
-        return 0.5 * np.sum((A - Y) ** 2, axis=0)
+        return 0.5 * np.sum((A - Y) ** 2, axis=-1)
 
     def gradient(self, A, Y):
         return A - Y
@@ -302,7 +302,7 @@ class KeepsBufferViews(nnkit.Metric):
         state["batches"].append(A)
 
     def result(self, state):
-        return float(np.concatenate(state["batches"], axis=1)[0].mean())
+        return float(np.concatenate(state["batches"], axis=0)[:, 0].mean())
 
 
 BROKEN = [

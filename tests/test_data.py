@@ -149,9 +149,9 @@ def test_set_weights_checks_everything_before_changing_anything():
     before = net.get_weights()
     bad = [w.copy() for w in before]
     bad[0][...] = 1.0
-    bad[3] = np.zeros((4, 1))
+    bad[3] = np.zeros((4,))
     with pytest.raises(
-        nnkit.DataError, match=r"weight array 3 has shape \(4, 1\) but the network expects \(3, 1\)"
+        nnkit.DataError, match=r"weight array 3 has shape \(4,\) but the network expects \(3,\)"
     ):
         net.set_weights(bad)
     for old, now in zip(before, net.get_weights()):

@@ -7,6 +7,7 @@ import pytest
 
 import nnkit
 from nnkit.interfaces.workspace import Workspace
+from nnkit.testing.numeric import numeric_gradient as probe_gradient
 
 ACTIVATIONS = ["sigmoid", "relu", "tanh", "softmax", "identity", "leaky_relu"]
 STEP = 1e-6
@@ -56,7 +57,7 @@ def test_elementwise_derivative_matches_finite_differences(name):
 
 def test_softmax_has_no_elementwise_derivative():
     with pytest.raises(NotImplementedError, match="backward"):
-        nnkit.activation("softmax").derivative(np.zeros((3, 2)))
+        nnkit.activation("softmax").derivative(np.zeros((2, 3)))
 
 
 @pytest.mark.parametrize("name", ACTIVATIONS)
@@ -101,12 +102,12 @@ def test_relu_keeps_nan_maps_infinities_and_handles_any_shape_and_layout():
 
 def loss_inputs(name: str, rng: np.random.Generator):
     if name == "mse":
-        return rng.normal(size=(3, 6)), rng.normal(size=(3, 6))
+        return rng.normal(size=(6, 3)), rng.normal(size=(6, 3))
     if name == "cross_entropy":
-        A = nnkit.activation("softmax").forward(rng.normal(size=(3, 6)))
-        return A, np.eye(3)[:, rng.integers(0, 3, size=6)]
-    A = nnkit.activation("sigmoid").forward(rng.normal(size=(3, 6)))
-    return A, rng.integers(0, 2, size=(3, 6)).astype(float)
+        A = nnkit.activation("softmax").forward(rng.normal(size=(6, 3)))
+        return A, np.eye(3)[rng.integers(0, 3, size=6)]
+    A = nnkit.activation("sigmoid").forward(rng.normal(size=(6, 3)))
+    return A, rng.integers(0, 2, size=(6, 3)).astype(float)
 
 
 @pytest.mark.parametrize("name", ["mse", "cross_entropy", "binary_cross_entropy"])
@@ -123,7 +124,7 @@ def test_fused_gradient_is_the_gradient_with_respect_to_Z(name):
     loss = nnkit.loss(name)
     activation = nnkit.activation(loss.fused_activation)
     rng = np.random.default_rng(5)
-    Z = rng.normal(size=(3, 6))
+    Z = rng.normal(size=(6, 3))
     _, Y = loss_inputs(name, rng)
     expected = numeric_gradient(lambda Z: loss.value(activation.forward(Z), Y), Z.copy())
     np.testing.assert_allclose(
@@ -153,18 +154,65 @@ def test_whole_network_gradient_matches_finite_differences(case):
     rng = np.random.default_rng(6)
     X = rng.normal(size=(7, 4))
     if loss == "mse":
-        Y = rng.uniform(size=(n_out, 7))
+        Y = rng.uniform(size=(7, n_out))
     else:
-        Y = np.eye(n_out)[:, rng.integers(0, n_out, size=7)]
+        Y = np.eye(n_out)[rng.integers(0, n_out, size=7)]
 
     def total_loss(params):
         net.store.values[...] = params
-        return net.loss.value(net.forward(X).T, Y)
+        return net.loss.value(net.forward(X), Y)
 
     params = net.store.values.copy()
     expected = numeric_gradient(total_loss, params.copy())
     net.store.values[...] = params
     workspace = Workspace()
-    net.backward(net.forward(X, workspace, training=True).T, Y, workspace)
+    net.backward(net.forward(X, workspace, training=True), Y, workspace)
     assert net._fused_output == ("fused" in case and "not fused" not in case)
     np.testing.assert_allclose(net.store.grads, expected, rtol=1e-5, atol=1e-7)
+
+
+def _output_bias_gradient(Y_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """``db`` of ``Dense(3, softmax)`` with cross-entropy on X = [[.5, -1], [1, 2]] as the
+    network back-propagates it, the same by central differences in float64, and whether
+    the fused output gradient was used."""
+    net = nnkit.Network(
+        [nnkit.Dense(3, activation="softmax")], loss="cross_entropy", seed=0, dtype="float64"
+    ).build(2)
+    X = np.array([[0.5, -1.0], [1.0, 2.0]])[: len(Y_rows)]
+    b = net.layers[0].params["b"]
+
+    def loss_value():
+        return net.loss.value(net.forward(X), Y_rows)
+
+    _, expected = probe_gradient(loss_value, b)
+    workspace = Workspace()
+    net.backward(net.forward(X, workspace, training=True), Y_rows, workspace)
+    return net.layers[0].grads["b"].copy(), expected, net._fused_output
+
+
+def test_fused_softmax_cross_entropy_is_exact_for_targets_that_do_not_sum_to_one():
+    # A multi-hot row and an all-zero row: (A - Y)/m holds only for rows summing to 1.
+    Y = np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+    found, expected, fused = _output_bias_gradient(Y)
+    assert fused
+    np.testing.assert_allclose(found, expected, rtol=1e-6, atol=1e-9)
+
+
+def test_an_all_zero_target_row_has_zero_loss_and_zero_gradient():
+    found, expected, fused = _output_bias_gradient(np.zeros((1, 3)))
+    assert fused
+    np.testing.assert_array_equal(expected, 0)
+    np.testing.assert_allclose(found, 0, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "kl_divergence", "binary_cross_entropy"])
+def test_fused_gradient_is_exact_for_any_targets_in_range(name):
+    loss = nnkit.loss(name)
+    activation = nnkit.activation(loss.fused_activation)
+    rng = np.random.default_rng(8)
+    Z, Y = rng.normal(size=(6, 3)), rng.uniform(size=(6, 3))
+    Y[0] = 0  # a sample with no target at all
+    expected = numeric_gradient(lambda Z: loss.value(activation.forward(Z), Y), Z.copy())
+    np.testing.assert_allclose(
+        loss.fused_gradient(activation.forward(Z), Y), expected, rtol=1e-5, atol=1e-8
+    )

@@ -381,7 +381,7 @@ def test_a_loss_fuses_only_with_the_activation_it_was_written_for(isolated_regis
             return nnkit.activation("nnkit_std:softmax").forward(2 * Z)
 
         def backward(self, Z, A, dA, out=None):
-            return 2 * A * (dA - (dA * A).sum(axis=0, keepdims=True))
+            return 2 * A * (dA - (dA * A).sum(axis=-1, keepdims=True))
 
     standard = type(nnkit.activation("nnkit_std:softmax"))
     nnkit.register("activation", "my.softmax_alias")(standard)
@@ -396,15 +396,15 @@ def test_a_loss_fuses_only_with_the_activation_it_was_written_for(isolated_regis
             seed=1,
         ).build(4)
         rng = np.random.default_rng(0)
-        X, Y = rng.normal(size=(5, 4)), np.eye(3)[rng.integers(0, 3, 5)].T
+        X, Y = rng.normal(size=(5, 4)), np.eye(3)[rng.integers(0, 3, 5)]
         workspace = nnkit.Workspace()
-        net.backward(net.forward(X, workspace).T, Y, workspace)
+        net.backward(net.forward(X, workspace), Y, workspace)
         analytic = net.store.grads.copy()
         numeric = np.zeros_like(analytic)
         for i in range(len(numeric)):
             for sign in (1, -1):
                 net.store.values[i] += sign * 1e-6
-                numeric[i] += sign * net.batch_loss(net.forward(X).T, Y) / 2e-6
+                numeric[i] += sign * net.batch_loss(net.forward(X), Y) / 2e-6
                 net.store.values[i] -= sign * 1e-6
         return net._fused_output, float(np.abs(analytic - numeric).max())
 

@@ -204,7 +204,7 @@ def test_shapes_a_layer_cannot_take_fail_when_the_network_is_built(layers, input
 
 
 class BroadcastingActivation(nnkit.Activation):
-    """Returns one row for all units: every sample would get the same prediction."""
+    """Returns one row for all samples: every sample would get the same prediction."""
 
     def forward(self, Z):
         return np.tanh(Z[:1])
@@ -225,7 +225,7 @@ def test_a_component_that_breaks_its_contract_is_named_when_the_network_is_built
     net = nnkit.Network([nnkit.Dense(4, activation=BroadcastingActivation()), nnkit.Dense(2)])
     with pytest.raises(nnkit.ConfigurationError, match=(
         r"layer 1 \(dense .* with activation BroadcastingActivation \(not registered\)\) broke "
-        r"the layer contract: forward\(\) returned an output of shape \(2, 1\).*should return "
+        r"the layer contract: forward\(\) returned an output of shape \(1, 4\).*should return "
         r"shape \(2, 4\)"
     )):
         net.build(5)

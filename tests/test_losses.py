@@ -16,40 +16,40 @@ rng = np.random.default_rng(0)
 
 
 def test_mae_and_l1_are_one_loss_that_equals_scikit_learns():
-    A, Y = rng.normal(size=(1, 40)), rng.normal(size=(1, 40))
+    A, Y = rng.normal(size=(40, 1)), rng.normal(size=(40, 1))
     mae, l1 = nnkit.loss("mae"), nnkit.loss("l1")
     assert type(mae) is type(l1)
-    assert mae.value(A, Y) == pytest.approx(mean_absolute_error(Y[0], A[0]), rel=1e-12)
+    assert mae.value(A, Y) == pytest.approx(mean_absolute_error(Y, A), rel=1e-12)
     assert np.array_equal(mae.gradient(A, Y), np.sign(A - Y) / 40)
 
 
 def test_hinge_takes_minus_one_and_one_or_zero_and_one_and_equals_scikit_learns():
-    scores = rng.normal(size=(1, 50))
+    scores = rng.normal(size=(50, 1))
     labels = rng.integers(0, 2, size=50)
     hinge = nnkit.loss("hinge")
-    expected = hinge_loss(labels, scores[0])
-    assert hinge.value(scores, labels[None, :].astype(float)) == pytest.approx(expected)
-    assert hinge.value(scores, 2.0 * labels[None, :] - 1) == pytest.approx(expected)
-    several = rng.normal(size=(3, 50))
-    one_hot = np.eye(3)[rng.integers(0, 3, size=50)].T
-    per_output = [hinge.value(several[i : i + 1], one_hot[i : i + 1]) for i in range(3)]
+    expected = hinge_loss(labels, scores[:, 0])
+    assert hinge.value(scores, labels[:, None].astype(float)) == pytest.approx(expected)
+    assert hinge.value(scores, 2.0 * labels[:, None] - 1) == pytest.approx(expected)
+    several = rng.normal(size=(50, 3))
+    one_hot = np.eye(3)[rng.integers(0, 3, size=50)]
+    per_output = [hinge.value(several[:, i : i + 1], one_hot[:, i : i + 1]) for i in range(3)]
     assert hinge.value(several, one_hot) == pytest.approx(sum(per_output))
 
 
 def test_kl_divergence_equals_scipys_and_is_zero_at_the_target():
-    A = rng.dirichlet(np.ones(4), size=30).T
-    Y = rng.dirichlet(np.ones(4), size=30).T
-    Y[0, :5] = 0.0  # a target of zero contributes nothing
+    A = rng.dirichlet(np.ones(4), size=30)
+    Y = rng.dirichlet(np.ones(4), size=30)
+    Y[:5, 0] = 0.0  # a target of zero contributes nothing
     kl = nnkit.loss("kl_divergence")
-    assert kl.value(A, Y) == pytest.approx(rel_entr(Y, A).sum(axis=0).mean(), rel=1e-9)
+    assert kl.value(A, Y) == pytest.approx(rel_entr(Y, A).sum(axis=1).mean(), rel=1e-9)
     assert kl.value(Y, Y) == pytest.approx(0.0, abs=1e-12)
 
 
 def test_poisson_is_half_scikit_learns_mean_poisson_deviance():
-    counts = rng.poisson(3.0, size=(1, 60)).astype(float)
-    rates = rng.uniform(0.5, 6.0, size=(1, 60))
+    counts = rng.poisson(3.0, size=(60, 1)).astype(float)
+    rates = rng.uniform(0.5, 6.0, size=(60, 1))
     poisson = nnkit.loss("poisson")
-    expected = 0.5 * mean_poisson_deviance(counts[0], rates[0])
+    expected = 0.5 * mean_poisson_deviance(counts[:, 0], rates[:, 0])
     assert poisson.value(rates, counts) == pytest.approx(expected, rel=1e-9)
 
 

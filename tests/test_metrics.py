@@ -15,13 +15,13 @@ BATCH_SIZES = [1, 7, 32, 1000]  # 1, partial last batches (103 samples), one bat
 
 
 def batches(A, Y, batch_size):
-    """``(A, Y)`` in columns, batch by batch, each batch a reused buffer as in fit."""
-    buffer_A = np.empty((A.shape[1], batch_size), dtype=A.dtype)
+    """``(A, Y)`` a row per sample, batch by batch, each batch a reused buffer as in fit."""
+    buffer_A = np.empty((batch_size, A.shape[1]), dtype=A.dtype)
     for start in range(0, A.shape[0], batch_size):
         stop = min(start + batch_size, A.shape[0])
-        view = buffer_A[:, : stop - start]
-        view[...] = A[start:stop].T
-        yield view, Y[start:stop].T
+        view = buffer_A[: stop - start]
+        view[...] = A[start:stop]
+        yield view, Y[start:stop]
 
 
 def one_hot(labels, k):
@@ -97,8 +97,8 @@ def test_roc_auc_counts_tied_scores_half():
 
 
 def test_roc_auc_without_both_classes_is_nan():
-    A = np.array([[0.2, 0.7]], dtype=np.float32)
-    Y = np.ones((1, 2), dtype=np.float32)
+    A = np.array([[0.2], [0.7]], dtype=np.float32)
+    Y = np.ones((2, 1), dtype=np.float32)
     assert np.isnan(nnkit.metric("roc_auc").value(A, Y))
 
 
@@ -119,10 +119,10 @@ def test_regression_metrics_equal_scikit_learn_for_any_batch_size(batch_size):
 
 
 def test_r2_of_constant_targets_follows_scikit_learn():
-    Y = np.full((1, 6), 2.0)
-    assert nnkit.metric("r2").value(Y, Y) == skm.r2_score(Y[0], Y[0]) == 1.0
+    Y = np.full((6, 1), 2.0)
+    assert nnkit.metric("r2").value(Y, Y) == skm.r2_score(Y[:, 0], Y[:, 0]) == 1.0
     A = Y + 0.5
-    assert nnkit.metric("r2").value(A, Y) == skm.r2_score(Y[0], A[0]) == 0.0
+    assert nnkit.metric("r2").value(A, Y) == skm.r2_score(Y[:, 0], A[:, 0]) == 0.0
 
 
 @settings(max_examples=40, deadline=None)

@@ -116,13 +116,13 @@ def test_regression_with_mse_fits_a_line():
     )
     net.fit(X, y, epochs=100, batch_size=32, verbose=0)
     W, b = net.get_weights()
-    assert W[0, 0] == pytest.approx(3, abs=1e-3) and b[0, 0] == pytest.approx(-1, abs=1e-3)
+    assert W[0, 0] == pytest.approx(3, abs=1e-3) and b[0] == pytest.approx(-1, abs=1e-3)
 
 
 def test_weights_have_the_seeds_shapes_and_round_trip():
     net = digits_network().build(64)
     weights = net.get_weights()
-    assert [w.shape for w in weights] == [(64, 64), (64, 1), (10, 64), (10, 1)]
+    assert [w.shape for w in weights] == [(64, 64), (64,), (10, 64), (10,)]
     weights[0][...] = 0.5
     assert not np.all(net.get_weights()[0] == 0.5)  # get_weights returns copies
     net.set_weights(weights)

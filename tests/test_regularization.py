@@ -14,7 +14,7 @@ from .test_gradients import numeric_gradient
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(12, 4))
 LABELS = np.arange(12) % 3
-Y = np.eye(3)[LABELS].T  # (outputs, samples), as inside the network
+Y = np.eye(3)[LABELS]  # (samples, outputs), as every interface takes them
 
 
 def network(l2=0.0, optimizer="sgd", layers=None):
@@ -29,7 +29,7 @@ def network(l2=0.0, optimizer="sgd", layers=None):
 
 def gradients(net, Y=Y, weights=None):
     workspace = Workspace()
-    net.backward(net.forward(X, workspace, training=True).T, Y, workspace, weights)
+    net.backward(net.forward(X, workspace, training=True), Y, workspace, weights)
     return net.store.grads.copy()
 
 
@@ -47,14 +47,14 @@ def test_l2_adds_l2_times_W_to_weight_gradients_and_nothing_to_biases():
 
 def test_l2_penalty_is_in_the_loss_and_its_gradient_matches():
     net = network(l2=0.3)
-    A = net.forward(X).T
+    A = net.forward(X)
     W1, _, W2, _ = net.get_weights()
     penalty = 0.15 * (np.sum(W1**2) + np.sum(W2**2))
     assert net.batch_loss(A, Y) == pytest.approx(net.loss.value(A, Y) + penalty)
 
     def total(params):
         net.store.values[...] = params
-        return net.batch_loss(net.forward(X).T, Y)
+        return net.batch_loss(net.forward(X), Y)
 
     params = net.store.values.copy()
     expected = numeric_gradient(total, params.copy())
@@ -177,19 +177,19 @@ def test_dropout_masks_are_seeded_by_the_network():
 def test_sample_weights_scale_each_samples_loss_and_gradient():
     net = network()
     weights = np.linspace(0, 2, 12)
-    A = net.forward(X).T
+    A = net.forward(X)
     per_sample = net.loss.per_sample(A, Y)
-    assert net.batch_loss(A, Y, weights[None, :]) == pytest.approx(np.mean(weights * per_sample))
+    assert net.batch_loss(A, Y, weights) == pytest.approx(np.mean(weights * per_sample))
 
     def weighted(params):
         net.store.values[...] = params
-        return net.batch_loss(net.forward(X).T, Y, weights[None, :])
+        return net.batch_loss(net.forward(X), Y, weights)
 
     params = net.store.values.copy()
     expected = numeric_gradient(weighted, params.copy())
     net.store.values[...] = params
     np.testing.assert_allclose(
-        gradients(net, weights=weights[None, :]), expected, rtol=1e-5, atol=1e-8
+        gradients(net, weights=weights), expected, rtol=1e-5, atol=1e-8
     )
 
 
@@ -199,7 +199,7 @@ def test_class_weights_change_the_loss_as_specified():
         X, LABELS, epochs=1, batch_size=12, shuffle=False, class_weight={0: 3.0, 2: 0.5}, verbose=0
     )
     fresh = network()
-    A = fresh.forward(X).T
+    A = fresh.forward(X)
     per_class = np.array([3.0, 1.0, 0.5])[LABELS]
     expected = np.mean(per_class * fresh.loss.per_sample(A, Y))
     assert history.history["loss"][0] == pytest.approx(expected)

@@ -105,8 +105,8 @@ def scores_in_target_units(
     scaled target, computed on its outputs mapped back to the target's units."""
     if metadata.target_scaling is None:
         return network.evaluate(X, y)
-    A = metadata.unscale_outputs(network.predict(X)).T
-    Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1).T
+    A = metadata.unscale_outputs(network.predict(X))
+    Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
     scores = {"loss": network.loss.value(A, Y)}
     scores.update({name: m.value(A, Y) for name, m in network.resolve_metrics(None).items()})
     return {name: float(value) for name, value in scores.items()}

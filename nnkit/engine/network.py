@@ -8,7 +8,7 @@ import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Protocol, TextIO, cast
+from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
@@ -38,15 +38,6 @@ SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 #: The most elements per sample (at the input or any layer's output) for which `build`
 #: runs its probe batch: 2**18 is a 3x256x256 image, a few MB for two samples.
 PROBE_ELEMENTS = 2**18
-
-
-class _FusedOutputLayer(Protocol):
-    """An output layer that back-propagates from ``dZ^L``, which a loss fused with its
-    activation computes directly (`Dense` is one)."""
-
-    def backward_from_dZ(
-        self, dZ: np.ndarray, ws: Workspace, need_input_gradient: bool = True
-    ) -> np.ndarray | None: ...
 
 
 class Network(Trainer):
@@ -227,9 +218,9 @@ class Network(Trainer):
         self.store = store
         self._workspaces.clear()
         self.optimizer_state = self.optimizer.init_state(self.store.values)
-        self._fused_output = hasattr(self.layers[-1], "backward_from_dZ") and _fuses(
-            self.loss, getattr(self.layers[-1], "activation", None)
-        )
+        # Declared on both sides: the layer names the activation it can skip
+        # (Layer.fusable_activation), the loss the one it fuses with (fused_activation).
+        self._fused_output = _fuses(self.loss, self.layers[-1].fusable_activation())
         self._probe()
         return self
 
@@ -296,27 +287,27 @@ class Network(Trainer):
         sample_weight: np.ndarray | None = None,
     ) -> None:
         """Back-propagate: fill the gradient array for output ``A = A^L`` and targets ``Y``,
-        both one column per sample, ``(n_outputs, m)``, after `forward` in ``workspace``.
+        both one row per sample, ``(m, n_outputs)`` (``A`` as `forward` returned it), after
+        `forward` in ``workspace``.
 
-        With a loss fused to the output activation, ``dZ^L = (A^L - Y) / m`` directly;
+        With a loss fused to the output activation, ``dZ^L`` comes from its `fused_gradient`;
         otherwise ``dA^L`` comes from the loss and each layer turns the gradient of its
         output into that of its input, walking from the last layer to the first.
-        ``sample_weight``, of shape ``(1, m)``, scales each sample's column of the output
+        ``sample_weight``, of shape ``(m,)``, scales each sample's row of the output
         gradient.
         """
         layers = self.layers
         last = len(layers) - 1
         if self._fused_output:
-            dZ = self.loss.fused_gradient(A, Y, out=workspace.buffer("dZ", A.shape, A.dtype))
+            dZ = self.loss.fused_gradient(A, Y, out=workspace.buffer_like("dZ", A))
             if sample_weight is not None:
-                dZ *= sample_weight
-            output = cast(_FusedOutputLayer, layers[last])  # build() checked it can be
-            dy = output.backward_from_dZ(dZ, workspace.child(last), last > 0)
+                dZ *= sample_weight[:, None]
+            dy = layers[last].backward_from_dZ(dZ, workspace.child(last), last > 0)
         else:
             dA = self.loss.gradient(A, Y)
             if sample_weight is not None:
-                dA = dA * sample_weight
-            dy = layers[last].backward(dA.T, workspace.child(last), last > 0)
+                dA = dA * sample_weight[:, None]
+            dy = layers[last].backward(dA, workspace.child(last), last > 0)
         for index in range(last - 1, -1, -1):
             assert dy is not None  # only the first layer may skip its input gradient
             dy = layers[index].backward(dy, workspace.child(index), index > 0)
@@ -325,11 +316,12 @@ class Network(Trainer):
         self, A: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None
     ) -> float:
         """The loss of a batch: the (weighted) mean of the per-sample losses plus every
-        layer's regularisation penalty. ``sample_weight`` has shape ``(1, m)``."""
+        layer's regularisation penalty. ``A`` and ``Y`` are ``(m, n_outputs)`` and
+        ``sample_weight`` has shape ``(m,)``."""
         if sample_weight is None:
             value = self.loss.value(A, Y)
         else:
-            value = float(np.dot(self.loss.per_sample(A, Y), sample_weight[0])) / A.shape[1]
+            value = float(np.dot(self.loss.per_sample(A, Y), sample_weight)) / A.shape[0]
         for layer in walk(self.layers):
             value += layer.penalty()
         return value
@@ -379,7 +371,7 @@ class Network(Trainer):
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of every parameter in order, ``[W1, b1, W2, b2, ...]``, in the matrix shapes:
-        ``W^l`` is ``(n^l, n^{l-1})`` and ``b^l`` is ``(n^l, 1)``."""
+        ``W^l`` is ``(n^l, n^{l-1})`` and ``b^l`` is ``(n^l,)``."""
         store = self._require_built("get_weights")
         return [array.copy() for array in store.arrays()]
 

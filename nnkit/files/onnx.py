@@ -2,9 +2,10 @@
 
 The core knows no component, so each component writes its own part of the graph: a
 layer or an activation implements ``to_onnx(graph, x)``, adding nodes to an
-`OnnxGraph` and returning the name of its output. In the graph, arrays have one row per
-sample, as ``X`` does: ``(N, *sample_shape)``, with the features (or the channels) on
-axis 1. A component without ``to_onnx`` is named in a clear error.
+`OnnxGraph` and returning the name of its output; it is part of the `Layer` and
+`Activation` interfaces, whose default raises `NoOnnxFormError`. In the graph, arrays
+have one row per sample, as ``X`` does: ``(N, *sample_shape)``, with the features (or
+the channels) on axis 1. A component without an ONNX form is named in a clear error.
 
 Needs the optional ``onnx`` package (``pip install "nnkit-numpy[onnx]"``).
 """
@@ -17,13 +18,15 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
-from nnkit.errors import ConfigurationError, MissingExtraError
+from nnkit.errors import ConfigurationError, MissingExtraError, NoOnnxFormError
 from nnkit.files.atomic import atomic_output
 from nnkit.registry.registry import describe_component
 
 if TYPE_CHECKING:
     from nnkit.cli.scaling import Standardizer
     from nnkit.engine.network import Network
+    from nnkit.interfaces.activation import Activation
+    from nnkit.interfaces.layer import Layer
 
 __all__ = ["OnnxGraph", "to_onnx", "DEFAULT_OPSET", "SUPPORTED_OPSETS", "check_opset"]
 
@@ -180,13 +183,15 @@ def to_onnx(
     return model
 
 
-def export_component(component: Any, graph: OnnxGraph, x: str, where: str) -> str:
-    """``component.to_onnx(graph, x)``, or an error naming a component that has none."""
-    convert = getattr(component, "to_onnx", None)
-    if convert is None:
-        raise ConfigurationError(
-            f"{where}, {describe_component(component)}, has no ONNX form: "
-            f"{type(component).__name__} does not implement to_onnx(graph, x), so the "
-            "network cannot be exported"
-        )
-    return convert(graph, x)
+def export_component(component: Layer | Activation, graph: OnnxGraph, x: str, where: str) -> str:
+    """``component.to_onnx(graph, x)``, part of the `Layer` and `Activation` interfaces;
+    for a component whose `to_onnx` is the interface's default, a `NoOnnxFormError`
+    naming it, ``where`` it is and the plugin that supplied it."""
+    try:
+        return component.to_onnx(graph, x)
+    except NoOnnxFormError as error:
+        if error.component is not component:
+            raise  # a component inside this one, named already
+        raise NoOnnxFormError(
+            component, f"{where}, {describe_component(component)}, has no ONNX form: {error}"
+        ) from None

@@ -1,9 +1,11 @@
 """The activation interface: ``g`` and ``g'`` of the classic matrix formulation.
 
-Arrays are laid out as in the matrix formulation, one column per sample: ``Z`` and ``A`` have shape
-``(units, samples)``. An element-wise activation needs only `Activation.forward()`
-and `Activation.derivative()`; `Activation.backward()` is there for activations
-that are cheaper from ``A`` (sigmoid, tanh) or not element-wise at all (softmax).
+Arrays hold one sample per row, samples first, as everywhere in nnkit's interfaces: ``Z``
+and ``A`` have shape ``(samples, units)`` (or ``(samples, ..., units)``). An element-wise
+activation does not care about the layout and needs only `Activation.forward()` and
+`Activation.derivative()`; `Activation.backward()` is there for activations that are
+cheaper from ``A`` (sigmoid, tanh) or not element-wise at all (softmax, which
+normalises over the last axis, the units of each sample).
 """
 
 from __future__ import annotations
@@ -12,11 +14,15 @@ import functools
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from nnkit.errors import NoOnnxFormError
 from nnkit.interfaces.component import Component
+
+if TYPE_CHECKING:
+    from nnkit.files.onnx import OnnxGraph
 
 __all__ = ["Activation"]
 
@@ -89,3 +95,10 @@ class Activation(Component, ABC):
     ) -> np.ndarray:
         """``dZ = dA * g'(Z)``: the gradient with respect to ``Z`` given the one for ``A``."""
         return np.multiply(dA, self.derivative(Z), out=out)
+
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        """Add ``g`` to ``graph`` as ONNX operators reading the tensor named ``x`` and return
+        the name of the output (a softmax normalises over axis 1, the units or channels).
+        By default the activation has none: `NoOnnxFormError`, which the export turns
+        into a message naming the activation and its plugin."""
+        raise NoOnnxFormError(self)

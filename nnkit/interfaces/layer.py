@@ -17,12 +17,17 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
+from nnkit.errors import NoOnnxFormError
 from nnkit.interfaces.component import Component
 from nnkit.interfaces.workspace import Workspace
+
+if TYPE_CHECKING:
+    from nnkit.files.onnx import OnnxGraph
+    from nnkit.interfaces.activation import Activation
 
 __all__ = ["Layer", "Shape", "walk"]
 
@@ -132,6 +137,39 @@ class Layer(Component, ABC):
         `forward()` call that used ``ws``, overwrite `grads` and return the gradient
         with respect to its input ``x`` (``None`` when ``need_input_gradient`` is false:
         the first layer). Never write into ``dy``."""
+
+
+    def fusable_activation(self) -> Activation | None:
+        """The activation this layer applies last, if the layer can back-propagate from
+        the gradient with respect to that activation's input ``Z`` (`backward_from_dZ`).
+
+        When a network's last layer names an activation here and the loss declares the
+        same one as its `Loss.fused_activation`, the network asks the loss for ``dZ``
+        (`Loss.fused_gradient`) and hands it to `backward_from_dZ`, skipping the
+        activation's backward pass (softmax with cross-entropy). ``None`` by default: the
+        layer is always back-propagated in full through `backward`.
+        """
+        return None
+
+    def backward_from_dZ(
+        self, dZ: np.ndarray, ws: Workspace, need_input_gradient: bool = True
+    ) -> np.ndarray | None:
+        """`backward` from the gradient with respect to the input ``Z`` of the activation
+        that `fusable_activation` names, ``dZ``, shaped as the output, ``(m,
+        *output_shape)``. Implement it together with `fusable_activation`; the default
+        is never called, as `fusable_activation` is ``None`` by default."""
+        raise NotImplementedError(
+            f"{type(self).__name__} names no fusable_activation(), so it does not "
+            "back-propagate from dZ"
+        )
+
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        """Add this layer's computation to ``graph`` (`nnkit.files.onnx.OnnxGraph`) as ONNX
+        operators reading the tensor named ``x``, and return the name of the output: what
+        `Network.to_onnx` exports. By default the layer has none: `NoOnnxFormError` (a
+        `ConfigurationError`), which the export turns into a message naming the layer
+        and the plugin that supplied it."""
+        raise NoOnnxFormError(self)
 
 
 def walk(layers: Sequence[Layer]) -> Iterator[Layer]:

@@ -1,13 +1,13 @@
 """The loss interface: how far the output ``A^L`` is from the targets ``Y``.
 
-``A`` and ``Y`` have shape ``(outputs, samples)``. The loss of a batch is the mean of the
-per-sample losses, and `Loss.gradient()` is the derivative of that mean, so the
-classic squared error gives ``dA^L = (A^L - Y) / m``.
+``A`` and ``Y`` hold one sample per row, samples first: ``(samples, outputs)``, as the
+network's output and the targets given to `fit` are. The loss of a batch is the mean of
+the per-sample losses, and `Loss.gradient()` is the derivative of that mean, so the
+classic squared error gives ``dA^L = (A^L - Y) / m`` with ``m = A.shape[0]``.
 
-With several outputs, a sample's loss is the *sum* over its outputs (rows), not their
-mean: the standard ``mse`` is ``1/2 sum_i (a_i - y_i)^2`` per sample. The batch loss
-averages over samples only, so `Loss.gradient()` divides by ``m``, the number of
-samples, and never by the number of outputs.
+A sample's loss combines its outputs (the last axis): `Loss.per_sample()` returns one
+number per sample, shape ``(samples,)``. The batch loss averages those over samples, so
+`Loss.gradient()` divides by ``m``, the number of samples.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ class Loss(Component, ABC):
     """A loss function ``E(A^L, Y)`` averaged over the samples of a batch."""
 
     #: Registry name of the output activation this loss pairs with exactly: for that
-    #: pair the gradient with respect to ``Z^L`` is ``(A^L - Y) / m`` (softmax with
-    #: cross-entropy, sigmoid with binary cross-entropy). ``None`` if there is none.
+    #: pair `fused_gradient` gives the gradient with respect to ``Z^L`` directly (softmax
+    #: with cross-entropy, sigmoid with binary cross-entropy). ``None`` if there is none.
     fused_activation: ClassVar[str | None] = None
 
     #: Whether integer class labels are accepted as targets (one-hot encoded for the loss).
@@ -47,7 +47,8 @@ class Loss(Component, ABC):
 
     @abstractmethod
     def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        """The loss of each sample, summed over its outputs: shape ``(samples,)``."""
+        """The loss of each sample (a row of ``A`` against the same row of ``Y``):
+        shape ``(samples,)``."""
 
     @abstractmethod
     def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -62,8 +63,15 @@ class Loss(Component, ABC):
     def fused_gradient(
         self, A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None
     ) -> np.ndarray:
-        """``dZ^L = (A^L - Y) / m``, exact when the output activation is
-        `fused_activation`."""
+        """``dZ^L``, the gradient of the batch loss with respect to the output layer's
+        weighted input, computed from ``A^L`` when the output activation is
+        `fused_activation`.
+
+        By default ``(A^L - Y) / m``, exact for an element-wise pairing such as sigmoid
+        with binary cross-entropy whatever the targets. A loss fused with an activation
+        that couples the outputs (softmax) overrides it: there the exact form depends on
+        how much target each sample carries (see the standard cross-entropy).
+        """
         dZ = np.subtract(A, Y, out=out)
-        dZ *= 1.0 / A.shape[1]
+        dZ *= 1.0 / A.shape[0]
         return dZ

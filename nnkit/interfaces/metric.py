@@ -25,7 +25,8 @@ MetricState = dict[str, Any]
 class Metric(Component, ABC):  # noqa: B024 - implement value, or init_state/update/result
     """A number computed from a network's outputs and the targets over a whole set.
 
-    ``A`` and ``Y`` are in the network's column layout, ``(outputs, samples)``. Write a
+    ``A`` and ``Y`` hold one sample per row, ``(samples, outputs)``, as the network's
+    outputs and the targets do. Write a
     metric in one of two ways:
 
     - a per-sample mean: implement `value()` only; the epoch's value is then the
@@ -47,7 +48,7 @@ class Metric(Component, ABC):  # noqa: B024 - implement value, or init_state/upd
 
         ``A`` may be a buffer that the next batch overwrites: keep copies, not views.
         """
-        samples = A.shape[1]
+        samples = A.shape[0]
         state["total"] += self.value(A, Y) * samples
         state["count"] += samples
 
@@ -58,7 +59,7 @@ class Metric(Component, ABC):  # noqa: B024 - implement value, or init_state/upd
         return float(state["total"] / state["count"])
 
     def value(self, A: np.ndarray, Y: np.ndarray) -> float:
-        """The metric of outputs ``A`` against targets ``Y``, both ``(outputs, samples)``."""
+        """The metric of outputs ``A`` against targets ``Y``, both ``(samples, outputs)``."""
         if type(self).update is Metric.update:
             raise NotImplementedError(
                 f"metric {type(self).__name__} implements neither value(A, Y) nor "

@@ -55,8 +55,9 @@ class Dense(WeightedLayer):
 
     def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
         assert self.n_inputs is not None, "build() sets n_inputs"
-        # W^l is (n^l, n^{l-1}) and b^l is (n^l, 1), exactly as in the classic formulation.
-        return {"W": (self.units, self.n_inputs), "b": (self.units, 1)}
+        # W^l is (n^l, n^{l-1}) as in the classic formulation; b^l is the vector (n^l,), as
+        # every bias in nnkit is, and is read as the column (n^l, 1) in the formulas.
+        return {"W": (self.units, self.n_inputs), "b": (self.units,)}
 
     def fans(self) -> tuple[int, int]:
         assert self.n_inputs is not None, "build() sets n_inputs"
@@ -73,12 +74,13 @@ class Dense(WeightedLayer):
             # stored a sample after a sample. BLAS runs it faster on rows that arrive that
             # way, the next layer takes them as they are, and Z^l is a view of the result.
             Z = np.matmul(x, W.T, out=ws.buffer("Z rows", (m, self.units), W.dtype)).T
-        Z += b  # Z^l = W^l A^{l-1} + b^l, b broadcast over the m columns
+        Z += b[:, None]  # Z^l = W^l A^{l-1} + b^l, b broadcast over the m columns
         if self.activation is None:
             A = Z
         else:  # A^l = g^l(Z^l), written over Z^l when the activation works in place
             out = Z if self.activation.in_place else ws.buffer_like("A", Z)
-            A = self.activation.forward(Z, out=out)
+            # Activations take samples first: they see the rows, (Z^l)^T, as a view.
+            A = self.activation.forward(Z.T, out=out.T).T
         ws.A_prev, ws.Z, ws.A = A_prev, Z, A
         return A.T  # back to one row per sample, a view
 
@@ -88,21 +90,33 @@ class Dense(WeightedLayer):
         dA = dy.T  # columns again, (n^l, m)
         if self.activation is None:
             dZ = dA
-        else:  # dZ^l = dA^l * g^l'(Z^l)
+        else:  # dZ^l = dA^l * g^l'(Z^l), the activation taking rows (transposed views)
             out = ws.buffer("dZ", dA.shape, dA.dtype)
-            dZ = self.activation.backward(ws.Z, ws.A, dA, out=out)
-        return self.backward_from_dZ(dZ, ws, need_input_gradient)
+            dZ = self.activation.backward(ws.Z.T, ws.A.T, dy, out=out.T).T
+        return self._backward_columns(dZ, ws, need_input_gradient)
+
+    def fusable_activation(self) -> Activation | None:
+        """This layer's activation: Dense back-propagates from ``dZ^l`` as well as from
+        ``dA^l``, so a loss fused with the activation skips its backward pass."""
+        return self.activation
 
     def backward_from_dZ(
         self, dZ: np.ndarray, ws: Workspace, need_input_gradient: bool = True
     ) -> np.ndarray | None:
-        """The rest of back-propagation once ``dZ^l`` (columns, ``(n^l, m)``) is known
-        (directly, for a loss fused with this layer's activation)."""
+        """The rest of back-propagation once the gradient with respect to ``Z^l`` is
+        known (directly, for a loss fused with this layer's activation): ``dZ`` has one
+        row per sample, ``(m, n^l)``, as the loss computes it."""
+        return self._backward_columns(dZ.T, ws, need_input_gradient)
+
+    def _backward_columns(
+        self, dZ: np.ndarray, ws: Workspace, need_input_gradient: bool
+    ) -> np.ndarray | None:
+        """``dW^l``, ``db^l`` and ``dA^{l-1}`` from ``dZ^l`` in columns, ``(n^l, m)``."""
         np.matmul(dZ, ws.A_prev.T, out=self.grads["W"])  # dW^l = dZ^l (A^{l-1})^T
         self.add_l2_gradient()
-        # perf: the row sums as a product with a column of ones, which BLAS runs several
+        # perf: the row sums as a product with a vector of ones, which BLAS runs several
         # times faster than a reduction along rows.
-        ones = ws.filled("ones", (dZ.shape[1], 1), dZ.dtype, 1)
+        ones = ws.filled("ones", (dZ.shape[1],), dZ.dtype, 1)
         np.matmul(dZ, ones, out=self.grads["b"])  # db^l = dZ^l 1, the row sums of dZ^l
         if not need_input_gradient:
             return None
@@ -115,7 +129,7 @@ class Dense(WeightedLayer):
         """``Gemm``: ``x W^T + b^T`` on rows (the transposed ``Z = W A + b``), then the
         activation's own ONNX form."""
         W, b = self.params["W"], self.params["b"]
-        z = graph.node("Gemm", [x, graph.weight(W, "W"), graph.weight(b[:, 0], "b")], transB=1)
+        z = graph.node("Gemm", [x, graph.weight(W, "W"), graph.weight(b, "b")], transB=1)
         if self.activation is None:
             return z
         return export_component(self.activation, graph, z, "the activation of dense")

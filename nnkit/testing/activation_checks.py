@@ -7,8 +7,9 @@ import numpy as np
 from nnkit.testing.numeric import assert_close, assert_same_dtype, numeric_gradient
 from nnkit.testing.subject import Subject
 
-#: The ``(units, samples)`` shape the activation checks use.
-SHAPE = (4, 6)
+#: The ``(samples, units)`` shape the activation checks use: samples first, as every
+#: interface of nnkit lays out its arrays.
+SHAPE = (6, 4)
 
 
 def sample_Z(seed: int = 0, shape: tuple[int, int] = SHAPE, dtype=np.float64) -> np.ndarray:
@@ -70,19 +71,19 @@ def activation_inputs_unchanged(subject: Subject) -> None:
 
 
 def activation_samples_independent(subject: Subject) -> None:
-    """Each sample (column) is activated on its own: a batch gives the same columns as
-    its samples one at a time."""
+    """Each sample (row) is activated on its own: a batch gives the same rows as its
+    samples one at a time. An activation that mixes the units of a sample (softmax) must
+    do so along the last axis; one that mixes samples, or reads the first axis as the
+    units (the column layout of nnkit 0.2), fails here."""
     activation = subject.make()
     Z, dA = sample_Z(9), sample_Z(10)
     A = activation.forward(Z).copy()
     dZ = activation.backward(Z, A, dA).copy()
-    for column in range(Z.shape[1]):
-        z, da = Z[:, [column]].copy(), dA[:, [column]].copy()
+    for row in range(Z.shape[0]):
+        z, da = Z[[row]].copy(), dA[[row]].copy()
         a = activation.forward(z).copy()
-        assert_close(a, A[:, [column]], f"forward of sample {column} alone", rtol=1e-12)
-        assert_close(
-            activation.backward(z, a, da), dZ[:, [column]], f"backward of sample {column} alone"
-        )
+        assert_close(a, A[[row]], f"forward of sample {row} alone", rtol=1e-12)
+        assert_close(activation.backward(z, a, da), dZ[[row]], f"backward of sample {row} alone")
 
 
 def activation_in_place(subject: Subject) -> None:
@@ -107,10 +108,10 @@ def activation_in_place(subject: Subject) -> None:
 
 
 def activation_memory_orders(subject: Subject) -> None:
-    """Prediction hands ``forward`` its ``Z`` as a transposed view, stored a sample after
-    a sample (Fortran order), with an ``out`` buffer (or ``Z`` itself, for ``in_place``)
-    in the same order: the results equal those of C-ordered arrays, and so do
-    ``backward``'s on Fortran-ordered arrays."""
+    """Training hands ``forward`` its ``Z`` as a transposed view of Dense's columns
+    (Fortran order), prediction as rows stored a sample after a sample (C order), with an
+    ``out`` buffer (or ``Z`` itself, for ``in_place``) in the same order: the results
+    agree in either order, and so do ``backward``'s."""
     activation = subject.make()
     Z, dA = sample_Z(13), sample_Z(14)
     A = np.array(activation.forward(Z.copy()), copy=True)

@@ -8,8 +8,8 @@ from nnkit.registry.registry import default_registry
 from nnkit.testing.numeric import assert_close, assert_same_dtype, numeric_gradient
 from nnkit.testing.subject import Subject
 
-#: ``(outputs, samples)`` of the loss checks.
-SHAPE = (3, 5)
+#: ``(samples, outputs)`` of the loss checks: samples first, as the network's outputs.
+SHAPE = (5, 3)
 
 
 def sample_pair(loss, seed: int = 0, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
@@ -20,7 +20,7 @@ def sample_pair(loss, seed: int = 0, dtype=np.float64) -> tuple[np.ndarray, np.n
     low, high = loss.target_range
     if np.isfinite(low) and np.isfinite(high):
         Y = np.zeros(SHAPE)
-        Y[rng.integers(0, SHAPE[0], SHAPE[1]), np.arange(SHAPE[1])] = 1
+        Y[np.arange(SHAPE[0]), rng.integers(0, SHAPE[1], SHAPE[0])] = 1
         Y = low + (high - low) * Y
         A = low + (high - low) * rng.uniform(0.1, 0.9, size=SHAPE)
     elif np.isfinite(low):  # counts, rates: values above the bound
@@ -48,7 +48,14 @@ def loss_fused_gradient(subject: Subject) -> None:
         return
     activation = default_registry().create("activation", loss.fused_activation)
     _, Y = sample_pair(loss, seed=2)
-    Z = np.random.default_rng(3).normal(size=Y.shape)
+    rng = np.random.default_rng(3)
+    Z = rng.normal(size=Y.shape)
+    low, high = loss.target_range
+    if np.isfinite(low) and np.isfinite(high):
+        # Targets that need not sum to 1 per sample, and one sample with none at all:
+        # the shortcut must hold for every target in range, not only for one-hot ones.
+        Y = low + (high - low) * rng.uniform(size=Y.shape)
+        Y[0] = low
     found = np.array(loss.fused_gradient(activation.forward(Z), Y), copy=True)
     indices, expected = numeric_gradient(lambda: loss.value(activation.forward(Z), Y), Z)
     assert_close(
@@ -73,13 +80,18 @@ def loss_minimal_at_target(subject: Subject) -> None:
 
 
 def loss_per_sample(subject: Subject) -> None:
-    """``per_sample`` has one value per sample and ``value`` is their mean (what sample
-    weights rely on)."""
+    """``per_sample`` has one value per sample (a row of ``A`` and ``Y``) and ``value`` is
+    their mean (what sample weights rely on). A loss written for the column layout of
+    nnkit 0.2, ``(outputs, samples)``, returns one value per output and fails here."""
     loss = subject.make()
     A, Y = sample_pair(loss, seed=5)
     each = np.asarray(loss.per_sample(A, Y))
-    if each.shape != (SHAPE[1],):
-        raise AssertionError(f"per_sample: expected shape {(SHAPE[1],)}, found {each.shape}")
+    if each.shape != (SHAPE[0],):
+        raise AssertionError(
+            f"per_sample: expected shape {(SHAPE[0],)}, one value per sample (a row), found "
+            f"{each.shape}; since nnkit 0.3 A and Y are (samples, outputs): sum over the "
+            "last axis and divide gradients by A.shape[0]"
+        )
     assert_close(np.array(loss.value(A, Y)), np.array(each.mean()), "value against per_sample mean")
 
 

@@ -16,24 +16,24 @@ BATCH_SIZES = (1, 5, SAMPLES)
 
 
 def _outputs_and_targets() -> tuple[np.ndarray, np.ndarray]:
-    """Two softmax-like outputs against one-hot targets, in columns ``(2, samples)``: a
-    set every classification and regression metric can score."""
+    """Two softmax-like outputs against one-hot targets, a row per sample
+    ``(samples, 2)``: a set every classification and regression metric can score."""
     rng = np.random.default_rng(0)
     first = rng.random(SAMPLES)
-    A = np.stack([first, 1 - first])
+    A = np.stack([first, 1 - first], axis=1)
     labels = rng.integers(0, 2, SAMPLES)
-    Y = np.stack([labels == 0, labels == 1]).astype(np.float64)
+    Y = np.stack([labels == 0, labels == 1], axis=1).astype(np.float64)
     return A, Y
 
 
 def _accumulated(metric: Metric, A: np.ndarray, Y: np.ndarray, batch_size: int) -> float:
     state = metric.init_state()
-    buffer = np.empty((A.shape[0], batch_size))  # reused, as the training loop's outputs are
-    for start in range(0, A.shape[1], batch_size):
-        stop = min(start + batch_size, A.shape[1])
-        batch = buffer[:, : stop - start]
-        batch[...] = A[:, start:stop]
-        metric.update(state, batch, Y[:, start:stop])
+    buffer = np.empty((batch_size, A.shape[1]))  # reused, as the training loop's outputs are
+    for start in range(0, A.shape[0], batch_size):
+        stop = min(start + batch_size, A.shape[0])
+        batch = buffer[: stop - start]
+        batch[...] = A[start:stop]
+        metric.update(state, batch, Y[start:stop])
     return metric.result(state)
 
 
@@ -60,12 +60,12 @@ def metric_states_are_independent(subject: Subject) -> None:
     metric = subject.make()
     A, Y = _outputs_and_targets()
     half = SAMPLES // 2
-    alone = _accumulated(metric, A[:, :half], Y[:, :half], 4)
+    alone = _accumulated(metric, A[:half], Y[:half], 4)
     first, second = metric.init_state(), metric.init_state()
     for start in range(0, half, 4):
         stop = min(start + 4, half)
-        metric.update(first, A[:, start:stop], Y[:, start:stop])
-        metric.update(second, A[:, half:], Y[:, half:])
+        metric.update(first, A[start:stop], Y[start:stop])
+        metric.update(second, A[half:], Y[half:])
     found = metric.result(first)
     if not (found == alone or math.isclose(found, alone, rel_tol=1e-12, abs_tol=1e-12)):
         raise AssertionError(

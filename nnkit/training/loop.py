@@ -147,7 +147,7 @@ class EpochRunner:
     ) -> None:
         self.network = network
         self.X, self.Y = X, Y
-        self.weights = None if weights is None else weights.reshape(1, -1)
+        self.weights = weights
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.metrics = metrics
@@ -171,7 +171,7 @@ class EpochRunner:
             self._run_chunk(epoch, self.X, self.Y, self.weights)
         else:
             for X, Y, weights in chunks:
-                self._run_chunk(epoch, X, Y, None if weights is None else weights.reshape(1, -1))
+                self._run_chunk(epoch, X, Y, weights)
                 if network.stop_training:
                     break
         if not self.scores.seen:
@@ -180,7 +180,7 @@ class EpochRunner:
 
     def _run_chunk(self, epoch: int, X: np.ndarray, Y: np.ndarray, W: np.ndarray | None) -> None:
         """Mini-batch steps over the samples ``X`` (targets ``Y``, weights ``W`` of shape
-        ``(1, n)`` or ``None``), shuffled by the network's generator."""
+        ``(n,)`` or ``None``), shuffled by the network's generator."""
         network, scores = self.network, self.scores
         workspace = buffers = self.workspace
         n = X.shape[0]
@@ -196,7 +196,7 @@ class EpochRunner:
             if order is None:
                 X_batch, Y_rows = X[start:stop], Y[start:stop]
                 if W is not None:
-                    W_batch = W[:, start:stop]
+                    W_batch = W[start:stop]
             else:  # gather the shuffled batch into reused buffers, never copying all of X
                 rows = order[start:stop]
                 # perf: mode="clip" (the rows are valid) spares take's buffering of `out`.
@@ -207,16 +207,14 @@ class EpochRunner:
                     rows, axis=0, out=buffers.buffer("Y", (m, Y.shape[1]), Y.dtype), mode="clip"
                 )
                 if W is not None:
-                    W_batch = W.take(
-                        rows, axis=1, out=buffers.buffer("W", (1, m), W.dtype), mode="clip"
-                    )
-            # Targets as columns, like every array inside the network.
+                    W_batch = W.take(rows, out=buffers.buffer("W", (m,), W.dtype), mode="clip")
             if Y_rows.dtype != X.dtype:  # compact one-hot targets, converted per batch
-                # perf: into a C-contiguous buffer, as the network's own arrays are.
-                Y_batch = buffers.buffer("Y_columns", (Y_rows.shape[1], m), X.dtype)
-                np.copyto(Y_batch, Y_rows.T)
+                # perf: into a buffer in the memory order of the outputs (a transposed
+                # view of Dense's columns), so the loss runs over both in step.
+                Y_batch = buffers.buffer("Y floats", (Y_rows.shape[1], m), X.dtype).T
+                np.copyto(Y_batch, Y_rows)
             else:
-                Y_batch = Y_rows.T
+                Y_batch = Y_rows
             A, batch_loss = network.train_step(
                 X_batch, Y_batch, workspace, W_batch, self.clip_norm, self.clip_value
             )

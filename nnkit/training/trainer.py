@@ -139,14 +139,14 @@ class Trainer:
         clip_value: float | None = None,
     ) -> tuple[np.ndarray, float]:
         """One optimizer step on a batch: evaluate, the loss, back-propagate, clip the
-        gradient if asked, update. Returns the outputs from before the update, in the
-        layout `backward` takes (a buffer of ``workspace``), and the batch's loss.
+        gradient if asked, update. Returns the outputs ``(m, n_outputs)`` from before the
+        update (a buffer of ``workspace``) and the batch's loss.
 
-        ``X`` has samples as rows; ``Y`` and ``sample_weight`` are laid out as `backward`
-        takes them. Override it to change what one step does (gradient accumulation, a
-        second optimizer); `fit` calls it for every batch.
+        ``X``, ``Y`` and ``sample_weight`` ``(m,)`` have one row per sample. Override it
+        to change what one step does (gradient accumulation, a second optimizer); `fit`
+        calls it for every batch.
         """
-        A = self.forward(X, workspace, training=True).T  # columns, (n_outputs, m)
+        A = self.forward(X, workspace, training=True)  # (m, n_outputs)
         # The batch's loss and metrics are those of the outputs before the update.
         loss = self.batch_loss(A, Y, sample_weight)
         self.backward(A, Y, workspace, sample_weight)
@@ -164,9 +164,9 @@ class Trainer:
         workspace: Workspace,
         sample_weight: np.ndarray | None = None,
     ) -> tuple[np.ndarray, float]:
-        """The outputs (in the layout the loss takes) and the loss of a batch, nothing
-        updated; `evaluate` and validation call it for every batch."""
-        A = self.forward(X, workspace).T
+        """The outputs ``(m, n_outputs)`` and the loss of a batch, nothing updated;
+        `evaluate` and validation call it for every batch."""
+        A = self.forward(X, workspace)
         return A, self.batch_loss(A, Y, sample_weight)
 
     def predict_step(self: TrainableModel, X: np.ndarray, workspace: Workspace) -> np.ndarray:
@@ -391,8 +391,8 @@ class Trainer:
         with self.reading() as workspace:
             for start in range(0, X.shape[0], batch_size):
                 stop = min(start + batch_size, X.shape[0])
-                Yb = Y[start:stop].T
-                weights = None if sample_weight is None else sample_weight[None, start:stop]
+                Yb = Y[start:stop]
+                weights = None if sample_weight is None else sample_weight[start:stop]
                 A, loss = self.test_step(X[start:stop], Yb, workspace, weights)
                 scores.add(A, Yb, loss, stop - start)
         return scores.result()

@@ -44,6 +44,7 @@ def register_layers(register: Register) -> None:
 @nnkit.hookimpl
 def register_losses(register: Register) -> None:
     register("mse", losses.MeanSquaredError)
+    register("half_squared_error", losses.HalfSquaredError)
     register("cross_entropy", losses.CrossEntropy)
     register("binary_cross_entropy", losses.BinaryCrossEntropy)
     register("mae", losses.MeanAbsoluteError)

@@ -1,6 +1,6 @@
 """The standard activations.
 
-Arrays are ``(units, samples)``; ``out`` buffers are filled in place.
+Arrays are ``(samples, units)``, samples first; ``out`` buffers are filled in place.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ class Tanh(Activation):
 
 
 class Softmax(Activation):
-    """``g(z)_i = e^{z_i} / sum_j e^{z_j}`` over the units of each sample (axis 0).
+    """``g(z)_i = e^{z_i} / sum_j e^{z_j}`` over the units of each sample: the last axis.
 
     Not element-wise: its Jacobian is not diagonal, so it gives `backward()`
     ``dZ = A * (dA - sum(dA * A))`` instead of a derivative.
@@ -143,26 +143,26 @@ class Softmax(Activation):
     in_place = True
 
     def forward(self, Z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        if Z.ndim == 2 and Z.flags.f_contiguous and not Z.flags.c_contiguous:
-            # perf: stored a sample after a sample (a transposed view), each column's max
-            # and sum would be a reduction over a few contiguous numbers, several times
-            # slower than in column order, where they run across rows.
-            A = self.forward(np.ascontiguousarray(Z))
+        if Z.ndim == 2 and Z.flags.c_contiguous and not Z.flags.f_contiguous:
+            # perf: stored a sample after a sample, each row's max and sum would be a
+            # reduction over a few contiguous numbers, several times slower than in
+            # column (Fortran) order, where they run across the samples at once.
+            A = self.forward(np.asfortranarray(Z))
             if out is None:
                 return A
             out[...] = A
             return out
-        # Subtracting each column's maximum leaves the result unchanged and keeps e^z finite.
-        out = np.subtract(Z, Z.max(axis=0, keepdims=True), out=out)
+        # Subtracting each sample's maximum leaves the result unchanged and keeps e^z finite.
+        out = np.subtract(Z, Z.max(axis=-1, keepdims=True), out=out)
         np.exp(out, out=out)
-        out /= out.sum(axis=0, keepdims=True)
+        out /= out.sum(axis=-1, keepdims=True)
         return out
 
     def backward(
         self, Z: np.ndarray, A: np.ndarray, dA: np.ndarray, out: np.ndarray | None = None
     ) -> np.ndarray:
         out = np.multiply(dA, A, out=out)
-        inner = out.sum(axis=0, keepdims=True)  # sum over units of dA * A, per sample
+        inner = out.sum(axis=-1, keepdims=True)  # sum over units of dA * A, per sample
         np.subtract(dA, inner, out=out)
         out *= A
         return out

@@ -122,9 +122,9 @@ class ActivationLayer(Layer):
     """An activation as a layer of its own, ``A = g(Z)`` element by element, so that
     ``dense -> batch_norm -> relu`` can be written.
 
-    The activation sees the sample axis last, as in the matrix formulation: ``(units, m)``
-    for flat samples, ``(channels, height, width, m)`` for images, so a softmax
-    normalises over the features (or channels).
+    The activation sees samples first and the units last, as the activation interface
+    lays them out: ``(m, units)`` for flat samples, ``(m, height, width, channels)`` (a
+    view) for images, so a softmax normalises over the features (or channels).
     """
 
     example_arguments = {"activation": "tanh"}
@@ -133,10 +133,10 @@ class ActivationLayer(Layer):
         self.activation = default_registry().resolve("activation", activation)
 
     def forward(self, x: np.ndarray, ws: Workspace, training: bool = False) -> np.ndarray:
-        Z = np.moveaxis(x, 0, -1)  # a view: the sample axis last
+        Z = np.moveaxis(x, 1, -1)  # a view: the units (channels) last
         A = self.activation.forward(Z, out=ws.buffer_like("A", Z))
         ws.Z, ws.A = Z, A
-        return np.moveaxis(A, -1, 0)
+        return np.moveaxis(A, -1, 1)
 
     def to_onnx(self, graph: OnnxGraph, x: str) -> str:
         return export_component(self.activation, graph, x, "the activation layer's activation")
@@ -146,9 +146,9 @@ class ActivationLayer(Layer):
     ) -> np.ndarray | None:
         if not need_input_gradient:
             return None
-        dA = np.moveaxis(dy, 0, -1)
+        dA = np.moveaxis(dy, 1, -1)
         dZ = self.activation.backward(ws.Z, ws.A, dA, out=ws.buffer_like("dZ", dA))
-        return np.moveaxis(dZ, -1, 0)
+        return np.moveaxis(dZ, -1, 1)
 
 
 class Embedding(Layer):

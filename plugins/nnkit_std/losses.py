@@ -1,4 +1,4 @@
-"""The standard losses. ``A`` and ``Y`` are ``(outputs, samples)``; values are batch means."""
+"""The standard losses. ``A`` and ``Y`` are ``(samples, outputs)``; values are batch means."""
 
 from __future__ import annotations
 
@@ -6,42 +6,97 @@ import numpy as np
 
 from nnkit import Loss
 
+#: How close to 0 (and 1) a probability may come before a logarithm reads it, by dtype:
+#: log(0) is -inf, so the logarithmic losses clamp, as Keras does (its epsilon is 1e-7).
+EPSILON_FLOAT32 = 1e-7  # float32 resolves 1 - 1e-7 from 1, not 1 - 1e-12
+EPSILON_FLOAT64 = 1e-12
+
+
+def _epsilon(A: np.ndarray) -> float:
+    return EPSILON_FLOAT32 if A.dtype == np.float32 else EPSILON_FLOAT64
+
 
 def _clip_probabilities(A: np.ndarray) -> np.ndarray:
     # log(0) is -inf: keep probabilities a little inside (0, 1), as Keras does.
-    epsilon = 1e-7 if A.dtype == np.float32 else 1e-12
+    epsilon = _epsilon(A)
     return np.clip(A, epsilon, 1 - epsilon)
 
 
 def _at_least_epsilon(A: np.ndarray) -> np.ndarray:
     # Only log(0) needs guarding in the categorical cross-entropy (A <= 1 already).
-    return np.maximum(A, 1e-7 if A.dtype == np.float32 else 1e-12)
+    return np.maximum(A, _epsilon(A))
+
+
+def _softmax_fused_gradient(
+    A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None
+) -> np.ndarray:
+    """``dZ^L = (A^L * sum_k Y_k - Y) / m`` for softmax outputs and a loss whose
+    ``dA = -Y / A / m`` (cross-entropy, KL divergence).
+
+    The familiar ``(A - Y) / m`` is the special case of target rows that sum to 1; a
+    multi-hot row, or an all-zero row (whose loss is 0 and so is its gradient), needs
+    the factor ``sum_k Y_k``.
+    """
+    carried = Y.sum(axis=-1, keepdims=True)  # the target mass of each sample
+    dZ = np.multiply(A, carried, out=out)
+    dZ -= Y
+    dZ *= 1.0 / A.shape[0]
+    return dZ
 
 
 class MeanSquaredError(Loss):
-    """The squared error ``E = 1/(2m) sum ||A - Y||^2``; ``dA = (A - Y) / m``.
+    """The mean squared error ``E = 1/(m k) sum (A - Y)^2``, the mean over the ``m``
+    samples and the ``k`` outputs: Keras' and scikit-learn's ``mean_squared_error`` and
+    PyTorch's ``MSELoss``; ``dA = 2 (A - Y) / (m k)``.
 
-    Reports the mean absolute error too, which is in the target's own units.
+    It is ``2/k`` times `HalfSquaredError` (``half_squared_error``), the classic
+    formulation's loss, which nnkit 0.2 called ``mse``. Reports the mean absolute error
+    too, which is in the target's own units.
     """
 
     default_metrics = ("mae",)
 
     def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        return 0.5 * np.sum((A - Y) ** 2, axis=0)
+        return np.mean((A - Y) ** 2, axis=-1)
 
     def value(self, A: np.ndarray, Y: np.ndarray) -> float:
         difference = A - Y
-        return 0.5 * float(np.vdot(difference, difference)) / A.shape[1]
+        return float(np.vdot(difference, difference)) / difference.size
 
     def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        return (A - Y) / A.shape[1]
+        return (A - Y) * (2.0 / A.size)
+
+
+class HalfSquaredError(Loss):
+    """The squared error of the classic formulation, ``E = 1/(2m) sum ||A - Y||^2``: half
+    the squared distance of each sample's outputs from its targets, summed over the
+    outputs and averaged over the samples; ``dA = (A - Y) / m``.
+
+    `MeanSquaredError` (``mse``) is ``2/k`` times it for ``k`` outputs. Reports the mean
+    absolute error too.
+    """
+
+    default_metrics = ("mae",)
+
+    def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        return 0.5 * np.sum((A - Y) ** 2, axis=-1)
+
+    def value(self, A: np.ndarray, Y: np.ndarray) -> float:
+        difference = A - Y
+        return 0.5 * float(np.vdot(difference, difference)) / A.shape[0]
+
+    def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        return (A - Y) / A.shape[0]
 
 
 class CrossEntropy(Loss):
     """Categorical cross-entropy ``E = -1/m sum Y log A``, for a softmax output.
 
-    With softmax the gradient with respect to ``Z^L`` is exactly ``(A - Y) / m``, so the
-    network skips the softmax Jacobian.
+    The sum over the classes of each sample, the mean over samples, as in Keras,
+    PyTorch and scikit-learn's ``log_loss``. Outputs are clamped to at least ``1e-7``
+    (float32) or ``1e-12`` (float64) before the logarithm. With softmax the gradient with
+    respect to ``Z^L`` is ``(A sum_k Y_k - Y) / m``, which is ``(A - Y) / m`` for one-hot
+    targets, so the network skips the softmax Jacobian.
     """
 
     fused_activation = "softmax"
@@ -51,19 +106,30 @@ class CrossEntropy(Loss):
     default_metrics = ("accuracy",)
 
     def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        return -np.sum(Y * np.log(_at_least_epsilon(A)), axis=0)
+        return -np.sum(Y * np.log(_at_least_epsilon(A)), axis=-1)
 
     def value(self, A: np.ndarray, Y: np.ndarray) -> float:
         log_A = np.log(_at_least_epsilon(A))
-        return -float(np.vdot(log_A, Y)) / A.shape[1]  # -1/m sum Y log A
+        return -float(np.vdot(log_A, Y)) / A.shape[0]  # -1/m sum Y log A
 
     def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        return -Y / _at_least_epsilon(A) / A.shape[1]
+        return -Y / _at_least_epsilon(A) / A.shape[0]
+
+    def fused_gradient(
+        self, A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        return _softmax_fused_gradient(A, Y, out)
 
 
 class BinaryCrossEntropy(Loss):
-    """Binary cross-entropy ``E = -1/m sum [Y log A + (1 - Y) log(1 - A)]``, for sigmoid
-    outputs (each unit an independent yes/no); fused with sigmoid to ``(A - Y) / m``."""
+    """Binary cross-entropy ``E = -1/(m k) sum [Y log A + (1 - Y) log(1 - A)]``, the mean
+    over the ``m`` samples and the ``k`` outputs, for sigmoid outputs (each unit an
+    independent yes/no): Keras' ``binary_crossentropy``, PyTorch's ``BCELoss`` and, for one
+    output, scikit-learn's ``log_loss``. Fused with sigmoid to ``(A - Y) / (m k)``.
+
+    Outputs are clamped to ``[eps, 1 - eps]`` before the logarithms, with ``eps = 1e-7``
+    in float32 and ``1e-12`` in float64.
+    """
 
     fused_activation = "sigmoid"
     accepts_class_labels = True
@@ -73,25 +139,34 @@ class BinaryCrossEntropy(Loss):
 
     def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
         P = _clip_probabilities(A)
-        return -np.sum(Y * np.log(P) + (1 - Y) * np.log1p(-P), axis=0)
+        return -np.mean(Y * np.log(P) + (1 - Y) * np.log1p(-P), axis=-1)
 
     def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
         P = _clip_probabilities(A)
-        return (P - Y) / (P * (1 - P)) / A.shape[1]
+        return (P - Y) / (P * (1 - P)) / A.size
+
+    def fused_gradient(
+        self, A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        dZ = np.subtract(A, Y, out=out)  # dZ = (A - Y) / (m k) through the sigmoid
+        dZ *= 1.0 / A.size
+        return dZ
 
 
 class MeanAbsoluteError(Loss):
-    """Absolute error ``E = 1/m sum |A - Y|``; ``dA = sign(A - Y) / m``.
+    """The mean absolute error ``E = 1/(m k) sum |A - Y|`` over the ``m`` samples and the
+    ``k`` outputs, as Keras', PyTorch's (``L1Loss``) and scikit-learn's
+    ``mean_absolute_error``; ``dA = sign(A - Y) / (m k)``.
 
     Less swayed by outliers than the squared error: each sample pulls with the same
     force however far it is. Registered as ``mae`` and as ``l1``.
     """
 
     def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        return np.sum(np.abs(A - Y), axis=0)
+        return np.mean(np.abs(A - Y), axis=-1)
 
     def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        return np.sign(A - Y) / A.shape[1]
+        return np.sign(A - Y) / A.size
 
 
 class Hinge(Loss):
@@ -107,12 +182,12 @@ class Hinge(Loss):
     target_range = (-1.0, 1.0)
 
     def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        return np.sum(np.maximum(0, 1 - _signs(Y) * A), axis=0)
+        return np.sum(np.maximum(0, 1 - _signs(Y) * A), axis=-1)
 
     def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
         t = _signs(Y)
         inside = (t * A < 1).astype(A.dtype)  # only samples inside the margin pull
-        return -t * inside / A.shape[1]
+        return -t * inside / A.shape[0]
 
 
 def _signs(Y: np.ndarray) -> np.ndarray:
@@ -122,11 +197,13 @@ def _signs(Y: np.ndarray) -> np.ndarray:
 
 class KLDivergence(Loss):
     """Kullback-Leibler divergence ``E = 1/m sum Y log(Y / A)`` of the output
-    distribution ``A`` from the target distribution ``Y`` (columns summing to 1).
+    distribution ``A`` from the target distribution ``Y`` (rows summing to 1).
 
-    It differs from the cross-entropy by the targets' own entropy, a constant, so it
+    Targets and outputs are clamped to at least ``1e-7`` (float32) or ``1e-12``
+    (float64) inside the logarithm. It differs from the cross-entropy by the targets' own
+    entropy, a constant, so it
     trains the same way but is zero at a perfect fit; fused with softmax to
-    ``(A - Y) / m``.
+    ``(A sum_k Y_k - Y) / m``, ``(A - Y) / m`` for targets that sum to 1.
     """
 
     fused_activation = "softmax"
@@ -136,10 +213,15 @@ class KLDivergence(Loss):
     def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
         # 0 log 0 = 0: targets of zero contribute nothing.
         ratio = _at_least_epsilon(Y) / _at_least_epsilon(A)
-        return np.sum(Y * np.log(ratio), axis=0)
+        return np.sum(Y * np.log(ratio), axis=-1)
 
     def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        return -Y / _at_least_epsilon(A) / A.shape[1]
+        return -Y / _at_least_epsilon(A) / A.shape[0]
+
+    def fused_gradient(
+        self, A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        return _softmax_fused_gradient(A, Y, out)
 
 
 class Poisson(Loss):
@@ -148,7 +230,8 @@ class Poisson(Loss):
 
     Half scikit-learn's ``mean_poisson_deviance``: the negative log-likelihood of a
     Poisson model shifted to be zero at ``A = Y``. The output must be positive, as
-    after softplus (nnkit-extras).
+    after softplus (nnkit-extras); rates and counts are clamped to at least ``1e-7``
+    (float32) or ``1e-12`` (float64) inside the logarithm.
     """
 
     target_range = (0.0, np.inf)
@@ -156,7 +239,7 @@ class Poisson(Loss):
     def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
         rate = _at_least_epsilon(A)
         ratio = _at_least_epsilon(Y) / rate
-        return np.sum(rate - Y + Y * np.log(ratio), axis=0)
+        return np.sum(rate - Y + Y * np.log(ratio), axis=-1)
 
     def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        return (1 - Y / _at_least_epsilon(A)) / A.shape[1]
+        return (1 - Y / _at_least_epsilon(A)) / A.shape[0]

@@ -26,9 +26,9 @@ AVERAGES = (
 def _classes(A: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """The predicted and true class of each sample, and the number of classes: the
     arg-max unit for several outputs, a 0.5 threshold (classes 0 and 1) for one."""
-    if A.shape[0] == 1:
-        return (A[0] > 0.5).astype(np.intp), (Y[0] > 0.5).astype(np.intp), 2
-    return A.argmax(axis=0), Y.argmax(axis=0), A.shape[0]
+    if A.shape[1] == 1:
+        return (A[:, 0] > 0.5).astype(np.intp), (Y[:, 0] > 0.5).astype(np.intp), 2
+    return A.argmax(axis=1), Y.argmax(axis=1), A.shape[1]
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -45,9 +45,9 @@ class Accuracy(Metric):
     unit for several outputs, a 0.5 threshold for a single one."""
 
     def value(self, A: np.ndarray, Y: np.ndarray) -> float:
-        if A.shape[0] == 1:
-            return float(np.count_nonzero((A > 0.5) == (Y > 0.5))) / A.shape[1]
-        return float(np.count_nonzero(A.argmax(axis=0) == Y.argmax(axis=0))) / A.shape[1]
+        if A.shape[1] == 1:
+            return float(np.count_nonzero((A > 0.5) == (Y > 0.5))) / A.shape[0]
+        return float(np.count_nonzero(A.argmax(axis=1) == Y.argmax(axis=1))) / A.shape[0]
 
 
 class BinaryAccuracy(Metric):
@@ -169,11 +169,11 @@ class RocAuc(Metric):
     def result(self, state: MetricState) -> float:
         if not state["scores"]:
             return float("nan")
-        scores = np.concatenate(state["scores"], axis=1)
+        scores = np.concatenate(state["scores"], axis=0)
         classes = np.concatenate(state["classes"])
-        if scores.shape[0] <= 2:
-            return _binary_auc(scores[-1], classes == 1)
-        areas = [_binary_auc(scores[c], classes == c) for c in range(scores.shape[0])]
+        if scores.shape[1] <= 2:
+            return _binary_auc(scores[:, -1], classes == 1)
+        areas = [_binary_auc(scores[:, c], classes == c) for c in range(scores.shape[1])]
         defined = [area for area in areas if not np.isnan(area)]
         return float(np.mean(defined)) if defined else float("nan")
 
@@ -200,8 +200,8 @@ class _ResidualMetric(Metric):
 
     def update(self, state: MetricState, A: np.ndarray, Y: np.ndarray) -> None:
         residual = np.subtract(Y, A, dtype=np.float64)
-        state["squared_error"] = state["squared_error"] + np.einsum("ij,ij->i", residual, residual)
-        state["count"] += A.shape[1]
+        state["squared_error"] = state["squared_error"] + np.einsum("ij,ij->j", residual, residual)
+        state["count"] += A.shape[0]
 
 
 class RootMeanSquaredError(_ResidualMetric):
@@ -227,14 +227,14 @@ class R2(_ResidualMetric):
         return state
 
     def update(self, state: MetricState, A: np.ndarray, Y: np.ndarray) -> None:
-        before, batch = state["count"], A.shape[1]
+        before, batch = state["count"], A.shape[0]
         super().update(state, A, Y)
         # Merge the batch's mean and spread into the running ones (Chan et al.), which
         # stays exact where sum(y^2) - n mean^2 would cancel.
         targets = np.asarray(Y, dtype=np.float64)
-        batch_mean = targets.mean(axis=1)
-        deviation = targets - batch_mean[:, None]
-        batch_spread = np.einsum("ij,ij->i", deviation, deviation)
+        batch_mean = targets.mean(axis=0)
+        deviation = targets - batch_mean
+        batch_spread = np.einsum("ij,ij->j", deviation, deviation)
         delta = batch_mean - state["mean"]
         total = before + batch
         state["mean"] = state["mean"] + delta * (batch / total)

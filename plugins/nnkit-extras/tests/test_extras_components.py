@@ -61,11 +61,14 @@ def test_selu_keeps_a_deep_stack_normalised():
 
 
 def test_huber_is_squared_error_near_the_target_and_linear_far_from_it():
-    huber, mse = nnkit.loss("huber", delta=1.0), nnkit.loss("mse")
-    A, Y = np.array([[0.5, 3.0]]), np.zeros((1, 2))
-    assert huber.per_sample(A, Y)[0] == mse.per_sample(A, Y)[0] == 0.125
+    huber, half = nnkit.loss("huber", delta=1.0), nnkit.loss("half_squared_error")
+    A, Y = np.array([[0.5], [3.0]]), np.zeros((2, 1))  # two samples of one output
+    assert huber.per_sample(A, Y)[0] == half.per_sample(A, Y)[0] == 0.125
     assert huber.per_sample(A, Y)[1] == 2.5  # 1 * (3 - 0.5)
-    assert np.array_equal(huber.gradient(A, Y), [[0.25, 0.5]])  # clipped at delta, / m
+    assert np.array_equal(huber.gradient(A, Y), [[0.25], [0.5]])  # clipped at delta, / m
+    # Several outputs: the mean over them, as PyTorch's HuberLoss, not their sum.
+    two = np.array([[0.5, 3.0]])
+    assert huber.per_sample(two, np.zeros((1, 2)))[0] == pytest.approx((0.125 + 2.5) / 2)
 
 
 def test_lion_moves_every_parameter_by_the_learning_rate():

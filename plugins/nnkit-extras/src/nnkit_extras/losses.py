@@ -11,9 +11,9 @@ __all__ = ["Huber"]
 
 class Huber(nnkit.Loss):
     """Per output, ``r^2 / 2`` for ``|r| <= delta`` and ``delta (|r| - delta / 2)``
-    beyond, with ``r = A - Y``; summed over outputs and averaged over samples, like the
-    squared error (``mse``), which it equals for small residuals. Outliers pull on the
-    weights with a force of at most ``delta``."""
+    beyond, with ``r = A - Y``; averaged over the outputs and the samples, as PyTorch's
+    ``HuberLoss`` and Keras' ``Huber``. It equals half the mean squared error (``mse``)
+    for small residuals; outliers pull on the weights with a force of at most ``delta``."""
 
     default_metrics = ("mae",)
 
@@ -25,7 +25,7 @@ class Huber(nnkit.Loss):
     def per_sample(self, A, Y):
         r = np.abs(A - Y)
         quadratic = np.minimum(r, self.delta)
-        return np.sum(0.5 * quadratic**2 + self.delta * (r - quadratic), axis=0)
+        return np.mean(0.5 * quadratic**2 + self.delta * (r - quadratic), axis=-1)
 
     def gradient(self, A, Y):
-        return np.clip(A - Y, -self.delta, self.delta) / A.shape[1]
+        return np.clip(A - Y, -self.delta, self.delta) / A.size

@@ -43,9 +43,9 @@ class Conv2D(WeightedLayer):
             stride ``s`` it is ``ceil(size / s)`` for odd kernels, the size Keras gives,
             though Keras pads only what the stride needs, which can shift the windows
             by a pixel.
-        activation: an activation name or instance; ``None`` means none. It sees the
-            samples-last arrays ``(filters, out_height, out_width, m)``, so a softmax
-            normalises over the filters of each pixel.
+        activation: an activation name or instance; ``None`` means none. It sees samples
+            first and filters last, ``(m, out_width, out_height, filters)`` (a view), so
+            a softmax normalises over the filters of each pixel.
         kernel_initializer: initializer of ``W``, by default the one the activation
             names; its fan-in is ``channels * kh * kw`` and fan-out ``filters * kh * kw``.
         bias_initializer: initializer of ``b``.
@@ -126,7 +126,9 @@ class Conv2D(WeightedLayer):
             A = Z
         else:  # A = g(Z), written over Z when the activation works in place
             out = Z if self.activation.in_place else ws.buffer("A", Z.shape, Z.dtype)
-            A = self.activation.forward(Z, out=out)
+            # Activations take samples first and units last: (m, Wo, Ho, filters), a view,
+            # so a softmax normalises over the filters of each pixel.
+            A = self.activation.forward(Z.T, out=out.T).T
         ws.x, ws.X_col, ws.Z, ws.A = xt, X_col, Z, A
         return samples_first(A)  # (m, filters, Ho, Wo), a view
 
@@ -141,7 +143,7 @@ class Conv2D(WeightedLayer):
             np.copyto(dZ, dA)
         else:  # dZ = dA * g'(Z)
             dZ_buffer = ws.buffer("dZ", dA.shape, dA.dtype)
-            dZ = self.activation.backward(ws.Z, ws.A, dA, out=dZ_buffer)
+            dZ = self.activation.backward(ws.Z.T, ws.A.T, dA.T, out=dZ_buffer.T).T
         dZ = dZ.reshape(self.filters, -1)  # (filters, Ho Wo m)
         X_col = ws.X_col if ws.X_col is not None else im2col(ws.x, self.grid, ws)
         np.matmul(dZ, X_col.T, out=self._matrix(self.grads["W"]))  # dW = dZ X_colᵀ
