@@ -411,3 +411,30 @@ def test_the_pytest_plugin_runs_the_kit_on_request(tmp_path):
     assert f"{expected} passed" in checked.stdout, checked.stdout[-500:]
     unknown = pytest_in("--nnkit-check=no-such-dist")
     assert unknown.returncode != 0 and "no loaded plugin is called" in unknown.stderr
+
+
+# -- configurations: equality and test ids ----------------------------------------------
+
+
+def test_components_are_equal_by_class_and_configuration_and_unhashable():
+    assert nnkit.Dense(3, activation="tanh") == nnkit.Dense(3, activation="tanh")
+    assert nnkit.Dense(3) != nnkit.Dense(4)
+    assert nnkit.optimizer("sgd") != nnkit.optimizer("adam")
+    assert nnkit.Dense(3) != "dense"
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(nnkit.Dense(3))
+    # the registry and a network tell equal instances apart by identity, not equality
+    network = nnkit.Network([nnkit.Dense(3), nnkit.Dense(3), nnkit.Dense(1)], loss="mse")
+    network.fit(np.ones((4, 2)), np.ones((4, 1)), epochs=1, batch_size=2)
+    assert nnkit.activation("relu") == nnkit.activation("relu")
+
+
+def test_configurations_of_one_component_get_readable_ids_of_their_own():
+    mark = parametrize_with_checks(
+        [nnkit.optimizer("sgd"), nnkit.optimizer("sgd", momentum=0.9), nnkit.Dense(3, activation="tanh")]
+    )
+    ids = [case.id for case in mark.args[1]]
+    assert "optimizer-sgd-optimizer_descends" in ids
+    assert "optimizer-sgd(momentum=0.9)-optimizer_descends" in ids
+    assert "layer-dense(units=3,activation=tanh)-layer_gradients" in ids
+    assert len(set(ids)) == len(ids)
