@@ -32,10 +32,12 @@ from nnkit.testing import (
     metric_checks,
     optimizer_checks,
 )
+from nnkit.testing.harness import LayerHarness
 from nnkit.testing.subject import Subject, subject_of
 
 __all__ = [
     "Check",
+    "LayerHarness",
     "Subject",
     "check_component",
     "checks_for",
