@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 
 import nnkit
-from nnkit.testing import check_component, checks_for, installed_components, parametrize_with_checks
+from nnkit.errors import ConfigurationError, DataError
+from nnkit.testing import (
+    LayerHarness,
+    check_component,
+    checks_for,
+    installed_components,
+    parametrize_with_checks,
+)
+from nnkit.testing.subject import subject_of
 
 
 @parametrize_with_checks(installed_components(["nnkit-numpy"]))
@@ -206,6 +215,39 @@ class SelfStoringScale(Scale):
         return dy * self.params["s"] if need_input_gradient else None
 
 
+class ForgetfulChannelScale(Scale):
+    """A scale starting at 1 whose backward forgets it: ``dx = dy``. Right at the
+    initial parameters, wrong anywhere else."""
+
+    def initialize(self, rng):
+        self.params["s"][...] = 1.0
+
+    def backward(self, dy, ws, need_input_gradient=True):
+        self.grads["s"][...] = np.sum(dy * ws.x, axis=0)
+        return dy.copy() if need_input_gradient else None  # forgot * s
+
+
+class OutputBufferOnSelfScale(Scale):
+    """Right results one call at a time, but keeps its output buffer on the layer, so
+    another call (another thread's) overwrites or reshapes it."""
+
+    def forward(self, x, ws, training=False):
+        ws.x = x
+        if getattr(self, "y", None) is None or self.y.shape != x.shape:
+            self.y = np.empty_like(x)
+        return np.multiply(x, self.params["s"], out=self.y)
+
+
+class PenaltyWithoutGradientScale(Scale):
+    """Counts ``l2/2 * sum(s^2)`` in its penalty but leaves ``l2 * s`` out of backward."""
+
+    def __init__(self, l2: float = 0.1) -> None:
+        self.l2 = l2
+
+    def penalty(self):
+        return 0.5 * self.l2 * float(np.sum(self.params["s"] ** 2))
+
+
 class MissingBiasGradient(nnkit.Loss):
     """Squared error with the gradient not divided by the batch size."""
 
@@ -322,6 +364,9 @@ BROKEN = [
     (WrongGradientScale(), "layer_gradients", "parameter gradients (training)"),
     (BatchCentredScale(), "layer_samples_independent", "sample 0 alone"),
     (SelfStoringScale(), "layer_interleaved_calls", "when interleaved"),
+    (ForgetfulChannelScale(), "layer_gradients_at_random_parameters", "at random parameters"),
+    (OutputBufferOnSelfScale(), "layer_interleaved_calls", "in its workspace"),
+    (PenaltyWithoutGradientScale(), "layer_penalty_gradient", "leaves out the gradient of penalty()"),
     (MissingBiasGradient(), "loss_gradient", "gradient(A, Y) against finite differences"),
     (SummingLoss(), "loss_per_sample", "value against per_sample mean"),
     (NarrowHe(), "initializer_variance", "expected 0.00666667 (within 10%)"),
@@ -411,3 +456,133 @@ def test_the_pytest_plugin_runs_the_kit_on_request(tmp_path):
     assert f"{expected} passed" in checked.stdout, checked.stdout[-500:]
     unknown = pytest_in("--nnkit-check=no-such-dist")
     assert unknown.returncode != 0 and "no loaded plugin is called" in unknown.stderr
+
+
+# -- what the initial parameters, copies and a single thread hide ---------------------------
+
+
+def run_check(name, component):
+    """Run the one check ``name`` on ``component``, as the kit does."""
+    (check,) = [c for c in checks_for("layer") if c.name == name]
+    check(subject_of(component))
+
+
+def test_a_backward_that_forgets_a_scale_starting_at_one_passes_only_at_the_initial_parameters():
+    run_check("layer_gradients", ForgetfulChannelScale())  # what the kit checked before
+    with pytest.raises(AssertionError, match=r"input gradient \(training\) at random parameters"):
+        run_check("layer_gradients_at_random_parameters", ForgetfulChannelScale())
+
+
+class StateScale(Scale):
+    """A scale by ``s * factor``, where ``factor`` is layer state starting at 1; the
+    broken subclass below forgets the factor in backward."""
+
+    def bind(self, params, grads):
+        super().bind(params, grads)
+        self.factor = np.ones(self.n_inputs, dtype=params["s"].dtype)
+
+    def state(self):
+        return {"factor": self.factor}
+
+    def load_state(self, state):
+        self.factor[...] = state["factor"]
+
+    def forward(self, x, ws, training=False):
+        ws.x = x
+        return x * self.params["s"] * self.factor
+
+    def backward(self, dy, ws, need_input_gradient=True):
+        self.grads["s"][...] = np.sum(dy * ws.x, axis=0) * self.factor
+        return dy * self.params["s"] * self.factor if need_input_gradient else None
+
+
+class StateForgettingScale(StateScale):
+    def backward(self, dy, ws, need_input_gradient=True):
+        self.grads["s"][...] = np.sum(dy * ws.x, axis=0)  # forgot * factor
+        return dy * self.params["s"] if need_input_gradient else None
+
+
+def test_the_gradients_are_also_checked_at_a_random_state():
+    run_check("layer_gradients_at_random_parameters", StateScale())
+    run_check("layer_gradients", StateForgettingScale())
+    with pytest.raises(AssertionError, match="use the current value of each"):
+        run_check("layer_gradients_at_random_parameters", StateForgettingScale())
+
+
+def test_the_gradient_check_counts_the_penalty_in_its_objective():
+    with pytest.raises(AssertionError) as caught:
+        check_component(PenaltyWithoutGradientScale(), exclude={"layer_penalty_gradient"})
+    assert str(caught.value).startswith("check layer_gradients failed for ")
+    assert "parameter gradients (training) against finite differences" in str(caught.value)
+
+
+@pytest.mark.parametrize("layer", [OutputBufferOnSelfScale(), SelfStoringScale()], ids=type)
+def test_the_threaded_check_catches_a_call_s_arrays_kept_on_the_layer(layer):
+    with pytest.raises(AssertionError) as caught:
+        run_check("layer_concurrent_calls", layer)
+    message = str(caught.value)
+    assert message.startswith("check layer_concurrent_calls failed for layer ")
+    assert type(layer).__name__ in message and "never on self" in message
+
+
+def test_the_threaded_check_keeps_to_its_time_and_restores_the_switch_interval():
+    interval = sys.getswitchinterval()
+    started = time.perf_counter()
+    run_check("layer_concurrent_calls", Scale())
+    assert time.perf_counter() - started < 1.5
+    assert sys.getswitchinterval() == interval
+
+
+# -- configurations: equality and test ids ----------------------------------------------
+
+
+def test_components_are_equal_by_class_and_configuration_and_unhashable():
+    assert nnkit.Dense(3, activation="tanh") == nnkit.Dense(3, activation="tanh")
+    assert nnkit.Dense(3) != nnkit.Dense(4)
+    assert nnkit.optimizer("sgd") != nnkit.optimizer("adam")
+    assert nnkit.Dense(3) != "dense"
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(nnkit.Dense(3))
+    # the registry and a network tell equal instances apart by identity, not equality
+    network = nnkit.Network([nnkit.Dense(3), nnkit.Dense(3), nnkit.Dense(1)], loss="mse")
+    network.fit(np.ones((4, 2)), np.ones((4, 1)), epochs=1, batch_size=2)
+    assert nnkit.activation("relu") == nnkit.activation("relu")
+
+
+def test_configurations_of_one_component_get_readable_ids_of_their_own():
+    mark = parametrize_with_checks(
+        [nnkit.optimizer("sgd"), nnkit.optimizer("sgd", momentum=0.9), nnkit.Dense(3, activation="tanh")]
+    )
+    ids = [case.id for case in mark.args[1]]
+    assert "optimizer-sgd-optimizer_descends" in ids
+    assert "optimizer-sgd(momentum=0.9)-optimizer_descends" in ids
+    assert "layer-dense(units=3,activation=tanh)-layer_gradients" in ids
+    assert len(set(ids)) == len(ids)
+
+
+# -- a layer driven by hand ---------------------------------------------------------------
+
+
+def test_the_harness_drives_one_dense_layer_as_a_network_would():
+    harness = LayerHarness(nnkit.Dense(2), input_shape=(3,), seed=0)
+    assert sorted(harness.parameters) == ["W", "b"]
+    W = np.arange(6.0).reshape(harness.parameters["W"].shape)
+    harness.set_parameters({"W": W, "b": np.zeros_like(harness.parameters["b"])})
+    x = np.array([[1.0, 2.0, 3.0]])
+    y = harness.forward(x, training=True)
+    np.testing.assert_allclose(y, x @ W.T)  # W is (units, inputs), as in the matrix form
+    dx = harness.backward(np.ones_like(y))
+    np.testing.assert_allclose(dx, np.ones((1, 2)) @ W)
+    np.testing.assert_allclose(harness.gradients["W"], np.ones((2, 1)) @ x)
+    np.testing.assert_allclose(harness.gradients["b"].ravel(), [1.0, 1.0])
+
+
+def test_the_harness_names_inner_layers_and_refuses_bad_input():
+    harness = LayerHarness(nnkit.layer("residual", layers=[nnkit.Dense(4), nnkit.Dense(4)]))
+    assert sorted(harness.parameters) == ["0/W", "0/b", "1/W", "1/b"]
+    with pytest.raises(ConfigurationError, match="no parameter 'W'; its parameters are"):
+        harness.set_parameters({"W": np.zeros((4, 4))})
+    with pytest.raises(ConfigurationError, match=r"'0/W' has shape \(4, 4\), got \(2,\)"):
+        harness.set_parameters({"0/W": np.zeros(2)})
+    with pytest.raises(DataError, match=r"built for samples of shape \(4,\)"):
+        harness.forward(np.zeros((2, 3)))

@@ -11,6 +11,8 @@ import copy
 import inspect
 from typing import Any, ClassVar
 
+import numpy as np
+
 __all__ = ["Component"]
 
 
@@ -51,9 +53,38 @@ class Component:
             config[name] = getattr(self, name)
         return config
 
+    # Equal components may differ later (a layer's parameters, an optimizer's learning
+    # rate set by a schedule), so a hash by configuration could change while the
+    # component is a dict key: components are unhashable, as lists are. nnkit keys
+    # nothing by component; key by id(component) to tell instances apart.
+    __hash__ = None  # type: ignore[assignment]
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when of the same class with equal `get_config()`: what a configuration
+        round trip (a model file) must preserve. Parameters and state are not compared."""
+        if type(other) is not type(self):
+            return NotImplemented
+        try:
+            mine, theirs = self.get_config(), other.get_config()  # type: ignore[attr-defined]
+        except AttributeError:  # a component that cannot say its configuration
+            return self is other
+        return _same(mine, theirs)
+
     def __repr__(self) -> str:
         try:
             arguments = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         except AttributeError:
             arguments = "..."
         return f"{type(self).__name__}({arguments})"
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Deep equality of configuration values, arrays included (where ``==`` on a dict
+    holding arrays would raise)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return bool(np.array_equal(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[key], b[key]) for key in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):  # JSON makes lists
+        return len(a) == len(b) and all(map(_same, a, b))
+    return bool(a == b)

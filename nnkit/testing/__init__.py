@@ -33,10 +33,12 @@ from nnkit.testing import (
     metric_checks,
     optimizer_checks,
 )
+from nnkit.testing.harness import LayerHarness
 from nnkit.testing.subject import Subject, subject_of
 
 __all__ = [
     "Check",
+    "LayerHarness",
     "Subject",
     "check_component",
     "checks_for",
@@ -112,6 +114,9 @@ def parametrize_with_checks(
 ) -> Any:
     """A ``pytest.mark.parametrize`` over ``(component, check)`` pairs, with ids such
     as ``activation-gelu-activation_gradient``, so that each check is its own test.
+    A configured instance's id shows the arguments it departs from the defaults by
+    (``optimizer-sgd(momentum=0.9)-optimizer_descends``), so two configurations of
+    one component are told apart.
 
     ``components`` are registry names, classes or instances; the decorated test takes
     ``component`` and ``check`` and calls ``check(component)``.
@@ -120,11 +125,12 @@ def parametrize_with_checks(
 
     cases = []
     for subject in _subjects(components, kind):
-        label = subject.name or subject.label
         for check in checks_for(subject.kind):
             if check.name not in exclude:
                 cases.append(
-                    pytest.param(subject, check, id=f"{subject.kind}-{label}-{check.name}")
+                    pytest.param(
+                        subject, check, id=f"{subject.kind}-{subject.test_id}-{check.name}"
+                    )
                 )
     return pytest.mark.parametrize(("component", "check"), cases)
 

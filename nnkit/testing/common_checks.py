@@ -36,6 +36,12 @@ def config_round_trip(subject: Subject) -> None:
             f"{qualified} rebuilt from its configuration: expected a {type(component).__name__}, "
             f"found a {type(rebuilt).__name__}"
         )
+    if rebuilt != component:
+        raise AssertionError(
+            f"{qualified} rebuilt from its configuration is not equal to the original: "
+            f"expected {component!r}, found {rebuilt!r}; store each constructor argument "
+            "unchanged, as given"
+        )
     again = component_spec(subject.kind, rebuilt, registry)
     if again != spec:
         raise AssertionError(

@@ -8,14 +8,17 @@ and backward with a workspace per call.
 from __future__ import annotations
 
 import functools
+import sys
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from nnkit.engine.parameters import ParameterStore
 from nnkit.interfaces.layer import walk
 from nnkit.interfaces.workspace import Workspace
+from nnkit.testing.harness import LayerHarness
 from nnkit.testing.numeric import (
     assert_close,
     assert_same_dtype,
@@ -38,13 +41,9 @@ class Rig:
     def __init__(self, make: Callable[[], Any], dtype: Any = np.float64) -> None:
         self.make, self.dtype = make, np.dtype(dtype)
         first = make()
-        self.input_shape = tuple(first.example_input_shape)
-        self.output_shape = tuple(first.build(self.input_shape, np.random.default_rng(SEED)))
-        self.nodes = list(walk([first]))
-        self.store = ParameterStore([node.parameter_shapes() for node in self.nodes], self.dtype)
-        for node, params, grads in zip(self.nodes, self.store.value_views, self.store.grad_views):
-            node.bind(params, grads)
-            node.initialize(np.random.default_rng(SEED + 1))
+        harness = LayerHarness(first, dtype=self.dtype, seed=SEED)
+        self.input_shape, self.output_shape = harness.input_shape, harness.output_shape
+        self.store = harness.store
         self.example = first
         self.state = {key: value.copy() for key, value in first.state().items()}
 
@@ -80,7 +79,57 @@ def layer_gradients(subject: Subject) -> None:
     """The input gradient and every parameter gradient of ``backward`` equal finite
     differences of ``sum(dy * forward(x)) + penalty()``, training and inferring (a layer
     whose input is not differentiable, an embedding, returns zeros for it)."""
+    _check_gradients(Rig(subject.make), "")
+
+
+def layer_gradients_at_random_parameters(subject: Subject) -> None:
+    """The gradients of `layer_gradients` again, at random parameters and a random
+    state: initial values such as a scale of 1 or a running variance of 1 hide a
+    ``backward`` that leaves them out."""
     rig = Rig(subject.make)
+    _randomise(rig, np.random.default_rng(SEED + 2))
+    try:
+        _check_gradients(rig, " at random parameters")
+    except AssertionError as failure:
+        raise AssertionError(
+            f"{failure}; at the initial parameters they agree, so backward leaves out a "
+            "parameter or state whose initial value hides it (a scale of 1, a shift of 0): "
+            "use the current value of each"
+        ) from None
+
+
+def layer_penalty_gradient(subject: Subject) -> None:
+    """``backward`` adds the gradient of ``penalty()`` (part of the loss) to the
+    parameter gradients: with ``dy = 0`` they equal finite differences of ``penalty()``
+    alone, at random parameters."""
+    rig = Rig(subject.make)
+    if not rig.store.size:
+        return
+    _randomise(rig, np.random.default_rng(SEED + 3))
+    x, dy = rig.inputs(seed=1)
+    layer = rig.layer()
+    workspace = Workspace()
+    layer.forward(x, workspace, True)
+    layer.backward(np.zeros_like(dy), workspace, need_input_gradient=False)
+    grads = rig.store.grads.copy()
+
+    def penalty() -> float:
+        return float(sum(node.penalty() for node in walk([layer])))
+
+    indices, expected = numeric_gradient(penalty, rig.store.values)
+    try:
+        assert_close(
+            grads[indices], expected, "parameter gradients for dy = 0 against penalty()"
+        )
+    except AssertionError as failure:
+        raise AssertionError(
+            f"{failure}; backward leaves out the gradient of penalty(): add it to grads, "
+            "as the penalty is part of the loss"
+        ) from None
+
+
+def _check_gradients(rig: Rig, where: str) -> None:
+    """`layer_gradients` at the rig's current parameters and state."""
     for training in (True, False):
         mode = "training" if training else "inference"
         x, dy = rig.inputs(seed=1)
@@ -94,15 +143,37 @@ def layer_gradients(subject: Subject) -> None:
         objective = functools.partial(_objective, rig, x, dy, training)
         if layer.differentiable_input:
             indices, expected = numeric_gradient(objective, x)
-            what = f"input gradient ({mode}) against finite differences"
+            what = f"input gradient ({mode}){where} against finite differences"
             assert_close(dx.reshape(-1)[indices], expected, what)
         else:
             assert_close(dx, np.zeros_like(x), f"input gradient ({mode}) of codes", 0, 0)
         if rig.store.size:
             indices, expected = numeric_gradient(objective, rig.store.values)
             assert_close(
-                grads[indices], expected, f"parameter gradients ({mode}) against finite differences"
+                grads[indices],
+                expected,
+                f"parameter gradients ({mode}){where} against finite differences",
             )
+
+
+def _randomise(rig: Rig, rng: np.random.Generator) -> None:
+    """Move the rig's parameters and floating-point state away from their initial
+    values: each scaled by a factor in [0.5, 1.5] and shifted a little (state shifted up
+    only, so a variance stays positive). A state the layer's `check_state` refuses is
+    left as it was."""
+    values = rig.store.values
+    values[...] = values * rng.uniform(0.5, 1.5, values.shape) + rng.normal(0, 0.1, values.shape)
+    state = {}
+    for key, value in rig.state.items():
+        if np.issubdtype(value.dtype, np.floating):
+            moved = value * rng.uniform(0.5, 2.0, value.shape) + rng.uniform(0, 0.5, value.shape)
+            value = moved.astype(value.dtype)
+        state[key] = value
+    try:
+        rig.example.check_state(state)
+    except ValueError:
+        return
+    rig.state = state
 
 
 def layer_shape_and_dtype(subject: Subject) -> None:
@@ -174,16 +245,138 @@ def layer_interleaved_calls(subject: Subject) -> None:
             expected.append((y, dx, rig.store.grads.copy()))
         layer = rig.layer()
         first, second = Workspace(), Workspace()
-        y1 = np.array(layer.forward(x1, first, training), copy=True)
-        y2 = np.array(layer.forward(x2, second, training), copy=True)
-        found = []
+        # Kept uncopied, as the next layer of each call holds them: an array the layer
+        # keeps on itself (an output buffer) is overwritten by the other call.
+        y1 = layer.forward(x1, first, training)
+        y2 = layer.forward(x2, second, training)
+        found, gradients = [], []
         for dy, workspace, y in ((dy1, first, y1), (dy2, second, y2)):
-            dx = np.array(layer.backward(dy, workspace, True), copy=True)
-            found.append((y, dx, rig.store.grads.copy()))
+            dx = layer.backward(dy, workspace, True)
+            gradients.append(dx)
+            found.append((y, np.array(dx, copy=True), rig.store.grads.copy()))
         mode = "training" if training else "inference"
         for call, (want, got) in enumerate(zip(expected, found), start=1):
             for what, a, b in zip(("output", "input gradient", "parameter gradients"), got, want):
-                assert_close(a, b, f"call {call}'s {what} ({mode}) when interleaved", 0, 0)
+                _assert_unshared(a, b, f"call {call}'s {what} ({mode}) when interleaved")
+        what = f"call 1's input gradient ({mode}) after call 2's"
+        _assert_unshared(gradients[0], found[0][1], what)
+
+
+def _assert_unshared(found: np.ndarray, expected: np.ndarray, what: str) -> None:
+    try:
+        assert_close(found, expected, what, 0, 0)
+    except AssertionError as failure:
+        raise AssertionError(
+            f"{failure}; keep each call's arrays (saved inputs, output and scratch buffers) "
+            "in its workspace (ws.x = x, ws.buffer(...)), never on self"
+        ) from None
+
+
+#: How long `layer_concurrent_calls` lets its threads run, in seconds.
+THREAD_SECONDS = 0.2
+#: The training calls it records alone first, to compare the threaded ones with.
+TRAINING_ROUNDS = 20
+
+
+def layer_concurrent_calls(subject: Subject) -> None:
+    """One thread trains (``forward`` and ``backward``) while two predict, each with its
+    own workspace and batch size, as ``fit`` beside ``predict`` runs: every call gives
+    exactly what it gives alone. (A layer whose training moves its state, running
+    statistics, is trained at inference here, as its predictions move with the state.)"""
+    rig = Rig(subject.make)
+    x, dy = rig.inputs(seed=31)
+    training = _training_keeps_state(rig, x)
+    readers = []
+    # The trainer's batch size, whose buffers a layer would share, and another one,
+    # which makes a buffer kept on self change shape under the other threads.
+    for extra in (0, 2):
+        rng = np.random.default_rng(40 + extra)
+        batch = rig.example.example_input((BATCH + extra, *rig.input_shape), rng)
+        batch = np.asarray(batch).astype(rig.dtype)
+        readers.append((batch, np.array(rig.layer().forward(batch, Workspace(), False), copy=True)))
+    alone, rounds = rig.layer(), []
+    for _ in range(TRAINING_ROUNDS):  # alone, in turn: a layer's random draws included
+        workspace = Workspace()
+        y = np.array(alone.forward(x, workspace, training), copy=True)
+        dx = np.array(alone.backward(dy, workspace, True), copy=True)
+        rounds.append((y, dx, rig.store.grads.copy()))
+    # A layer that gives the same each time trains until the deadline; one that draws
+    # random numbers (dropout) makes the rounds recorded alone, in order.
+    repeats = all(_same_arrays(rounds[0], later) for later in rounds[1:])
+    layer, failures = rig.layer(), []
+    start, done = threading.Barrier(3), threading.Event()
+    deadline = 0.0
+
+    def train() -> None:
+        nonlocal deadline
+        workspace = Workspace()
+        try:
+            start.wait()
+            deadline = time.monotonic() + THREAD_SECONDS
+            round_ = 0
+            while round_ < len(rounds) or (repeats and time.monotonic() < deadline):
+                y_want, dx_want, grads_want = rounds[round_ % len(rounds)]
+                round_ += 1
+                what = f"training call {round_} beside two predicting threads"
+                y = layer.forward(x, workspace, training)
+                time.sleep(0)  # let the others run while the output is in use, as a network does
+                _assert_unshared(y, y_want, f"{what}: output")
+                dx = layer.backward(dy, workspace, True)
+                time.sleep(0)
+                _assert_unshared(dx, dx_want, f"{what}: input gradient")
+                _assert_unshared(rig.store.grads, grads_want, f"{what}: parameter gradients")
+        except Exception as error:  # noqa: BLE001 - reported as the check's failure
+            failures.append(error)
+        finally:
+            done.set()
+
+    def predict(batch: np.ndarray, want: np.ndarray) -> None:
+        workspace = Workspace()
+        try:
+            start.wait()
+            while not done.is_set():
+                y = layer.forward(batch, workspace, False)
+                time.sleep(0)
+                what = f"a prediction of {len(batch)} samples beside a training thread"
+                _assert_unshared(y, want, what)
+        except Exception as error:  # noqa: BLE001 - reported as the check's failure
+            failures.append(error)
+
+    threads = [threading.Thread(target=train)]
+    threads += [threading.Thread(target=predict, args=reader) for reader in readers]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: races show
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    if failures:
+        failure = failures[0]
+        if isinstance(failure, AssertionError):
+            raise failure
+        raise AssertionError(
+            f"under threads, a call raised {type(failure).__name__}: {failure}; keep each "
+            "call's arrays (saved inputs, output and scratch buffers) in its workspace "
+            "(ws.x = x, ws.buffer(...)), never on self"
+        )
+
+
+def _same_arrays(first: tuple[np.ndarray, ...], second: tuple[np.ndarray, ...]) -> bool:
+    return all(np.array_equal(a, b) for a, b in zip(first, second))
+
+
+def _training_keeps_state(rig: Rig, x: np.ndarray) -> bool:
+    """Whether a training call leaves the layer's state as it was."""
+    layer = rig.layer()
+    before = {key: np.array(value, copy=True) for key, value in layer.state().items()}
+    layer.forward(x, Workspace(), True)
+    after = layer.state()
+    return before.keys() == after.keys() and all(
+        np.array_equal(before[key], after[key]) for key in before
+    )
 
 
 def layer_state_round_trip(subject: Subject) -> None:
@@ -218,9 +411,12 @@ def layer_same_seed_same_result(subject: Subject) -> None:
 CHECKS = [
     layer_inputs_unchanged,
     layer_shape_and_dtype,
+    layer_penalty_gradient,
     layer_gradients,
+    layer_gradients_at_random_parameters,
     layer_samples_independent,
     layer_interleaved_calls,
+    layer_concurrent_calls,
     layer_state_round_trip,
     layer_same_seed_same_result,
 ]

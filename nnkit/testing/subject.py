@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,10 @@ class Subject:
     make: Callable[[], Any]
     info: ComponentInfo | None
     label: str
+    #: For a configured instance, its arguments that differ from the constructor's
+    #: defaults (``momentum=0.9,nesterov=True``), so that two configurations of one
+    #: component get test ids of their own; empty otherwise.
+    config: str = ""
 
     @property
     def name(self) -> str | None:
@@ -37,8 +42,16 @@ class Subject:
             return f"plugin {self.info.plugin.name}"
         return f"{self.info.distribution} {self.info.version}"
 
+    @property
+    def test_id(self) -> str:
+        """The component in a test id: ``sgd``, or ``sgd(momentum=0.9)`` for a
+        configured instance."""
+        name = self.name or self.label
+        return f"{name}({self.config})" if self.config else name
+
     def __str__(self) -> str:
-        return f"{self.kind} {self.label} ({self.supplier})"
+        config = f" configured {self.config}" if self.config else ""
+        return f"{self.kind} {self.label}{config} ({self.supplier})"
 
 
 def subject_of(
@@ -66,7 +79,52 @@ def subject_of(
         lambda: copy.deepcopy(snapshot),
         info,
         repr(info.name) if info else type(component).__name__,
+        short_config(component),
     )
+
+
+def short_config(component: Any, width: int = 24) -> str:
+    """``units=3,activation=tanh``: the required arguments of ``component`` and those
+    that differ from an instance built with the required ones alone (so defaults
+    resolved at construction, an initializer picked for the activation, do not show),
+    each value cut to ``width`` characters; "" when it cannot say its configuration."""
+    try:
+        config = component.get_config()
+        parameters = inspect.signature(type(component).__init__).parameters
+    except (AttributeError, TypeError, ValueError):
+        return ""
+    required = {
+        name: value
+        for name, value in config.items()
+        if name in parameters and parameters[name].default is inspect.Parameter.empty
+    }
+    try:
+        defaults = type(component)(**required).get_config()
+    except Exception:  # noqa: BLE001 - any constructor's refusal: compare with nothing
+        defaults = {}
+    parts = []
+    for name, value in config.items():
+        if name not in required and name in defaults and _equal(value, defaults[name]):
+            continue
+        text = _describe(value)
+        parts.append(f"{name}={text if len(text) <= width else text[: width - 3] + '...'}")
+    return ",".join(parts)
+
+
+def _describe(value: Any) -> str:
+    """A value as an id shows it: a string bare, a component by its registry name."""
+    if isinstance(value, str):
+        return value
+    if hasattr(value, "get_config"):
+        return default_registry().name_of(value) or type(value).__name__
+    return repr(value)
+
+
+def _equal(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):  # arrays: never taken for a default
+        return False
 
 
 def _from_name(name: str, kind: str | None, registry: Registry) -> Subject:
