@@ -10,6 +10,10 @@ from nnkit.files.onnx import OnnxGraph
 
 __all__ = ["BatchNormalization"]
 
+#: How the running variance averages the batches' variances: as normalised (divided by
+#: the batch size m) or unbiased (by m - 1).
+RUNNING_VARIANCES = ("biased", "unbiased")
+
 
 class BatchNormalization(nnkit.Layer):
     """Normalise each unit over the batch, then scale and shift: ``gamma x_hat + beta``.
@@ -18,11 +22,26 @@ class BatchNormalization(nnkit.Layer):
     averages (``running = momentum running + (1 - momentum) batch``); at inference it
     uses the running averages, so each sample's output depends on that sample alone.
     The running averages are layer state, saved with the model.
+
+    ``momentum`` is the weight of the old average, as in Keras; PyTorch's ``momentum``
+    is the weight of the new batch, so PyTorch's ``0.1`` is ``momentum=0.9`` here.
+    ``running_variance`` says which variance of the batch the running average takes:
+    ``"biased"`` (the default, as in Keras and nnkit 0.2.0) the one ``x_hat`` uses,
+    divided by the batch size ``m``; ``"unbiased"`` (as in PyTorch) the same times
+    ``m / (m - 1)``, which needs batches of at least 2 samples while training.
     """
 
-    def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3) -> None:
+    def __init__(
+        self, momentum: float = 0.99, epsilon: float = 1e-3, running_variance: str = "biased"
+    ) -> None:
         self.momentum = real_number(momentum, "batch_norm momentum", FRACTION)
         self.epsilon = real_number(epsilon, "batch_norm epsilon", POSITIVE)
+        if not isinstance(running_variance, str) or running_variance not in RUNNING_VARIANCES:
+            raise nnkit.ConfigurationError(
+                f"batch_norm running_variance must be one of "
+                f"{', '.join(map(repr, RUNNING_VARIANCES))}, got {running_variance!r}"
+            )
+        self.running_variance = running_variance
         # The last training batch's mean and variance, until commit_state() folds them in.
         self._pending: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -78,7 +97,7 @@ class BatchNormalization(nnkit.Layer):
             # Applied by commit_state(), inside the network's optimizer step: updated
             # here, a prediction in another thread could mix the new statistics with
             # the old weights.
-            self._pending = (mean, var)
+            self._pending = (mean, self._running_variance_of(var, A_prev.shape[1]))
         else:
             mean, var = self.running_mean, self.running_var
         ws.training = training
@@ -98,6 +117,19 @@ class BatchNormalization(nnkit.Layer):
         self.running_mean += (1 - self.momentum) * mean
         self.running_var *= self.momentum
         self.running_var += (1 - self.momentum) * var
+
+    def _running_variance_of(self, var: np.ndarray, m: int) -> np.ndarray:
+        """The batch's contribution to the running variance, from its normalising
+        variance ``var`` (divided by ``m``); checked before any running average moves."""
+        if self.running_variance == "biased":
+            return var
+        if m < 2:
+            raise nnkit.DataError(
+                "batch_norm running_variance='unbiased' needs at least 2 samples per "
+                f"training batch, got {m}; use batches of 2 or more, or the default "
+                "running_variance='biased'"
+            )
+        return var * (m / (m - 1))
 
     def to_onnx(self, graph: OnnxGraph, x: str) -> str:
         """The inference form, with the running statistics, on rows ``(N, units)``.

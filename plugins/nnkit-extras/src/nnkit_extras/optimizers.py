@@ -79,7 +79,14 @@ class Adagrad(nnkit.Optimizer):
 
 class Nadam(nnkit.Optimizer):
     """Adam with Nesterov momentum (Dozat, 2016): the first moment looks one step ahead,
-    ``m_hat = beta_1 m / (1 - beta_1^(t+1)) + (1 - beta_1) g / (1 - beta_1^t)``."""
+    ``m_hat = mu_(t+1) m / (1 - mu_1 ... mu_(t+1)) + (1 - mu_t) g / (1 - mu_1 ... mu_t)``.
+
+    With ``momentum_decay=None`` (the default, nnkit 0.2.0's update) the momentum is
+    constant, ``mu_t = beta_1``, so the products are ``beta_1^t``. A number is PyTorch's
+    momentum schedule, ``mu_t = beta_1 (1 - 0.5 * 0.96^(t momentum_decay))``, PyTorch's
+    ``NAdam(momentum_decay=0.004)`` being ``momentum_decay=0.004`` here; its running
+    product ``mu_1 ... mu_t`` is then kept in the state as ``mu_product``.
+    """
 
     def __init__(
         self,
@@ -87,18 +94,38 @@ class Nadam(nnkit.Optimizer):
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float = 1e-7,
+        momentum_decay: float | None = None,
     ):
         super().__init__(learning_rate)
         self.beta_1 = _fraction("nadam beta_1", beta_1)
         self.beta_2 = _fraction("nadam beta_2", beta_2)
         self.epsilon = real_number(epsilon, "nadam epsilon", POSITIVE)
+        self.momentum_decay = (
+            None
+            if momentum_decay is None
+            else real_number(momentum_decay, "nadam momentum_decay", NON_NEGATIVE)
+        )
 
     def init_state(self, params):
-        return {"m": np.zeros_like(params), "v": np.zeros_like(params), "t": np.zeros((), np.int64)}
+        state = {"m": np.zeros_like(params), "v": np.zeros_like(params),
+                 "t": np.zeros((), np.int64)}
+        if self.momentum_decay is not None:
+            state["mu_product"] = np.ones((), params.dtype)
+        return state
 
     def check_state(self, state):
         require_step_count(state, "t", "nadam")
         require_non_negative(state, "v", "nadam", _MEAN_OF_SQUARES)
+        if "mu_product" in state and not 0 <= float(state["mu_product"]) <= 1:
+            raise ValueError(
+                f"nadam state 'mu_product' is {float(state['mu_product'])!r}, but it is a "
+                f"product of momenta in [0, 1)"
+            )
+
+    def _momentum(self, step: int) -> float:
+        """PyTorch's scheduled momentum ``mu_t`` (with a ``momentum_decay``)."""
+        assert self.momentum_decay is not None
+        return self.beta_1 * (1 - 0.5 * 0.96 ** (step * self.momentum_decay))
 
     def update(self, params, grads, state):
         m, v, t = state["m"], state["v"], state["t"]
@@ -109,7 +136,15 @@ class Nadam(nnkit.Optimizer):
         m += (1 - b1) * grads
         v *= b2
         v += (1 - b2) * grads**2
-        m_hat = (b1 / (1 - b1 ** (step + 1))) * m + ((1 - b1) / (1 - b1**step)) * grads
+        if self.momentum_decay is None:  # the products of a constant momentum
+            product, next_product = b1**step, b1 ** (step + 1)
+            mu, next_mu = b1, b1
+        else:
+            mu, next_mu = self._momentum(step), self._momentum(step + 1)
+            state["mu_product"] *= mu
+            product = float(state["mu_product"])
+            next_product = product * next_mu
+        m_hat = (next_mu / (1 - next_product)) * m + ((1 - mu) / (1 - product)) * grads
         denominator = np.sqrt(v / (1 - b2**step)) + self.epsilon
         params -= self.learning_rate * m_hat / denominator
 
