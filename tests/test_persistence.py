@@ -437,7 +437,7 @@ def test_save_refuses_nan_weights_and_keeps_the_good_file(tmp_path):
         diverged(classifier(seed=1).build(5)).save(path)
     message = str(caught.value)
     assert f"refusing to save {path}: the weights hold 1 NaN or infinite values" in message
-    assert "(the first in 'W' of layer 'dense')" in message
+    assert "(the first in 'W' of layer dense (nnkit-numpy " in message
     assert "smaller learning_rate" in message and "allow_non_finite=True" in message
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == [path.name]

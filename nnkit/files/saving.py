@@ -21,7 +21,7 @@ from nnkit.files.model_format import (
     inner_generators,
 )
 from nnkit.files.serialization import component_spec
-from nnkit.registry.registry import default_registry
+from nnkit.registry.registry import default_registry, describe_component
 from nnkit.version import __version__
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ def _refuse_non_finite(network: Network, include_optimizer: bool, path: Any) -> 
         for layer, views in zip(network.all_layers, store.value_views):
             name = next((k for k, v in views.items() if not np.isfinite(v).all()), None)
             if name is not None:
-                culprit += f" (the first in {name!r} of {_describe(layer)})"
+                culprit += f" (the first in {name!r} of layer {describe_component(layer)})"
                 break
     states = [(f"layer {i + 1}", layer.state()) for i, layer in enumerate(network.layers)]
     if include_optimizer:
@@ -124,9 +124,6 @@ def _refuse_non_finite(network: Network, include_optimizer: bool, path: Any) -> 
         )
 
 
-def _describe(component: Any) -> str:
-    info = default_registry().info_of(component)
-    return f"layer {info.name!r}" if info is not None else type(component).__name__
 
 
 def _write_archive(file: IO[bytes], description: str, arrays: dict[str, np.ndarray]) -> None:

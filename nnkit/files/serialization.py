@@ -24,7 +24,7 @@ from nnkit.errors import (
 )
 from nnkit.registry.kinds import KINDS, article
 from nnkit.registry.loading import DISABLE_PLUGINS_ENV, LOAD_PLUGINS_ENV
-from nnkit.registry.origins import LOCAL_PLUGIN, ComponentInfo
+from nnkit.registry.origins import LOCAL_PLUGIN
 from nnkit.registry.registry import Registry
 from nnkit.warning_location import warn_at_caller
 
@@ -143,7 +143,7 @@ def build_component(
         warn_at_caller(
             SubstitutionWarning(
                 f"{source}: {kind} {name!r} was saved from {_supplier(spec)}; loading "
-                f"{info.origin.qualified_name} ({_describe(info)}) in its place, as "
+                f"{info.origin.qualified_name} ({info.supplier}) in its place, as "
                 "substitute= asks. Its results may differ from the saved model's."
             )
         )
@@ -202,12 +202,6 @@ def _from_json(value: Any, registry: Registry, source: str, substitute: Mapping[
     if isinstance(value, list):
         return [_from_json(item, registry, source, substitute) for item in value]
     return value
-
-
-def _describe(info: ComponentInfo) -> str:
-    if info.distribution is None:
-        return "registered in-process" if info.plugin == LOCAL_PLUGIN else "no distribution"
-    return f"{info.distribution} {info.version}"
 
 
 def _supplier(spec: dict[str, Any]) -> str:

@@ -97,6 +97,14 @@ class ComponentInfo:
         """The version of that distribution."""
         return self.plugin.version
 
+    @property
+    def supplier(self) -> str:
+        """Who supplied the component, as messages say it: ``"nnkit-extras 0.2.0"``,
+        ``"registered in-process"`` or ``"no distribution"``."""
+        if self.distribution is None:
+            return "registered in-process" if self.plugin == LOCAL_PLUGIN else "no distribution"
+        return f"{self.distribution} {self.version}"
+
 
 def record_origin(component: Any, origin: Origin) -> None:
     """Make ``component`` remember the registration it was created under, which

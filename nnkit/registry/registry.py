@@ -346,9 +346,7 @@ def describe_component(component: Any) -> str:
     info = default_registry().info_of(component)
     if info is None:
         return f"{type(component).__name__} (not registered)"
-    if info.distribution is None:
-        return f"{info.name} ({info.plugin.name})"
-    return f"{info.name} ({info.distribution} {info.version})"
+    return f"{info.name} ({info.supplier})"
 
 
 # -- the process-wide registry ------------------------------------------------------
