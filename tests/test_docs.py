@@ -401,3 +401,68 @@ def test_the_vision_page_runs_and_says_what_its_cnn_scores(
     assert accuracy >= 0.98 and f"'accuracy': {accuracy:.3f}" in page
     wrong = round((1 - accuracy) * len(y_test))
     assert f"It misclassifies {wrong} of the {len(y_test)} test digits" in page
+
+
+VISION_README = ROOT / "plugins" / "nnkit-vision" / "README.md"
+
+
+@pytest.mark.parametrize("path", [DOCS / "vision.md", VISION_README], ids=["vision.md", "README"])
+def test_the_image_examples_keep_the_digits_in_0_to_1(path, monkeypatch, isolated_registry):
+    """``load_digits`` already returns values in 0..1: an example that divides them again
+    trains on images 16 times too dark."""
+    from threadpoolctl import threadpool_limits
+
+    provide_vision(isolated_registry(), monkeypatch)
+    (first, *_) = [c for lang, _, c in code_blocks(path) if lang == "python"]
+    namespace: dict = {"__name__": "__docs__"}
+    with threadpool_limits(1):
+        exec(compile(first.split("\ncnn = ")[0], str(path), "exec"), namespace)
+    assert namespace["images"].shape == (1797, 1, 8, 8)
+    assert namespace["images"].max() == 1.0
+
+
+def test_the_vision_readme_example_trains_evaluates_and_prints_its_score(
+    capsys, monkeypatch, isolated_registry
+):
+    from threadpoolctl import threadpool_limits
+
+    provide_vision(isolated_registry(), monkeypatch)
+    (code, *_) = [c for lang, _, c in code_blocks(VISION_README) if lang == "python"]
+    with threadpool_limits(1):
+        exec(compile(code, "README.md", "exec"), {"__name__": "__docs__"})
+    printed = ast.literal_eval(capsys.readouterr().out.strip())
+    assert printed["accuracy"] >= 0.95
+    shown = re.search(r"'accuracy': (\d\.\d+)\.\.\.", code)
+    assert shown and f"{printed['accuracy']:.4f}".startswith(shown.group(1))
+
+
+def test_the_onnx_extra_installs_what_the_images_page_runs_the_file_with():
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    onnx = {re.split(r"[<>=\[ ]", r)[0] for r in extras["optional-dependencies"]["onnx"]}
+    assert {"onnx", "onnxruntime"} <= onnx
+    assert "import onnxruntime" in (DOCS / "vision.md").read_text()
+
+
+def test_the_install_instructions_work_before_the_first_release():
+    """nnkit-numpy is not on the package index yet, and ``pip install nnkit`` is another
+    project: the pages say how to install from a checkout, and mark the index's command
+    as for after the release."""
+    for page in (ROOT / "README.md", DOCS / "index.md", DOCS / "faq.md"):
+        text = page.read_text()
+        assert "python -m build" in text, page.name
+        for line in text.splitlines():
+            if "pip install nnkit-numpy" in line:
+                assert "release" in line, f"{page.name}: {line}"
+
+
+HEADLINE = re.compile(r"1\.37 to 1\.48.{0,80}1\.22 to 1\.37", re.S)
+
+
+def test_the_headline_speed_is_what_the_performance_page_measured():
+    assert HEADLINE.search((DOCS / "performance.md").read_text())
+    for page in (ROOT / "README.md", DOCS / "index.md", DOCS / "faq.md"):
+        text = page.read_text()
+        assert "1.8 times" not in text and "about 1.8" not in text, page.name
+        assert "1 BLAS thread" in text and HEADLINE.search(text), page.name
