@@ -466,3 +466,24 @@ def test_the_headline_speed_is_what_the_performance_page_measured():
         text = page.read_text()
         assert "1.8 times" not in text and "about 1.8" not in text, page.name
         assert "1 BLAS thread" in text and HEADLINE.search(text), page.name
+
+
+def test_the_catalogue_has_the_first_party_plugins_even_where_they_are_not_installed(
+    isolated_registry, monkeypatch
+):
+    """Built as the README says (``pip install -e ".[docs]"`` alone), the site still
+    lists nnkit-extras and nnkit-vision: they are read from the checkout."""
+    import nnkit
+
+    isolated_registry(NNKIT_DISABLE_PLUGINS="nnkit-extras,nnkit-vision")
+    assert not nnkit.registry.registry.default_registry().has("layer", "conv2d")
+    monkeypatch.syspath_prepend(str(DOCS / "hooks"))
+    import catalogue
+
+    markdown = catalogue.catalogue()
+    for heading in ("## nnkit-extras", "## nnkit-vision"):
+        assert heading in markdown
+    for kind, name in [("layer", "conv2d"), ("layer", "max_pool2d"), ("activation", "gelu"),
+                       ("optimizer", "lion"), ("layer", "batch_norm")]:  # fmt: skip
+        assert f'<tr id="{kind}-{name}">' in markdown
+    assert not nnkit.registry.registry.default_registry().has("layer", "conv2d")
