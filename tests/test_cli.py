@@ -204,7 +204,8 @@ def test_predict_writes_class_names_or_probabilities(flowers, tmp_path):
     result = nnkit_command(
         "predict", str(model), str(tmp_path / "new.csv"), "--proba", "-o", str(out)
     )
-    assert result.returncode == 0 and result.stdout == ""
+    assert result.returncode == 0  # and says what it wrote, where nothing else shows it
+    assert result.stdout == f"wrote the probabilities for 30 rows to {out}\n"
     table = out.read_text().splitlines()
     assert table[0] == "p_setosa,p_versicolor,p_virginica"
     sums = [sum(float(cell) for cell in row.split(",")) for row in table[1:]]
@@ -855,3 +856,14 @@ def test_threads_without_threadpoolctl_says_how_to_set_the_variables(capsys, mon
     code, out, err = run(capsys, "train", "--threads", "1", "--epochs", "1")
     assert code == 1 and "pip install threadpoolctl" in err
     assert "OPENBLAS_NUM_THREADS=1" in err
+
+
+def test_the_readme_iris_command_with_the_default_options_learns_iris(tmp_path):
+    """The README's first CSV example, `nnkit train --data iris.csv --target species`,
+    with every other option at its default."""
+    from pathlib import Path
+
+    iris = Path(__file__).resolve().parent.parent / "docs" / "data" / "iris.csv"
+    result = nnkit_command("train", "--data", str(iris), "--target", "species", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert float(re.search(r"test accuracy: ([0-9.]+)", result.stdout).group(1)) >= 0.9

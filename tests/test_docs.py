@@ -556,3 +556,14 @@ def test_the_outputs_the_pages_show_are_made_when_the_site_is_built(site):
         assert f"relu ({version})" in "".join(page_text(site.pages[path]).blocks), path
     stale = [p for p, html in site.pages.items() if "(nnkit 0.1.0)" in html]
     assert stale == []
+
+
+def test_console_blocks_copy_their_commands_only(site):
+    """The copy button of a console block copies the commands, without ``$ `` or
+    output (docs/javascripts/console-copy.js sets the text the theme copies)."""
+    script = (DOCS / "javascripts" / "console-copy.js").read_text()
+    assert 'line.startsWith("$ ")' in script and 'setAttribute("data-copy"' in script
+    for path in ("index.html", "cli/index.html", "tutorial/index.html"):
+        assert 'src="../javascripts/console-copy.js"' in site.pages[path] or (
+            'src="javascripts/console-copy.js"' in site.pages[path]
+        ), path

@@ -15,7 +15,10 @@ __all__ = ["build_parser"]
 DEFAULT_LAYERS: Final = "64"
 DEFAULT_ACTIVATION: Final = "relu"
 DEFAULT_OPTIMIZER: Final = "adam"
-DEFAULT_LEARNING_RATE: Final = 1e-3
+#: Adam's usual 0.001 leaves a small CSV such as iris (112 training rows, 4 batches an
+#: epoch) short of its accuracy after the default 50 epochs; 0.003 reaches it there and
+#: does as well on the digits.
+DEFAULT_LEARNING_RATE: Final = 3e-3
 DEFAULT_EPOCHS: Final = 50
 DEFAULT_BATCH_SIZE: Final = 32
 #: Share of the data held out to measure the final metrics on.
@@ -166,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=DEFAULT_LEARNING_RATE,
         metavar="RATE",
-        help="learning rate (default: 0.001)",
+        help=f"learning rate (default: {DEFAULT_LEARNING_RATE:g})",
     )
     fitting.add_argument(
         "--epochs",

@@ -200,14 +200,19 @@ def predict_command(args: argparse.Namespace) -> int:
     with _output(args.output) as stream:
         writer = csv.writer(stream, lineterminator="\n")
         written = False
+        count = 0
         for X in chunks:
             header, rows = _prediction_rows(network, metadata, X, args.data, args.proba)
             if not written:
                 writer.writerow(header)
                 written = True
             writer.writerows([[f"{v:.6g}" if isinstance(v, float) else v for v in r] for r in rows])
+            count += len(rows)
         if not written:
             raise DataError(f"{args.data} has no rows to predict")
+    if args.output is not None:  # the screen shows nothing else, so say what was written
+        kind = "probabilities" if args.proba else "predictions"
+        print(f"wrote the {kind} for {count} row{'s' * (count != 1)} to {args.output}")
     return 0
 
 
