@@ -567,3 +567,41 @@ def test_console_blocks_copy_their_commands_only(site):
         assert 'src="../javascripts/console-copy.js"' in site.pages[path] or (
             'src="javascripts/console-copy.js"' in site.pages[path]
         ), path
+
+
+# -- the API reference ---------------------------------------------------------------------
+
+
+def api_section(html: str, anchor: str) -> str:
+    """The HTML of the reference entry whose heading has id ``anchor``."""
+    start = html.index(f'id="{anchor}"')
+    following = re.search(r'<h[2-4] id="', html[start + len(anchor) :])
+    return html[start : start + len(anchor) + (following.start() if following else len(html))]
+
+
+def test_the_api_reference_reads_as_the_code_means(site):
+    network = site.pages["api/network/index.html"]
+    fit = api_section(network, "nnkit.Network.fit")
+    returns = fit[fit.index("Returns:") :]
+    assert returns.count('<tr class="doc-section-item">') == 1  # one History, not three rows
+    for method in ("build", "train_step", "training_session", "forward", "backward",
+                   "batch_loss", "update", "evaluate_arrays", "resolve_metrics"):  # fmt: skip
+        entry = api_section(network, f"nnkit.Network.{method}")
+        assert re.search(r"<p>\s*\S", entry), f"{method} is listed with no description"
+    constants = re.compile(r'<span class="o">=</span><span class="n">[A-Z][A-Z0-9_]+</span>')
+    named = [p for p, html in site.pages.items() if p.startswith("api/") and constants.search(html)]
+    assert named == []
+    assert 'batch_size</span><span class="o">=</span><span class="mi">1024</span>' in network
+    data = site.pages["api/data/index.html"]
+    assert 'opset</span><span class="o">=</span><span class="mi">17</span>' in data
+
+
+def test_the_benchmarks_help_is_plain_text_that_names_its_workloads():
+    shown = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--help"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    ).stdout  # fmt: skip
+    assert "``" not in shown  # reStructuredText markup, which a terminal prints as is
+    for workload in ("W1", "W2", "W3"):
+        assert re.search(rf"^  {workload}  \S", shown, re.M), workload
+    assert "the GEMM bound: " in shown and "1 thread" in shown
