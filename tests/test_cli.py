@@ -867,3 +867,20 @@ def test_the_readme_iris_command_with_the_default_options_learns_iris(tmp_path):
     result = nnkit_command("train", "--data", str(iris), "--target", "species", "--quiet")
     assert result.returncode == 0, result.stderr
     assert float(re.search(r"test accuracy: ([0-9.]+)", result.stdout).group(1)) >= 0.9
+
+
+def test_regression_predictions_have_the_same_decimals_in_every_row(tmp_path, capsys):
+    generator = np.random.default_rng(1)
+    X = generator.normal(size=(200, 3))
+    np.savez(tmp_path / "small.npz", X=X, y=X @ [0.3, -0.2, 0.5] + 0.01)
+    model = tmp_path / "small.nnkit"
+    code, _, err = run(
+        capsys, "train", "--data", str(tmp_path / "small.npz"), "--epochs", "30", "--quiet",
+        "--save", str(model),
+    )  # fmt: skip
+    assert code == 0, err
+    code, out, err = run(capsys, "predict", str(model), str(tmp_path / "small.npz"))
+    assert code == 0, err
+    values = out.splitlines()[1:]
+    decimals = {len(value.partition(".")[2]) for value in values}
+    assert len(values) == 200 and len(decimals) == 1, decimals
