@@ -79,10 +79,33 @@ WORKLOADS = ("W1", "W2", "W3")
 #: "train" and "inference", seconds for "train time", MiB for "memory" (setting None).
 Values = dict[tuple[str, str, str | None, str], list[float]]
 
+#: The --help text: plain text (the module docstring's ``code`` markup is for the docs).
+HELP_DESCRIPTION = """\
+Time nnkit against scikit-learn, PyTorch, hand-written NumPy code and the GEMM bound,
+on the same data in one process: a warm-up, then rounds in which every system runs
+once at 1 thread and once at all cores, in rotating order. It prints the median of
+each measure and each ratio of nnkit to another system (median and range of the
+rounds), and writes one JSON object per measurement to --json."""
+HELP_EPILOG = """\
+workloads:
+  W1  784-256-128-10 MLP on 60,000 synthetic samples, batch 128, one epoch:
+      training and inference (batch 1024) samples per second
+  W2  the bundled digits, 64-32-10, batch 32, 50 epochs: total training time
+  W3  a small CNN on 20,000 synthetic 1x28x28 images (needs nnkit-vision):
+      training and inference samples per second
+
+the GEMM bound: the same matrix products as the network, and nothing else, timed
+alone: no framework can beat it, so nnkit's ratio to it says how much time goes to
+the work around the products. Ratios are judged at 1 thread, the setting that holds
+still on a shared machine. benchmarks/README.md has the details."""
+
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks", description=__doc__.split("\n")[0]
+        prog="python -m benchmarks",
+        description=HELP_DESCRIPTION,
+        epilog=HELP_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds (default 5)")
     parser.add_argument(

@@ -204,7 +204,8 @@ def test_predict_writes_class_names_or_probabilities(flowers, tmp_path):
     result = nnkit_command(
         "predict", str(model), str(tmp_path / "new.csv"), "--proba", "-o", str(out)
     )
-    assert result.returncode == 0 and result.stdout == ""
+    assert result.returncode == 0  # and says what it wrote, where nothing else shows it
+    assert result.stdout == f"wrote the probabilities for 30 rows to {out}\n"
     table = out.read_text().splitlines()
     assert table[0] == "p_setosa,p_versicolor,p_virginica"
     sums = [sum(float(cell) for cell in row.split(",")) for row in table[1:]]
@@ -754,3 +755,132 @@ def test_predictions_written_with_o_get_the_usual_file_mode(flowers, tmp_path, c
     assert stat.S_IMODE(old.stat().st_mode) == 0o640
     assert old.read_text().startswith("prediction")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["flowers.csv", "new.csv", "old.csv"]
+
+
+# -- the CNN spelling of --layers ----------------------------------------------------------
+
+
+def test_train_help_shows_the_layer_grammar_with_an_image_example(capsys):
+    from nnkit.cli.layer_specs import FIRST_PARTY_LAYERS
+
+    with pytest.raises(SystemExit):
+        run(capsys, "train", "--help")
+    shown = capsys.readouterr().out
+    assert "NAME:ARG:KEY=VALUE" in shown and "reshape:1x8x8,conv2d:16:3" in shown
+    for name, source in FIRST_PARTY_LAYERS.items():
+        assert name in shown and f"pip install ./{source}" in shown
+
+
+def test_the_first_party_table_names_what_those_plugins_register():
+    from nnkit.cli.layer_specs import FIRST_PARTY_LAYERS
+
+    theirs = {
+        c.name: f"plugins/{c.distribution}"
+        for c in nnkit.components()
+        if c.kind == "layer" and c.distribution in ("nnkit-extras", "nnkit-vision")
+    }
+    assert theirs == FIRST_PARTY_LAYERS
+
+
+def test_flat_digits_into_conv2d_are_told_the_cli_spelling_of_reshape(capsys):
+    code, out, err = run(capsys, "train", "--layers", "conv2d:8:3,flatten", "--epochs", "1")
+    assert code == 1 and "reshape:1x8x8 first in --layers" in err
+    assert "reshape((" not in err  # the Python spelling, which --layers does not take
+
+
+def test_reshape_takes_its_shape_as_colon_separated_numbers(capsys):
+    from nnkit.cli.layer_specs import build_layers, parse_layers
+
+    (layer,) = build_layers(parse_layers("reshape:1:8:8"), "relu")
+    assert tuple(layer.shape) == (1, 8, 8)
+    code, out, err = run(
+        capsys, "train", "--layers", "reshape:1:8:8,conv2d:4:3,flatten", "--epochs", "1",
+        "--quiet",
+    )  # fmt: skip
+    assert code == 0 and "test accuracy" in out, err
+    with pytest.raises(nnkit.ConfigurationError, match="such as reshape:1x8x8"):
+        build_layers(parse_layers("reshape:1x8x8:2"), "relu")
+
+
+def test_a_first_party_layer_that_is_not_installed_names_its_distribution(
+    capsys, monkeypatch, isolated_registry
+):
+    import importlib.metadata
+
+    real = importlib.metadata.distribution
+
+    def without_vision(name: str):
+        if name == "nnkit-vision":
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real(name)
+
+    isolated_registry(NNKIT_DISABLE_PLUGINS="nnkit-vision")
+    monkeypatch.setattr(importlib.metadata, "distribution", without_vision)
+    code, _, err = run(capsys, "train", "--layers", "conv2d:8:3,flatten", "--epochs", "1")
+    assert code == 1 and "conv2d" in err and "pip install ./plugins/nnkit-vision" in err
+    # Installed but disabled: the registry's own message says why it is missing.
+    monkeypatch.setattr(importlib.metadata, "distribution", real)
+    code, _, err = run(capsys, "train", "--layers", "conv2d:8:3,flatten", "--epochs", "1")
+    assert code == 1 and "Plugins not loaded: nnkit_vision" in err
+
+
+# -- --threads -----------------------------------------------------------------------------
+
+
+def test_threads_limits_blas_while_training_and_restores_it(capsys, monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    from nnkit.cli import train
+
+    before = [pool["num_threads"] for pool in threadpool_info()]
+    with train.blas_threads(1):
+        assert {pool["num_threads"] for pool in threadpool_info()} == {1}
+    assert [pool["num_threads"] for pool in threadpool_info()] == before
+    seen = []
+    real_fit = nnkit.Network.fit
+
+    def fit(self, *args, **kwargs):
+        seen.append({pool["num_threads"] for pool in threadpool_info()})
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(nnkit.Network, "fit", fit)
+    code, out, err = run(capsys, "train", "--threads", "1", "--epochs", "2", "--quiet")
+    assert code == 0 and "test accuracy" in out, err
+    assert seen == [{1}]
+    code, _, err = run(capsys, "train", "--threads", "0")
+    assert code == 1 and "--threads must be a positive integer, got 0" in err
+
+
+def test_threads_without_threadpoolctl_says_how_to_set_the_variables(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # as if not installed
+    code, out, err = run(capsys, "train", "--threads", "1", "--epochs", "1")
+    assert code == 1 and "pip install threadpoolctl" in err
+    assert "OPENBLAS_NUM_THREADS=1" in err
+
+
+def test_the_readme_iris_command_with_the_default_options_learns_iris(tmp_path):
+    """The README's first CSV example, `nnkit train --data iris.csv --target species`,
+    with every other option at its default."""
+    from pathlib import Path
+
+    iris = Path(__file__).resolve().parent.parent / "docs" / "data" / "iris.csv"
+    result = nnkit_command("train", "--data", str(iris), "--target", "species", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert float(re.search(r"test accuracy: ([0-9.]+)", result.stdout).group(1)) >= 0.9
+
+
+def test_regression_predictions_have_the_same_decimals_in_every_row(tmp_path, capsys):
+    generator = np.random.default_rng(1)
+    X = generator.normal(size=(200, 3))
+    np.savez(tmp_path / "small.npz", X=X, y=X @ [0.3, -0.2, 0.5] + 0.01)
+    model = tmp_path / "small.nnkit"
+    code, _, err = run(
+        capsys, "train", "--data", str(tmp_path / "small.npz"), "--epochs", "30", "--quiet",
+        "--save", str(model),
+    )  # fmt: skip
+    assert code == 0, err
+    code, out, err = run(capsys, "predict", str(model), str(tmp_path / "small.npz"))
+    assert code == 0, err
+    values = out.splitlines()[1:]
+    decimals = {len(value.partition(".")[2]) for value in values}
+    assert len(values) == 200 and len(decimals) == 1, decimals

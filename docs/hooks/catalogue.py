@@ -1,22 +1,30 @@
 """A docs build hook: ``<!-- nnkit-components -->`` becomes the catalogue of components.
 
-The catalogue is read from the registry and the components' docstrings when the site is
-built, so it lists exactly what is registered, with the arguments each constructor
-really takes: nnkit's standard set first, then each first-party plugin distribution
-that is installed, in a section of its own.
+The catalogue is read from the components themselves and their docstrings when the site
+is built, so it lists exactly what each plugin registers, with the arguments each
+constructor really takes: nnkit's standard set first, then each first-party plugin
+distribution in a section of its own. The first-party plugins are read from the
+checkout (``plugins/<distribution>``), through a registry of their own, so the page
+is the same whether or not they are installed where the docs are built.
 """
 
 from __future__ import annotations
 
 import html
+import importlib
 import inspect
 import re
+import sys
+import tomllib
+from pathlib import Path
 from typing import Any, Final
 
 MARKER: Final = re.compile(r"^<!-- nnkit-components -->$", re.M)
 #: The plugin that holds nnkit's standard set, whatever distribution ships it.
 STANDARD_PLUGIN: Final = "nnkit_std"
-#: First-party plugin distributions, catalogued when installed, with how to get them.
+#: The checkout the site is built from.
+ROOT: Final = Path(__file__).resolve().parents[2]
+#: First-party plugin distributions, each in ``plugins/<name>``, with how to get them.
 FIRST_PARTY: Final = {
     "nnkit-extras": "pip install ./plugins/nnkit-extras",
     "nnkit-vision": "pip install ./plugins/nnkit-vision",
@@ -88,12 +96,31 @@ def section(title: str, intro: str, components: list[Any]) -> str:
     return "\n".join(lines)
 
 
+def checkout_components(distribution: str) -> tuple[str, list[Any]]:
+    """The version of the first-party ``distribution`` in the checkout and what its
+    plugins register, read from ``plugins/<distribution>`` (its ``pyproject.toml``
+    names the entry points), whatever is installed."""
+    from nnkit.registry.registry import PluginInfo, Registry
+
+    folder = ROOT / "plugins" / distribution
+    project = tomllib.loads((folder / "pyproject.toml").read_text())["project"]
+    source = str(folder / "src")
+    if source not in sys.path:
+        sys.path.insert(0, source)  # an installed copy of the same module may come first
+    registry = Registry()
+    for name, target in project["entry-points"]["nnkit"].items():
+        module = importlib.import_module(target.partition(":")[0])
+        if not registry.add_plugin(module, PluginInfo(name, distribution, project["version"])):
+            raise RuntimeError(f"the catalogue could not load {distribution}'s plugin {name}")
+    return project["version"], registry.components()
+
+
 def catalogue() -> str:
-    """The Markdown of the whole catalogue, from the process's registry."""
+    """The Markdown of the whole catalogue: the standard set from nnkit, the first-party
+    plugins from the checkout."""
     import nnkit
 
-    registered = nnkit.components()
-    standard = [c for c in registered if c.plugin.name == STANDARD_PLUGIN]
+    standard = [c for c in nnkit.components() if c.plugin.name == STANDARD_PLUGIN]
     distribution = standard[0].distribution if standard else "nnkit"
     parts = [
         section(
@@ -104,10 +131,9 @@ def catalogue() -> str:
         )
     ]
     for name, install in FIRST_PARTY.items():
-        theirs = [c for c in registered if c.distribution == name]
-        if theirs:
-            intro = f"From the distribution `{name}` {theirs[0].version}: `{install}`."
-            parts.append(section(name, intro, theirs))
+        version, theirs = checkout_components(name)
+        intro = f"From the distribution `{name}` {version}: `{install}`."
+        parts.append(section(name, intro, theirs))
     return "\n".join(parts)
 
 

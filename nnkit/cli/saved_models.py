@@ -164,14 +164,25 @@ def _prediction_rows(
             if values.shape[1] == 1
             else [f"prediction_{i}" for i in range(values.shape[1])]
         )
-        # Eight significant digits: a price of 1,234,567 is written whole.
-        return header, [[f"{v:.8g}" for v in row] for row in values.tolist()]
+        # One number of decimals per column, so that the values line up: eight
+        # significant digits for the column's largest value (a price of 1,234,567 is
+        # written whole, with one decimal).
+        decimals = [_decimals(column) for column in values.T]
+        return header, [[f"{v:.{d}f}" for v, d in zip(row, decimals)] for row in values.tolist()]
     if proba:
         if outputs.shape[1] == 1:  # one sigmoid unit: P(second class)
             outputs = np.hstack([1 - outputs, outputs])
         return [f"p_{c}" for c in classes], outputs.tolist()
     index = (outputs[:, 0] > 0.5).astype(int) if outputs.shape[1] == 1 else outputs.argmax(1)
     return ["prediction"], [[classes[i]] for i in index]
+
+
+def _decimals(column: np.ndarray, digits: int = 8) -> int:
+    """Decimals that give ``column``'s largest value ``digits`` significant digits."""
+    largest = float(np.max(np.abs(column))) if column.size else 0.0
+    if not np.isfinite(largest) or largest == 0.0:
+        return digits - 1
+    return max(0, digits - 1 - int(np.floor(np.log10(largest))))
 
 
 @contextlib.contextmanager
@@ -200,14 +211,19 @@ def predict_command(args: argparse.Namespace) -> int:
     with _output(args.output) as stream:
         writer = csv.writer(stream, lineterminator="\n")
         written = False
+        count = 0
         for X in chunks:
             header, rows = _prediction_rows(network, metadata, X, args.data, args.proba)
             if not written:
                 writer.writerow(header)
                 written = True
             writer.writerows([[f"{v:.6g}" if isinstance(v, float) else v for v in r] for r in rows])
+            count += len(rows)
         if not written:
             raise DataError(f"{args.data} has no rows to predict")
+    if args.output is not None:  # the screen shows nothing else, so say what was written
+        kind = "probabilities" if args.proba else "predictions"
+        print(f"wrote the {kind} for {count} row{'s' * (count != 1)} to {args.output}")
     return 0
 
 

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final, Protocol, cast
 
 import numpy as np
 
 import nnkit
-from nnkit.cli.layer_specs import build_layers
+from nnkit.cli.layer_specs import build_layers, cli_spelling
 from nnkit.cli.model_metadata import ModelMetadata, scaling_metadata
 from nnkit.cli.saved_models import check_output_folder, print_notes, scores_in_target_units
 from nnkit.cli.scaling import Standardizer
@@ -21,7 +23,7 @@ from nnkit.data.split import train_test_split
 from nnkit.errors import ConfigurationError, DataError, MissingExtraError, NNKitError
 from nnkit.files.data_files import read_data_file
 
-__all__ = ["train_command", "TrainingDivergedError"]
+__all__ = ["train_command", "TrainingDivergedError", "blas_threads"]
 
 #: Validation share used by ``--early-stopping`` when ``--validation-split`` is not given.
 EARLY_STOPPING_VALIDATION: Final = 0.1
@@ -87,6 +89,7 @@ def _check_options(args: argparse.Namespace) -> None:
         ("--epochs", args.epochs),
         ("--batch-size", args.batch_size),
         ("--early-stopping", args.early_stopping),
+        ("--threads", args.threads),
     ):
         if value is not None and value < 1:
             raise ConfigurationError(f"{option} must be a positive integer, got {value}")
@@ -122,15 +125,45 @@ def _read_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, Any, s
     return data.X, data.y, data.feature_names, data.target or "y", args.data
 
 
+@contextlib.contextmanager
+def blas_threads(threads: int | None) -> Iterator[None]:
+    """Limit NumPy's BLAS (and any OpenMP pool) to ``threads`` inside the block.
+
+    threadpoolctl changes the limit of libraries already loaded, which the environment
+    variables cannot once NumPy is imported; it is optional (it is not a run-time
+    dependency of nnkit), so without it the option says how to do the same by hand.
+    """
+    if threads is None:
+        yield
+        return
+    try:
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+    except ImportError:
+        raise MissingExtraError(
+            f"--threads needs threadpoolctl: pip install threadpoolctl, or drop --threads and "
+            f"run OPENBLAS_NUM_THREADS={threads} OMP_NUM_THREADS={threads} "
+            f"MKL_NUM_THREADS={threads} nnkit train ..."
+        ) from None
+    with threadpool_limits(limits=threads):
+        yield
+
+
 def _fit(network: nnkit.Network, args: argparse.Namespace, **options: Any) -> Any:
     """Train, stopping at the first non-finite loss (a diverged run is an error, and
     nothing is saved); warnings are printed one line each."""
     stopper = nnkit.callback("terminate_on_nan")
     options["callbacks"] = [*options["callbacks"], stopper]
     report = cast(_DivergenceReport, stopper)  # the registry returns it as a Callback
-    with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
+    with (
+        blas_threads(args.threads),
+        warnings.catch_warnings(record=True) as caught,
+        np.errstate(all="ignore"),
+    ):
         warnings.simplefilter("always")
-        history = network.fit(**options)
+        try:
+            history = network.fit(**options)
+        except ConfigurationError as error:  # the layers' advice, as --layers spells it
+            raise ConfigurationError(cli_spelling(str(error))) from None
     losses = history.history.get("loss", [])
     if report.message is not None or not all(math.isfinite(v) for v in losses):
         kept = f"; {args.save} was left as it was" if args.save else ""
