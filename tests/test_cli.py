@@ -424,10 +424,10 @@ def test_the_help_house_price_example_gives_a_sensible_error(tmp_path, capsys):
     mae = float(re.search(r"test mae: ([0-9.]+)", out).group(1))
     assert mae < 25_000  # the noise alone is ~16,000; the spread of prices ~160,000
     assert "first column is unnamed" in err and err.startswith("nnkit: note: ")
-    metadata = nnkit.load(model).metadata
-    assert metadata["features"] == ["area", "bedrooms", "age", "distance_km"]
-    assert len(metadata["scaling"]["features"]["mean"]) == 4
-    assert metadata["scaling"]["target"]["mean"] == [pytest.approx(np.mean(price), rel=0.05)]
+    loaded = nnkit.load(model)
+    assert loaded.metadata["features"] == ["area", "bedrooms", "age", "distance_km"]
+    assert len(loaded.layers[0].mean) == 4  # the standardisation is the model's first layer
+    assert loaded.layers[-1].mean == [pytest.approx(np.mean(price), rel=0.05)]
 
     code, out, _ = run(capsys, "evaluate", str(model), str(data))
     assert code == 0 and float(re.search(r"mae: ([0-9.]+)", out).group(1)) < 25_000

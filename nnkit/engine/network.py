@@ -15,6 +15,8 @@ import numpy as np
 from nnkit.arguments import positive_int
 from nnkit.data.arrays import as_features, as_sample_weight, as_targets, check_finite
 from nnkit.engine.concurrency import ReadWriteLock
+from nnkit.engine.labels import class_labels
+from nnkit.engine.legacy_scaling import with_scaling_layers
 from nnkit.engine.parameters import ParameterStore
 from nnkit.engine.summary import format_summary
 from nnkit.errors import ConfigurationError, DataError
@@ -455,17 +457,33 @@ class Network:
         get alone, whatever the batch size.
         """
         # perf: each batch is checked for NaN just before use, while it is in cache.
-        X = as_features(X, self.dtype, self.input_shape, finite=False)
+        first = self.layers[0]
+        X = as_features(first.encode_input(X), self.dtype, self.input_shape, finite=False)
         self._ensure_built(X.shape[1:])
-        self.layers[0].check_input(X)
+        first.check_input(X)
         batch_size = positive_int(batch_size, "batch_size")
         outputs = np.empty((X.shape[0], self._built_n_outputs()), dtype=self.dtype)
         with self._weights_lock.reading(), self._workspaces.borrow() as workspace:
             for start in range(0, X.shape[0], batch_size):
                 batch = X[start : start + batch_size]
-                check_finite(batch, "X", first_row=start)
+                check_finite(batch, "X", first_row=start, allow_nan=first.accepts_nan)
                 outputs[start : start + batch_size] = self.forward(batch, workspace)
         return outputs
+
+    def predict_labels(self, X: Any, batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
+        """The predicted class of each sample, for a classifier: the class names kept in
+        ``metadata["classes"]`` (``nnkit train`` saves the target's names there), or else
+        the class indices, the integer labels it was trained on.
+
+        Raises:
+            ConfigurationError: the network's loss does not classify (a regression).
+        """
+        if not self.loss.accepts_class_labels:
+            raise ConfigurationError(
+                f"predict_labels needs a classifier, but the loss {type(self.loss).__name__} "
+                "predicts numbers; use predict"
+            )
+        return class_labels(self.predict(X, batch_size), self.metadata.get("classes"))
 
     def evaluate(
         self,
@@ -481,9 +499,12 @@ class Network:
         ``sample_weight`` if given; metrics are unweighted. Safe from several threads,
         as `predict` is.
         """
-        X = as_features(X, self.dtype, self.input_shape)
+        first = self.layers[0]
+        X = as_features(
+            first.encode_input(X), self.dtype, self.input_shape, allow_nan=first.accepts_nan
+        )
         self._ensure_built(X.shape[1:])
-        self.layers[0].check_input(X)
+        first.check_input(X)
         Y = as_targets(y, X.shape[0], self._built_n_outputs(), self.loss, self.dtype)
         weights = as_sample_weight(sample_weight, X.shape[0], self.dtype)
         return self.evaluate_arrays(X, Y, self.resolve_metrics(metrics), batch_size, weights)
@@ -655,6 +676,10 @@ def load(
     ``allow_non_finite`` accepts weights and state holding NaN or infinity, as saved with
     ``save(path, allow_non_finite=True)`` from a diverged run; by default they are refused.
 
+    A file written by nnkit 0.2.0's ``nnkit train`` kept its standardisation in the
+    metadata (``"scaling"``); it is turned into ``standardize`` and ``rescale_output``
+    layers, first and last, so the network answers as ``nnkit predict`` always did.
+
     Raises:
         FileNotFoundError: there is no file at ``path``.
         MissingComponentError: the model needs a component whose supplier is not loaded;
@@ -663,9 +688,10 @@ def load(
         ConfigurationError: ``substitute`` names a component the model does not use.
         ModelFileError: anything else wrong with the file.
     """
-    return read_network(
+    network = read_network(
         path, Network, substitute=substitute, allow_non_finite=allow_non_finite
     )
+    return with_scaling_layers(network, path)
 
 def _as_dtype(dtype: Any) -> np.dtype:
     """float32 or float64, from a name, a NumPy type or a dtype; anything else refused

@@ -16,6 +16,7 @@ from nnkit.interfaces.callback import Callback, TrainingContext
 from nnkit.interfaces.metric import Metric
 from nnkit.interfaces.workspace import Workspace
 from nnkit.registry.registry import default_registry
+from nnkit.training.adapting import adapt_first_layer, adapt_layers, refuse_unadapted
 from nnkit.training.history import History
 from nnkit.training.progress import progress_callback
 from nnkit.warning_location import warn_at_caller
@@ -68,13 +69,21 @@ def fit(
                 "with chunks, give each chunk's sample weights as the third item of the "
                 "chunk, (X_chunk, y_chunk, w_chunk), or nnkit.chunks(X, y, sample_weight)"
             )
+        refuse_unadapted(network)
         chunked = _ChunkedEpochs(network, X, epochs, class_weight)
         X, Y, row_weights = chunked.first
         weights = None if row_weights is None else row_weights[0]
         steps_per_epoch = chunked.steps_per_epoch(batch_size)
     else:
-        X = as_features(X, network.dtype, network.input_shape)
-        network._ensure_built(X.shape[1:])
+        first = network.layers[0]
+        adapt_first_layer(network, X, 1 - validation_split)
+        X = as_features(
+            first.encode_input(X), network.dtype, network.input_shape,
+            allow_nan=first.accepts_nan,
+        )
+        # Layers learn their statistics from the rows that train, as split below.
+        training_rows = int(X.shape[0] * (1 - validation_split)) or X.shape[0]
+        adapt_layers(network, X[:training_rows])
         network.layers[0].check_input(X)
         # perf: class labels stay compact (booleans); batches are converted as drawn.
         Y = as_targets(
@@ -101,6 +110,9 @@ def fit(
         )
         X, Y = X[:split], Y[:split]
         weights = None if weights is None else weights[:split]
+    if chunked is None:
+        with network._weights_lock.writing():  # a target scaling may learn from Y here
+            Y = network.layers[-1].training_targets(Y)
 
     callback_list = [default_registry().resolve("callback", spec) for spec in callbacks or ()]
     if reporter is not None:
@@ -207,7 +219,11 @@ class _ChunkedEpochs:
     def _checked(self, index: int, chunk: tuple[Any, Any, Any]) -> Chunk:
         network = self.network
         X_raw, y_raw, w_raw = chunk
-        X = as_features(X_raw, network.dtype, network.input_shape, name=f"X of chunk {index}")
+        first = network.layers[0]
+        X = as_features(
+            first.encode_input(X_raw), network.dtype, network.input_shape,
+            name=f"X of chunk {index}", allow_nan=first.accepts_nan,
+        )
         network._ensure_built(X.shape[1:])
         network.layers[0].check_input(X)
         Y = as_targets(
@@ -215,6 +231,7 @@ class _ChunkedEpochs:
             name=f"y of chunk {index}", compact=True,
         )
         W = _combined_weights(w_raw, self.class_weight, Y, network.dtype)
+        Y = network.layers[-1].training_targets(Y)
         return X, Y, None if W is None else W.reshape(1, -1)
 
 
@@ -236,7 +253,11 @@ def _validation_arrays(
             "validation_data must be a pair (X_val, y_val) or a triple (X_val, y_val, "
             "sample_weight_val)"
         )
-    X_val = as_features(validation_data[0], network.dtype, network.input_shape, name="X_val")
+    first = network.layers[0]
+    X_val = as_features(
+        first.encode_input(validation_data[0]), network.dtype, network.input_shape,
+        name="X_val", allow_nan=first.accepts_nan,
+    )
     network.layers[0].check_input(X_val)
     Y_val = as_targets(
         validation_data[1],
