@@ -426,7 +426,9 @@ def test_the_help_house_price_example_gives_a_sensible_error(tmp_path, capsys):
     assert "first column is unnamed" in err and err.startswith("nnkit: note: ")
     loaded = nnkit.load(model)
     assert loaded.metadata["features"] == ["area", "bedrooms", "age", "distance_km"]
-    assert len(loaded.layers[0].mean) == 4  # the standardisation is the model's first layer
+    # The imputer and the standardisation are the model's first layers.
+    assert [type(layer).__name__ for layer in loaded.layers[:2]] == ["Impute", "Standardize"]
+    assert len(loaded.layers[1].mean) == 4
     assert loaded.layers[-1].mean == [pytest.approx(np.mean(price), rel=0.05)]
 
     code, out, _ = run(capsys, "evaluate", str(model), str(data))
@@ -671,15 +673,15 @@ def test_predict_streams_in_chunks_with_the_same_output(flowers, tmp_path, capsy
     code, _, _ = run(capsys, "predict", str(model), str(data), "--proba", "-o", str(whole))
     assert code == 0
     sizes = []
-    chunks = datafiles.CsvTable.chunks
+    chunks = datafiles.CsvTable.cell_chunks
 
-    def recorded(table, rows=None):
+    def recorded(table, rows):
         for chunk in chunks(table, rows):
-            sizes.append(len(chunk[0]))
+            sizes.append(len(chunk.cells))
             yield chunk
 
     monkeypatch.setattr(datafiles, "CHUNK_CELLS", 5)  # the smallest: one inference batch
-    monkeypatch.setattr(datafiles.CsvTable, "chunks", recorded)
+    monkeypatch.setattr(datafiles.CsvTable, "cell_chunks", recorded)
     streamed = tmp_path / "streamed.csv"
     code, _, _ = run(capsys, "predict", str(model), str(data), "--proba", "-o", str(streamed))
     assert code == 0 and sizes == [1024, 1024, 552]

@@ -249,3 +249,15 @@ def test_learnt_statistics_must_fit_the_input():
         nnkit.Network([layer, nnkit.Dense(1)]).build(3)
     with pytest.raises(nnkit.ConfigurationError, match="positive"):
         nnkit.layer("rescale_output", mean=[0.0], scale=[0.0])
+
+
+def test_a_standardize_between_layers_learns_from_what_reaches_it():
+    rng = np.random.default_rng(5)
+    X, y = rng.normal(size=(64, 3)), rng.normal(size=64)
+    net = nnkit.Network(
+        [nnkit.Dense(4, activation="relu"), nnkit.layer("standardize"), nnkit.Dense(1)],
+        optimizer="adam", seed=0, dtype="float64",
+    ).build(3)
+    reaching = net.layers[0].forward(X[:48], nnkit.Workspace()).copy()
+    net.fit(X, y, epochs=1, validation_split=0.25, verbose=0)
+    np.testing.assert_allclose(net.layers[1].mean, reaching.mean(axis=0))
