@@ -477,8 +477,7 @@ class CategoryLookup(Layer):
                 )
 
     def example_input(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
-        x = rng.normal(size=shape)
-        self.n_features = shape[1]
+        x = rng.normal(size=shape)  # called once built, so the code widths are known
         for column, width in zip(self._lookup_columns(shape[1]), self._widths()):
             x[:, column] = rng.integers(0, width, size=shape[0])
         return x
@@ -527,7 +526,8 @@ class RescaleOutput(Layer):
     those, so it is well scaled whatever the target's units; this layer is then the
     identity. ``predict`` and ``evaluate`` (and a validation set's scores) give and
     compare values in the target's units. The statistics are the training targets' mean
-    and standard deviation, learnt by ``adapt(y)`` or by the first ``fit``.
+    and standard deviation, learnt by ``adapt(y)`` or by the first ``fit`` (from its first
+    chunk, when it trains on chunks: call ``adapt(y)`` on a sample first instead).
 
     Args:
         mean: the target's mean per output (saved in the model's configuration).
