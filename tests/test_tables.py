@@ -10,6 +10,7 @@ import onnxruntime
 import threadpoolctl
 
 import nnkit
+import nnkit.sklearn
 
 from .test_cli import run, write_houses
 
@@ -154,6 +155,9 @@ def test_penguins_train_without_preparation_and_answer_alike(tmp_path, capsys):
     assert code == 0, err
     proba = np.array([[float(v) for v in line.split(",")] for line in out.splitlines()[1:]])
     np.testing.assert_allclose(loaded.predict(rows), proba, atol=1e-5)
+    estimator = nnkit.sklearn.NNClassifier.from_network(loaded)
+    assert estimator.predict(rows).tolist() == by_cli
+    np.testing.assert_allclose(estimator.predict_proba(rows), proba, atol=1e-5)
 
     code, _, err = run(capsys, "export", str(model), "-o", str(tmp_path / "p.onnx"))
     assert code == 1 and "text" in err and "ONNX" in err and "--drop" in err
@@ -373,7 +377,9 @@ def test_house_prices_agree_in_the_cli_python_and_onnx(tmp_path, capsys):
     by_onnx = session.run(["Y"], {"X": raw.astype(np.float32)})[0][:, 0]
     np.testing.assert_allclose(by_python, by_cli, rtol=1e-5)  # predict writes 8 digits
     np.testing.assert_allclose(by_onnx, by_python, rtol=1e-5)
-    for predicted in (by_cli, by_python, by_onnx):
+    by_sklearn = nnkit.sklearn.NNRegressor.from_network(nnkit.load(model)).predict(raw)
+    np.testing.assert_allclose(by_sklearn, by_python, rtol=1e-5)
+    for predicted in (by_cli, by_python, by_onnx, by_sklearn):
         assert 1 - np.mean((predicted - price) ** 2) / np.var(price) > 0.9
 
 
