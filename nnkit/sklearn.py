@@ -30,6 +30,8 @@ except ImportError as error:  # pragma: no cover - exercised without the extra o
 import nnkit
 from nnkit.engine.network import Network
 from nnkit.errors import ConfigurationError, DivergenceWarning, UnknownComponentError
+from nnkit.files.table_cells import is_text
+from nnkit.interfaces.layer import Layer
 from nnkit.interfaces.loss import Loss
 
 __all__ = ["NNClassifier", "NNRegressor"]
@@ -309,8 +311,38 @@ class _NNEstimator(BaseEstimator):
 
     def _predict_outputs(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "network_")
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        first = self.network_.layers[0]
+        # A network whose first layer reads raw table cells (a category lookup) or fills
+        # NaN (an imputer) gets them as they are, as Network.predict would.
+        reads_cells = type(first).encode_input is not Layer.encode_input and is_text(X)
+        X = validate_data(
+            self,
+            X,
+            reset=False,
+            dtype=None if reads_cells else [np.float64, np.float32],
+            ensure_all_finite="allow-nan" if first.accepts_nan else True,
+        )
         return self.network_.predict(X)
+
+    @classmethod
+    def from_network(cls, network: Network) -> Any:
+        """A fitted estimator that predicts with ``network`` as it is (one trained in
+        Python, or loaded from a file ``nnkit train`` saved, its preprocessing layers
+        included), so its predictions are the network's. A classifier's ``classes_`` are
+        the class names the network's metadata keeps, else its output indices."""
+        if not network.built:
+            raise ValueError("from_network needs a trained (built) network")
+        assert network.n_inputs is not None and network.n_outputs is not None, "it is built"
+        estimator = cls()
+        estimator.network_ = network
+        estimator.n_features_in_ = network.n_inputs
+        estimator.n_layers_ = len(network.layers) + 1
+        estimator.n_outputs_ = network.n_outputs
+        estimator._adopt(network)
+        return estimator
+
+    def _adopt(self, network: Network) -> None:
+        """Set what the estimator's own ``fit`` would have set for ``network``'s targets."""
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -499,6 +531,13 @@ class NNClassifier(ClassifierMixin, _NNEstimator):
             raise ValueError("classes must be passed on the first call to partial_fit")
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
+    def _adopt(self, network: Network) -> None:
+        assert network.n_outputs is not None, "from_network checked it is built"
+        classes = network.metadata.get("classes")
+        self.classes_ = np.asarray(
+            classes if classes is not None else range(max(network.n_outputs, 2))
+        )
+
     def predict_proba(self, X: Any) -> np.ndarray:
         """The probability of each class, columns in the order of ``classes_``."""
         outputs = self._predict_outputs(X).astype(np.float64)
@@ -563,6 +602,9 @@ class NNRegressor(RegressorMixin, _NNEstimator):
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> NNRegressor:
         """One epoch on ``X`` and ``y``."""
         return self._fit(X, y, sample_weight, incremental=True)
+
+    def _adopt(self, network: Network) -> None:
+        self._y_1d = network.n_outputs == 1
 
     def predict(self, X: Any) -> np.ndarray:
         """The predicted target(s): shape ``(n_samples,)`` for one target column."""

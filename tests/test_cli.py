@@ -425,10 +425,12 @@ def test_the_help_house_price_example_gives_a_sensible_error(tmp_path, capsys):
     mae = float(re.search(r"test mae: ([0-9.]+)", out).group(1))
     assert mae < 25_000  # the noise alone is ~16,000; the spread of prices ~160,000
     assert "first column is unnamed" in err and err.startswith("nnkit: note: ")
-    metadata = nnkit.load(model).metadata
-    assert metadata["features"] == ["area", "bedrooms", "age", "distance_km"]
-    assert len(metadata["scaling"]["features"]["mean"]) == 4
-    assert metadata["scaling"]["target"]["mean"] == [pytest.approx(np.mean(price), rel=0.05)]
+    loaded = nnkit.load(model)
+    assert loaded.metadata["features"] == ["area", "bedrooms", "age", "distance_km"]
+    # The imputer and the standardisation are the model's first layers.
+    assert [type(layer).__name__ for layer in loaded.layers[:2]] == ["Impute", "Standardize"]
+    assert len(loaded.layers[1].mean) == 4
+    assert loaded.layers[-1].mean == [pytest.approx(np.mean(price), rel=0.05)]
 
     code, out, _ = run(capsys, "evaluate", str(model), str(data))
     assert code == 0 and float(re.search(r"mae: ([0-9.]+)", out).group(1)) < 25_000
@@ -672,15 +674,15 @@ def test_predict_streams_in_chunks_with_the_same_output(flowers, tmp_path, capsy
     code, _, _ = run(capsys, "predict", str(model), str(data), "--proba", "-o", str(whole))
     assert code == 0
     sizes = []
-    chunks = datafiles.CsvTable.chunks
+    chunks = datafiles.CsvTable.cell_chunks
 
-    def recorded(table, rows=None):
+    def recorded(table, rows):
         for chunk in chunks(table, rows):
-            sizes.append(len(chunk[0]))
+            sizes.append(len(chunk.cells))
             yield chunk
 
     monkeypatch.setattr(datafiles, "CHUNK_CELLS", 5)  # the smallest: one inference batch
-    monkeypatch.setattr(datafiles.CsvTable, "chunks", recorded)
+    monkeypatch.setattr(datafiles.CsvTable, "cell_chunks", recorded)
     streamed = tmp_path / "streamed.csv"
     code, _, _ = run(capsys, "predict", str(model), str(data), "--proba", "-o", str(streamed))
     assert code == 0 and sizes == [1024, 1024, 552]

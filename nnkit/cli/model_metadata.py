@@ -11,13 +11,10 @@ import math
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
-import numpy as np
-
-from nnkit.cli.scaling import Standardizer
 from nnkit.engine.network import Network
-from nnkit.errors import DataError, ModelFileError
+from nnkit.errors import ModelFileError
 
-__all__ = ["ModelMetadata", "read_metadata", "scaling_metadata"]
+__all__ = ["ModelMetadata", "read_metadata"]
 
 #: The tasks ``nnkit train`` records.
 TASKS: Final = ("classification", "regression")
@@ -25,43 +22,20 @@ TASKS: Final = ("classification", "regression")
 
 class ModelMetadata(NamedTuple):
     """The data a model was trained on, as ``nnkit train`` recorded it; every field is
-    ``None`` for a model saved from Python without it."""
+    ``None`` for a model saved from Python without it.
+
+    The preprocessing (standardisation, imputation, category codes, the target's units)
+    is not here: it is the model's own layers, which every reader of the file applies.
+    """
 
     features: list[str] | None
     target: str | None
     task: str | None
     classes: list[Any] | None
-    feature_scaling: Standardizer | None
-    target_scaling: Standardizer | None
-
-    def scale_features(self, X: np.ndarray, source: str) -> np.ndarray:
-        """``X`` as the network saw it in training: standardised if it was."""
-        if self.feature_scaling is None:
-            return X
-        if X.shape[1:] != self.feature_scaling.shape:
-            raise DataError(
-                f"{source}: samples of shape {X.shape[1:]}, but the model was trained on "
-                f"{self.feature_scaling.shape}"
-            )
-        return self.feature_scaling.transform(X)
-
-    def unscale_outputs(self, outputs: np.ndarray) -> np.ndarray:
-        """A regression's outputs in the target's own units."""
-        if self.target_scaling is None:
-            return outputs
-        return self.target_scaling.inverse(outputs)
-
-
-def scaling_metadata(
-    features: Standardizer | None, target: Standardizer | None
-) -> dict[str, Any] | None:
-    """The ``"scaling"`` entry of the metadata, or ``None`` when nothing is scaled."""
-    if features is None and target is None:
-        return None
-    return {
-        "features": None if features is None else features.to_json(),
-        "target": None if target is None else target.to_json(),
-    }
+    #: The columns read as categories, whose text cells the model takes as they are.
+    categorical: list[str] | None = None
+    #: The columns ``--drop`` left out, left out again when predicting.
+    dropped: list[str] | None = None
 
 
 def read_metadata(network: Network, path: str | Path) -> ModelMetadata:
@@ -104,21 +78,15 @@ def read_metadata(network: Network, path: str | Path) -> ModelMetadata:
             and not (outputs == 1 and len(classes) == 2)
         ):
             raise damaged("classes", f"one class per output unit ({outputs})")
-    scaling = metadata.get("scaling")
-    feature_scaling = target_scaling = None
-    if scaling is not None:
-        if not isinstance(scaling, dict) or not set(scaling) <= {"features", "target"}:
-            raise damaged("scaling", "{'features': ..., 'target': ...}")
-        try:
-            if scaling.get("features") is not None:
-                feature_scaling = Standardizer.from_json(scaling["features"], "feature")
-            if scaling.get("target") is not None:
-                target_scaling = Standardizer.from_json(scaling["target"], "target")
-        except ModelFileError as error:
-            raise ModelFileError(f"{path}: {error}") from None
-        if target_scaling is not None and target_scaling.shape != (network.n_outputs,):
-            raise damaged("scaling", "one mean and scale per output unit")
-    return ModelMetadata(features, target, task, classes, feature_scaling, target_scaling)
+    names = {}
+    for key in ("categorical", "dropped"):
+        value = metadata.get(key)
+        if value is not None and not (
+            isinstance(value, list) and all(isinstance(name, str) for name in value)
+        ):
+            raise damaged(key, "a list of column names")
+        names[key] = value
+    return ModelMetadata(features, target, task, classes, names["categorical"], names["dropped"])
 
 
 def _is_class_name(value: Any) -> bool:

@@ -8,6 +8,7 @@ from typing import Any, Final
 
 import nnkit
 from nnkit.cli.layer_specs import FIRST_PARTY_LAYERS, parse_layers
+from nnkit.cli.table_columns import IMPUTE_CHOICES
 
 __all__ = ["build_parser"]
 
@@ -103,6 +104,34 @@ def _delimiter_option(parser: argparse._ActionsContainer) -> None:
     )
 
 
+def _table_options(group: argparse._ActionsContainer) -> None:
+    """``nnkit train``'s options for a CSV table's columns and missing cells."""
+    group.add_argument(
+        "--drop",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="leave this column out (repeat for more); predict leaves it out too",
+    )
+    group.add_argument(
+        "--categorical",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="read this column as categories even if its cells are numbers (repeat for "
+        "more); columns of text are categories anyway",
+    )
+    group.add_argument(
+        "--impute",
+        choices=IMPUTE_CHOICES,
+        default="mean",
+        metavar="STRATEGY",
+        help="fill missing cells (empty, NA) of numeric columns with the training data's "
+        "mean, median or most_frequent value, with a missing-indicator column each; or "
+        "none (default: mean)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``nnkit`` command and its subcommands."""
     parser = argparse.ArgumentParser(
@@ -140,9 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-scale",
         action="store_true",
         help="keep features (and a numeric target) as they are; by default each is "
-        "standardised to mean 0 and variance 1 on the training data, the model "
-        "remembers how, and predictions come back in the target's units",
+        "standardised to mean 0 and variance 1 on the training data by layers the "
+        "model holds, and predictions come back in the target's units",
     )
+    _table_options(data)
     model = train.add_argument_group("network")
     model.add_argument(
         "--layers",

@@ -15,6 +15,7 @@ import numpy as np
 
 import nnkit
 from nnkit.cli.model_metadata import ModelMetadata, read_metadata
+from nnkit.cli.table_columns import model_input
 from nnkit.errors import DataError
 from nnkit.files import data_files as datafiles
 from nnkit.files.atomic import atomic_output
@@ -28,7 +29,6 @@ __all__ = [
     "summary_command",
     "check_output_folder",
     "print_notes",
-    "scores_in_target_units",
 ]
 
 #: Column names listed in a mismatch message before the list is cut short.
@@ -98,18 +98,19 @@ def _classes_of(network: nnkit.Network, metadata: ModelMetadata) -> list[Any] | 
     return classes
 
 
-def scores_in_target_units(
-    network: nnkit.Network, metadata: ModelMetadata, X: np.ndarray, y: np.ndarray
-) -> dict[str, float]:
-    """The loss and metrics of ``network`` on standardised ``X``; for a regression with a
-    scaled target, computed on its outputs mapped back to the target's units."""
-    if metadata.target_scaling is None:
-        return network.evaluate(X, y)
-    A = metadata.unscale_outputs(network.predict(X))
-    Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-    scores = {"loss": network.loss.value(A, Y)}
-    scores.update({name: m.value(A, Y) for name, m in network.resolve_metrics(None).items()})
-    return {name: float(value) for name, value in scores.items()}
+def _table(
+    args: argparse.Namespace, metadata: ModelMetadata, target: str | None, required: bool
+) -> CsvTable:
+    """The CSV file's header, checked against the model's features: the columns
+    ``nnkit train --drop`` left out are left out again. The ``target`` column must be
+    there if ``required``; otherwise it is ignored if it is."""
+    table = CsvTable(args.data, target, args.delimiter, target_required=required)
+    print_notes(table.notes)
+    dropped = [name for name in metadata.dropped or () if name in table.feature_names]
+    if dropped:
+        table.drop(dropped)
+    _check_columns(metadata.features, table.feature_names, args.data)
+    return table
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
@@ -117,14 +118,20 @@ def evaluate_command(args: argparse.Namespace) -> int:
     network = nnkit.load(args.model)
     metadata = read_metadata(network, args.model)
     target = args.target or metadata.target
-    data = read_data_file(args.data, target, args.delimiter)
-    print_notes(data.notes)
-    if Path(args.data).suffix.lower() != ".npz":
-        _check_columns(metadata.features, data.feature_names, args.data)
-    if data.y is None:
+    if Path(args.data).suffix.lower() == ".npz":
+        data = read_data_file(args.data, target, args.delimiter)
+        X, y = data.X, data.y
+    else:
+        if target is None:
+            raise DataError(f"{args.data}: no target column; name it with --target")
+        table = _table(args, metadata, target, required=True)
+        cells = table.read_cells()
+        assert cells.labels is not None, "the table has its target column"
+        y = table.target_values(cells.labels, cells.lines)
+        X = model_input(cells, table.feature_names, bool(metadata.categorical), args.data)
+    if y is None:
         raise DataError(f"{args.data}: no target column; name it with --target")
-    X = metadata.scale_features(data.X, args.data)
-    scores = scores_in_target_units(network, metadata, X, _labels_for(metadata, data.y, args.data))
+    scores = network.evaluate(X, _labels_for(metadata, y, args.data))
     for name, value in scores.items():
         print(f"{name}: {value:.4f}")
     return 0
@@ -132,18 +139,17 @@ def evaluate_command(args: argparse.Namespace) -> int:
 
 def _feature_chunks(args: argparse.Namespace, metadata: ModelMetadata) -> Iterator[np.ndarray]:
     """The data file's features in chunks of whole inference batches, so that the
-    predictions are those of one call on the whole file."""
+    predictions are those of one call on the whole file: numbers (missing cells as NaN),
+    or the text cells themselves for a model with categorical columns."""
     if Path(args.data).suffix.lower() == ".npz":
         X = read_data_file(args.data).X
         rows = _chunk_rows(int(np.prod(X.shape[1:])))
         for start in range(0, len(X), rows):
             yield X[start : start + rows]
         return
-    table = CsvTable(args.data, metadata.target, args.delimiter, target_required=False)
-    print_notes(table.notes)
-    _check_columns(metadata.features, table.feature_names, args.data)
-    for X, _, _ in table.chunks(_chunk_rows(len(table.header))):
-        yield X
+    table = _table(args, metadata, metadata.target, required=False)
+    for cells in table.cell_chunks(_chunk_rows(len(table.header))):
+        yield model_input(cells, table.feature_names, bool(metadata.categorical), args.data)
 
 
 def _chunk_rows(cells_per_row: int) -> int:
@@ -155,10 +161,10 @@ def _prediction_rows(
     network: nnkit.Network, metadata: ModelMetadata, X: np.ndarray, source: str, proba: bool
 ) -> tuple[list[str], list[list[Any]]]:
     """The header and rows of the predictions for one chunk."""
-    outputs = network.predict(metadata.scale_features(X, source))
+    outputs = network.predict(X)
     classes = _classes_of(network, metadata)
     if classes is None:
-        values = metadata.unscale_outputs(outputs)
+        values = outputs
         header = (
             ["prediction"]
             if values.shape[1] == 1
@@ -240,30 +246,18 @@ def summary_command(args: argparse.Namespace) -> int:
         names = metadata.features
         shown = ", ".join(names[:8]) + (f", ... ({len(names)} in all)" if len(names) > 8 else "")
         print(f"features: {shown}")
-    scaled = [
-        what
-        for what, scaling in (
-            ("features", metadata.feature_scaling),
-            ("target", metadata.target_scaling),
-        )
-        if scaling is not None
-    ]
-    if scaled:
-        print(f"standardised: {' and '.join(scaled)} (applied by evaluate and predict)")
+    if metadata.categorical:
+        print(f"categorical: {', '.join(metadata.categorical)}")
+    if metadata.dropped:
+        print(f"dropped in training: {', '.join(metadata.dropped)}")
     return 0
 
 
 def export_command(args: argparse.Namespace) -> int:
-    """``nnkit export``: a saved model as ONNX, its scaling included."""
+    """``nnkit export``: a saved model as ONNX, its preprocessing layers included."""
     network = nnkit.load(args.model)
-    metadata = read_metadata(network, args.model)
+    read_metadata(network, args.model)
     check_output_folder("-o", args.output)
-    to_onnx(
-        network,
-        args.output,
-        opset=args.opset,
-        feature_scaling=metadata.feature_scaling,
-        target_scaling=metadata.target_scaling,
-    )
+    to_onnx(network, args.output, opset=args.opset)
     print(f"wrote {args.output}")
     return 0

@@ -1,11 +1,11 @@
-"""Standardising features and regression targets, and keeping the scaling in a model file.
+"""A standardisation as nnkit 0.2.0's ``nnkit train`` kept it: a mean and a scale in the
+model file's metadata, which only the command line applied.
 
-A network trained on raw columns in the thousands (a house's price, its floor area) starts
-far from any sensible weights and learns slowly or not at all. Centring each column and
-dividing it by its spread puts every input near zero with unit variance; the mean and scale
-learned on the training data are saved with the model (as plain JSON in
-``network.metadata``) so that evaluating and predicting apply exactly the same transform,
-and a regression's outputs are mapped back to the target's own units.
+``nnkit train`` now standardises with the standard set's ``standardize`` and
+``rescale_output`` layers, which are part of the model, and ``nnkit.load`` turns the
+metadata of a 0.2.0 file into those layers (`nnkit.engine.legacy_scaling`). This class
+remains for `nnkit.files.onnx.to_onnx`'s ``feature_scaling`` and ``target_scaling``
+arguments, which wrap a graph in such a scaling.
 """
 
 from __future__ import annotations

@@ -10,18 +10,17 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Final, Protocol, cast
+from typing import Any, Final, NamedTuple, Protocol, cast
 
 import numpy as np
 
 import nnkit
 from nnkit.cli.layer_specs import build_layers, cli_spelling
-from nnkit.cli.model_metadata import ModelMetadata, scaling_metadata
-from nnkit.cli.saved_models import check_output_folder, print_notes, scores_in_target_units
-from nnkit.cli.scaling import Standardizer
+from nnkit.cli.saved_models import check_output_folder, print_notes
+from nnkit.cli.table_columns import ColumnPlan, model_input, plan_columns, preprocessing_layers
 from nnkit.data.split import train_test_split
 from nnkit.errors import ConfigurationError, DataError, MissingExtraError, NNKitError
-from nnkit.files.data_files import read_data_file
+from nnkit.files.data_files import CsvTable, read_data_file
 
 __all__ = ["train_command", "TrainingDivergedError", "blas_threads"]
 
@@ -108,21 +107,49 @@ def _check_options(args: argparse.Namespace) -> None:
         )
 
 
-def _read_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, Any, str, str]:
-    """Features, targets, feature names, the target's name and where the data came from."""
+class _Data(NamedTuple):
+    """What ``nnkit train`` trains on: the features as the network takes them, the
+    targets, the feature and target names, where they came from, and, for a CSV table,
+    the kind of each column."""
+
+    X: Any
+    y: np.ndarray
+    features: list[str] | None
+    target: str
+    source: str
+    plan: ColumnPlan | None
+
+
+def _read_data(args: argparse.Namespace) -> _Data:
+    """The data to train on: the bundled digits, a ``.npz`` file or a CSV table (with
+    text and missing cells, its columns planned by `plan_columns`)."""
     if args.data is None:
         if args.target is not None:
             raise DataError("--target needs --data: the bundled digits have their own target")
         X, y = nnkit.datasets.load_digits()
-        return X, y, [f"pixel_{i}" for i in range(X.shape[1])], "digit", "bundled digits"
+        pixels = [f"pixel_{i}" for i in range(X.shape[1])]
+        return _Data(X, y, pixels, "digit", "bundled digits", None)
     is_npz = Path(args.data).suffix.lower() == ".npz"
     if args.target is None and not is_npz:
         raise DataError(f"{args.data}: name the column to predict with --target")
-    data = read_data_file(args.data, args.target, args.delimiter)
-    print_notes(data.notes)
-    if data.y is None:
-        raise DataError(f"{args.data} has no array 'y' of targets")
-    return data.X, data.y, data.feature_names, data.target or "y", args.data
+    if is_npz:
+        for option in ("drop", "categorical"):
+            if getattr(args, option):
+                raise DataError(f"--{option} names CSV columns, but {args.data} is .npz")
+        data = read_data_file(args.data, args.target, args.delimiter)
+        if data.y is None:
+            raise DataError(f"{args.data} has no array 'y' of targets")
+        names = data.feature_names if data.X.ndim == 2 else None
+        return _Data(data.X, data.y, names, data.target or "y", args.data, None)
+    table = CsvTable(args.data, args.target, args.delimiter)
+    print_notes(table.notes)
+    table.drop(args.drop)
+    cells = table.read_cells()
+    assert cells.labels is not None, "CsvTable refuses a missing --target column"
+    y = table.target_values(cells.labels, cells.lines)
+    plan = plan_columns(cells, table.feature_names, args.categorical, args.data)
+    X = model_input(cells, table.feature_names, bool(plan.categorical), args.data)
+    return _Data(X, y, table.feature_names, table.target or "y", args.data, plan)
 
 
 @contextlib.contextmanager
@@ -177,7 +204,8 @@ def _fit(network: nnkit.Network, args: argparse.Namespace, **options: Any) -> An
 def train_command(args: argparse.Namespace) -> int:
     """``nnkit train``: fit a network and print the held-out metrics."""
     _check_options(args)
-    X, y, feature_names, target, source = _read_data(args)
+    data = _read_data(args)
+    X, y, source = data.X, data.y, data.source
     loss = nnkit.loss(args.loss or _default_loss(y))
     targets, classes = _encode_targets(y, loss)
     if classes is not None and len(classes) < 2:
@@ -192,24 +220,24 @@ def train_command(args: argparse.Namespace) -> int:
         units, output = 1, "sigmoid"
     else:
         units, output = len(classes), "softmax"
+    plan = data.plan
+    if plan is not None and plan.missing and args.impute == "none":
+        numeric = [n for n in plan.missing if plan.names.index(n) not in plan.categorical]
+        if numeric:
+            raise DataError(
+                f"{source}: columns {numeric[:20]} have missing cells, which --impute none "
+                "leaves in; fill them in, or choose --impute mean, median or most_frequent"
+            )
 
     X_train, X_test, y_train, y_test = train_test_split(X, targets, args.test_size, seed=args.seed)
-    feature_scaling = target_scaling = None
-    if not args.no_scale:
-        feature_scaling = Standardizer.fit(X_train)
-        X_train, X_test = feature_scaling.transform(X_train), feature_scaling.transform(X_test)
-        if classes is None:
-            target_scaling = Standardizer.fit(y_train)
-    metadata = ModelMetadata(
-        feature_names if X.ndim == 2 else None,
-        target,
-        "regression" if classes is None else "classification",
-        classes,
-        feature_scaling,
-        target_scaling,
-    )
-    layers = build_layers(args.layers, args.activation)
+    scale = not args.no_scale
+    # The preprocessing is the model's own first layers (and, for a regression, its last):
+    # they learn from the training part of the data when fit starts.
+    layers = preprocessing_layers(plan, args.impute, scale)
+    layers += build_layers(args.layers, args.activation)
     layers.append(nnkit.Dense(units, activation=output))
+    if classes is None and scale:
+        layers.append(nnkit.layer("rescale_output"))
     network = nnkit.Network(
         layers,
         loss=loss,
@@ -217,12 +245,14 @@ def train_command(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     network.metadata = {
-        "features": metadata.features,
-        "target": target,
+        "features": data.features,
+        "target": data.target,
         "classes": classes,
-        "task": metadata.task,
-        "scaling": scaling_metadata(feature_scaling, target_scaling),
+        "task": "regression" if classes is None else "classification",
     }
+    if plan is not None:
+        network.metadata["categorical"] = [plan.names[i] for i in plan.categorical]
+        network.metadata["dropped"] = list(args.drop)
     callbacks, validation_split = [], args.validation_split
     if args.early_stopping is not None:
         callbacks.append(nnkit.callback("early_stopping", patience=args.early_stopping))
@@ -230,17 +260,20 @@ def train_command(args: argparse.Namespace) -> int:
     if not args.quiet:
         kind = f"{len(classes)} classes" if classes is not None else "a numeric target"
         shape = f"{X.shape[1]} features" if X.ndim == 2 else f"samples of shape {X.shape[1:]}"
-        scaled = "; features standardised" if feature_scaling is not None else ""
+        scaled = "; features standardised" if scale and plan is None else ""
         print(
             f"data: {source}, {len(X_train)} training and {len(X_test)} test samples, "
             f"{shape}, {kind}{scaled}"
         )
+        if plan is not None:
+            for line in plan.describe(args.impute, scale, args.drop):
+                print(line)
     started = time.perf_counter()
     history = _fit(
         network,
         args,
         X=X_train,
-        y=y_train if target_scaling is None else target_scaling.transform(y_train),
+        y=y_train,
         epochs=args.epochs,
         batch_size=args.batch_size,
         validation_split=validation_split,
@@ -255,7 +288,7 @@ def train_command(args: argparse.Namespace) -> int:
                 f"early stopping: stopped at epoch {stopper.stopped_epoch}, kept the weights "
                 f"of epoch {stopper.best_epoch}"
             )
-    scores = scores_in_target_units(network, metadata, X_test, y_test)
+    scores = network.evaluate(X_test, y_test)  # in the target's units: the model's own
     print(
         ", ".join(f"test {name}: {value:.4f}" for name, value in scores.items())
         + f" (trained {len(history)} epoch{'s' * (len(history) != 1)} in {seconds:.2f} s)"
@@ -265,7 +298,7 @@ def train_command(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"saved the model to {args.save}")
     if args.plot:
-        history.plot(args.plot, title=f"{source}: {target}")
+        history.plot(args.plot, title=f"{source}: {data.target}")
         if not args.quiet:
             print(f"drew the training curves to {args.plot}")
     return 0

@@ -45,9 +45,12 @@ def _as_numeric(values: Any, name: str, dtype: DTypeLike) -> np.ndarray:
 FINITE_CHECK_ROWS = 1024
 
 
-def check_finite(array: np.ndarray, name: str, first_row: int = 0) -> None:
+def check_finite(
+    array: np.ndarray, name: str, first_row: int = 0, allow_nan: bool = False
+) -> None:
     """Raise :class:`~nnkit.errors.DataError` naming the first NaN or infinity in
-    ``array``, whose first row is row ``first_row`` of what the user passed."""
+    ``array``, whose first row is row ``first_row`` of what the user passed. With
+    ``allow_nan`` (a first layer that imputes missing cells), only infinity is refused."""
     if array.ndim > 2 and array.flags.c_contiguous:  # one row per sample, as a view
         array = array.reshape(array.shape[0], -1)
     contiguous = array.flags.c_contiguous or array.flags.f_contiguous
@@ -62,11 +65,17 @@ def check_finite(array: np.ndarray, name: str, first_row: int = 0) -> None:
     # perf: chunk by chunk, so the boolean temporary stays small and in cache.
     for start in range(0, array.shape[0], FINITE_CHECK_ROWS):
         chunk = array[start : start + FINITE_CHECK_ROWS]
-        if not np.isfinite(chunk).all():
-            _raise_non_finite(array, name, first_row)
+        if np.isinf(chunk).any() if allow_nan else not np.isfinite(chunk).all():
+            _raise_non_finite(array, name, first_row, allow_nan)
 
 
-def _raise_non_finite(array: np.ndarray, name: str, first_row: int = 0) -> None:
+def _raise_non_finite(
+    array: np.ndarray, name: str, first_row: int = 0, allow_nan: bool = False
+) -> None:
+    if allow_nan:
+        bad = np.argwhere(np.isinf(array))[0]
+        where = f"row {first_row + bad[0]}" + (f", column {bad[1]}" if len(bad) > 1 else "")
+        raise DataError(f"{name} holds an infinite value at {where}; replace it first")
     bad = np.argwhere(~np.isfinite(array))[0]
     where = f"row {first_row + bad[0]}" + (f", column {bad[1]}" if len(bad) > 1 else "")
     kind = "NaN" if np.isnan(array[tuple(bad)]) else "infinite"
@@ -84,12 +93,14 @@ def as_features(
     sample_shape: int | tuple[int, ...] | None = None,
     name: str = "X",
     finite: bool = True,
+    allow_nan: bool = False,
 ) -> np.ndarray:
     """``X`` as a C-contiguous ``(n_samples, *sample_shape)`` array of ``dtype``, checked.
 
     ``sample_shape`` is the shape of one sample the network takes (an ``int`` means
     ``(n_features,)``); ``None`` accepts any. Raises `DataError` for anything but a
-    non-empty, finite, numeric array of at least two dimensions with that sample shape.
+    non-empty, finite, numeric array of at least two dimensions with that sample shape
+    (``allow_nan`` lets NaN through, for a first layer that imputes it).
     """
     array = _as_numeric(X, name, dtype)
     if array.ndim < 2:
@@ -121,7 +132,7 @@ def as_features(
             f"{', '.join(map(str, sample_shape))})"
         )
     if finite:  # callers that pass False check each batch with check_finite instead
-        check_finite(array, name)
+        check_finite(array, name, allow_nan=allow_nan)
     return array
 
 

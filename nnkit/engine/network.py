@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 import numpy as np
 
 from nnkit.engine.concurrency import ReadWriteLock
+from nnkit.engine.labels import class_labels
+from nnkit.engine.legacy_scaling import with_scaling_layers
 from nnkit.engine.parameters import ParameterStore
 from nnkit.engine.summary import format_summary
 from nnkit.errors import ConfigurationError, DataError
@@ -25,7 +27,7 @@ from nnkit.interfaces.loss import Loss
 from nnkit.interfaces.optimizer import Optimizer
 from nnkit.interfaces.workspace import Workspace, WorkspacePool
 from nnkit.registry.registry import default_registry, describe_component
-from nnkit.training.trainer import Trainer
+from nnkit.training.trainer import INFERENCE_BATCH_SIZE, Trainer
 
 if TYPE_CHECKING:
     from nnkit.interfaces.activation import Activation
@@ -354,6 +356,13 @@ class Network(Trainer):
             yield workspace
 
     @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the weights for a change made outside an optimizer step (a
+        preprocessing layer learning its statistics): no prediction reads meanwhile."""
+        with self._weights_lock.writing():
+            yield
+
+    @contextmanager
     def training_session(self) -> Iterator[None]:
         """Hold this network for one training run; a second one from another thread
         raises `ConfigurationError` instead of interleaving its steps."""
@@ -366,6 +375,21 @@ class Network(Trainer):
             yield
         finally:
             self._training_lock.release()
+
+    def predict_labels(self, X: Any, batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
+        """The predicted class of each sample, for a classifier: the class names kept in
+        ``metadata["classes"]`` (``nnkit train`` saves the target's names there), or else
+        the class indices, the integer labels it was trained on.
+
+        Raises:
+            ConfigurationError: the network's loss does not classify (a regression).
+        """
+        if not self.loss.accepts_class_labels:
+            raise ConfigurationError(
+                f"predict_labels needs a classifier, but the loss {type(self.loss).__name__} "
+                "predicts numbers; use predict"
+            )
+        return class_labels(self.predict(X, batch_size), self.metadata.get("classes"))
 
     # -- parameters ----------------------------------------------------------------
 
@@ -467,6 +491,10 @@ def load(
     the parameter count alone does not bound a convolution's memory. Raise it to load a
     trusted model of larger images.
 
+    A file written by nnkit 0.2.0's ``nnkit train`` kept its standardisation in the
+    metadata (``"scaling"``); it is turned into ``standardize`` and ``rescale_output``
+    layers, first and last, so the network answers as ``nnkit predict`` always did.
+
     Raises:
         FileNotFoundError: there is no file at ``path``.
         MissingComponentError: the model needs a component whose supplier is not loaded;
@@ -475,13 +503,15 @@ def load(
         ConfigurationError: ``substitute`` names a component the model does not use.
         ModelFileError: anything else wrong with the file.
     """
-    return read_network(
+    network = read_network(
         path,
         Network,
         substitute=substitute,
         allow_non_finite=allow_non_finite,
         max_sample_elements=max_sample_elements,
     )
+    return with_scaling_layers(network, path)
+
 
 def _check_sample_size(
     input_shape: Shape, layers: Sequence[Layer], shapes: Sequence[Shape], limit: int

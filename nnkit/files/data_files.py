@@ -13,15 +13,16 @@ import difflib
 import threading
 import zipfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
 import numpy as np
 
 from nnkit.errors import DataError
+from nnkit.files.table_cells import MISSING_CELLS, listed
 
-__all__ = ["DataFile", "CsvTable", "read_data_file", "delimiter_for"]
+__all__ = ["DataFile", "TableCells", "CsvTable", "read_data_file", "delimiter_for"]
 
 #: Cells parsed per chunk: about 16 MB of float64, whatever the number of columns.
 CHUNK_CELLS: Final = 1 << 21
@@ -44,6 +45,17 @@ class DataFile(NamedTuple):
     feature_names: list[str] | None
     target: str | None
     notes: tuple[str, ...] = ()
+
+
+class TableCells(NamedTuple):
+    """Rows of a CSV table as text cells, for data with text columns and missing values."""
+
+    #: The feature cells, stripped, ``(rows, features)``: an object array of ``str``.
+    cells: np.ndarray
+    #: The target cells, or ``None`` without a target column.
+    labels: list[str] | None
+    #: The file line of each row.
+    lines: np.ndarray
 
 
 def delimiter_for(path: str | Path, delimiter: str | None = None) -> str:
@@ -226,6 +238,74 @@ class CsvTable:
         if pending:
             yield self._parse(pending)
 
+    def drop(self, names: Sequence[str]) -> None:
+        """Leave the feature columns ``names`` out (``nnkit train --drop``)."""
+        unknown = [name for name in names if name not in self.feature_names]
+        if unknown:
+            raise DataError(f"{self._no_column(unknown[0])} (given to --drop)")
+        self.features = [i for i in self.features if self.header[i] not in set(names)]
+        if not self.features:
+            raise DataError(f"{self.path}: --drop leaves no feature columns")
+        self.feature_names = [self.header[i] for i in self.features]
+
+    def read_cells(self) -> TableCells:
+        """The whole file as text cells, every problem found first: rows with another
+        number of cells than the header and missing target cells are reported together
+        (the first 20, by line and column)."""
+        chunk = self._cell_rows(
+            [(n, t) for n, t in self._lines() if n > self.header_line and t.strip()]
+        )
+        if not len(chunk.lines):
+            raise DataError(f"{self.path} has a header but no data rows")
+        return chunk
+
+    def cell_chunks(self, rows: int) -> Iterator[TableCells]:
+        """The data rows as text cells, in chunks of at most ``rows``."""
+        pending: list[tuple[int, str]] = []
+        for number, text in self._lines():
+            if number <= self.header_line or not text.strip():
+                continue
+            pending.append((number, text))
+            if len(pending) == rows:
+                yield self._cell_rows(pending)
+                pending = []
+        if pending:
+            yield self._cell_rows(pending)
+
+    def _cell_rows(self, lines: list[tuple[int, str]]) -> TableCells:
+        rows, labels, numbers, problems = [], [], [], []
+        width = len(self.header)
+        for number, text in lines:
+            cells = self._cells(number, text)
+            if len(cells) != width:
+                problems.append(f"line {number}: {len(cells)} cells, but the header has {width}")
+                continue
+            if self.target_index is not None:
+                label = cells[self.target_index].strip()
+                if label.casefold() in MISSING_CELLS:
+                    problems.append(
+                        f"line {number}, column {self.target!r}: the target is missing "
+                        f"({label!r}); fill it in or leave the row out"
+                    )
+                    continue
+                labels.append(label)
+            rows.append([cells[i].strip() for i in self.features])
+            numbers.append(number)
+        if problems:
+            raise self._problems(problems)
+        table = np.empty((len(rows), len(self.features)), dtype=object)
+        if rows:
+            table[...] = rows
+        return TableCells(
+            table, labels if self.target_index is not None else None, np.array(numbers, dtype=int)
+        )
+
+    def _problems(self, problems: list[str]) -> DataError:
+        """One error for every problem found (the first 20 listed)."""
+        if len(problems) == 1:
+            return DataError(f"{self.path}, {problems[0]}")
+        return DataError(f"{self.path}: {len(problems)} problems: {listed(problems)}")
+
     # -- reading lines --------------------------------------------------------------
 
     def _lines(self) -> Iterator[tuple[int, str]]:
@@ -316,17 +396,19 @@ class CsvTable:
         """Every row has as many cells as the header: a row with an extra cell would
         otherwise be read with its columns shifted."""
         width, delimiter = len(self.header), self.delimiter
+        problems = []
         for number, text in lines:
             cells = len(self._cells(number, text)) if '"' in text else text.count(delimiter) + 1
             if cells != width:
-                raise DataError(
-                    f"{self.path}, line {number}: {cells} cells, but the header has {width}"
-                )
+                problems.append(f"line {number}: {cells} cells, but the header has {width}")
+        if problems:
+            raise self._problems(problems)
 
     def _parse_checked(self, lines: list[tuple[int, str]]) -> tuple[np.ndarray, list[str] | None]:
         """Parse cell by cell, naming the line and column of the first problem."""
         X = np.empty((len(lines), len(self.features)), dtype=np.float64)
         labels: list[str] = []
+        problems = []
         for position, (number, text) in enumerate(lines):
             row = self._cells(number, text)
             for column, index in enumerate(self.features):
@@ -335,13 +417,19 @@ class CsvTable:
                     X[position, column] = float(cell)
                 except ValueError:
                     shown = cell if len(cell) <= 40 else cell[:40] + "..."
-                    raise DataError(
-                        f"{self.path}, line {number}, column {self.header[index]!r}: "
-                        f"{shown!r} is not a number"
-                    ) from None
+                    problems.append(
+                        f"line {number}, column {self.header[index]!r}: {shown!r} is not a number"
+                    )
             if self.target_index is not None:
                 labels.append(row[self.target_index].strip())
+        if problems:
+            raise self._problems(problems)
         return X, labels if self.target_index is not None else None
+
+    def target_values(self, labels: list[str], lines: np.ndarray) -> np.ndarray:
+        """The target cells as numbers if they all are, else as class names; ``lines``
+        are their file lines, for the error about a non-finite target."""
+        return self._target_values(labels, lines)
 
     def _target_values(self, labels: list[str], lines: np.ndarray) -> np.ndarray:
         try:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -51,6 +51,10 @@ class Layer(Component, ABC):
     #: Whether the input can be differentiated: False for layers that read integer codes
     #: (an embedding), whose `backward` returns zeros for the input gradient.
     differentiable_input: ClassVar[bool] = True
+    #: Whether this layer, as the network's first, takes NaN in its input (an imputer
+    #: fills the missing cells): the network's input checks then let NaN through, and
+    #: still refuse infinity. False by default, so that a NaN is reported, not learnt.
+    accepts_nan: ClassVar[bool] = False
 
     #: This layer's parameters (views into the network's parameter array), by name.
     #: Write them in place; never rebind the dict's arrays.
@@ -114,6 +118,28 @@ class Layer(Component, ABC):
     def check_input(self, X: np.ndarray) -> None:
         """Check the data before anything trains, when this is the network's first layer
         (an embedding checks its codes here); raise `nnkit.DataError` to refuse it."""
+
+    def encode_input(self, X: Any) -> Any:
+        """What the user passed, as the numbers this layer takes, when it is the
+        network's first: a category lookup turns a table's text cells into codes here,
+        before the network checks the array. ``X`` unchanged by default."""
+        return X
+
+    def needs_adapting(self) -> bool:
+        """Whether this layer still has statistics to learn from data (a standardisation
+        not yet adapted): `fit` then calls `adapt` with the training part of its data
+        (never the validation part) before the first step. False by default."""
+        return False
+
+    def adapt(self, x: np.ndarray) -> None:
+        """Learn this layer's statistics from ``x``, a batch of its input
+        ``(m, *input_shape)``; nothing to learn by default."""
+
+    def training_targets(self, Y: np.ndarray) -> np.ndarray:
+        """For the network's last layer: the targets ``(m, n_outputs)`` that training
+        compares with this layer's training output. A layer that rescales outputs only
+        at inference standardises them here; ``Y`` unchanged by default."""
+        return Y
 
     def example_input(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         """A batch of ``shape`` (samples first) that this layer accepts, for the

@@ -17,7 +17,7 @@ from nnkit.data.arrays import as_features, as_sample_weight, as_targets, class_w
 if TYPE_CHECKING:
     from nnkit.training.trainer import TrainableModel
 
-__all__ = ["Prepared", "prepare_features", "prepare"]
+__all__ = ["Prepared", "as_model_input", "prepare_features", "prepare"]
 
 
 class Prepared(NamedTuple):
@@ -29,13 +29,31 @@ class Prepared(NamedTuple):
     weights: np.ndarray | None
 
 
+def as_model_input(
+    model: TrainableModel, X: Any, name: str = "X", finite: bool = True
+) -> np.ndarray:
+    """``X`` as an array of the model's dtype and input shape: what the user passed,
+    encoded by the first layer (a category lookup turns text into codes) and checked
+    (NaN let through when the first layer fills it). ``finite=False`` leaves the check
+    for NaN and infinity to the caller (`predict` checks each batch while it is in
+    cache)."""
+    first = model.layers[0]
+    return as_features(
+        first.encode_input(X),
+        model.dtype,
+        model.input_shape,
+        name=name,
+        finite=finite,
+        allow_nan=first.accepts_nan,
+    )
+
+
 def prepare_features(
     model: TrainableModel, X: Any, name: str = "X", finite: bool = True
 ) -> np.ndarray:
-    """``X`` as an array of the model's dtype and input shape, the model built from it if
-    it is not yet, and accepted by the first layer. ``finite=False`` leaves the NaN check
-    to the caller (`predict` checks each batch while it is in cache)."""
-    X = as_features(X, model.dtype, model.input_shape, name=name, finite=finite)
+    """`as_model_input`, the model built from it if it is not yet, and accepted by the
+    first layer."""
+    X = as_model_input(model, X, name, finite)
     model.ensure_built(X.shape[1:])
     model.layers[0].check_input(X)
     return X
@@ -50,14 +68,19 @@ def prepare(
     *,
     names: tuple[str, str] = ("X", "y"),
     compact: bool = False,
+    encoded: bool = False,
 ) -> Prepared:
     """Samples, targets and weights checked against each other and the model.
 
     ``class_weight`` multiplies each sample's weight by its class's. With ``compact``,
     class labels stay booleans (one-hot) and are converted batch by batch, as training
-    draws them.
+    draws them. ``encoded`` says ``X`` is already `as_model_input`'s array.
     """
-    X = prepare_features(model, X, names[0])
+    if encoded:
+        model.ensure_built(X.shape[1:])
+        model.layers[0].check_input(X)
+    else:
+        X = prepare_features(model, X, names[0])
     n_outputs = model.n_outputs
     assert n_outputs is not None, "prepare_features built the model"
     Y = as_targets(

@@ -96,9 +96,9 @@ class ChunkedEpochs:
     def _checked(self, index: int, chunk: tuple[Any, Any, Any]) -> Prepared:
         X, y, weights = chunk
         names = (f"X of chunk {index}", f"y of chunk {index}")
-        return prepare(
-            self.network, X, y, weights, self.class_weight, names=names, compact=True
-        )
+        data = prepare(self.network, X, y, weights, self.class_weight, names=names, compact=True)
+        # A last layer that rescales outputs at inference trains on rescaled targets.
+        return data._replace(Y=self.network.layers[-1].training_targets(data.Y))
 
 
 def clip_gradients(grads: np.ndarray, clip_norm: float | None, clip_value: float | None) -> None:

@@ -26,8 +26,9 @@ from nnkit.interfaces.metric import Metric
 from nnkit.interfaces.optimizer import Optimizer
 from nnkit.interfaces.workspace import Workspace
 from nnkit.registry.registry import default_registry
+from nnkit.training.adapting import adapt_first_layer, adapt_layers, refuse_unadapted
 from nnkit.training.history import History
-from nnkit.training.inputs import prepare, prepare_features
+from nnkit.training.inputs import as_model_input, prepare, prepare_features
 from nnkit.training.loop import ChunkedEpochs, EpochRunner, clip_gradients, run_epochs
 from nnkit.training.progress import progress_callback
 from nnkit.training.scores import RunningScores
@@ -58,6 +59,9 @@ class TrainableModel(Protocol):
     stop_training: bool
 
     @property
+    def built(self) -> bool: ...
+
+    @property
     def n_outputs(self) -> int | None: ...
 
     @property
@@ -84,6 +88,8 @@ class TrainableModel(Protocol):
     def update(self) -> None: ...
 
     def training_session(self) -> AbstractContextManager[None]: ...
+
+    def writing(self) -> AbstractContextManager[None]: ...
 
     def reading(self) -> AbstractContextManager[Workspace]: ...
 
@@ -257,12 +263,19 @@ class Trainer:
                     "with chunks, give each chunk's sample weights as the third item of the "
                     "chunk, (X_chunk, y_chunk, w_chunk), or nnkit.chunks(X, y, sample_weight)"
                 )
+            refuse_unadapted(self)
             chunked = ChunkedEpochs(self, X, epochs, class_weight)
             X, Y, weights = chunked.first
             steps_per_epoch = chunked.steps_per_epoch(batch_size)
         else:
+            # Preprocessing layers learn from the rows that train, as split below.
+            adapt_first_layer(self, X, 1 - validation_split)
+            X = as_model_input(self, X)
+            adapt_layers(self, X[: int(X.shape[0] * (1 - validation_split)) or X.shape[0]])
             # perf: class labels stay compact (booleans); batches are converted as drawn.
-            X, Y, weights = prepare(self, X, y, sample_weight, class_weight, compact=True)
+            X, Y, weights = prepare(
+                self, X, y, sample_weight, class_weight, compact=True, encoded=True
+            )
             steps_per_epoch = -(-X.shape[0] // batch_size)
         metric_map = self.resolve_metrics(metrics)
 
@@ -284,6 +297,9 @@ class Trainer:
             )
             X, Y = X[:split], Y[:split]
             weights = None if weights is None else weights[:split]
+        if chunked is None:
+            with self.writing():  # a target scaling may learn from Y here
+                Y = self.layers[-1].training_targets(Y)
 
         registry = default_registry()
         callback_list = [registry.resolve("callback", spec) for spec in callbacks or ()]
@@ -346,13 +362,14 @@ class Trainer:
         """
         # perf: each batch is checked for NaN just before use, while it is in cache.
         X = prepare_features(self, X, finite=False)
+        allow_nan = self.layers[0].accepts_nan
         batch_size = positive_int(batch_size, "batch_size")
         assert self.n_outputs is not None, "prepare_features built the model"
         outputs = np.empty((X.shape[0], self.n_outputs), dtype=self.dtype)
         with self.reading() as workspace:
             for start in range(0, X.shape[0], batch_size):
                 batch = X[start : start + batch_size]
-                check_finite(batch, "X", first_row=start)
+                check_finite(batch, "X", first_row=start, allow_nan=allow_nan)
                 outputs[start : start + batch_size] = self.predict_step(batch, workspace)
         return outputs
 

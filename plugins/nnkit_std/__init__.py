@@ -16,6 +16,7 @@ from nnkit_std import (
     losses,
     metrics,
     optimizers,
+    preprocessing,
     schedules,
 )
 
@@ -39,6 +40,10 @@ def register_layers(register: Register) -> None:
     register("activation", layers.ActivationLayer)
     register("embedding", layers.Embedding)
     register("residual", layers.Residual)
+    register("standardize", preprocessing.Standardize)
+    register("impute", preprocessing.Impute)
+    register("category_lookup", preprocessing.CategoryLookup)
+    register("rescale_output", preprocessing.RescaleOutput)
 
 
 @nnkit.hookimpl
