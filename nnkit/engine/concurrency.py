@@ -48,7 +48,11 @@ class ReadWriteLock:
     def acquire_write(self) -> None:
         """Wait until no reader or writer holds the lock, then write."""
         self._gate.acquire()
-        self._no_readers.wait()
+        # perf: with the gate held no reader can register, only leave; so when none is
+        # registered now, none can be, and waiting on the event (a Condition, several
+        # Python calls) is skipped: training alone pays one lock per step.
+        if self._readers:
+            self._no_readers.wait()
 
     def release_write(self) -> None:
         self._gate.release()

@@ -104,6 +104,8 @@ class Network(Trainer):
         #: Free-form facts saved with the model (the CLI keeps feature and class names here).
         self.metadata: dict[str, Any] = {}
         self._fused_output = False
+        self._penalized: tuple[Layer, ...] = ()
+        self._committing: tuple[Layer, ...] = ()
         self._init_concurrency()
 
     def _init_concurrency(self) -> None:
@@ -212,6 +214,12 @@ class Network(Trainer):
                     f"the layers need {needed:,} parameters, more than the "
                     f"{max_parameters:,} allowed"
                 )
+        # perf: what every training step visits, found once: the layers that may add a
+        # penalty to the loss and those that keep state the optimizer step commits.
+        self._penalized = tuple(n for n in nodes if type(n).penalty is not Layer.penalty)
+        self._committing = tuple(
+            n for n in nodes if type(n).commit_state is not Layer.commit_state
+        )
         store = ParameterStore(shapes, self.dtype)
         for layer, params, grads in zip(nodes, store.value_views, store.grad_views):
             layer.bind(params, grads)
@@ -277,8 +285,8 @@ class Network(Trainer):
         """
         workspace = Workspace() if workspace is None else workspace
         y = X
-        for index, layer in enumerate(self.layers):
-            y = layer.forward(y, workspace.child(index), training)
+        for layer, ws in zip(self.layers, workspace.children(len(self.layers))):
+            y = layer.forward(y, ws, training)
         return y
 
     def backward(
@@ -300,19 +308,20 @@ class Network(Trainer):
         """
         layers = self.layers
         last = len(layers) - 1
+        children = workspace.children(len(layers))
         if self._fused_output:
             dZ = self.loss.fused_gradient(A, Y, out=workspace.buffer_like("dZ", A))
             if sample_weight is not None:
                 dZ *= sample_weight[:, None]
-            dy = layers[last].backward_from_dZ(dZ, workspace.child(last), last > 0)
+            dy = layers[last].backward_from_dZ(dZ, children[last], last > 0)
         else:
             dA = self.loss.gradient(A, Y)
             if sample_weight is not None:
                 dA = dA * sample_weight[:, None]
-            dy = layers[last].backward(dA, workspace.child(last), last > 0)
+            dy = layers[last].backward(dA, children[last], last > 0)
         for index in range(last - 1, -1, -1):
             assert dy is not None  # only the first layer may skip its input gradient
-            dy = layers[index].backward(dy, workspace.child(index), index > 0)
+            dy = layers[index].backward(dy, children[index], index > 0)
 
     def batch_loss(
         self, A: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None
@@ -324,7 +333,7 @@ class Network(Trainer):
             value = self.loss.value(A, Y)
         else:
             value = float(np.dot(self.loss.per_sample(A, Y), sample_weight)) / A.shape[0]
-        for layer in walk(self.layers):
+        for layer in self._penalized:
             value += layer.penalty()
         return value
 
@@ -332,7 +341,7 @@ class Network(Trainer):
         """Gradient descent: one optimizer step over all parameters at once, while no
         inference call is reading the weights.
 
-        In the same step, every layer with a ``commit_state()`` method applies the state
+        In the same step, every layer that overrides `Layer.commit_state` applies the state
         its last training forward pass computed (batch normalisation's running
         statistics): a layer's `state()` changes only here, so a prediction in another
         thread sees the weights and the state of one and the same step."""
@@ -341,10 +350,8 @@ class Network(Trainer):
         try:
             store = self._require_built("update")
             self.optimizer.update(store.values, store.grads, self.optimizer_state)
-            for layer in walk(self.layers):
-                commit = getattr(layer, "commit_state", None)
-                if commit is not None:
-                    commit()
+            for layer in self._committing:
+                layer.commit_state()
         finally:
             lock.release_write()
 

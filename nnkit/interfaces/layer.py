@@ -115,6 +115,13 @@ class Layer(Component, ABC):
         gradient is added by `backward()`."""
         return 0.0
 
+    def commit_state(self) -> None:
+        """Apply the state the last training forward pass computed (batch
+        normalisation's running statistics). The network calls it inside the optimizer
+        step, under the lock that keeps predictions out, so a prediction sees the
+        weights and the state of one and the same step; a layer whose `state()` changes
+        in training changes it here only. Nothing by default."""
+
     def check_input(self, X: np.ndarray) -> None:
         """Check the data before anything trains, when this is the network's first layer
         (an embedding checks its codes here); raise `nnkit.DataError` to refuse it."""

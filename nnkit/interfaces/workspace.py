@@ -36,6 +36,11 @@ class Workspace:
     def __init__(self) -> None:
         self._buffers = BufferCache()
         self._children: list[Workspace] = []
+        # perf: a layer asks for several buffers per batch; the cache's own methods,
+        # bound here, spare a call through the methods below (which document them).
+        self.buffer = self._buffers.get  # type: ignore[method-assign]
+        self.buffer_like = self._buffers.like  # type: ignore[method-assign]
+        self.filled = self._buffers.filled  # type: ignore[method-assign]
 
     if TYPE_CHECKING:  # layers save arrays under names of their choosing (ws.Z = Z)
 
@@ -73,13 +78,23 @@ class Workspace:
             self._children.append(Workspace())
         return self._children[index]
 
+    def children(self, count: int) -> list[Workspace]:
+        """The workspaces of inner layers ``0 .. count - 1`` (at least), in order."""
+        if len(self._children) < count:
+            self.child(count - 1)
+        return self._children
+
     def clear(self) -> None:
         """Forget every array: buffers, children and whatever layers saved here."""
-        saved = [name for name in vars(self) if not name.startswith("_")]
+        saved = [name for name in vars(self) if not name.startswith("_") and name not in _BOUND]
         for name in saved:
             delattr(self, name)
         self._buffers.clear()
         self._children.clear()
+
+
+#: The cache methods `Workspace.__init__` binds as attributes, which `clear` keeps.
+_BOUND = frozenset({"buffer", "buffer_like", "filled"})
 
 
 class WorkspacePool:

@@ -446,9 +446,7 @@ def layer_state_changes_only_in_commit(subject: Subject) -> None:
                 "its atomic optimizer step)", 0, 0,
             )
     for node in nodes:
-        commit = getattr(node, "commit_state", None)
-        if commit is not None:
-            commit()
+        node.commit_state()
 
 
 CHECKS.append(layer_state_changes_only_in_commit)
