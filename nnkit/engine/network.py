@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import numpy as np
 
 from nnkit.engine.concurrency import ReadWriteLock
+from nnkit.engine.gradients import NetworkGradients, backpropagate
 from nnkit.engine.parameters import ParameterStore
 from nnkit.engine.summary import format_summary
 from nnkit.errors import ConfigurationError, DataError
@@ -25,6 +26,7 @@ from nnkit.interfaces.loss import Loss
 from nnkit.interfaces.optimizer import Optimizer
 from nnkit.interfaces.workspace import Workspace, WorkspacePool
 from nnkit.registry.registry import default_registry, describe_component
+from nnkit.training.inputs import prepare
 from nnkit.training.trainer import Trainer
 
 if TYPE_CHECKING:
@@ -345,6 +347,33 @@ class Network(Trainer):
                     commit()
         finally:
             lock.release_write()
+
+    def gradients(
+        self, X: Any, y: Any, sample_weight: Any = None, *, training: bool = False
+    ) -> NetworkGradients:
+        """The loss of the batch ``X``, ``y`` and its gradients with respect to every
+        parameter and to ``X``, nothing updated (`NetworkGradients`).
+
+        For saliency maps, adversarial examples, gradient checks
+        (`nnkit.testing.check_network_gradients`) and comparisons with another framework.
+        ``training=True`` runs the layers as `fit` does (dropout's noise, batch
+        statistics), still without changing any layer's state. Safe while `fit` runs in
+        another thread: the call reads the weights of one step, writes only arrays of its
+        own, and returns arrays no later call overwrites.
+        """
+        data = prepare(self, X, y, sample_weight)
+        with self._weights_lock.reading():
+            store = self._require_built("gradients")
+            return backpropagate(
+                self.layers,
+                store,
+                self.loss,
+                self._fused_output,
+                data.X,
+                data.Y,
+                data.weights,
+                training,
+            )
 
     @contextmanager
     def reading(self) -> Iterator[Workspace]:

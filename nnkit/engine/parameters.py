@@ -34,6 +34,13 @@ class ParameterStore:
         self.grad_views = self._views(self.grads)
 
     def _views(self, flat: np.ndarray) -> list[dict[str, np.ndarray]]:
+        return self.views_of(flat)
+
+    def views_of(self, flat: np.ndarray) -> list[dict[str, np.ndarray]]:
+        """Per-layer named views of ``flat``, a vector laid out as `values` (a gradient
+        buffer of a call's own, for instance)."""
+        if flat.shape != (self.size,):
+            raise ValueError(f"expected a flat vector of {self.size} values, got {flat.shape}")
         views, offset = [], 0
         for layer in self.shapes:
             named = {}
