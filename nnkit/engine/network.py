@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import numpy as np
 
 from nnkit.engine.concurrency import ReadWriteLock
+from nnkit.engine.freezing import effective_trainable, update_trainable
 from nnkit.engine.gradients import NetworkGradients, backpropagate
 from nnkit.engine.parameters import ParameterStore
 from nnkit.engine.summary import format_summary
@@ -104,6 +105,8 @@ class Network(Trainer):
         #: Free-form facts saved with the model (the CLI keeps feature and class names here).
         self.metadata: dict[str, Any] = {}
         self._fused_output = False
+        # (Layer.trainable_changes, store, positions) of the last frozen-layer lookup.
+        self._trainable_cache: tuple[int, ParameterStore, np.ndarray | None] | None = None
         self._init_concurrency()
 
     def _init_concurrency(self) -> None:
@@ -340,7 +343,13 @@ class Network(Trainer):
         lock.acquire_write()
         try:
             store = self._require_built("update")
-            self.optimizer.update(store.values, store.grads, self.optimizer_state)
+            positions = self._trainable_positions(store)
+            if positions is None:
+                self.optimizer.update(store.values, store.grads, self.optimizer_state)
+            else:
+                update_trainable(
+                    self.optimizer, store.values, store.grads, self.optimizer_state, positions
+                )
             for layer in walk(self.layers):
                 commit = getattr(layer, "commit_state", None)
                 if commit is not None:
@@ -374,6 +383,16 @@ class Network(Trainer):
                 data.weights,
                 training,
             )
+
+    def _trainable_positions(self, store: ParameterStore) -> np.ndarray | None:
+        """The positions the optimizer steps (None: all), recomputed only after some
+        layer's `trainable` flag changed, so that a step costs no loop over layers."""
+        changes = Layer.trainable_changes[0]
+        cached = getattr(self, "_trainable_cache", None)
+        if cached is None or cached[0] != changes or cached[1] is not store:
+            positions = store.trainable_positions(effective_trainable(self.layers))
+            cached = self._trainable_cache = (changes, store, positions)
+        return cached[2]
 
     @contextmanager
     def reading(self) -> Iterator[Workspace]:
@@ -459,13 +478,22 @@ class Network(Trainer):
 
     def summary(self, file: TextIO | None = None) -> None:
         """Print a table of the layers: output shape, parameter count, activation, and
-        the distribution that supplied each component."""
+        the distribution that supplied each component; then the trainable and frozen
+        parameter counts."""
         print(format_summary(self), file=sys.stdout if file is None else file)
 
     @property
     def n_parameters(self) -> int:
-        """The number of trainable numbers in the network."""
+        """The number of parameters in the network, frozen ones included."""
         return 0 if self.store is None else self.store.size
+
+    @property
+    def n_trainable_parameters(self) -> int:
+        """The number of parameters `fit` updates: those of layers not frozen."""
+        if self.store is None:
+            return 0
+        positions = self._trainable_positions(self.store)
+        return self.store.size if positions is None else int(positions.size)
 
     def __repr__(self) -> str:
         layers = ", ".join(repr(layer) for layer in self.layers)

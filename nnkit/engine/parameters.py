@@ -51,6 +51,20 @@ class ParameterStore:
             views.append(named)
         return views
 
+    def trainable_positions(self, trainable: Sequence[bool]) -> np.ndarray | None:
+        """The positions in `values` of the parameters of the layers flagged True in
+        ``trainable`` (one flag per layer, in store order); None when every layer is."""
+        if all(trainable):
+            return None
+        sizes = [sum(math.prod(shape) for shape in layer.values()) for layer in self.shapes]
+        starts = np.cumsum([0, *sizes[:-1]])
+        ranges = [
+            np.arange(start, start + size)
+            for start, size, flag in zip(starts, sizes, trainable)
+            if flag
+        ]
+        return np.concatenate(ranges) if ranges else np.zeros(0, dtype=np.intp)
+
     def arrays(self) -> list[np.ndarray]:
         """Every parameter view in network order: ``[W1, b1, W2, b2, ...]`` for Dense layers."""
         return [view for layer in self.value_views for view in layer.values()]
