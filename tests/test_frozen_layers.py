@@ -162,3 +162,17 @@ def test_the_summary_shows_trainable_and_frozen_counts():
     net.summary(out)
     assert "trainable parameters: 75    frozen: 48" in out.getvalue()
     assert net.n_trainable_parameters == 75 and net.n_parameters == 123
+
+
+def test_a_0_2_model_file_loads_trainable_and_predicts_the_same_after_a_round_trip(tmp_path):
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data"
+    recorded = np.load(data / "v0.2-expected.npz")
+    net = nnkit.load(data / "v0.2-classifier.nnkit")
+    assert all(layer.trainable for layer in net.all_layers)
+    assert net.n_trainable_parameters == net.n_parameters
+    net.save(tmp_path / "again.nnkit")
+    again = nnkit.load(tmp_path / "again.nnkit")
+    np.testing.assert_allclose(again.predict(recorded["X"]), recorded["proba"],
+                               rtol=1e-6, atol=1e-7)
