@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 import numpy as np
 
 from nnkit.engine.concurrency import ReadWriteLock
+from nnkit.engine.freezing import effective_trainable, update_trainable
+from nnkit.engine.gradients import NetworkGradients, backpropagate
 from nnkit.engine.labels import class_labels
 from nnkit.engine.legacy_scaling import with_scaling_layers
 from nnkit.engine.parameters import ParameterStore
@@ -27,6 +29,7 @@ from nnkit.interfaces.loss import Loss
 from nnkit.interfaces.optimizer import Optimizer
 from nnkit.interfaces.workspace import Workspace, WorkspacePool
 from nnkit.registry.registry import default_registry, describe_component
+from nnkit.training.inputs import prepare
 from nnkit.training.trainer import INFERENCE_BATCH_SIZE, Trainer
 
 if TYPE_CHECKING:
@@ -104,6 +107,8 @@ class Network(Trainer):
         #: Free-form facts saved with the model (the CLI keeps feature and class names here).
         self.metadata: dict[str, Any] = {}
         self._fused_output = False
+        # (Layer.trainable_changes, store, positions) of the last frozen-layer lookup.
+        self._trainable_cache: tuple[int, ParameterStore, np.ndarray | None] | None = None
         self._init_concurrency()
 
     def _init_concurrency(self) -> None:
@@ -340,13 +345,56 @@ class Network(Trainer):
         lock.acquire_write()
         try:
             store = self._require_built("update")
-            self.optimizer.update(store.values, store.grads, self.optimizer_state)
+            positions = self._trainable_positions(store)
+            if positions is None:
+                self.optimizer.update(store.values, store.grads, self.optimizer_state)
+            else:
+                update_trainable(
+                    self.optimizer, store.values, store.grads, self.optimizer_state, positions
+                )
             for layer in walk(self.layers):
                 commit = getattr(layer, "commit_state", None)
                 if commit is not None:
                     commit()
         finally:
             lock.release_write()
+
+    def gradients(
+        self, X: Any, y: Any, sample_weight: Any = None, *, training: bool = False
+    ) -> NetworkGradients:
+        """The loss of the batch ``X``, ``y`` and its gradients with respect to every
+        parameter and to ``X``, nothing updated (`NetworkGradients`).
+
+        For saliency maps, adversarial examples, gradient checks
+        (`nnkit.testing.check_network_gradients`) and comparisons with another framework.
+        ``training=True`` runs the layers as `fit` does (dropout's noise, batch
+        statistics), still without changing any layer's state. Safe while `fit` runs in
+        another thread: the call reads the weights of one step, writes only arrays of its
+        own, and returns arrays no later call overwrites.
+        """
+        data = prepare(self, X, y, sample_weight)
+        with self._weights_lock.reading():
+            store = self._require_built("gradients")
+            return backpropagate(
+                self.layers,
+                store,
+                self.loss,
+                self._fused_output,
+                data.X,
+                data.Y,
+                data.weights,
+                training,
+            )
+
+    def _trainable_positions(self, store: ParameterStore) -> np.ndarray | None:
+        """The positions the optimizer steps (None: all), recomputed only after some
+        layer's `trainable` flag changed, so that a step costs no loop over layers."""
+        changes = Layer.trainable_changes[0]
+        cached = getattr(self, "_trainable_cache", None)
+        if cached is None or cached[0] != changes or cached[1] is not store:
+            positions = store.trainable_positions(effective_trainable(self.layers))
+            cached = self._trainable_cache = (changes, store, positions)
+        return cached[2]
 
     @contextmanager
     def reading(self) -> Iterator[Workspace]:
@@ -454,13 +502,22 @@ class Network(Trainer):
 
     def summary(self, file: TextIO | None = None) -> None:
         """Print a table of the layers: output shape, parameter count, activation, and
-        the distribution that supplied each component."""
+        the distribution that supplied each component; then the trainable and frozen
+        parameter counts."""
         print(format_summary(self), file=sys.stdout if file is None else file)
 
     @property
     def n_parameters(self) -> int:
-        """The number of trainable numbers in the network."""
+        """The number of parameters in the network, frozen ones included."""
         return 0 if self.store is None else self.store.size
+
+    @property
+    def n_trainable_parameters(self) -> int:
+        """The number of parameters `fit` updates: those of layers not frozen."""
+        if self.store is None:
+            return 0
+        positions = self._trainable_positions(self.store)
+        return self.store.size if positions is None else int(positions.size)
 
     def __repr__(self) -> str:
         layers = ", ".join(repr(layer) for layer in self.layers)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from nnkit.errors import NoOnnxFormError
+from nnkit.errors import ConfigurationError, NoOnnxFormError
 from nnkit.interfaces.component import Component
 from nnkit.interfaces.workspace import Workspace
 
@@ -55,6 +55,26 @@ class Layer(Component, ABC):
     #: fills the missing cells): the network's input checks then let NaN through, and
     #: still refuse infinity. False by default, so that a NaN is reported, not learnt.
     accepts_nan: ClassVar[bool] = False
+
+    # Counts every change of any layer's `trainable` flag, so that a network recomputes
+    # which parameters its optimizer skips only after a change, not at every step.
+    trainable_changes: ClassVar[list[int]] = [0]
+    _trainable: bool = True
+
+    @property
+    def trainable(self) -> bool:
+        """Whether `fit` updates this layer's parameters (default True). A frozen layer
+        (``layer.trainable = False``) keeps its parameters bit for bit: the optimizer
+        neither updates nor decays them and leaves its state for them untouched. A
+        frozen holder freezes the layers it holds. Saved in the model file."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        if not isinstance(value, (bool, np.bool_)):
+            raise ConfigurationError(f"trainable must be True or False, got {value!r}")
+        self._trainable = bool(value)
+        Layer.trainable_changes[0] += 1
 
     #: This layer's parameters (views into the network's parameter array), by name.
     #: Write them in place; never rebind the dict's arrays.
