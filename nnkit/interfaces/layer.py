@@ -122,7 +122,7 @@ class Layer(Component, ABC):
         `add_penalty_gradients` for declared parameters); the conformance kit checks the
         parameter gradients against finite differences of the loss with this term."""
         penalty = 0.0
-        for name, l2 in self.__dict__.get("_l2_terms", ()):
+        for name, l2 in self._l2_terms:
             p = self.params[name]
             penalty += 0.5 * l2 * float(np.vdot(p, p))
         return penalty
@@ -189,6 +189,10 @@ class Layer(Component, ABC):
 
     # -- declared parameters ------------------------------------------------------------
 
+    # (name, l2) of each declared parameter with a penalty; a class default, so that a
+    # layer without one reads an empty tuple per step and does nothing more.
+    _l2_terms: tuple[tuple[str, float], ...] = ()
+
     def add_parameter(
         self,
         name: str,
@@ -244,7 +248,7 @@ class Layer(Component, ABC):
         """Add the gradient of each declared penalty, ``l2 * p``, to the parameter's
         gradient: call it once, at the end of `backward` (and of `backward_from_dZ`),
         after the gradients are written. Nothing is done when no ``l2`` is set."""
-        for name, l2 in self.__dict__.get("_l2_terms", ()):
+        for name, l2 in self._l2_terms:
             self.grads[name] += l2 * self.params[name]
 
 
