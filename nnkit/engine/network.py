@@ -442,8 +442,10 @@ class Network(Trainer):
     # -- parameters ----------------------------------------------------------------
 
     def get_weights(self) -> list[np.ndarray]:
-        """Copies of every parameter in order, ``[W1, b1, W2, b2, ...]``, in the matrix shapes:
-        ``W^l`` is ``(n^l, n^{l-1})`` and ``b^l`` is ``(n^l,)``."""
+        """Copies of every parameter, layer by layer in the order each layer declares them,
+        each in its layer's shape (`Layer.parameter_shapes`): for Dense layers
+        ``[W1, b1, W2, b2, ...]``, with ``W^l`` of shape ``(n^l, n^{l-1})`` and ``b^l`` a
+        vector ``(n^l,)``."""
         store = self._require_built("get_weights")
         return [array.copy() for array in store.arrays()]
 
