@@ -106,6 +106,16 @@ NETWORKS = {
         ],
         (2, 7, 6),
     ),
+    "upsampling-nearest-and-bilinear": (
+        lambda: [
+            layer("upsampling2d", size=(2, 3)),
+            layer("conv2d", filters=2, kernel_size=3, stride=2, activation="tanh"),
+            layer("upsampling2d", size=2, interpolation="bilinear"),
+            layer("flatten"),
+            nnkit.Dense(2),
+        ],
+        (2, 4, 3),
+    ),
 }
 
 

@@ -20,4 +20,5 @@ def test_every_layer_of_the_distribution_is_checked():
         ("layer", "global_max_pool2d"),
         ("layer", "zero_padding2d"),
         ("layer", "cropping2d"),
+        ("layer", "upsampling2d"),
     }

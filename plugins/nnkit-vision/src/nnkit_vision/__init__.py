@@ -11,6 +11,7 @@ from nnkit.registry.hookspecs import Register
 from nnkit_vision.borders import Cropping2D, ZeroPadding2D
 from nnkit_vision.convolution import Conv2D
 from nnkit_vision.pooling import AvgPool2D, GlobalAvgPool2D, GlobalMaxPool2D, MaxPool2D
+from nnkit_vision.upsampling import UpSampling2D
 
 __all__ = [
     "AvgPool2D",
@@ -19,6 +20,7 @@ __all__ = [
     "GlobalAvgPool2D",
     "GlobalMaxPool2D",
     "MaxPool2D",
+    "UpSampling2D",
     "ZeroPadding2D",
 ]
 
@@ -34,3 +36,4 @@ def register_layers(register: Register) -> None:
     register("global_max_pool2d", GlobalMaxPool2D)
     register("zero_padding2d", ZeroPadding2D)
     register("cropping2d", Cropping2D)
+    register("upsampling2d", UpSampling2D)
