@@ -116,6 +116,17 @@ NETWORKS = {
         ],
         (2, 4, 3),
     ),
+    "transposed-convolutions": (
+        lambda: [
+            layer("conv2d_transpose", filters=3, kernel_size=3, stride=2, padding=1,
+                  output_padding=1, activation="relu"),
+            layer("conv2d_transpose", filters=2, kernel_size=(2, 3), stride=(1, 2),
+                  padding=(0, 2), output_padding=(0, 1)),
+            layer("flatten"),
+            nnkit.Dense(2),
+        ],
+        (2, 3, 4),
+    ),
 }
 
 

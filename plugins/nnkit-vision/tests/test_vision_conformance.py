@@ -21,4 +21,5 @@ def test_every_layer_of_the_distribution_is_checked():
         ("layer", "zero_padding2d"),
         ("layer", "cropping2d"),
         ("layer", "upsampling2d"),
+        ("layer", "conv2d_transpose"),
     }

@@ -11,11 +11,13 @@ from nnkit.registry.hookspecs import Register
 from nnkit_vision.borders import Cropping2D, ZeroPadding2D
 from nnkit_vision.convolution import Conv2D
 from nnkit_vision.pooling import AvgPool2D, GlobalAvgPool2D, GlobalMaxPool2D, MaxPool2D
+from nnkit_vision.transposed import Conv2DTranspose
 from nnkit_vision.upsampling import UpSampling2D
 
 __all__ = [
     "AvgPool2D",
     "Conv2D",
+    "Conv2DTranspose",
     "Cropping2D",
     "GlobalAvgPool2D",
     "GlobalMaxPool2D",
@@ -37,3 +39,4 @@ def register_layers(register: Register) -> None:
     register("zero_padding2d", ZeroPadding2D)
     register("cropping2d", Cropping2D)
     register("upsampling2d", UpSampling2D)
+    register("conv2d_transpose", Conv2DTranspose)

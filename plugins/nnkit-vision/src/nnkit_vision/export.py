@@ -18,6 +18,7 @@ from nnkit_vision.windows import WindowGrid
 
 __all__ = [
     "convolution_by_products",
+    "dilated_by_stride",
     "global_average_by_reduction",
     "global_maximum_by_reduction",
     "mean_by_sums",
@@ -64,6 +65,27 @@ def convolution_by_products(
     merged = np.array([0, filters, ho, wo], dtype=np.int64)
     z = graph.node("Reshape", [z, graph.weight(merged, "shape")])
     return graph.node("Add", [z, bias])
+
+
+def dilated_by_stride(
+    graph: OnnxGraph, x: str, channels: int, image: tuple[int, int], stride: tuple[int, int]
+) -> str:
+    """``x`` (``(N, C, H, W)``) with ``stride - 1`` zeros between its pixels along each
+    axis, ``(N, C, (H - 1) sh + 1, (W - 1) sw + 1)``: each pixel given a block of zeros
+    after it (``Pad`` of a ``(N, C, H, 1, W, 1)`` view), the blocks laid side by side
+    and the zeros past the last pixel cut off."""
+    (height, width), (sh, sw) = image, stride
+    apart = np.array([0, channels, height, 1, width, 1], dtype=np.int64)
+    blocks = graph.node("Reshape", [x, graph.weight(apart, "shape")])
+    pads = np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, sh - 1, 0, sw - 1], dtype=np.int64)
+    blocks = graph.node("Pad", [blocks, graph.weight(pads, "pads")])
+    together = np.array([0, channels, height * sh, width * sw], dtype=np.int64)
+    spaced = graph.node("Reshape", [blocks, graph.weight(together, "shape")])
+    starts = graph.weight(np.array([0, 0], dtype=np.int64), "starts")
+    ends = graph.weight(np.array([(height - 1) * sh + 1, (width - 1) * sw + 1],
+                                 dtype=np.int64), "ends")
+    axes = graph.weight(np.array([2, 3], dtype=np.int64), "axes")
+    return graph.node("Slice", [spaced, starts, ends, axes])
 
 
 def mean_by_sums(graph: OnnxGraph, x: str, grid: WindowGrid) -> str:
