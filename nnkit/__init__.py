@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from nnkit import datasets
 from nnkit.data.streams import chunks
+from nnkit.engine.gradients import NetworkGradients
 from nnkit.engine.network import Network, load
 from nnkit.errors import (
     ComponentConflictError,
@@ -61,6 +62,7 @@ __all__ = [
     "Network",
     "Dense",
     "History",
+    "NetworkGradients",
     "load",
     "lr_find",
     "RangeTestResult",

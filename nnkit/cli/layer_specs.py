@@ -38,6 +38,11 @@ FIRST_PARTY_LAYERS: Final = {
     "max_pool2d": "plugins/nnkit-vision",
     "avg_pool2d": "plugins/nnkit-vision",
     "global_avg_pool2d": "plugins/nnkit-vision",
+    "global_max_pool2d": "plugins/nnkit-vision",
+    "conv2d_transpose": "plugins/nnkit-vision",
+    "upsampling2d": "plugins/nnkit-vision",
+    "zero_padding2d": "plugins/nnkit-vision",
+    "cropping2d": "plugins/nnkit-vision",
     "batch_norm": "plugins/nnkit-extras",
 }
 #: A Python shape in a layer's error message, such as ``reshape((1, 8, 8))``.

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 import numpy as np
 
 from nnkit.engine.concurrency import ReadWriteLock
+from nnkit.engine.freezing import effective_trainable, update_trainable
+from nnkit.engine.gradients import NetworkGradients, backpropagate
 from nnkit.engine.labels import class_labels
 from nnkit.engine.legacy_scaling import with_scaling_layers
 from nnkit.engine.parameters import ParameterStore
@@ -27,6 +29,7 @@ from nnkit.interfaces.loss import Loss
 from nnkit.interfaces.optimizer import Optimizer
 from nnkit.interfaces.workspace import Workspace, WorkspacePool
 from nnkit.registry.registry import default_registry, describe_component
+from nnkit.training.inputs import prepare
 from nnkit.training.trainer import INFERENCE_BATCH_SIZE, Trainer
 
 if TYPE_CHECKING:
@@ -104,8 +107,10 @@ class Network(Trainer):
         #: Free-form facts saved with the model (the CLI keeps feature and class names here).
         self.metadata: dict[str, Any] = {}
         self._fused_output = False
-        self._penalized: tuple[Layer, ...] = ()
+        self._nodes: tuple[Layer, ...] = ()
         self._committing: tuple[Layer, ...] = ()
+        # (Layer.trainable_changes, store, positions) of the last frozen-layer lookup.
+        self._trainable_cache: tuple[int, ParameterStore, np.ndarray | None] | None = None
         self._init_concurrency()
 
     def _init_concurrency(self) -> None:
@@ -214,9 +219,9 @@ class Network(Trainer):
                     f"the layers need {needed:,} parameters, more than the "
                     f"{max_parameters:,} allowed"
                 )
-        # perf: what every training step visits, found once: the layers that may add a
-        # penalty to the loss and those that keep state the optimizer step commits.
-        self._penalized = tuple(n for n in nodes if type(n).penalty is not Layer.penalty)
+        # perf: what every training step visits, found once: every layer (for its
+        # penalty) and those that keep state the optimizer step commits.
+        self._nodes = tuple(nodes)
         self._committing = tuple(
             n for n in nodes if type(n).commit_state is not Layer.commit_state
         )
@@ -333,7 +338,7 @@ class Network(Trainer):
             value = self.loss.value(A, Y)
         else:
             value = float(np.dot(self.loss.per_sample(A, Y), sample_weight)) / A.shape[0]
-        for layer in self._penalized:
+        for layer in self._nodes:
             value += layer.penalty()
         return value
 
@@ -349,11 +354,54 @@ class Network(Trainer):
         lock.acquire_write()
         try:
             store = self._require_built("update")
-            self.optimizer.update(store.values, store.grads, self.optimizer_state)
+            positions = self._trainable_positions(store)
+            if positions is None:
+                self.optimizer.update(store.values, store.grads, self.optimizer_state)
+            else:
+                update_trainable(
+                    self.optimizer, store.values, store.grads, self.optimizer_state, positions
+                )
             for layer in self._committing:
                 layer.commit_state()
         finally:
             lock.release_write()
+
+    def gradients(
+        self, X: Any, y: Any, sample_weight: Any = None, *, training: bool = False
+    ) -> NetworkGradients:
+        """The loss of the batch ``X``, ``y`` and its gradients with respect to every
+        parameter and to ``X``, nothing updated (`NetworkGradients`).
+
+        For saliency maps, adversarial examples, gradient checks
+        (`nnkit.testing.check_network_gradients`) and comparisons with another framework.
+        ``training=True`` runs the layers as `fit` does (dropout's noise, batch
+        statistics), still without changing any layer's state. Safe while `fit` runs in
+        another thread: the call reads the weights of one step, writes only arrays of its
+        own, and returns arrays no later call overwrites.
+        """
+        data = prepare(self, X, y, sample_weight)
+        with self._weights_lock.reading():
+            store = self._require_built("gradients")
+            return backpropagate(
+                self.layers,
+                store,
+                self.loss,
+                self._fused_output,
+                data.X,
+                data.Y,
+                data.weights,
+                training,
+            )
+
+    def _trainable_positions(self, store: ParameterStore) -> np.ndarray | None:
+        """The positions the optimizer steps (None: all), recomputed only after some
+        layer's `trainable` flag changed, so that a step costs no loop over layers."""
+        changes = Layer.trainable_changes[0]
+        cached = getattr(self, "_trainable_cache", None)
+        if cached is None or cached[0] != changes or cached[1] is not store:
+            positions = store.trainable_positions(effective_trainable(self.layers))
+            cached = self._trainable_cache = (changes, store, positions)
+        return cached[2]
 
     @contextmanager
     def reading(self) -> Iterator[Workspace]:
@@ -401,8 +449,10 @@ class Network(Trainer):
     # -- parameters ----------------------------------------------------------------
 
     def get_weights(self) -> list[np.ndarray]:
-        """Copies of every parameter in order, ``[W1, b1, W2, b2, ...]``, in the matrix shapes:
-        ``W^l`` is ``(n^l, n^{l-1})`` and ``b^l`` is ``(n^l,)``."""
+        """Copies of every parameter, layer by layer in the order each layer declares them,
+        each in its layer's shape (`Layer.parameter_shapes`): for Dense layers
+        ``[W1, b1, W2, b2, ...]``, with ``W^l`` of shape ``(n^l, n^{l-1})`` and ``b^l`` a
+        vector ``(n^l,)``."""
         store = self._require_built("get_weights")
         return [array.copy() for array in store.arrays()]
 
@@ -461,13 +511,22 @@ class Network(Trainer):
 
     def summary(self, file: TextIO | None = None) -> None:
         """Print a table of the layers: output shape, parameter count, activation, and
-        the distribution that supplied each component."""
+        the distribution that supplied each component; then the trainable and frozen
+        parameter counts."""
         print(format_summary(self), file=sys.stdout if file is None else file)
 
     @property
     def n_parameters(self) -> int:
-        """The number of trainable numbers in the network."""
+        """The number of parameters in the network, frozen ones included."""
         return 0 if self.store is None else self.store.size
+
+    @property
+    def n_trainable_parameters(self) -> int:
+        """The number of parameters `fit` updates: those of layers not frozen."""
+        if self.store is None:
+            return 0
+        positions = self._trainable_positions(self.store)
+        return self.store.size if positions is None else int(positions.size)
 
     def __repr__(self) -> str:
         layers = ", ".join(repr(layer) for layer in self.layers)

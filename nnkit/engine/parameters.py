@@ -34,6 +34,13 @@ class ParameterStore:
         self.grad_views = self._views(self.grads)
 
     def _views(self, flat: np.ndarray) -> list[dict[str, np.ndarray]]:
+        return self.views_of(flat)
+
+    def views_of(self, flat: np.ndarray) -> list[dict[str, np.ndarray]]:
+        """Per-layer named views of ``flat``, a vector laid out as `values` (a gradient
+        buffer of a call's own, for instance)."""
+        if flat.shape != (self.size,):
+            raise ValueError(f"expected a flat vector of {self.size} values, got {flat.shape}")
         views, offset = [], 0
         for layer in self.shapes:
             named = {}
@@ -43,6 +50,20 @@ class ParameterStore:
                 offset += size
             views.append(named)
         return views
+
+    def trainable_positions(self, trainable: Sequence[bool]) -> np.ndarray | None:
+        """The positions in `values` of the parameters of the layers flagged True in
+        ``trainable`` (one flag per layer, in store order); None when every layer is."""
+        if all(trainable):
+            return None
+        sizes = [sum(math.prod(shape) for shape in layer.values()) for layer in self.shapes]
+        starts = np.cumsum([0, *sizes[:-1]])
+        ranges = [
+            np.arange(start, start + size)
+            for start, size, flag in zip(starts, sizes, trainable)
+            if flag
+        ]
+        return np.concatenate(ranges) if ranges else np.zeros(0, dtype=np.intp)
 
     def arrays(self) -> list[np.ndarray]:
         """Every parameter view in network order: ``[W1, b1, W2, b2, ...]`` for Dense layers."""

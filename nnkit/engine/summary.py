@@ -39,6 +39,10 @@ def format_summary(network: Network) -> str:
         lines.append(
             f"inputs: {inputs}    parameters: {network.n_parameters:,}    dtype: {network.dtype}"
         )
+        frozen = network.n_parameters - network.n_trainable_parameters
+        lines.append(
+            f"trainable parameters: {network.n_trainable_parameters:,}    frozen: {frozen:,}"
+        )
     lines.append(f"loss: {describe_component(network.loss)}")
     lines.append(f"optimizer: {describe_component(network.optimizer)}")
     return "\n".join(lines)

@@ -215,6 +215,14 @@ def _rebuild(
         ) from None
     for index, (entry, layer) in enumerate(zip(layers_spec, layers)):
         _refuse_bare_names(entry, layer, f"layer {index + 1}", source)
+        # Files before 0.3.0 have no flag: every layer was trained.
+        trainable = entry.get("trainable", True) if isinstance(entry, dict) else True
+        if not isinstance(trainable, bool):
+            raise ModelFileError(
+                f"{source}: layer {index + 1}'s 'trainable' is {trainable!r}; it must be "
+                "true or false"
+            )
+        layer.trainable = trainable
     _refuse_bare_names(loss_spec, loss, "the loss", source)
     _refuse_bare_names(optimizer_spec, optimizer, "the optimizer", source)
     return network

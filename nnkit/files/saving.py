@@ -72,7 +72,10 @@ def save(
             "input_shape": list(network.input_shape),
             "dtype": network.dtype.name,
             "seed": network.seed,
-            "layers": [component_spec("layer", layer, registry) for layer in network.layers],
+            "layers": [
+                {**component_spec("layer", layer, registry), "trainable": layer.trainable}
+                for layer in network.layers
+            ],
             "loss": component_spec("loss", network.loss, registry),
             "optimizer": component_spec("optimizer", network.optimizer, registry),
         },

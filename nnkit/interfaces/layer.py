@@ -15,21 +15,25 @@ part (`Layer.bind()`), and likewise for the gradients.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from nnkit.errors import NoOnnxFormError
+from nnkit.arguments import NON_NEGATIVE, positive_int, real_number
+from nnkit.errors import ConfigurationError, NoOnnxFormError
 from nnkit.interfaces.component import Component
+from nnkit.interfaces.initializer import Initializer
 from nnkit.interfaces.workspace import Workspace
 
 if TYPE_CHECKING:
     from nnkit.files.onnx import OnnxGraph
     from nnkit.interfaces.activation import Activation
 
-__all__ = ["Layer", "Shape", "walk"]
+__all__ = ["Layer", "ParameterSpec", "Shape", "set_initializer_lookup", "walk"]
 
 #: The shape of one sample: ``(features,)``, ``(channels, height, width)``, ...
 Shape = tuple[int, ...]
@@ -55,6 +59,26 @@ class Layer(Component, ABC):
     #: fills the missing cells): the network's input checks then let NaN through, and
     #: still refuse infinity. False by default, so that a NaN is reported, not learnt.
     accepts_nan: ClassVar[bool] = False
+
+    # Counts every change of any layer's `trainable` flag, so that a network recomputes
+    # which parameters its optimizer skips only after a change, not at every step.
+    trainable_changes: ClassVar[list[int]] = [0]
+    _trainable: bool = True
+
+    @property
+    def trainable(self) -> bool:
+        """Whether `fit` updates this layer's parameters (default True). A frozen layer
+        (``layer.trainable = False``) keeps its parameters bit for bit: the optimizer
+        neither updates nor decays them and leaves its state for them untouched. A
+        frozen holder freezes the layers it holds. Saved in the model file."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        if not isinstance(value, (bool, np.bool_)):
+            raise ConfigurationError(f"trainable must be True or False, got {value!r}")
+        self._trainable = bool(value)
+        Layer.trainable_changes[0] += 1
 
     #: This layer's parameters (views into the network's parameter array), by name.
     #: Write them in place; never rebind the dict's arrays.
@@ -84,8 +108,9 @@ class Layer(Component, ABC):
         return ()
 
     def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
-        """The shape of each parameter, by name, once built (none by default)."""
-        return {}
+        """The shape of each parameter, by name, once built: by default those declared
+        with `add_parameter`, in the order declared."""
+        return {name: spec.shape for name, spec in self.declared_parameters().items()}
 
     def bind(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
         """Receive views of this layer's parameters and gradients in the network's arrays."""
@@ -93,7 +118,11 @@ class Layer(Component, ABC):
         self.grads = grads
 
     def initialize(self, rng: np.random.Generator) -> None:
-        """Write initial values into `params` (nothing to do by default)."""
+        """Write initial values into `params`: by default each declared parameter drawn
+        from its initializer, in the order declared, from the one generator ``rng``."""
+        for name, spec in self.declared_parameters().items():
+            target = self.params[name]
+            target[...] = spec.initializer.sample(target.shape, *spec.fans, rng, target.dtype)
 
     def state(self) -> dict[str, np.ndarray]:
         """Arrays besides the parameters that a saved model must keep (running
@@ -111,9 +140,16 @@ class Layer(Component, ABC):
         model loader calls it before `load_state()`; nothing is checked by default."""
 
     def penalty(self) -> float:
-        """The regularisation term this layer adds to the loss (0 by default); its
-        gradient is added by `backward()`."""
-        return 0.0
+        """The regularisation term this layer adds to the loss: by default
+        ``l2/2 * sum(p^2)`` over each declared parameter ``p`` with an ``l2``, and 0 for a
+        layer that declares none. Its gradient is added by `backward()` (through
+        `add_penalty_gradients` for declared parameters); the conformance kit checks the
+        parameter gradients against finite differences of the loss with this term."""
+        penalty = 0.0
+        for name, l2 in self._l2_terms:
+            p = self.params[name]
+            penalty += 0.5 * l2 * float(np.vdot(p, p))
+        return penalty
 
     def commit_state(self) -> None:
         """Apply the state the last training forward pass computed (batch
@@ -203,6 +239,105 @@ class Layer(Component, ABC):
         `ConfigurationError`), which the export turns into a message naming the layer
         and the plugin that supplied it."""
         raise NoOnnxFormError(self)
+
+    # -- declared parameters ------------------------------------------------------------
+
+    # (name, l2) of each declared parameter with a penalty; a class default, so that a
+    # layer without one reads an empty tuple per step and does nothing more.
+    _l2_terms: tuple[tuple[str, float], ...] = ()
+
+    def add_parameter(
+        self,
+        name: str,
+        shape: Sequence[int],
+        initializer: str | Initializer,
+        *,
+        l2: float = 0.0,
+        fans: tuple[int, int] | None = None,
+    ) -> None:
+        """Declare the parameter ``name`` of ``shape``, drawn from ``initializer`` (a
+        registry name such as ``"ones"``, or an instance) and, with ``l2 > 0``,
+        penalised by ``l2/2 * sum(p^2)``. Call it from `build`, once per parameter.
+
+        `parameter_shapes`, `initialize` and `penalty` then follow from the
+        declarations, and `add_penalty_gradients`, called once at the end of `backward`,
+        adds the penalty's gradient ``l2 * p``. Everything is resolved here, at build
+        time: a batch pays nothing for a declaration, and nothing for an ``l2`` of 0.
+
+        ``fans``, ``(fan_in, fan_out)`` as initializers scale by them, defaults to
+        PyTorch's reading of the shape: ``(out, in, *kernel)`` gives ``in * kernel`` and
+        ``out * kernel``; a vector ``(n,)`` gives ``(n, n)``.
+        """
+        if not isinstance(name, str) or not name or "/" in name:
+            raise ConfigurationError(
+                f"{type(self).__name__}: a parameter name is a non-empty string without "
+                f"'/' (which separates an inner layer's position), got {name!r}"
+            )
+        if isinstance(shape, (int, np.integer)) or not isinstance(shape, Sequence):
+            raise ConfigurationError(
+                f"{type(self).__name__}: the shape of parameter {name!r} is a tuple of "
+                f"positive integers, such as (3,) or (4, 2), got {shape!r}"
+            )
+        what = f"{type(self).__name__} parameter {name!r}"
+        dims = tuple(positive_int(d, f"{what} size") for d in shape)
+        if fans is None:
+            receptive = math.prod(dims[2:])
+            fans = (dims[1] * receptive, dims[0] * receptive) if len(dims) > 1 else (dims[0],) * 2
+        spec = ParameterSpec(
+            dims,
+            _lookup_initializer(initializer),
+            (int(fans[0]), int(fans[1])),
+            real_number(l2, f"{what} l2", NON_NEGATIVE),
+        )
+        declared = self.__dict__.setdefault("_declared", {})
+        declared[name] = spec
+        self._l2_terms = tuple((n, s.l2) for n, s in declared.items() if s.l2)
+
+    def declared_parameters(self) -> dict[str, ParameterSpec]:
+        """The parameters declared with `add_parameter`, by name, in the order declared."""
+        return dict(self.__dict__.get("_declared", {}))
+
+    def add_penalty_gradients(self) -> None:
+        """Add the gradient of each declared penalty, ``l2 * p``, to the parameter's
+        gradient: call it once, at the end of `backward` (and of `backward_from_dZ`),
+        after the gradients are written. Nothing is done when no ``l2`` is set."""
+        for name, l2 in self._l2_terms:
+            self.grads[name] += l2 * self.params[name]
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """One declared parameter: its shape, its initializer (an instance, resolved from a
+    registry name when declared), the fans the initializer is given, and the weight of
+    its L2 penalty (0: none)."""
+
+    shape: tuple[int, ...]
+    initializer: Initializer
+    fans: tuple[int, int]
+    l2: float
+
+
+# The registry imports the interfaces, so this module cannot import it to turn an
+# initializer's name into an instance: nnkit.layers, which may import both, installs the
+# lookup when nnkit is imported.
+_initializer_lookup: Callable[[str | Initializer], Initializer] | None = None
+
+
+def set_initializer_lookup(lookup: Callable[[str | Initializer], Initializer]) -> None:
+    """Install the function `Layer.add_parameter` resolves initializer names with."""
+    global _initializer_lookup
+    _initializer_lookup = lookup
+
+
+def _lookup_initializer(initializer: str | Initializer) -> Initializer:
+    if isinstance(initializer, Initializer):
+        return initializer
+    if _initializer_lookup is None:  # only if nnkit.interfaces is used without nnkit
+        raise ConfigurationError(
+            f"initializer {initializer!r} is a name, but no registry is loaded to look it "
+            "up: import nnkit, or pass an Initializer instance"
+        )
+    return _initializer_lookup(initializer)
 
 
 def walk(layers: Sequence[Layer]) -> Iterator[Layer]:

@@ -51,13 +51,10 @@ class Dense(WeightedLayer):
                 f"{tuple(input_shape)}; put a flatten() layer before it"
             )
         self.n_inputs = int(input_shape[0])
-        return (self.units,)
-
-    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
-        assert self.n_inputs is not None, "build() sets n_inputs"
         # W^l is (n^l, n^{l-1}) as in the classic formulation; b^l is the vector (n^l,), as
         # every bias in nnkit is, and is read as the column (n^l, 1) in the formulas.
-        return {"W": (self.units, self.n_inputs), "b": (self.units,)}
+        self.declare_weights((self.units, self.n_inputs), (self.units,))
+        return (self.units,)
 
     def fans(self) -> tuple[int, int]:
         assert self.n_inputs is not None, "build() sets n_inputs"
@@ -113,7 +110,7 @@ class Dense(WeightedLayer):
     ) -> np.ndarray | None:
         """``dW^l``, ``db^l`` and ``dA^{l-1}`` from ``dZ^l`` in columns, ``(n^l, m)``."""
         np.matmul(dZ, ws.A_prev.T, out=self.grads["W"])  # dW^l = dZ^l (A^{l-1})^T
-        self.add_l2_gradient()
+        self.add_penalty_gradients()  # + l2 W^l, when l2 > 0
         # perf: the row sums as a product with a vector of ones, which BLAS runs several
         # times faster than a reduction along rows.
         ones = ws.filled("ones", (dZ.shape[1],), dZ.dtype, 1)

@@ -1,6 +1,7 @@
 """What every layer with a weight ``W``, a bias ``b`` and an activation shares (Dense,
-convolutions): resolving the activation and the initializers, drawing the initial
-parameters from the fans, and the L2 penalty on ``W`` with its gradient."""
+convolutions): resolving the activation and the initializers, and declaring ``W`` and
+``b`` (`Layer.add_parameter`) with the fans and the L2 penalty on ``W``, from which the
+initial parameters, the penalty and its gradient follow."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from nnkit.arguments import NON_NEGATIVE, real_number
 from nnkit.interfaces.activation import Activation
 from nnkit.interfaces.initializer import Initializer
 from nnkit.interfaces.layer import Layer
+from nnkit.layers import initializer_lookup  # noqa: F401  (names in add_parameter)
 from nnkit.registry.registry import default_registry
 
 __all__ = ["WeightedLayer"]
@@ -21,9 +23,14 @@ class WeightedLayer(Layer):
     """A layer computing ``A = g(W x + b)`` for some product of ``W`` and ``x``, with
     parameters named ``"W"`` and ``"b"``.
 
-    A subclass calls `configure_weights` from ``__init__``, says its `fans`, and calls
-    `add_l2_gradient` once its `backward` has written ``dW``; `initialize` and `penalty`
-    come from here.
+    A subclass calls `configure_weights` from ``__init__``, says its `fans`, calls
+    `declare_weights` from `build` with the shapes of ``W`` and ``b``, and calls
+    `add_penalty_gradients` once its `backward` has written ``dW``; `parameter_shapes`,
+    `initialize` and `penalty` follow from the declarations.
+
+    A subclass written for nnkit 0.2, which implements `parameter_shapes` and calls
+    `add_l2_gradient` instead, keeps working: its ``W`` and ``b`` are declared from its
+    `parameter_shapes` when first initialised.
     """
 
     activation: Activation | None
@@ -57,11 +64,18 @@ class WeightedLayer(Layer):
         """``(fan_in, fan_out)``: how many inputs feed each output, and how many outputs
         each input feeds, as the initializers scale by them."""
 
+    def declare_weights(self, weight_shape: tuple[int, ...], bias_shape: tuple[int, ...]) -> None:
+        """Declare ``W`` (the kernel initializer, the L2 penalty) and then ``b`` (the bias
+        initializer), both drawn with this layer's `fans`: call it from `build`."""
+        fans = self.fans()
+        self.add_parameter("W", weight_shape, self.kernel_initializer, l2=self.l2, fans=fans)
+        self.add_parameter("b", bias_shape, self.bias_initializer, fans=fans)
+
     def initialize(self, rng: np.random.Generator) -> None:
-        fan_in, fan_out = self.fans()
-        for name, initializer in (("W", self.kernel_initializer), ("b", self.bias_initializer)):
-            target = self.params[name]
-            target[...] = initializer.sample(target.shape, fan_in, fan_out, rng, target.dtype)
+        if "W" not in self.declared_parameters():  # a subclass written for nnkit 0.2
+            shapes = self.parameter_shapes()
+            self.declare_weights(shapes["W"], shapes["b"])
+        super().initialize(rng)
 
     def penalty(self) -> float:
         """``l2/2 * sum(W^2)``, added to the loss (biases are not penalised)."""
@@ -71,6 +85,7 @@ class WeightedLayer(Layer):
         return 0.5 * self.l2 * float(np.vdot(W, W))
 
     def add_l2_gradient(self) -> None:
-        """Add the penalty's gradient, ``l2 * W``, to ``dW``."""
+        """Add the penalty's gradient, ``l2 * W``, to ``dW``: what `add_penalty_gradients`
+        does, under the name subclasses written for nnkit 0.2 call."""
         if self.l2:
             self.grads["W"] += self.l2 * self.params["W"]

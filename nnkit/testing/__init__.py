@@ -34,6 +34,7 @@ from nnkit.testing import (
     optimizer_checks,
 )
 from nnkit.testing.harness import LayerHarness
+from nnkit.testing.network_gradients import check_network_gradients
 from nnkit.testing.subject import Subject, subject_of
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "LayerHarness",
     "Subject",
     "check_component",
+    "check_network_gradients",
     "checks_for",
     "installed_components",
     "parametrize_with_checks",

@@ -73,6 +73,8 @@ def register_initializers(register: Register) -> None:
     register("he_normal", initializers.HeNormal)
     register("he_uniform", initializers.HeUniform)
     register("zeros", initializers.Zeros)
+    register("ones", initializers.Ones)
+    register("constant", initializers.Constant)
 
 
 @nnkit.hookimpl

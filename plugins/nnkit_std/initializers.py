@@ -1,4 +1,5 @@
-"""The standard initializers: the variance-preserving schemes of Glorot and of He."""
+"""The standard initializers: the variance-preserving schemes of Glorot and of He, and
+the fixed starts zeros, ones and constant."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import math
 import numpy as np
 
 from nnkit import Initializer
+from nnkit.arguments import real_number
 
 
 class GlorotUniform(Initializer):
@@ -62,3 +64,29 @@ class Zeros(Initializer):
 
     def variance(self, fan_in, fan_out):
         return 0.0
+
+
+class Ones(Initializer):
+    """All ones: the usual start for a scale (the gamma of a normalisation), so that the
+    layer begins as the identity."""
+
+    def sample(self, shape, fan_in, fan_out, rng, dtype):
+        return np.ones(shape, dtype=dtype)
+
+    def variance(self, fan_in, fan_out):
+        return None  # a fixed value, not a zero-mean draw: no variance to promise
+
+
+class Constant(Initializer):
+    """Every entry ``value``: a fixed start such as a forget-gate bias of 1."""
+
+    example_arguments = {"value": 0.5}
+
+    def __init__(self, value: float = 0.0) -> None:
+        self.value = real_number(value, "constant initializer value")
+
+    def sample(self, shape, fan_in, fan_out, rng, dtype):
+        return np.full(shape, self.value, dtype=dtype)
+
+    def variance(self, fan_in, fan_out):
+        return None  # a fixed value, not a zero-mean draw: no variance to promise

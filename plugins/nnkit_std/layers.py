@@ -182,16 +182,12 @@ class Embedding(Layer):
             raise ConfigurationError(
                 f"embedding takes samples of integer codes, shape (k,), got {tuple(input_shape)}"
             )
-        return (int(input_shape[0]), self.output_dim)
-
-    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
-        return {"E": (self.input_dim, self.output_dim)}
-
-    def initialize(self, rng: np.random.Generator) -> None:
-        E = self.params["E"]
-        E[...] = self.embeddings_initializer.sample(
-            E.shape, self.input_dim, self.output_dim, rng, E.dtype
+        # Fans (input_dim, output_dim), as nnkit 0.2 drew E: the same seed, the same table.
+        self.add_parameter(
+            "E", (self.input_dim, self.output_dim), self.embeddings_initializer,
+            fans=(self.input_dim, self.output_dim),
         )
+        return (int(input_shape[0]), self.output_dim)
 
     def check_input(self, X: np.ndarray) -> None:
         self._refuse_bad_codes(X, "X has", "row")

@@ -163,7 +163,15 @@ def test_the_configuration_round_trips_through_the_constructor():
         ({"filters": 2, "kernel_size": 3, "stride": 1.5}, "conv2d stride must be"),
         (
             {"filters": 2, "kernel_size": 3, "padding": "full"},
-            "conv2d padding must be one of 'valid', 'same', got 'full'",
+            "conv2d padding must be one of 'valid', 'same' or a number of zeros, got 'full'",
+        ),
+        ({"filters": 2, "kernel_size": 3, "padding": -1}, "conv2d padding must be an integer >= 0"),
+        ({"filters": 2, "kernel_size": 3, "padding": (1, 2, 3)}, "conv2d padding must be an"),
+        ({"filters": 2, "kernel_size": 3, "dilation": 0}, "conv2d dilation must be a positive"),
+        ({"filters": 2, "kernel_size": 3, "groups": 0}, "conv2d groups must be a positive"),
+        (
+            {"filters": 6, "kernel_size": 3, "groups": 4},
+            "conv2d filters must divide by groups: 6 filters cannot be split into 4 groups",
         ),
         ({"filters": 2, "kernel_size": 3, "l2": -1}, "conv2d l2 must be a finite number >= 0"),
         ({"filters": 2, "kernel_size": 3, "l2": np.inf}, "conv2d l2 must be a finite number"),
@@ -225,3 +233,162 @@ def test_large_inference_batches_are_convolved_in_blocks_with_the_same_result(
     dx = layer.backward(dy, blocks, True)  # builds X_col again
     assert_close(dx, expected_dx, "input gradient", 1e-12, 1e-12)
     assert_close(store.grads, expected_grads, "parameter gradients", 1e-12, 1e-12)
+
+
+#: (kernel_size, stride, padding, dilation, groups, input sample shape): the options
+#: ported models use: zeros given as numbers, dilated kernels, grouped and depthwise
+#: convolutions, and their combinations.
+OPTIONS = [
+    (3, 1, 2, 1, 1, (1, 8, 8)),  # LeNet-5's padding=2 (with a 3x3 kernel)
+    (5, 1, 2, 1, 1, (1, 8, 8)),
+    (3, 2, (1, 2), 1, 1, (2, 6, 5)),
+    (3, 1, ((0, 2), (1, 0)), 1, 1, (2, 5, 6)),
+    (3, 1, "valid", 2, 1, (2, 7, 8)),
+    ((2, 3), (2, 1), 1, (2, 3), 1, (1, 9, 10)),
+    (3, 1, "same", 2, 1, (2, 6, 6)),
+    (2, 1, "same", 3, 1, (1, 7, 6)),
+    (3, 1, "same", 1, 2, (4, 5, 5)),
+    (3, 2, 1, 1, 4, (4, 6, 7)),  # depthwise: a kernel per channel
+    (3, 1, 2, 2, 2, (2, 7, 6)),
+    (1, 1, 0, 1, 2, (4, 3, 3)),
+]
+
+
+def grouped_convolution(x, W, b, stride, padding, dilation, groups):
+    """The convolution from its definition, group by group, with the dilated kernel
+    written out as a larger one with zeros between its pixels."""
+    (dh, dw), (kh, kw) = dilation, W.shape[2:]
+    dilated = np.zeros((*W.shape[:2], dh * (kh - 1) + 1, dw * (kw - 1) + 1))
+    dilated[:, :, ::dh, ::dw] = W
+    per_group, filters = x.shape[1] // groups, W.shape[0] // groups
+    return np.concatenate([
+        direct_convolution(
+            x[:, g * per_group : (g + 1) * per_group], dilated[g * filters : (g + 1) * filters],
+            b[g * filters : (g + 1) * filters], stride, padding,
+        )
+        for g in range(groups)
+    ], axis=1)
+
+
+def conv_with(kernel_size, stride, padding, dilation, groups, **options):
+    return nnkit.layer("conv2d", filters=4, kernel_size=kernel_size, stride=stride,
+                       padding=padding, dilation=dilation, groups=groups, **options)
+
+
+@pytest.mark.parametrize(("kernel_size", "stride", "padding", "dilation", "groups", "shape"),
+                         OPTIONS)
+def test_padding_dilation_and_groups_are_the_direct_convolution(
+    kernel_size, stride, padding, dilation, groups, shape
+):
+    layer, _ = bound(conv_with(kernel_size, stride, padding, dilation, groups), shape)
+    x = np.random.default_rng(11).normal(size=(3, *shape))
+    y = layer.forward(x, Workspace())
+    expected = grouped_convolution(x, layer.params["W"], layer.params["b"], layer.stride,
+                                   layer.grid.padding, layer.dilation, groups)
+    assert y.shape == expected.shape == (3, *layer.build(shape, None))
+    assert layer.params["W"].shape == (4, shape[0] // groups, *layer.kernel_size)
+    assert_close(y, expected, "conv2d output", rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(("kernel_size", "stride", "padding", "dilation", "groups", "shape"),
+                         OPTIONS)
+def test_padding_dilation_and_groups_gradients_match_finite_differences(
+    kernel_size, stride, padding, dilation, groups, shape
+):
+    layer, store = bound(
+        conv_with(kernel_size, stride, padding, dilation, groups, activation="tanh", l2=0.1),
+        shape)
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(2, *shape))
+    ws = Workspace()
+    dy = rng.normal(size=layer.forward(x, ws, True).shape)
+    dx = layer.backward(dy, ws, need_input_gradient=True).copy()
+    grads = store.grads.copy()
+    (x_at, dx_expected), (p_at, dp_expected) = finite_difference_gradients(layer, store, x, dy)
+    assert_close(dx.reshape(-1)[x_at], dx_expected, "conv2d input gradient")
+    assert_close(grads[p_at], dp_expected, "conv2d parameter gradients")
+
+
+@pytest.mark.parametrize(("kernel_size", "stride", "padding", "dilation", "groups", "shape"),
+                         OPTIONS)
+def test_grouped_inference_in_blocks_gives_the_same_result(
+    kernel_size, stride, padding, dilation, groups, shape, monkeypatch
+):
+    import nnkit_vision.convolution
+
+    layer, _ = bound(conv_with(kernel_size, stride, padding, dilation, groups), shape)
+    x = np.random.default_rng(13).normal(size=(5, *shape))
+    expected = layer.forward(x, Workspace(), training=False).copy()
+    monkeypatch.setattr(nnkit_vision.convolution, "INFERENCE_BLOCK", 1)
+    blocks = Workspace()
+    assert_close(layer.forward(x, blocks, training=False), expected, "output", 1e-12, 1e-12)
+    assert blocks.X_col is None
+
+
+def test_the_options_round_trip_through_the_configuration():
+    for padding, expected in [(2, [2, 2]), ((1, 3), [1, 3]), (((0, 1), (2, 2)), [[0, 1], [2, 2]]),
+                              ("same", "same")]:
+        layer = conv_with(3, 1, padding, (2, 1), 2)
+        config = layer.get_config()
+        assert config["padding"] == expected
+        assert config["dilation"] == [2, 1] and config["groups"] == 2
+        again = type(layer)(**config)
+        assert again.padding == layer.padding and again.dilation == (2, 1)
+        assert again.groups == 2
+
+
+def test_a_dilated_kernel_larger_than_the_images_is_refused_with_its_span():
+    with pytest.raises(nnkit.ConfigurationError, match=(
+        r"conv2d's 3x3 kernel \(spanning 7x7\) is larger than its 5x5 input images; use a "
+        r"smaller kernel_size, or padding='same'"
+    )):
+        bound(conv_with(3, 1, "valid", 3, 1), (1, 5, 5))
+
+
+def test_channels_that_do_not_divide_by_groups_are_refused_at_build():
+    with pytest.raises(nnkit.ConfigurationError, match=(
+        r"conv2d with groups=2 needs input channels that divide by 2, got 3"
+    )):
+        bound(conv_with(3, 1, 1, 1, 2), (3, 5, 5))
+
+
+def test_a_depthwise_convolution_has_one_kernel_per_channel_and_group_fans():
+    layer, _ = bound(nnkit.layer("conv2d", filters=6, kernel_size=3, groups=3), (3, 5, 5))
+    assert layer.params["W"].shape == (6, 1, 3, 3)
+    assert layer.fans() == (9, 18)  # one channel in, two filters out per group
+
+
+def test_padding_dilation_and_groups_against_pytorch():
+    """nn.Conv2d with copied weights on every combination of a small grid of paddings,
+    dilations and groups: outputs and every gradient to 1e-10 in float64."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(14)
+    for padding in [0, 1, 2, (1, 2), "same"]:
+        for dilation in [1, 2, (1, 2)]:
+            for groups in [1, 2, 4]:
+                for stride in [1, 2]:
+                    if padding == "same" and stride != 1:
+                        continue  # PyTorch refuses padding="same" with a stride
+                    layer, _ = bound(conv_with(3, stride, padding, dilation, groups), (4, 7, 8))
+                    x = rng.normal(size=(2, 4, 7, 8))
+                    ws = Workspace()
+                    reference = torch.nn.Conv2d(4, 4, 3, stride=stride, padding=padding,
+                                                dilation=dilation, groups=groups).double()
+                    with torch.no_grad():
+                        reference.weight.copy_(torch.tensor(layer.params["W"]))
+                        reference.bias.copy_(torch.tensor(rng.normal(size=4)))
+                        layer.params["b"][...] = reference.bias.numpy()
+                    y = layer.forward(x, ws, True)
+                    xt = torch.tensor(x, requires_grad=True)
+                    yt = reference(xt)
+                    dy = rng.normal(size=y.shape)
+                    (yt * torch.tensor(dy)).sum().backward()
+                    dx = layer.backward(dy, ws, True)
+                    what = (f"padding {padding}, dilation {dilation}, groups {groups}, "
+                            f"stride {stride}")
+                    assert_close(y, yt.detach().numpy(), f"output ({what})", 1e-10, 1e-10)
+                    assert_close(dx, xt.grad.numpy(), f"input gradient ({what})", 1e-10, 1e-10)
+                    assert_close(layer.grads["W"], reference.weight.grad.numpy(),
+                                 f"dW ({what})", 1e-10, 1e-10)
+                    assert_close(layer.grads["b"], reference.bias.grad.numpy(),
+                                 f"db ({what})", 1e-10, 1e-10)

@@ -72,6 +72,61 @@ NETWORKS = {
         ],
         (2, 13, 14),
     ),
+    "lenet-padding-dilation-groups": (
+        lambda: [
+            layer("conv2d", filters=4, kernel_size=5, padding=2, activation="tanh"),
+            layer("conv2d", filters=4, kernel_size=3, padding=(2, 1), dilation=(2, 1),
+                  groups=4),  # depthwise, dilated
+            layer("conv2d", filters=6, kernel_size=1, groups=2, activation="relu"),
+            layer("conv2d", filters=2, kernel_size=(2, 3), stride=2,
+                  padding=((0, 1), (2, 0)), dilation=2, groups=2),
+            layer("flatten"),
+            nnkit.Dense(3, activation="softmax"),
+        ],
+        (2, 8, 9),
+    ),
+    "padded-pools-and-global-maximum": (
+        lambda: [
+            layer("conv2d", filters=3, kernel_size=3, padding=1, activation="tanh"),
+            layer("max_pool2d", pool_size=3, stride=2, padding=1),  # -inf at the border
+            layer("avg_pool2d", pool_size=(2, 3), stride=1, padding=(1, 1)),  # zeros count
+            layer("max_pool2d", pool_size=2, padding=((1, 0), (0, 1))),
+            layer("global_max_pool2d"),
+            nnkit.Dense(2),
+        ],
+        (2, 9, 8),
+    ),
+    "zero-padding-and-cropping": (
+        lambda: [
+            layer("zero_padding2d", padding=((1, 0), (2, 1))),
+            layer("conv2d", filters=3, kernel_size=3, activation="relu"),
+            layer("cropping2d", cropping=((0, 2), (1, 1))),
+            layer("flatten"),
+            nnkit.Dense(2),
+        ],
+        (2, 7, 6),
+    ),
+    "upsampling-nearest-and-bilinear": (
+        lambda: [
+            layer("upsampling2d", size=(2, 3)),
+            layer("conv2d", filters=2, kernel_size=3, stride=2, activation="tanh"),
+            layer("upsampling2d", size=2, interpolation="bilinear"),
+            layer("flatten"),
+            nnkit.Dense(2),
+        ],
+        (2, 4, 3),
+    ),
+    "transposed-convolutions": (
+        lambda: [
+            layer("conv2d_transpose", filters=3, kernel_size=3, stride=2, padding=1,
+                  output_padding=1, activation="relu"),
+            layer("conv2d_transpose", filters=2, kernel_size=(2, 3), stride=(1, 2),
+                  padding=(0, 2), output_padding=(0, 1)),
+            layer("flatten"),
+            nnkit.Dense(2),
+        ],
+        (2, 3, 4),
+    ),
 }
 
 
@@ -115,10 +170,29 @@ def test_every_layer_exports_at_older_and_newer_operator_sets(opset, dtype):
         layer("max_pool2d", pool_size=2, stride=1), layer("avg_pool2d", pool_size=2),
         layer("global_avg_pool2d"),
     ], dtype=dtype), (2, 9, 8))
+    maximum = randomised(nnkit.Network([
+        layer("avg_pool2d", pool_size=2, padding=1), layer("global_max_pool2d"),
+    ], dtype=dtype), (2, 9, 8))
     X = np.random.default_rng(2).normal(size=(4, 2, 9, 8)).astype(dtype)
     model = net.to_onnx(opset=opset)
     assert model.opset_import[0].version == opset
     np.testing.assert_allclose(run(model, X), net.predict(X), rtol=1e-5, atol=1e-5)
+    found = run(maximum.to_onnx(opset=opset), X)
+    np.testing.assert_allclose(found, maximum.predict(X), rtol=1e-5, atol=1e-5)
+
+
+def test_padded_pools_become_pads_and_count_the_zeros_in_the_mean():
+    net = nnkit.Network([
+        layer("max_pool2d", pool_size=3, stride=2, padding=(1, 0)),
+        layer("avg_pool2d", pool_size=2, padding=((1, 0), (0, 1))),
+        layer("global_max_pool2d"),
+    ]).build((1, 9, 9))
+    nodes = {node.op_type: {a.name: onnx.helper.get_attribute_value(a)
+                            for a in node.attribute} for node in net.to_onnx().graph.node}
+    assert nodes["MaxPool"]["pads"] == [1, 0, 1, 0]
+    assert nodes["AveragePool"]["pads"] == [1, 0, 0, 1]
+    assert nodes["AveragePool"]["count_include_pad"] == 1
+    assert "GlobalMaxPool" in nodes
 
 
 def test_float32_graphs_use_the_convolution_and_pooling_operators():
@@ -135,16 +209,31 @@ def test_float32_graphs_use_the_convolution_and_pooling_operators():
                                     for a in node.attribute})
     # ONNX's pads are (top, left, bottom, right): (k - 1) // 2 before, k // 2 after.
     assert nodes["Conv"] == [
-        {"kernel_shape": [4, 4], "strides": [2, 2], "pads": [1, 1, 2, 2]},
-        {"kernel_shape": [2, 3], "strides": [1, 1], "pads": [0, 1, 1, 1]},
+        {"kernel_shape": [4, 4], "strides": [2, 2], "pads": [1, 1, 2, 2], "dilations": [1, 1],
+         "group": 1},
+        {"kernel_shape": [2, 3], "strides": [1, 1], "pads": [0, 1, 1, 1], "dilations": [1, 1],
+         "group": 1},
     ]
     assert nodes["MaxPool"] == [
         {"kernel_shape": [2, 2], "strides": [2, 2], "pads": [0, 0, 0, 0], "ceil_mode": 0}
     ]
     assert nodes["AveragePool"] == [
-        {"kernel_shape": [2, 1], "strides": [1, 1], "pads": [0, 0, 0, 0], "ceil_mode": 0}
+        {"kernel_shape": [2, 1], "strides": [1, 1], "pads": [0, 0, 0, 0], "ceil_mode": 0,
+         "count_include_pad": 1}
     ]
     assert {"GlobalAveragePool", "Flatten", "Relu"} <= set(nodes)
+
+
+def test_conv_options_become_the_attributes_of_conv():
+    net = nnkit.Network([
+        layer("conv2d", filters=4, kernel_size=3, padding=((0, 1), (2, 3)), dilation=(2, 1),
+              groups=2),
+        layer("flatten"),
+    ]).build((2, 9, 9))
+    (conv,) = [node for node in net.to_onnx().graph.node if node.op_type == "Conv"]
+    attributes = {a.name: onnx.helper.get_attribute_value(a) for a in conv.attribute}
+    assert attributes == {"kernel_shape": [3, 3], "strides": [1, 1], "pads": [0, 2, 1, 3],
+                          "dilations": [2, 1], "group": 2}
 
 
 def test_float64_graphs_avoid_the_operators_onnxruntime_has_only_in_float32():

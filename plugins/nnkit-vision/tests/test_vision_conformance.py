@@ -17,4 +17,9 @@ def test_every_layer_of_the_distribution_is_checked():
         ("layer", "max_pool2d"),
         ("layer", "avg_pool2d"),
         ("layer", "global_avg_pool2d"),
+        ("layer", "global_max_pool2d"),
+        ("layer", "zero_padding2d"),
+        ("layer", "cropping2d"),
+        ("layer", "upsampling2d"),
+        ("layer", "conv2d_transpose"),
     }

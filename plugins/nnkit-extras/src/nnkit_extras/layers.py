@@ -51,20 +51,16 @@ class BatchNormalization(nnkit.Layer):
                 f"batch_norm normalises flat samples, shape (units,), got {tuple(input_shape)}"
             )
         self.units = input_shape[0]
+        # Columns (units, 1), as nnkit 0.2 saved them: its model files load unchanged.
+        self.add_parameter("gamma", (self.units, 1), "ones")
+        self.add_parameter("beta", (self.units, 1), "zeros")
         return tuple(input_shape)
-
-    def parameter_shapes(self):
-        return {"gamma": (self.units, 1), "beta": (self.units, 1)}
 
     def bind(self, params, grads):
         super().bind(params, grads)
         dtype = params["gamma"].dtype
         self.running_mean = np.zeros((self.units, 1), dtype=dtype)
         self.running_var = np.ones((self.units, 1), dtype=dtype)
-
-    def initialize(self, rng):
-        self.params["gamma"][...] = 1
-        self.params["beta"][...] = 0
 
     def state(self):
         return {"running_mean": self.running_mean, "running_var": self.running_var}

@@ -8,10 +8,23 @@ from __future__ import annotations
 
 import nnkit
 from nnkit.registry.hookspecs import Register
+from nnkit_vision.borders import Cropping2D, ZeroPadding2D
 from nnkit_vision.convolution import Conv2D
-from nnkit_vision.pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
+from nnkit_vision.pooling import AvgPool2D, GlobalAvgPool2D, GlobalMaxPool2D, MaxPool2D
+from nnkit_vision.transposed import Conv2DTranspose
+from nnkit_vision.upsampling import UpSampling2D
 
-__all__ = ["AvgPool2D", "Conv2D", "GlobalAvgPool2D", "MaxPool2D"]
+__all__ = [
+    "AvgPool2D",
+    "Conv2D",
+    "Conv2DTranspose",
+    "Cropping2D",
+    "GlobalAvgPool2D",
+    "GlobalMaxPool2D",
+    "MaxPool2D",
+    "UpSampling2D",
+    "ZeroPadding2D",
+]
 
 __version__ = "0.1.0"
 
@@ -22,3 +35,8 @@ def register_layers(register: Register) -> None:
     register("max_pool2d", MaxPool2D)
     register("avg_pool2d", AvgPool2D)
     register("global_avg_pool2d", GlobalAvgPool2D)
+    register("global_max_pool2d", GlobalMaxPool2D)
+    register("zero_padding2d", ZeroPadding2D)
+    register("cropping2d", Cropping2D)
+    register("upsampling2d", UpSampling2D)
+    register("conv2d_transpose", Conv2DTranspose)

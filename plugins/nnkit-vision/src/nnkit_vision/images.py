@@ -19,7 +19,7 @@ import numpy as np
 
 from nnkit.errors import ConfigurationError
 
-__all__ = ["image_shape", "pair", "samples_first", "samples_last"]
+__all__ = ["image_shape", "margins", "margins_config", "pair", "samples_first", "samples_last"]
 
 
 def image_shape(input_shape: Sequence[int], layer: str) -> tuple[int, int, int]:
@@ -62,6 +62,41 @@ def pair(value: Any, name: str) -> tuple[int, int]:
             f"got {value!r}"
         )
     return int(first), int(second)
+
+
+def margins(value: Any, name: str) -> tuple[int, int, int, int]:
+    """Zeros (or pixels) at the ``(top, bottom, left, right)`` of an image, from one
+    non-negative integer for all four, a pair ``(height, width)`` (each on both sides),
+    or a pair of pairs ``((top, bottom), (left, right))``, as Keras spells them."""
+
+    def count(v: Any) -> bool:
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0
+
+    if count(value):
+        return (int(value),) * 4
+    try:
+        first, second = value
+        if count(first) and count(second):
+            return int(first), int(first), int(second), int(second)
+        (top, bottom), (left, right) = first, second
+        if all(count(v) for v in (top, bottom, left, right)):
+            return int(top), int(bottom), int(left), int(right)
+    except (TypeError, ValueError):
+        pass
+    raise ConfigurationError(
+        f"{name} must be an integer >= 0, a pair of them (height, width) or a pair of "
+        f"pairs ((top, bottom), (left, right)), got {value!r}"
+    )
+
+
+def margins_config(margin: tuple[int, int, int, int]) -> list[int] | list[list[int]]:
+    """``(top, bottom, left, right)`` as `margins` takes it back, as short as it goes:
+    ``[height, width]`` when each axis has the same on both sides, else
+    ``[[top, bottom], [left, right]]``."""
+    top, bottom, left, right = margin
+    if top == bottom and left == right:
+        return [top, left]
+    return [[top, bottom], [left, right]]
 
 
 def samples_last(x: np.ndarray) -> np.ndarray:

@@ -38,12 +38,14 @@ PADDINGS = (
 @dataclass(frozen=True)
 class WindowGrid:
     """The windows of ``size`` (height, width) that visit an image of ``image`` pixels
-    every ``stride`` pixels, after ``padding`` zeros (top, bottom, left, right)."""
+    every ``stride`` pixels, after ``padding`` zeros (top, bottom, left, right). With a
+    ``dilation`` ``d``, a window's pixels are ``d`` apart: it spans ``d (k - 1) + 1``."""
 
     image: tuple[int, int]
     size: tuple[int, int]
     stride: tuple[int, int]
     padding: tuple[int, int, int, int] = (0, 0, 0, 0)
+    dilation: tuple[int, int] = (1, 1)
 
     @classmethod
     def fitted(
@@ -53,26 +55,34 @@ class WindowGrid:
         image: Sequence[int],
         size: tuple[int, int],
         stride: tuple[int, int],
-        padding: str = "valid",
+        padding: str | tuple[int, int, int, int] = "valid",
+        dilation: tuple[int, int] = (1, 1),
     ) -> WindowGrid:
         """The grid of a layer named ``layer`` whose window is its ``what`` (kernel,
-        pool), or an error naming both sizes when the window does not fit the image."""
+        pool), or an error naming both sizes when the window does not fit the image.
+        ``padding`` is ``"valid"``, ``"same"`` or the zeros ``(top, bottom, left,
+        right)``."""
+        span = (dilation[0] * (size[0] - 1) + 1, dilation[1] * (size[1] - 1) + 1)
         if padding == "same":  # as PyTorch's padding=(k - 1) // 2, the extra one after
-            (kh, kw) = size
+            (kh, kw) = span
             pads = ((kh - 1) // 2, kh // 2, (kw - 1) // 2, kw // 2)
-        else:
+        elif padding == "valid":
             pads = (0, 0, 0, 0)
-        grid = cls((int(image[0]), int(image[1])), size, stride, pads)
-        (hp, wp), (kh, kw) = grid.padded, size
-        if kh > hp or kw > wp:  # only without padding: "same" pads to at least the kernel
+        else:
+            pads = tuple(padding)  # type: ignore[assignment]
+        grid = cls((int(image[0]), int(image[1])), size, stride, pads, dilation)
+        (hp, wp), (kh, kw) = grid.padded, span
+        if kh > hp or kw > wp:  # never with "same": it pads to at least the kernel
             advice = (
                 "a smaller kernel_size, or padding='same'"
                 if what == "kernel"
                 else f"a smaller {what}_size, or larger images"
             )
+            seen = f"{hp}x{wp} padded" if grid.is_padded else f"{image[0]}x{image[1]}"
+            spanned = f" (spanning {kh}x{kw})" if span != size else ""
             raise ConfigurationError(
-                f"{layer}'s {kh}x{kw} {what} is larger than its {image[0]}x{image[1]} input "
-                f"images; use {advice}"
+                f"{layer}'s {size[0]}x{size[1]} {what}{spanned} is larger than its {seen} "
+                f"input images; use {advice}"
             )
         return grid
 
@@ -84,9 +94,15 @@ class WindowGrid:
 
     @functools.cached_property
     def output(self) -> tuple[int, int]:
-        """How many windows fit down and across: ``(padded - size) // stride + 1``."""
-        (hp, wp), (kh, kw), (sh, sw) = self.padded, self.size, self.stride
+        """How many windows fit down and across: ``(padded - span) // stride + 1``."""
+        (hp, wp), (kh, kw), (sh, sw) = self.padded, self.span, self.stride
         return (hp - kh) // sh + 1, (wp - kw) // sw + 1
+
+    @functools.cached_property
+    def span(self) -> tuple[int, int]:
+        """The height and width a window covers: ``dilation * (size - 1) + 1``."""
+        (kh, kw), (dh, dw) = self.size, self.dilation
+        return dh * (kh - 1) + 1, dw * (kw - 1) + 1
 
     @property
     def is_padded(self) -> bool:
@@ -96,7 +112,7 @@ class WindowGrid:
     def tiles(self) -> bool:
         """Whether the windows never overlap and leave no gaps between them (stride ==
         size): each pixel then belongs to at most one window."""
-        return self.stride == self.size
+        return self.stride == self.size and self.dilation == (1, 1)
 
     @functools.cached_property
     def offsets(self) -> list[tuple[int, int]]:
@@ -109,8 +125,9 @@ class WindowGrid:
         """The pixel at offset ``(i, j)`` of every window (of the windows of output rows
         ``first`` to ``last``, excluded): a strided view of ``padded`` (``(channels,
         *self.padded, m)``) of shape ``(channels, *self.output, m)``."""
-        (ho, wo), (sh, sw) = self.output, self.stride
+        (ho, wo), (sh, sw), (dh, dw) = self.output, self.stride, self.dilation
         last = ho if last is None else last
+        i, j = i * dh, j * dw  # where offset (i, j) of a dilated kernel lands
         rows = slice(i + sh * first, i + sh * (last - 1) + 1, sh)
         return padded[:, rows, j : j + sw * (wo - 1) + 1 : sw]
 
@@ -134,22 +151,23 @@ def window_blocks(image: np.ndarray, grid: WindowGrid) -> np.ndarray:
     )
 
 
-def staged(xt: np.ndarray, grid: WindowGrid, ws: Workspace) -> np.ndarray:
-    """``xt`` (``(channels, height, width, m)``) padded with zeros and C-contiguous:
-    ``xt`` itself when it already is, else a copy in a buffer of ``ws``."""
+def staged(xt: np.ndarray, grid: WindowGrid, ws: Workspace, fill: float = 0) -> np.ndarray:
+    """``xt`` (``(channels, height, width, m)``) padded with ``fill`` (zeros; max
+    pooling pads with ``-inf``) and C-contiguous: ``xt`` itself when it already is, else
+    a copy in a buffer of ``ws``."""
     if not grid.is_padded and xt.flags.c_contiguous:
         return xt
     buffer = ws.buffer("staged", (xt.shape[0], *grid.padded, xt.shape[-1]), xt.dtype)
     top, bottom, left, right = grid.padding
     # The buffer's memory is reused by batches of other sizes: clear its border each time.
     if top:
-        buffer[:, :top] = 0
+        buffer[:, :top] = fill
     if bottom:
-        buffer[:, buffer.shape[1] - bottom :] = 0
+        buffer[:, buffer.shape[1] - bottom :] = fill
     if left:
-        buffer[:, :, :left] = 0
+        buffer[:, :, :left] = fill
     if right:
-        buffer[:, :, buffer.shape[2] - right :] = 0
+        buffer[:, :, buffer.shape[2] - right :] = fill
     np.copyto(grid.unpad(buffer), xt)
     return buffer
 
