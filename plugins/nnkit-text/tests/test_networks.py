@@ -145,3 +145,38 @@ def test_flat_samples_are_refused_with_how_to_shape_them(kind):
 def test_bad_arguments_are_refused_with_the_reason(name, arguments, message):
     with pytest.raises(nnkit.ConfigurationError, match=message):
         layer(name, **arguments)
+
+
+@pytest.mark.parametrize(
+    ("layers", "sample_shape", "message"),
+    [
+        (
+            [layer("positional_embedding", max_length=8, dim=4)],
+            (10, 4),
+            "takes sequences of at most 8 steps of 4 features, got 10 steps of 4; "
+            "set max_length >= 10 and dim=4",
+        ),
+        (
+            [layer("positional_embedding", max_length=8, dim=4)],
+            (6, 3),
+            "got 6 steps of 3; set max_length >= 6 and dim=3",
+        ),
+        (
+            [layer("conv1d", filters=2, kernel_size=3, dilation=4)],
+            (6, 2),
+            "conv1d's kernel spans 9 steps (kernel_size 3, dilation 4), more than its 6-step "
+            "input sequences",
+        ),
+        (
+            [layer("multi_head_attention", heads=2, key_dim=3)],
+            (4, 5, 6),
+            "multi_head_attention takes sequences (time_steps, features), got samples of "
+            "shape (4, 5, 6)",
+        ),
+    ],
+    ids=["too-long", "wrong-dim", "kernel-span", "not-a-sequence"],
+)
+def test_shapes_a_layer_cannot_take_fail_at_build_naming_it(layers, sample_shape, message):
+    with pytest.raises(nnkit.ConfigurationError) as raised:
+        nnkit.Network([*layers, layer("flatten"), nnkit.Dense(1)]).build(sample_shape)
+    assert message in str(raised.value)
