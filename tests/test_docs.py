@@ -113,8 +113,20 @@ def provide_vision(registry, monkeypatch) -> None:
         registry.add_plugin(importlib.import_module("nnkit_vision"), "nnkit_vision")
 
 
+TEXT_SOURCE = ROOT / "plugins" / "nnkit-text" / "src"
+TEXT_README = ROOT / "plugins" / "nnkit-text" / "README.md"
+
+
+def provide_text(registry, monkeypatch) -> None:
+    """The sequence layers the text page uses: from the checkout when the nnkit-text
+    distribution is not installed (the README's test command does not install it)."""
+    if not registry.has("layer", "lstm"):
+        monkeypatch.syspath_prepend(str(TEXT_SOURCE))
+        registry.add_plugin(importlib.import_module("nnkit_text"), "nnkit_text")
+
+
 #: Pages whose examples a test of their own runs, and checks what they print.
-RUN_BY_THEIR_OWN_TEST = {"vision.md"}
+RUN_BY_THEIR_OWN_TEST = {"vision.md", "text.md"}
 RUN_HERE = [page for page in PAGES if page.name not in RUN_BY_THEIR_OWN_TEST]
 
 
@@ -412,6 +424,26 @@ def test_the_vision_page_runs_and_says_what_its_cnn_scores(
     assert accuracy >= 0.98 and f"'accuracy': {accuracy:.3f}" in page
     wrong = round((1 - accuracy) * len(y_test))
     assert f"It misclassifies {wrong} of the {len(y_test)} test digits" in page
+
+
+@pytest.mark.parametrize("path", [DOCS / "text.md", TEXT_README], ids=["text.md", "README"])
+def test_the_text_examples_run_and_the_lstm_scores_what_they_say(
+    path, capsys, tmp_path, monkeypatch, isolated_registry
+):
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn
+
+    provide_text(isolated_registry(), monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"__name__": "__docs__"}
+    # An LSTM's products are small: on a busy machine BLAS threads only wait for each other.
+    with threadpool_limits(1):
+        for language, attributes, code in code_blocks(path):
+            if language == "python" and "title=" not in attributes:
+                exec(compile(code, path.name, "exec"), namespace)
+    (first, *_) = capsys.readouterr().out.splitlines()
+    printed = ast.literal_eval(first)
+    assert printed["accuracy"] >= 0.95
+    assert f"'accuracy': {printed['accuracy']}}}" in path.read_text()
 
 
 VISION_README = ROOT / "plugins" / "nnkit-vision" / "README.md"

@@ -28,6 +28,7 @@ ROOT: Final = Path(__file__).resolve().parents[2]
 FIRST_PARTY: Final = {
     "nnkit-extras": "pip install ./plugins/nnkit-extras",
     "nnkit-vision": "pip install ./plugins/nnkit-vision",
+    "nnkit-text": "pip install ./plugins/nnkit-text",
 }
 #: What each kind's table is headed, in the order the registry lists kinds.
 KIND_TITLES: Final = {

@@ -44,6 +44,16 @@ FIRST_PARTY_LAYERS: Final = {
     "zero_padding2d": "plugins/nnkit-vision",
     "cropping2d": "plugins/nnkit-vision",
     "batch_norm": "plugins/nnkit-extras",
+    "layer_norm": "plugins/nnkit-text",
+    "rnn": "plugins/nnkit-text",
+    "lstm": "plugins/nnkit-text",
+    "gru": "plugins/nnkit-text",
+    "multi_head_attention": "plugins/nnkit-text",
+    "positional_embedding": "plugins/nnkit-text",
+    "sinusoidal_embedding": "plugins/nnkit-text",
+    "conv1d": "plugins/nnkit-text",
+    "global_max_pool1d": "plugins/nnkit-text",
+    "global_avg_pool1d": "plugins/nnkit-text",
 }
 #: A Python shape in a layer's error message, such as ``reshape((1, 8, 8))``.
 _PYTHON_RESHAPE = re.compile(r"reshape\(\(([^()]*)\)\)")
