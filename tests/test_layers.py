@@ -184,7 +184,7 @@ def test_inner_generator_states_are_checked_and_may_be_absent(tmp_path):
 @pytest.mark.parametrize(
     "layers, input_shape, message",
     [
-        ([nnkit.Dense(4)], (1, 8, 8), r"layer 1 \(dense .*\) cannot take samples of shape \(1, 8, 8\).*flatten"),
+        ([nnkit.Dense(4)], (1, 8, 8), r"the last layer \(dense .*\) returns samples of shape \(1, 8, 4\).*flatten"),
         (["flatten", nnkit.layer("reshape", shape=(5, 5)), "flatten", nnkit.Dense(2)], (1, 8, 8),
          r"layer 2 \(reshape .*\) cannot take samples of shape \(64,\): cannot reshape .* to \(5, 5\)"),
         ([nnkit.layer("residual", layers=[nnkit.Dense(3)]), nnkit.Dense(2)], (4,),

@@ -205,7 +205,8 @@ class Network(Trainer):
         if len(shape) != 1:
             raise ConfigurationError(
                 f"the last layer ({_describe(self.layers[-1])}) returns samples of shape "
-                f"{shape}, but a loss compares flat outputs; end with flatten() or dense()"
+                f"{shape}, but a loss compares flat outputs; end with flatten(), and a "
+                "dense() after it if need be"
             )
         _check_output_suits_loss(self.layers[-1], self.loss)
         if max_sample_elements is not None:

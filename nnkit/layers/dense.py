@@ -21,6 +21,11 @@ __all__ = ["Dense"]
 class Dense(WeightedLayer):
     """A fully connected layer of ``units`` neurons with an activation.
 
+    Samples of any shape ``(..., n)`` are mapped on their last axis to ``(..., units)``,
+    as Keras' ``Dense`` does: a sequence ``(T, d)`` becomes ``(T, units)``, the same
+    weights applied at every position. Inside, every position is one more column of the
+    classic formulation.
+
     Args:
         units: the number of neurons ``n^l``.
         activation: an activation name or instance; ``None`` means none (``A = Z``).
@@ -43,24 +48,32 @@ class Dense(WeightedLayer):
         self.units = positive_int(units, "Dense units")
         self.configure_weights("Dense", activation, kernel_initializer, bias_initializer, l2)
         self.n_inputs: int | None = None
+        #: The sample shape it was built for, whose last axis it maps.
+        self.input_shape: Shape | None = None
 
     def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
-        if len(input_shape) != 1:
-            raise ConfigurationError(
-                f"dense takes flat samples, shape (features,), got samples of shape "
-                f"{tuple(input_shape)}; put a flatten() layer before it"
-            )
-        self.n_inputs = int(input_shape[0])
+        if len(input_shape) < 1:
+            raise ConfigurationError("dense needs samples of at least one axis")
+        self.input_shape = tuple(input_shape)
+        self.n_inputs = int(input_shape[-1])
         # W^l is (n^l, n^{l-1}) as in the classic formulation; b^l is the vector (n^l,), as
         # every bias in nnkit is, and is read as the column (n^l, 1) in the formulas.
         self.declare_weights((self.units, self.n_inputs), (self.units,))
-        return (self.units,)
+        return (*input_shape[:-1], self.units)
 
     def fans(self) -> tuple[int, int]:
         assert self.n_inputs is not None, "build() sets n_inputs"
         return self.n_inputs, self.units
 
     def forward(self, x: np.ndarray, ws: Workspace, training: bool = False) -> np.ndarray:
+        if x.ndim == 2:  # flat samples, one column each
+            return self._forward_columns(x, ws, training)
+        # Samples (..., n): every position is a column, (n, m T ...), then back.
+        y = self._forward_columns(x.reshape(-1, x.shape[-1]), ws, training)
+        return y.reshape(*x.shape[:-1], self.units)
+
+    def _forward_columns(self, x: np.ndarray, ws: Workspace, training: bool) -> np.ndarray:
+        """`forward` on rows ``(m, n^{l-1})``: the classic formulas on their columns."""
         W, b = self.params["W"], self.params["b"]
         A_prev = x.T  # the classic layout: one column per sample, (n^{l-1}, m)
         m = A_prev.shape[1]
@@ -84,6 +97,9 @@ class Dense(WeightedLayer):
     def backward(
         self, dy: np.ndarray, ws: Workspace, need_input_gradient: bool = True
     ) -> np.ndarray | None:
+        if dy.ndim > 2:  # positions as columns, as forward took them, then back
+            dx = self.backward(dy.reshape(-1, self.units), ws, need_input_gradient)
+            return None if dx is None else dx.reshape(*dy.shape[:-1], -1)
         dA = dy.T  # columns again, (n^l, m)
         if self.activation is None:
             dZ = dA
@@ -103,6 +119,9 @@ class Dense(WeightedLayer):
         """The rest of back-propagation once the gradient with respect to ``Z^l`` is
         known (directly, for a loss fused with this layer's activation): ``dZ`` has one
         row per sample, ``(m, n^l)``, as the loss computes it."""
+        if dZ.ndim > 2:
+            dx = self.backward_from_dZ(dZ.reshape(-1, self.units), ws, need_input_gradient)
+            return None if dx is None else dx.reshape(*dZ.shape[:-1], -1)
         return self._backward_columns(dZ.T, ws, need_input_gradient)
 
     def _backward_columns(
@@ -124,12 +143,19 @@ class Dense(WeightedLayer):
 
     def to_onnx(self, graph: OnnxGraph, x: str) -> str:
         """``Gemm``: ``x W^T + b^T`` on rows (the transposed ``Z = W A + b``), then the
-        activation's own ONNX form."""
+        activation's own ONNX form. Samples ``(..., n)`` are reshaped to one row per
+        position and back, so the activation sees ``(positions, units)`` as in `forward`."""
         W, b = self.params["W"], self.params["b"]
+        lead = () if self.input_shape is None else tuple(self.input_shape[:-1])
+        if lead:
+            x = graph.node("Reshape", [x, graph.weight(np.array([-1, W.shape[1]]), "rows")])
         z = graph.node("Gemm", [x, graph.weight(W, "W"), graph.weight(b, "b")], transB=1)
-        if self.activation is None:
-            return z
-        return export_component(self.activation, graph, z, "the activation of dense")
+        if self.activation is not None:
+            z = export_component(self.activation, graph, z, "the activation of dense")
+        if lead:
+            shape = np.array([-1, *lead, self.units])
+            z = graph.node("Reshape", [z, graph.weight(shape, "samples")])
+        return z
 
     def get_config(self) -> dict[str, Any]:
         return {
