@@ -23,7 +23,6 @@ from nnkit.files.atomic import atomic_output
 from nnkit.registry.registry import describe_component
 
 if TYPE_CHECKING:
-    from nnkit.cli.scaling import Standardizer
     from nnkit.engine.network import Network
     from nnkit.interfaces.activation import Activation
     from nnkit.interfaces.layer import Layer
@@ -95,12 +94,6 @@ class OnnxGraph:
         graph's weights and return its name."""
         return self.weight(np.array(value, dtype=self.dtype), stem)
 
-    def scaling(self, scaling: Standardizer) -> tuple[str, str]:
-        """The names of a standardisation's mean and scale, as weights of the graph."""
-        return (
-            self.weight(np.asarray(scaling.mean, dtype=self.dtype), "mean"),
-            self.weight(np.asarray(scaling.scale, dtype=self.dtype), "scale"),
-        )
 
     def node(self, op_type: str, inputs: list[str], **attributes: Any) -> str:
         """Add one operator with ``inputs`` (names) and return the name of its output."""
@@ -115,16 +108,12 @@ def to_onnx(
     network: Network,
     path: str | os.PathLike[str] | None = None,
     opset: int = DEFAULT_OPSET,
-    feature_scaling: Standardizer | None = None,
-    target_scaling: Standardizer | None = None,
 ) -> Any:
     """The network as an ONNX model (an ``onnx.ModelProto``), written to ``path`` if given.
 
     The model has one input ``X`` of shape ``(N, *input_shape)`` and one output ``Y`` of
-    shape ``(N, n_outputs)``: what `Network.predict` returns, in the network's dtype.
-    With ``feature_scaling``, the graph standardises ``X`` first; with
-    ``target_scaling``, it maps ``Y`` back to the target's units (as ``nnkit predict``
-    does for a model trained with scaling).
+    shape ``(N, n_outputs)``: what `Network.predict` returns, in the network's dtype,
+    preprocessing layers (a standardisation, a target's rescaling) included.
 
     ``opset`` is one of `SUPPORTED_OPSETS` (13 to 21). The file is replaced atomically:
     a failed export (a full disk, a killed process) leaves the existing file untouched.
@@ -150,14 +139,8 @@ def to_onnx(
     assert network.input_shape is not None, "a built network knows its input shape"
     graph = OnnxGraph(network.dtype, opset)
     x = "X"
-    if feature_scaling is not None:  # (X - mean) / scale
-        mean, scale = graph.scaling(feature_scaling)
-        x = graph.node("Div", [graph.node("Sub", [x, mean]), scale])
     for index, layer in enumerate(network.layers):
         x = export_component(layer, graph, x, f"layer {index + 1}")
-    if target_scaling is not None:  # Y * scale + mean
-        mean, scale = graph.scaling(target_scaling)
-        x = graph.node("Add", [graph.node("Mul", [x, scale]), mean])
     elem = TensorProto.FLOAT if network.dtype == np.float32 else TensorProto.DOUBLE
     graph.nodes.append(helper.make_node("Identity", [x], ["Y"]))
     model = helper.make_model(
