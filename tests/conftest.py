@@ -3,14 +3,66 @@
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 import textwrap
-from collections.abc import Callable
+import tomllib
+from collections.abc import Callable, Iterator
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 
 _counter = itertools.count()
+
+#: The first-party plugin distributions of this checkout (nnkit-extras, -vision, -text).
+FIRST_PARTY = sorted((Path(__file__).resolve().parents[1] / "plugins").glob("nnkit-*"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def first_party_plugins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The checkout's first-party plugins, for the docs' examples and the command line's
+    tests, as ``pip install`` leaves them: each distribution not installed already gets
+    a dist-info naming its entry points, and its source goes on the path, for this
+    process and the ones it starts (the docs build, ``nnkit`` commands). The README's
+    test command installs nnkit alone, and the plugins' own CI steps install them for
+    real afterwards.
+    """
+    site = tmp_path_factory.mktemp("first-party-site")
+    added: list[str] = []
+    for folder in FIRST_PARTY:
+        project = tomllib.loads((folder / "pyproject.toml").read_text())["project"]
+        try:
+            metadata.distribution(project["name"])
+            continue  # installed: use what is installed
+        except metadata.PackageNotFoundError:
+            pass
+        info = site / f"{project['name'].replace('-', '_')}-{project['version']}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n"
+        )
+        points = project.get("entry-points", {}).get("nnkit", {})
+        (info / "entry_points.txt").write_text(
+            "[nnkit]\n" + "".join(f"{name} = {target}\n" for name, target in points.items())
+        )
+        added.append(str(folder / "src"))
+    if not added:
+        yield
+        return
+    paths = [str(site), *added]
+    saved_path, saved_env = list(sys.path), os.environ.get("PYTHONPATH")
+    sys.path[:0] = paths
+    os.environ["PYTHONPATH"] = os.pathsep.join(paths + ([saved_env] if saved_env else []))
+    import nnkit
+
+    nnkit.reload_plugins()
+    yield
+    sys.path[:] = saved_path
+    if saved_env is None:
+        os.environ.pop("PYTHONPATH", None)
+    else:
+        os.environ["PYTHONPATH"] = saved_env
 
 
 @pytest.fixture

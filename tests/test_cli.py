@@ -544,7 +544,7 @@ def test_npz_of_images_trains_from_the_command_line(tmp_path, capsys):
     data = ("--data", str(tmp_path / "images.npz"))
     code, out, err = run(capsys, "train", *data, "--epochs", "1")
     assert code == 1 and out.startswith("data: ") and err.count("\n") == 1
-    assert "samples of shape (1, 4, 4)" in out and "put a flatten() layer before it" in err
+    assert "samples of shape (1, 4, 4)" in out and "end with flatten()" in err
     code, out, err = run(
         capsys, "train", *data, "--layers", "flatten,dense:8", "--epochs", "30", "--quiet",
         "--learning-rate", "0.01", "--save", str(model),

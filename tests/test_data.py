@@ -37,10 +37,11 @@ def test_bad_features_are_rejected(X, message):
         classifier().fit(X, Y_GOOD, verbose=0)
 
 
-def test_samples_a_dense_layer_cannot_take_are_refused_before_training():
+def test_samples_a_network_cannot_end_with_are_refused_before_training():
+    # Dense maps the last axis, so (4, 1) samples end as (4, units): not flat outputs.
     with pytest.raises(
         nnkit.ConfigurationError,
-        match=r"layer 1 \(dense .*\) cannot take samples of shape \(4, 1\).*flatten",
+        match=r"the last layer \(dense .*\) returns samples of shape \(4, 3\).*flatten",
     ):
         classifier().fit(np.zeros((20, 4, 1)), Y_GOOD, verbose=0)
 
