@@ -31,9 +31,11 @@ from nnkit.interfaces.component import Component
 from nnkit.interfaces.initializer import Initializer
 from nnkit.interfaces.layer import Layer
 from nnkit.interfaces.loss import Loss
+from nnkit.interfaces.merge import MergeLayer
 from nnkit.interfaces.metric import Metric
 from nnkit.interfaces.optimizer import Optimizer
 from nnkit.interfaces.schedule import Schedule
+from nnkit.interfaces.symbolic import Input, SymbolicTensor
 from nnkit.interfaces.workspace import Workspace
 from nnkit.layers.dense import Dense
 from nnkit.layers.weighted import WeightedLayer
@@ -59,6 +61,8 @@ __all__ = [
     "__version__",
     # the network
     "Network",
+    "Input",
+    "SymbolicTensor",
     "Dense",
     "History",
     "load",
@@ -70,6 +74,7 @@ __all__ = [
     "Component",
     "Initializer",
     "Layer",
+    "MergeLayer",
     "WeightedLayer",
     "Workspace",
     "chunks",

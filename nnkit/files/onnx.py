@@ -148,6 +148,11 @@ def to_onnx(
             "nothing to export yet: the network has no weights; fit it or call build(input_shape)"
         )
     assert network.input_shape is not None, "a built network knows its input shape"
+    if not network.graph.is_chain:
+        raise ConfigurationError(
+            "a network drawn as a graph (branches, merges or shared layers) has no ONNX "
+            "export yet; only a chain of layers exports"
+        )
     graph = OnnxGraph(network.dtype, opset)
     x = "X"
     if feature_scaling is not None:  # (X - mean) / scale

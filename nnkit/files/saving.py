@@ -54,6 +54,11 @@ def save(
             "nothing to save yet: the network has no weights; fit it or call build(input_shape)"
         )
     assert network.input_shape is not None, "a built network knows its input shape"
+    if not network.graph.is_chain:
+        raise ConfigurationError(
+            "a network drawn as a graph (branches, merges or shared layers) cannot be "
+            "saved to a model file yet; keep its weights with get_weights(), or pickle it"
+        )
     if not allow_non_finite:
         _refuse_non_finite(network, include_optimizer, path)
     registry = default_registry()

@@ -23,6 +23,7 @@ import numpy as np
 
 from nnkit.errors import NoOnnxFormError
 from nnkit.interfaces.component import Component
+from nnkit.interfaces.symbolic import SymbolicTensor, call_layer
 from nnkit.interfaces.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -196,6 +197,12 @@ class Layer(Component, ABC):
         `ConfigurationError`), which the export turns into a message naming the layer
         and the plugin that supplied it."""
         raise NoOnnxFormError(self)
+
+    def __call__(self, inputs: SymbolicTensor | Sequence[SymbolicTensor]) -> SymbolicTensor:
+        """Draw a graph: this layer applied to the symbolic output(s) ``inputs`` (of
+        `nnkit.Input` or of another layer's call). Calling one layer object twice shares
+        it: one set of parameters, the gradients of both calls added."""
+        return call_layer(self, inputs)
 
 
 def walk(layers: Sequence[Layer]) -> Iterator[Layer]:

@@ -30,6 +30,7 @@ from nnkit.testing import (
     initializer_checks,
     layer_checks,
     loss_checks,
+    merge_checks,
     metric_checks,
     optimizer_checks,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "LayerHarness",
     "Subject",
     "check_component",
+    "checked_kind",
     "checks_for",
     "installed_components",
     "parametrize_with_checks",
@@ -50,6 +52,7 @@ __all__ = [
 KIND_CHECKS: dict[str, Sequence[Callable[[Subject], None]]] = {
     "activation": activation_checks.CHECKS,
     "layer": layer_checks.CHECKS,
+    "merge layer": merge_checks.CHECKS,
     "loss": loss_checks.CHECKS,
     "optimizer": optimizer_checks.CHECKS,
     "initializer": initializer_checks.CHECKS,
@@ -99,9 +102,16 @@ def check_component(component: Any, kind: str | None = None, exclude: Collection
     the first failed check.
     """
     subject = subject_of(component, kind)
-    for check in checks_for(subject.kind):
+    for check in checks_for(checked_kind(subject)):
         if check.name not in exclude:
             check(subject)
+
+
+def checked_kind(subject: Subject) -> str:
+    """The kind whose checks apply: a layer that merges several inputs has its own."""
+    if subject.kind == "layer" and getattr(subject.make(), "merges_inputs", False):
+        return "merge layer"
+    return subject.kind
 
 
 def _subjects(components: Iterable[Any], kind: str | None) -> Iterator[Subject]:
@@ -125,7 +135,7 @@ def parametrize_with_checks(
 
     cases = []
     for subject in _subjects(components, kind):
-        for check in checks_for(subject.kind):
+        for check in checks_for(checked_kind(subject)):
             if check.name not in exclude:
                 cases.append(
                     pytest.param(

@@ -43,6 +43,11 @@ def adapt_layers(network: TrainableModel, X: np.ndarray) -> None:
     """Adapt every layer of ``network`` that needs it on ``X``, the training samples,
     and build the network for them if it is not built yet."""
     layers = network.layers
+    if not network.graph.is_chain and any(layer.needs_adapting() for layer in layers):
+        raise ConfigurationError(
+            "a network drawn as a graph does not adapt its preprocessing layers during fit: "
+            "call layer.adapt(x) on each with the samples it will read, then fit"
+        )
     if not network.built:
         x = X
         for index, layer in enumerate(layers):

@@ -34,6 +34,7 @@ from nnkit.training.progress import progress_callback
 from nnkit.training.scores import RunningScores
 
 if TYPE_CHECKING:
+    from nnkit.engine.graph import Graph
     from nnkit.engine.parameters import ParameterStore
 
 __all__ = ["Trainer", "TrainableModel", "INFERENCE_BATCH_SIZE"]
@@ -66,6 +67,9 @@ class TrainableModel(Protocol):
 
     @property
     def store(self) -> ParameterStore | None: ...
+
+    @property
+    def graph(self) -> Graph: ...
 
     def ensure_built(self, sample_shape: Sequence[int]) -> None: ...
 
