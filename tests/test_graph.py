@@ -249,3 +249,82 @@ def test_a_branching_graph_refuses_to_adapt_during_fit() -> None:
     net = Network(inputs=x, outputs=Dense(1)(nnkit.layer("concatenate")([h, x])))
     with pytest.raises(ConfigurationError, match=r"layer.adapt\(x\)"):
         net.fit(np.ones((4, 3)), np.ones((4, 1)), verbose=0)
+
+
+def _siamese(dtype: str = "float32", seed: int = 0) -> Network:
+    """Two inputs through one shared encoder; the output says whether they match."""
+    left, right = Input(shape=(4,), name="left"), Input(shape=(4,), name="right")
+    encoder = Dense(8, activation="tanh")
+    gap = nnkit.layer("subtract")([encoder(left), encoder(right)])
+    closeness = nnkit.layer("multiply")([gap, gap])  # squared distance per unit
+    same = Dense(1, activation="sigmoid")(closeness)
+    return Network(
+        inputs=[left, right], outputs=same, loss="binary_cross_entropy",
+        optimizer="adam", seed=seed, dtype=dtype,
+    )
+
+
+def _pairs(n: int, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    centres = rng.normal(scale=2.0, size=(3, 4))
+    a, b = rng.integers(0, 3, n), rng.integers(0, 3, n)
+    b[: n // 2] = a[: n // 2]  # half the pairs match
+    left = centres[a] + rng.normal(scale=0.3, size=(n, 4))
+    right = centres[b] + rng.normal(scale=0.3, size=(n, 4))
+    return {"left": left, "right": right}, (a == b).astype(float)[:, None]
+
+
+def test_a_siamese_pair_shares_its_encoder_and_learns_to_match() -> None:
+    pairs, labels = _pairs(800, np.random.default_rng(0))
+    X = {name: side[:600] for name, side in pairs.items()}
+    X_test = {name: side[600:] for name, side in pairs.items()}
+    y, y_test = labels[:600], labels[600:]
+    net = _siamese()
+    history = net.fit(X, y, epochs=30, batch_size=32, validation_split=0.2, verbose=0)
+    assert net.n_parameters == (4 * 8 + 8) + (8 + 1)  # the encoder once
+    scores = net.evaluate(X_test, y_test, metrics=["accuracy"])
+    assert scores["accuracy"] > 0.9
+    assert history.history["val_loss"][-1] < history.history["val_loss"][0]
+    by_list = net.predict([X_test["left"], X_test["right"]])
+    np.testing.assert_array_equal(by_list, net.predict(X_test))
+
+
+def test_a_siamese_pair_back_propagates_into_both_inputs() -> None:
+    rng = np.random.default_rng(2)
+    X, y = _pairs(6, rng)
+    net = _siamese(dtype="float64")
+    packed = np.concatenate([X["left"], X["right"]], axis=1)
+    _numerical_check(net, packed, y)
+
+
+def test_wide_and_deep_on_a_table_of_numbers_and_a_category() -> None:
+    # The target depends on the numbers and, through an offset, on the category.
+    rng = np.random.default_rng(0)
+    numbers, category = rng.normal(size=(800, 3)), rng.integers(0, 4, size=(800, 1))
+    offsets = np.array([-2.0, 0.0, 1.0, 3.0])
+    y = numbers @ np.array([[1.0], [-0.5], [0.25]]) + offsets[category]
+    x_num = Input(shape=(3,), name="numbers")
+    x_cat = Input(shape=(1,), name="category")
+    embedded = nnkit.layer("flatten")(nnkit.layer("embedding", input_dim=4, output_dim=2)(x_cat))
+    deep = Dense(16, activation="relu")(nnkit.layer("concatenate")([x_num, embedded]))
+    wide_and_deep = nnkit.layer("concatenate")([x_num, deep])
+    net = Network(inputs=[x_num, x_cat], outputs=Dense(1)(wide_and_deep), optimizer="adam", seed=0)
+    X = {"numbers": numbers, "category": category}
+    net.fit(X, y, epochs=60, batch_size=32, verbose=0)
+    assert net.evaluate(X, y)["loss"] < 0.05 * float(np.var(y))
+    with pytest.raises(DataError, match="embedding takes whole-number codes"):
+        net.predict({"numbers": numbers[:2], "category": np.array([[1.0], [7.0]])})
+
+
+def test_several_inputs_refuse_what_does_not_fit_with_a_clear_error() -> None:
+    net = _siamese()
+    left = np.zeros((5, 4))
+    with pytest.raises(DataError, match=r"'right'\] missing"):
+        net.predict({"left": left})
+    with pytest.raises(DataError, match=r"no input is called \['rigth'\]"):
+        net.predict({"left": left, "right": left, "rigth": left})
+    with pytest.raises(DataError, match="dict by input name"):
+        net.predict(left)
+    with pytest.raises(DataError, match="different numbers of samples"):
+        net.predict({"left": left, "right": left[:3]})
+    with pytest.raises(DataError, match=r"X\['right'\] has 3 features but the network takes 4"):
+        net.predict({"left": left, "right": left[:, :3]})

@@ -210,7 +210,17 @@ class Network(Trainer):
     def _check_input_shape(self, shape: Shape) -> None:
         """Refuse samples of another shape than a drawn graph's `nnkit.Input` declares."""
         declared = self._graph.input_shapes
-        if declared is not None and declared[0] != shape:
+        if declared is None:
+            return
+        if len(declared) > 1:  # the trainer hands the inputs side by side, flattened
+            packed = (sum(math.prod(s) for s in declared),)
+            if shape != packed:
+                raise DataError(
+                    f"the network's inputs {self._graph.input_names} take samples of shapes "
+                    f"{', '.join(map(str, declared))}, {packed[0]} numbers side by side, got "
+                    f"samples of shape {shape}; give X as a dict by input name"
+                )
+        elif declared[0] != shape:
             raise DataError(
                 f"the network's input {self._graph.input_names[0]!r} takes samples of shape "
                 f"{declared[0]}, got samples of shape {shape}"
@@ -226,7 +236,7 @@ class Network(Trainer):
             np.random.default_rng(s) for s in self._layer_seed.spawn(len(self.layers))
         ]
         graph = self._graph
-        sample_shapes = [input_shape, *(graph.input_shapes or [])[1:]]
+        sample_shapes = [input_shape] if graph.n_inputs == 1 else list(graph.input_shapes or [])
         rngs = dict(zip(map(id, self.layers), self.layer_rngs))
         self.layer_shapes = _build_calls(graph, sample_shapes, rngs)
         shape = self.layer_shapes[graph.outputs[0] - graph.n_inputs]
@@ -329,12 +339,25 @@ class Network(Trainer):
     ) -> np.ndarray:
         """Evaluate: the output batch ``(m, n_outputs)`` for ``X`` of shape
         ``(m, *input_shape)``, each layer keeping its ``Z^l`` and ``A^l`` in ``workspace``.
+        A network of several inputs takes them side by side, each sample flattened, in
+        input order (as `fit` and `predict` lay out a dict by input name).
 
         The result may be a buffer of ``workspace`` that its next use overwrites; without
         a workspace, a fresh one is used.
         """
         workspace = Workspace() if workspace is None else workspace
-        return self._graph.forward([X], workspace, training)[0]
+        xs = [X] if self._graph.n_inputs == 1 else self._unpack(X)
+        return self._graph.forward(xs, workspace, training)[0]
+
+    def _unpack(self, X: np.ndarray) -> list[np.ndarray]:
+        """Each input of a network of several, as a view of the samples the trainer
+        hands over side by side (`nnkit.data.named.pack_inputs`)."""
+        xs, offset = [], 0
+        for shape in self.input_shapes:
+            size = math.prod(shape)
+            xs.append(X[:, offset : offset + size].reshape(X.shape[0], *shape))
+            offset += size
+        return xs
 
     def backward(
         self,
@@ -582,11 +605,10 @@ def _drawn_graph(
         raise ConfigurationError("a network drawn as a graph needs both inputs= and outputs=")
     ins = [inputs] if isinstance(inputs, SymbolicTensor) else list(inputs)
     outs = [outputs] if isinstance(outputs, SymbolicTensor) else list(outputs)
-    if len(ins) != 1 or len(outs) != 1:
+    if len(outs) != 1:
         raise ConfigurationError(
-            f"this network takes one input and gives one output, got {len(ins)} inputs and "
-            f"{len(outs)} outputs; join several inputs inside the graph (concatenate) "
-            "or train one network per output"
+            f"a network gives one output in this release, got {len(outs)}; join them "
+            "(concatenate) under one loss, or train one network per output"
         )
     return Graph.from_symbolic(ins, outs)
 

@@ -29,8 +29,8 @@ def adapt_first_layer(network: TrainableModel, X: Any, training_share: float) ->
     lookup learns its vocabulary from text, before it turns the text into numbers): the
     first ``training_share`` of them, the part that trains."""
     first = network.layers[0]
-    if not first.needs_adapting():
-        return
+    if network.graph.n_inputs > 1 or not first.needs_adapting():
+        return  # several inputs: adapt_layers asks for each layer's own adapt(x)
     try:
         rows = len(X)
     except TypeError:
