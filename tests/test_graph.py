@@ -223,14 +223,6 @@ def test_a_chain_keeps_its_summary_without_the_reads_column() -> None:
     assert "reads" not in out.getvalue()
 
 
-def test_exporting_a_branching_graph_is_refused() -> None:
-    x = Input(shape=(3,))
-    net = Network(inputs=x, outputs=Dense(1)(nnkit.layer("add")([Dense(3)(x), x])))
-    net.build(3)
-    with pytest.raises(ConfigurationError, match="no ONNX export"):
-        net.to_onnx()
-
-
 def test_a_chain_drawn_as_a_graph_saves_and_loads(tmp_path) -> None:
     X, _ = _data()
     x = Input(shape=(3,))

@@ -525,8 +525,9 @@ class Network(Trainer):
         )
 
     def to_onnx(self, path: str | os.PathLike[str] | None = None, opset: int = 17) -> Any:
-        """The network as an ONNX model, written to ``path`` if given; its input ``X`` and
-        output ``Y`` are those of `predict`. Needs the ``onnx`` extra; see
+        """The network as an ONNX model, written to ``path`` if given; its input ``X`` (or,
+        drawn as a graph, one input per `nnkit.Input`, by name) and output ``Y`` are those
+        of `predict`. Needs the ``onnx`` extra; see
         `nnkit.files.onnx.to_onnx()`."""
         return export_onnx(self, path, opset)
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from nnkit.errors import ConfigurationError
+from nnkit.errors import ConfigurationError, NoOnnxFormError
 from nnkit.interfaces.layer import Layer, Shape
 from nnkit.interfaces.workspace import Workspace
+
+if TYPE_CHECKING:
+    from nnkit.files.onnx import OnnxGraph
 
 __all__ = ["MergeLayer"]
 
@@ -49,6 +52,11 @@ class MergeLayer(Layer):
         """The gradient with respect to each input of the `forward_inputs` call that used
         ``ws`` (``None`` each when ``need_input_gradient`` is false). The arrays may be
         ``dy`` itself or views of it; never write into ``dy``."""
+
+    def to_onnx_inputs(self, graph: OnnxGraph, xs: Sequence[str]) -> str:
+        """Add this merge to ``graph`` as ONNX operators reading the tensors named ``xs``
+        and return the name of the output; `NoOnnxFormError` by default."""
+        raise NoOnnxFormError(self)
 
     def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
         raise ConfigurationError(

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from nnkit.errors import ConfigurationError
+from nnkit.files.onnx import OnnxGraph
 from nnkit.interfaces.layer import Shape
 from nnkit.interfaces.merge import MergeLayer
 from nnkit.interfaces.workspace import Workspace
@@ -52,6 +53,9 @@ class Add(_ElementWise):
     ) -> list[np.ndarray | None]:
         return [dy if need_input_gradient else None] * ws.n
 
+    def to_onnx_inputs(self, graph: OnnxGraph, xs: Sequence[str]) -> str:
+        return graph.node("Sum", list(xs))
+
 
 class Subtract(_ElementWise):
     """The difference of two inputs: ``y = x_1 - x_2``."""
@@ -69,6 +73,9 @@ class Subtract(_ElementWise):
         if not need_input_gradient:
             return [None, None]
         return [dy, np.negative(dy, out=ws.buffer_like("dx2", dy))]
+
+    def to_onnx_inputs(self, graph: OnnxGraph, xs: Sequence[str]) -> str:
+        return graph.node("Sub", list(xs))
 
 
 class Multiply(_ElementWise):
@@ -101,6 +108,12 @@ class Multiply(_ElementWise):
             gradients.append(dx)
         return gradients
 
+    def to_onnx_inputs(self, graph: OnnxGraph, xs: Sequence[str]) -> str:
+        y = xs[0]
+        for x in xs[1:]:
+            y = graph.node("Mul", [y, x])
+        return y
+
 
 class Average(_ElementWise):
     """The mean of the inputs: ``y = (x_1 + ... + x_n) / n``; each input's gradient is
@@ -123,6 +136,10 @@ class Average(_ElementWise):
             return [None] * ws.n
         share = np.multiply(dy, 1 / ws.n, out=ws.buffer_like("dx", dy))
         return [share] * ws.n
+
+    def to_onnx_inputs(self, graph: OnnxGraph, xs: Sequence[str]) -> str:
+        # Sum, then scaled: onnxruntime implements Mean for float32 only.
+        return graph.node("Mul", [graph.node("Sum", list(xs)), graph.constant(1 / len(xs))])
 
 
 class Concatenate(MergeLayer):
@@ -177,3 +194,6 @@ class Concatenate(MergeLayer):
             return [None] * len(self.sizes)
         bounds = np.cumsum(self.sizes)[:-1]
         return list(np.split(dy, bounds, axis=self.position))  # views of dy
+
+    def to_onnx_inputs(self, graph: OnnxGraph, xs: Sequence[str]) -> str:
+        return graph.node("Concat", list(xs), axis=self.position)
