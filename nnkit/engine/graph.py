@@ -72,6 +72,12 @@ class Graph:
             counts[id(node.layer)] = counts.get(id(node.layer), 0) + 1
         #: The ids of the layers called more than once, whose gradients are added.
         self.shared = {key for key, count in counts.items() if count > 1}
+        #: The layer of each call, in order (a shared layer once per call).
+        self.called = [node.layer for node in self.nodes]
+        # Decided once, not per batch: which calls merge, which need an input gradient.
+        self._merges = [node.merges for node in self.nodes]
+        self._needs = [any(slot >= self.n_inputs for slot in node.inputs) for node in self.nodes]
+        self._chain = self.is_chain and not any(self._merges)
 
     @classmethod
     def chain(cls, n_layers: int, layers: Sequence[Layer]) -> Graph:
@@ -167,10 +173,16 @@ class Graph:
     ) -> list[np.ndarray]:
         """The output batches for the input batches ``xs``; call ``k`` keeps what its
         backward needs in ``workspace.child(k)``."""
+        if self._chain:  # the common case, with nothing to look up per call
+            y = xs[0]
+            for index, layer in enumerate(self.called):
+                y = layer.forward(y, workspace.child(index), training)
+            return [y]
         values: list[np.ndarray] = list(xs)
+        merges = self._merges
         for index, node in enumerate(self.nodes):
             ws = workspace.child(index)
-            if node.merges:
+            if merges[index]:
                 assert isinstance(node.layer, MergeLayer)
                 y = node.layer.forward_inputs([values[i] for i in node.inputs], ws, training)
             else:
@@ -182,7 +194,7 @@ class Graph:
         self,
         seeds: Sequence[np.ndarray],
         workspace: Workspace,
-        from_dZ: Callable[[int], bool],
+        fused_call: int,
         gradient_span: Callable[[Layer], np.ndarray | None],
     ) -> None:
         """Back-propagate the gradients ``seeds`` of the outputs through every call, in
@@ -191,53 +203,78 @@ class Graph:
         A value read by several calls gets the sum of their gradients, in one buffer of
         ``workspace``; a layer called several times has the parameter gradients of all
         its calls added (``gradient_span(layer)`` is its part of the network's flat
-        gradient array). ``from_dZ(k)`` says that call ``k``'s seed is the gradient
-        with respect to its activation's input (`Layer.backward_from_dZ`).
+        gradient array). Call ``fused_call`` (``-1`` for none) receives as its seed the
+        gradient with respect to its activation's input (`Layer.backward_from_dZ`).
         """
+        if self._chain:  # each call's input gradient is the previous call's dy
+            last = len(self.called) - 1
+            dy: np.ndarray | None = seeds[0]
+            for index in range(last, -1, -1):
+                layer, ws = self.called[index], workspace.child(index)
+                assert dy is not None  # only the first call skips its input gradient
+                if index == fused_call:
+                    dy = layer.backward_from_dZ(dy, ws, index > 0)
+                else:
+                    dy = layer.backward(dy, ws, index > 0)
+            return
         first = self.n_inputs
         grads: list[np.ndarray | None] = [None] * (first + len(self.nodes))
         owned = [False] * len(grads)
-
-        def receive(slot: int, gradient: np.ndarray) -> None:
-            held = grads[slot]
-            if held is None:
-                grads[slot] = gradient  # may be a layer's buffer or a view of dy: not ours
-            elif owned[slot]:
-                held += gradient
-            else:
-                total = workspace.buffer_like(f"sum{slot}", gradient)
-                np.add(held, gradient, out=total)
-                grads[slot], owned[slot] = total, True
-
         for slot, seed in zip(self.outputs, seeds):
-            receive(slot, seed)
+            self._receive(grads, owned, slot, seed, workspace)
+        merges, needs, shared = self._merges, self._needs, self.shared
         done: set[int] = set()
         for index in range(len(self.nodes) - 1, -1, -1):
             node = self.nodes[index]
-            dy = grads[first + index]
-            assert dy is not None, "every call leads to an output"
-            need = any(slot >= first for slot in node.inputs)
-            key = id(node.layer)
-            span = gradient_span(node.layer) if key in self.shared and key in done else None
-            kept = None
-            if span is not None and span.size:
-                kept = workspace.buffer(f"shared{index}", span.shape, span.dtype)
-                kept[...] = span  # backward overwrites the gradients: add the other calls'
-            done.add(key)
+            layer, held, need = node.layer, grads[first + index], needs[index]
+            assert held is not None, "every call leads to an output"
+            kept = span = None
+            if shared and id(layer) in shared:
+                if id(layer) in done:
+                    span = gradient_span(layer)
+                    if span is not None and span.size:
+                        # backward overwrites the gradients: keep the other calls' to add
+                        kept = workspace.buffer(f"shared{index}", span.shape, span.dtype)
+                        kept[...] = span
+                done.add(id(layer))
             ws = workspace.child(index)
             results: Sequence[np.ndarray | None]
-            if node.merges:
-                assert isinstance(node.layer, MergeLayer)
-                results = node.layer.backward_inputs(dy, ws, need)
-            elif from_dZ(index):
-                results = [node.layer.backward_from_dZ(dy, ws, need)]
+            if merges[index]:
+                assert isinstance(layer, MergeLayer)
+                results = layer.backward_inputs(held, ws, need)
+            elif index == fused_call:
+                results = (layer.backward_from_dZ(held, ws, need),)
             else:
-                results = [node.layer.backward(dy, ws, need)]
+                results = (layer.backward(held, ws, need),)
             if kept is not None:
                 assert span is not None
                 span += kept
             if need:
                 for slot, gradient in zip(node.inputs, results):
-                    if slot >= first:
-                        assert gradient is not None, "an input gradient was asked for"
-                        receive(slot, gradient)
+                    if slot < first:
+                        continue  # a network input: no one asks for its gradient
+                    assert gradient is not None, "an input gradient was asked for"
+                    if grads[slot] is None:  # the common case: one reader
+                        grads[slot] = gradient  # a layer's buffer or a view of dy: not ours
+                    else:
+                        self._receive(grads, owned, slot, gradient, workspace)
+
+    @staticmethod
+    def _receive(
+        grads: list[np.ndarray | None],
+        owned: list[bool],
+        slot: int,
+        gradient: np.ndarray,
+        workspace: Workspace,
+    ) -> None:
+        """Add ``gradient`` to the value in ``slot``: the first is kept as it is, the
+        second makes a sum buffer of this call's own, into which later ones are added."""
+        held = grads[slot]
+        if held is None:
+            grads[slot] = gradient
+        elif owned[slot]:
+            held += gradient
+        else:
+            total = workspace.buffer_like(f"sum{slot}", gradient)
+            np.add(held, gradient, out=total)
+            grads[slot], owned[slot] = total, True

@@ -386,10 +386,11 @@ class Network(Trainer):
             if sample_weight is not None:
                 seed = seed * sample_weight[:, None]
         fused_call = graph.outputs[0] - graph.n_inputs if self._fused_output else -1
-        spans = self._gradient_spans
-        graph.backward(
-            [seed], workspace, fused_call.__eq__, lambda layer: spans.get(id(layer))
-        )
+        graph.backward([seed], workspace, fused_call, self._gradient_span)
+
+    def _gradient_span(self, layer: Layer) -> np.ndarray | None:
+        """A shared layer's part of the flat gradient array."""
+        return self._gradient_spans.get(id(layer))
 
     def batch_loss(
         self, A: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None
@@ -402,7 +403,7 @@ class Network(Trainer):
         else:
             value = float(np.dot(self.loss.per_sample(A, Y), sample_weight)) / A.shape[0]
         # A shared layer's penalty counts once per call, as backward adds its gradient.
-        for layer in walk([node.layer for node in self._graph.nodes]):
+        for layer in walk(self._graph.called):
             value += layer.penalty()
         return value
 
