@@ -317,3 +317,14 @@ def test_several_inputs_refuse_what_does_not_fit_with_a_clear_error() -> None:
         net.predict({"left": left, "right": left[:3]})
     with pytest.raises(DataError, match=r"X\['right'\] has 3 features but the network takes 4"):
         net.predict({"left": left, "right": left[:, :3]})
+
+
+def test_chunks_of_a_dict_by_input_name_train_as_the_whole_dict() -> None:
+    pairs, labels = _pairs(300, np.random.default_rng(0))
+    whole, streamed = _siamese(), _siamese()
+    whole.fit(pairs, labels, epochs=2, batch_size=50, shuffle=False, verbose=0)
+    streamed.fit(nnkit.chunks(pairs, labels, rows=100), epochs=2, batch_size=50,
+                 shuffle=False, verbose=0)
+    np.testing.assert_allclose(streamed.get_weights()[0], whole.get_weights()[0], rtol=1e-5)
+    with pytest.raises(DataError, match="same number of samples"):
+        nnkit.chunks({"left": pairs["left"], "right": pairs["right"][:10]}, labels)
