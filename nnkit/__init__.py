@@ -32,9 +32,11 @@ from nnkit.interfaces.component import Component
 from nnkit.interfaces.initializer import Initializer
 from nnkit.interfaces.layer import Layer
 from nnkit.interfaces.loss import Loss
+from nnkit.interfaces.merge import MergeLayer
 from nnkit.interfaces.metric import Metric
 from nnkit.interfaces.optimizer import Optimizer
 from nnkit.interfaces.schedule import Schedule
+from nnkit.interfaces.symbolic import Input, SymbolicTensor
 from nnkit.interfaces.workspace import Workspace
 from nnkit.layers.dense import Dense
 from nnkit.layers.weighted import WeightedLayer
@@ -60,6 +62,8 @@ __all__ = [
     "__version__",
     # the network
     "Network",
+    "Input",
+    "SymbolicTensor",
     "Dense",
     "History",
     "NetworkGradients",
@@ -72,6 +76,7 @@ __all__ = [
     "Component",
     "Initializer",
     "Layer",
+    "MergeLayer",
     "WeightedLayer",
     "Workspace",
     "chunks",

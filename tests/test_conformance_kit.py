@@ -14,6 +14,7 @@ from nnkit.errors import ConfigurationError, DataError
 from nnkit.testing import (
     LayerHarness,
     check_component,
+    checked_kind,
     checks_for,
     installed_components,
     parametrize_with_checks,
@@ -452,7 +453,8 @@ def test_the_pytest_plugin_runs_the_kit_on_request(tmp_path):
     plain = pytest_in()
     assert "1 passed" in plain.stdout  # without the option the plugin adds nothing
     checked = pytest_in("--nnkit-check=nnkit-numpy")
-    expected = sum(len(checks_for(s.kind)) for s in installed_components(["nnkit-numpy"])) + 1
+    subjects = installed_components(["nnkit-numpy"])
+    expected = sum(len(checks_for(checked_kind(s))) for s in subjects) + 1
     assert f"{expected} passed" in checked.stdout, checked.stdout[-500:]
     unknown = pytest_in("--nnkit-check=no-such-dist")
     assert unknown.returncode != 0 and "no loaded plugin is called" in unknown.stderr

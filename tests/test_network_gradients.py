@@ -253,3 +253,15 @@ def test_gradients_beside_fit_in_another_thread_use_the_weights_of_one_step():
         expected = by_loss[result.loss]
         for found, wanted in zip(result.weights, expected.weights):
             np.testing.assert_array_equal(found, wanted)
+
+
+def test_a_branching_graph_is_refused_with_a_clear_error():
+    x = nnkit.Input(shape=(3,), name="x")
+    a = nnkit.Dense(2)(x)
+    b = nnkit.Dense(2)(x)
+    y = nnkit.layer("add")([a, b])
+    net = nnkit.Network(inputs=x, outputs=y, loss="mse", seed=0)
+    X = np.ones((4, 3))
+    net.fit(X, np.zeros((4, 2)), epochs=1, verbose=0)
+    with pytest.raises(nnkit.ConfigurationError, match="chain"):
+        net.gradients(X, np.zeros((4, 2)))

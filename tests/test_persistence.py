@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import nnkit
 from nnkit.files.loading import FORMAT_VERSION
+from nnkit.files.model_format import CHAIN_FORMAT_VERSION
 
 from .test_registry import GOOD_PLUGIN
 
@@ -194,7 +195,7 @@ def test_the_file_is_a_zip_of_json_and_npy_members(tmp_path):
         description = json.loads(archive.read("model.json"))
     assert names[0] == "model.json" and "arrays/parameters.npy" in names
     assert description["format"] == "nnkit-model"
-    assert description["format_version"] == FORMAT_VERSION
+    assert description["format_version"] == CHAIN_FORMAT_VERSION  # what 0.2 reads
     assert description["nnkit_version"] == nnkit.__version__
     first = description["network"]["layers"][0]
     assert (first["name"], first["distribution"], first["version"]) == (

@@ -10,7 +10,7 @@ ranges and reads one at a time. Each chunk is split into mini-batches as an in-m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -29,27 +29,36 @@ class Chunks:
 
     Iterating yields ``(X[a:b], y[a:b])`` as NumPy arrays, so a Dask array computes
     one chunk at a time and a memory map reads one range at a time. Iterable any number
-    of times: one pass per epoch.
+    of times: one pass per epoch. ``X`` may be a dict of such arrays by input name, for
+    a network of several inputs: each chunk is then a dict of their row ranges.
     """
 
     def __init__(
         self, X: Any, y: Any, sample_weight: Any = None, rows: int | None = None
     ) -> None:
-        n = _length(X, "X")
+        n = _rows(X)
         if _length(y, "y") != n:
             raise DataError(f"X has {n} samples but y has {_length(y, 'y')}; they must match")
         if sample_weight is not None and _length(sample_weight, "sample_weight") != n:
             raise DataError(f"X has {n} samples but sample_weight has a different number")
         self.X, self.y, self.sample_weight = X, y, sample_weight
         self.n_samples = n
-        self.boundaries = _boundaries(X, n, None if rows is None else positive_int(rows, "rows"))
+        first = next(iter(X.values())) if isinstance(X, Mapping) else X
+        self.boundaries = _boundaries(
+            first, n, None if rows is None else positive_int(rows, "rows")
+        )
 
     def __len__(self) -> int:
         return len(self.boundaries) - 1
 
-    def __iter__(self) -> Iterator[tuple[np.ndarray, ...]]:
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
         for start, stop in zip(self.boundaries[:-1], self.boundaries[1:]):
-            chunk = [np.asarray(self.X[start:stop]), np.asarray(self.y[start:stop])]
+            X = (
+                {name: np.asarray(part[start:stop]) for name, part in self.X.items()}
+                if isinstance(self.X, Mapping)
+                else np.asarray(self.X[start:stop])
+            )
+            chunk: list[Any] = [X, np.asarray(self.y[start:stop])]
             if self.sample_weight is not None:
                 chunk.append(np.asarray(self.sample_weight[start:stop]))
             yield tuple(chunk)
@@ -96,6 +105,20 @@ class ChunkSource:
                     "y_chunk) or a triple (X_chunk, y_chunk, sample_weight_chunk)"
                 )
             yield chunk[0], chunk[1], chunk[2] if len(chunk) == 3 else None
+
+
+def _rows(X: Any) -> int:
+    """The samples of ``X``: an array's rows, or those every array of a dict by input
+    name holds (they must agree)."""
+    if not isinstance(X, Mapping):
+        return _length(X, "X")
+    counts = {name: _length(part, f"X[{name!r}]") for name, part in X.items()}
+    if not counts or len(set(counts.values())) != 1:
+        raise DataError(
+            f"X is a dict by input name, so each input needs the same number of samples, "
+            f"got {counts}"
+        )
+    return next(iter(counts.values()))
 
 
 def _length(array: Any, name: str) -> int:

@@ -1,4 +1,5 @@
-"""The network: evaluate, back-propagate and update over a list of layers, in matrix form."""
+"""The network: evaluate, back-propagate and update over a graph of layer calls (a list
+of layers being a chain), in matrix form."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import numpy as np
 from nnkit.engine.concurrency import ReadWriteLock
 from nnkit.engine.freezing import effective_trainable, update_trainable
 from nnkit.engine.gradients import NetworkGradients, backpropagate
+from nnkit.engine.graph import Graph
 from nnkit.engine.labels import class_labels
 from nnkit.engine.legacy_scaling import with_scaling_layers
 from nnkit.engine.parameters import ParameterStore
@@ -26,7 +28,9 @@ from nnkit.files.onnx import to_onnx as export_onnx
 from nnkit.files.saving import save as save_model
 from nnkit.interfaces.layer import Layer, Shape, walk
 from nnkit.interfaces.loss import Loss
+from nnkit.interfaces.merge import MergeLayer
 from nnkit.interfaces.optimizer import Optimizer
+from nnkit.interfaces.symbolic import SymbolicTensor
 from nnkit.interfaces.workspace import Workspace, WorkspacePool
 from nnkit.registry.registry import default_registry, describe_component
 from nnkit.training.inputs import prepare
@@ -52,7 +56,10 @@ class Network(Trainer):
     optimizer step; `fit`, `evaluate` and `predict` come from `Trainer`.
 
     Args:
-        layers: the layers, first to last; names or instances.
+        layers: the layers, first to last; names or instances. Or else, by keyword:
+        inputs: the `nnkit.Input` values of a network drawn as a graph, and
+        outputs: the value it returns (a layer's call on them), as in
+            ``Network(inputs=[x], outputs=[y])``; see "Models as graphs" in the guide.
         loss: the loss to minimise, by name or instance.
         optimizer: the update rule, by name or instance.
         seed: seeds initialisation, shuffling and every layer's noise; the same seed
@@ -62,24 +69,36 @@ class Network(Trainer):
     Examples:
         >>> net = Network([Dense(16, activation="relu"), Dense(3, activation="softmax")],
         ...               loss="cross_entropy", optimizer="adam", seed=0)
+        >>> x = Input(shape=(4,))
+        >>> y = Dense(1)(Dense(8, activation="relu")(x))
+        >>> graph = Network(inputs=[x], outputs=[y], loss="mse")
     """
 
     def __init__(
         self,
-        layers: Sequence[Layer | str],
+        layers: Sequence[Layer | str] | None = None,
         loss: Loss | str = "mse",
         optimizer: Optimizer | str = "sgd",
         seed: int | None = None,
         dtype: str | np.dtype = "float32",
+        *,
+        inputs: SymbolicTensor | Sequence[SymbolicTensor] | None = None,
+        outputs: SymbolicTensor | Sequence[SymbolicTensor] | None = None,
     ) -> None:
         registry = default_registry()
-        if isinstance(layers, (str, Layer)) or not isinstance(layers, Sequence):
-            raise ConfigurationError(
-                f"layers must be a list of layers, got {type(layers).__name__}"
-            )
-        if len(layers) == 0:
-            raise ConfigurationError("a network needs at least one layer")
-        self.layers: list[Layer] = [registry.resolve("layer", layer) for layer in layers]
+        if inputs is not None or outputs is not None:
+            self._graph = _drawn_graph(layers, inputs, outputs)
+            #: Each layer once, in the order of its first call (a list's layers as given).
+            self.layers: list[Layer] = self._graph.layers()
+        else:
+            if isinstance(layers, (str, Layer)) or not isinstance(layers, Sequence):
+                raise ConfigurationError(
+                    f"layers must be a list of layers, got {type(layers).__name__}"
+                )
+            if len(layers) == 0:
+                raise ConfigurationError("a network needs at least one layer")
+            self.layers = [registry.resolve("layer", layer) for layer in layers]
+            self._graph = Graph.chain(len(self.layers), self.layers)
         self.loss: Loss = registry.resolve("loss", loss)
         self.optimizer: Optimizer = registry.resolve("optimizer", optimizer)
         self.dtype = _as_dtype(dtype)
@@ -100,14 +119,18 @@ class Network(Trainer):
         self.history: History | None = None
         #: Set to True (by a callback) to stop training after the current batch.
         self.stop_training = False
-        #: The output sample shape of each layer, once built.
+        #: The sample shape of each input, once built.
+        self.input_shapes: list[Shape] = []
+        #: The output sample shape of each layer (of each call, in a graph), once built.
         self.layer_shapes: list[Shape] = []
+        # Each shared layer's part of the flat gradient array, to add its calls' gradients.
+        self._gradient_spans: dict[int, np.ndarray] = {}
         #: Each layer's own random generator (for dropout masks), once built.
         self.layer_rngs: list[np.random.Generator] = []
         #: Free-form facts saved with the model (the CLI keeps feature and class names here).
         self.metadata: dict[str, Any] = {}
         self._fused_output = False
-        self._nodes: tuple[Layer, ...] = ()
+        self._penalty_layers: tuple[Layer, ...] = ()
         self._committing: tuple[Layer, ...] = ()
         # (Layer.trainable_changes, store, positions) of the last frozen-layer lookup.
         self._trainable_cache: tuple[int, ParameterStore, np.ndarray | None] | None = None
@@ -136,6 +159,8 @@ class Network(Trainer):
                 self.all_layers, self.store.value_views, self.store.grad_views
             ):
                 layer.bind(params, grads)
+            store = self.store
+            self._gradient_spans = _spans(self.layers, store.shapes, store.grads)
 
     # -- building ------------------------------------------------------------------
 
@@ -180,7 +205,33 @@ class Network(Trainer):
         ask for terabytes).
         """
         with self._build_lock:
-            return self._build(_as_shape(input_shape), max_parameters, max_sample_elements)
+            shape = _as_shape(input_shape)
+            self._check_input_shape(shape)
+            return self._build(shape, max_parameters, max_sample_elements)
+
+    @property
+    def graph(self) -> Graph:
+        """The layer calls this network runs (a chain for a list of layers)."""
+        return self._graph
+
+    def _check_input_shape(self, shape: Shape) -> None:
+        """Refuse samples of another shape than a drawn graph's `nnkit.Input` declares."""
+        declared = self._graph.input_shapes
+        if declared is None:
+            return
+        if len(declared) > 1:  # the trainer hands the inputs side by side, flattened
+            packed = (sum(math.prod(s) for s in declared),)
+            if shape != packed:
+                raise DataError(
+                    f"the network's inputs {self._graph.input_names} take samples of shapes "
+                    f"{', '.join(map(str, declared))}, {packed[0]} numbers side by side, got "
+                    f"samples of shape {shape}; give X as a dict by input name"
+                )
+        elif declared[0] != shape:
+            raise DataError(
+                f"the network's input {self._graph.input_names[0]!r} takes samples of shape "
+                f"{declared[0]}, got samples of shape {shape}"
+            )
 
     def _build(
         self,
@@ -191,17 +242,11 @@ class Network(Trainer):
         self.layer_rngs = [
             np.random.default_rng(s) for s in self._layer_seed.spawn(len(self.layers))
         ]
-        self.layer_shapes = []
-        shape = input_shape
-        for index, (layer, rng) in enumerate(zip(self.layers, self.layer_rngs)):
-            try:
-                shape = _as_shape(layer.build(shape, rng))
-            except (ConfigurationError, ValueError, TypeError) as error:
-                raise ConfigurationError(
-                    f"layer {index + 1} ({_describe(layer)}) cannot take samples of shape "
-                    f"{shape}: {error}"
-                ) from None
-            self.layer_shapes.append(shape)
+        graph = self._graph
+        sample_shapes = [input_shape] if graph.n_inputs == 1 else list(graph.input_shapes or [])
+        rngs = dict(zip(map(id, self.layers), self.layer_rngs))
+        self.layer_shapes = _build_calls(graph, sample_shapes, rngs)
+        shape = self.layer_shapes[graph.outputs[0] - graph.n_inputs]
         if len(shape) != 1:
             raise ConfigurationError(
                 f"the last layer ({_describe(self.layers[-1])}) returns samples of shape "
@@ -210,7 +255,12 @@ class Network(Trainer):
             )
         _check_output_suits_loss(self.layers[-1], self.loss)
         if max_sample_elements is not None:
-            _check_sample_size(input_shape, self.layers, self.layer_shapes, max_sample_elements)
+            _check_sample_size(
+                input_shape,
+                [node.layer for node in graph.nodes],
+                self.layer_shapes,
+                max_sample_elements,
+            )
         nodes = self.all_layers
         shapes = [layer.parameter_shapes() for layer in nodes]
         if max_parameters is not None:
@@ -220,9 +270,9 @@ class Network(Trainer):
                     f"the layers need {needed:,} parameters, more than the "
                     f"{max_parameters:,} allowed"
                 )
-        # perf: what every training step visits, found once: every layer (for its
-        # penalty) and those that keep state the optimizer step commits.
-        self._nodes = tuple(nodes)
+        # perf: what every training step visits, found once: every call's layer (for
+        # its penalty, once per call) and the layers whose state the step commits.
+        self._penalty_layers = tuple(walk(self._graph.called))
         self._committing = tuple(
             n for n in nodes if type(n).commit_state is not Layer.commit_state
         )
@@ -231,12 +281,16 @@ class Network(Trainer):
             layer.bind(params, grads)
             layer.initialize(self._init_rng)
         self.input_shape, self.output_shape = input_shape, shape
+        self.input_shapes = sample_shapes
+        self._gradient_spans = _spans(self.layers, shapes_of=store.shapes, flat=store.grads)
         self.store = store
         self._workspaces.clear()
         self.optimizer_state = self.optimizer.init_state(self.store.values)
         # Declared on both sides: the layer names the activation it can skip
         # (Layer.fusable_activation), the loss the one it fuses with (fused_activation).
-        self._fused_output = _fuses(self.loss, self.layers[-1].fusable_activation())
+        self._fused_output = _fuses(self.loss, self.layers[-1].fusable_activation()) and (
+            graph.readers(graph.outputs[0]) == 1  # dZ holds for no other reader
+        )
         self._probe()
         return self
 
@@ -251,24 +305,36 @@ class Network(Trainer):
             # promised stand, and the first batch they see is checked by its use.
             return
         workspace = Workspace()
-        x = np.zeros((2, *self.input_shape), dtype=self.dtype)
-        inputs = []
-        for index, (layer, shape) in enumerate(zip(self.layers, self.layer_shapes)):
-            inputs.append(x)
+        graph = self._graph
+        values = [np.zeros((2, *shape), dtype=self.dtype) for shape in self.input_shapes]
+        for index, (node, shape) in enumerate(zip(graph.nodes, self.layer_shapes)):
+            layer, reads = node.layer, [values[slot] for slot in node.inputs]
             with _blaming(layer, index, "forward"):
-                x = layer.forward(x, workspace.child(index), False)
+                if isinstance(layer, MergeLayer):
+                    x = layer.forward_inputs(reads, workspace.child(index), False)
+                else:
+                    x = layer.forward(reads[0], workspace.child(index), False)
             _check_output(x, (2, *shape), self.dtype, layer, index, "forward", "output")
-        dy = np.zeros_like(x)
-        for index in range(len(self.layers) - 1, -1, -1):
-            layer = self.layers[index]
+            values.append(x)
+        for index in range(len(graph.nodes) - 1, -1, -1):
+            node = graph.nodes[index]
+            layer, reads = node.layer, [values[slot] for slot in node.inputs]
+            dy = np.zeros_like(values[graph.n_inputs + index])
             with _blaming(layer, index, "backward"):
-                gradient = layer.backward(dy, workspace.child(index), True)
-            expected = inputs[index].shape
-            _check_output(
-                gradient, expected, self.dtype, layer, index, "backward", "input gradient"
-            )
-            assert isinstance(gradient, np.ndarray)  # _check_output refuses anything else
-            dy = gradient
+                if isinstance(layer, MergeLayer):
+                    gradients = layer.backward_inputs(dy, workspace.child(index), True)
+                else:
+                    gradients = [layer.backward(dy, workspace.child(index), True)]
+            if len(gradients) != len(reads):
+                raise ConfigurationError(
+                    f"layer {index + 1} ({_describe(layer)}) broke the layer contract: "
+                    f"backward_inputs() returned {len(gradients)} gradients for "
+                    f"{len(reads)} inputs"
+                )
+            for gradient, read in zip(gradients, reads):
+                _check_output(
+                    gradient, read.shape, self.dtype, layer, index, "backward", "input gradient"
+                )
 
     def ensure_built(self, sample_shape: Sequence[int]) -> None:
         """Build the network for samples of ``sample_shape`` unless it is built already
@@ -276,7 +342,9 @@ class Network(Trainer):
         if not self.built:
             with self._build_lock:
                 if not self.built:  # another thread may have built it meanwhile
-                    self._build(_as_shape(sample_shape), None)
+                    shape = _as_shape(sample_shape)
+                    self._check_input_shape(shape)
+                    self._build(shape, None)
 
     # -- the algorithm -------------------------------------------------------------
 
@@ -285,15 +353,25 @@ class Network(Trainer):
     ) -> np.ndarray:
         """Evaluate: the output batch ``(m, n_outputs)`` for ``X`` of shape
         ``(m, *input_shape)``, each layer keeping its ``Z^l`` and ``A^l`` in ``workspace``.
+        A network of several inputs takes them side by side, each sample flattened, in
+        input order (as `fit` and `predict` lay out a dict by input name).
 
         The result may be a buffer of ``workspace`` that its next use overwrites; without
         a workspace, a fresh one is used.
         """
         workspace = Workspace() if workspace is None else workspace
-        y = X
-        for layer, ws in zip(self.layers, workspace.children(len(self.layers))):
-            y = layer.forward(y, ws, training)
-        return y
+        xs = [X] if self._graph.n_inputs == 1 else self._unpack(X)
+        return self._graph.forward(xs, workspace, training)[0]
+
+    def _unpack(self, X: np.ndarray) -> list[np.ndarray]:
+        """Each input of a network of several, as a view of the samples the trainer
+        hands over side by side (`nnkit.data.named.pack_inputs`)."""
+        xs, offset = [], 0
+        for shape in self.input_shapes:
+            size = math.prod(shape)
+            xs.append(X[:, offset : offset + size].reshape(X.shape[0], *shape))
+            offset += size
+        return xs
 
     def backward(
         self,
@@ -312,22 +390,21 @@ class Network(Trainer):
         ``sample_weight``, of shape ``(m,)``, scales each sample's row of the output
         gradient.
         """
-        layers = self.layers
-        last = len(layers) - 1
-        children = workspace.children(len(layers))
+        graph = self._graph
         if self._fused_output:
-            dZ = self.loss.fused_gradient(A, Y, out=workspace.buffer_like("dZ", A))
+            seed = self.loss.fused_gradient(A, Y, out=workspace.buffer_like("dZ", A))
             if sample_weight is not None:
-                dZ *= sample_weight[:, None]
-            dy = layers[last].backward_from_dZ(dZ, children[last], last > 0)
+                seed *= sample_weight[:, None]
         else:
-            dA = self.loss.gradient(A, Y)
+            seed = self.loss.gradient(A, Y)
             if sample_weight is not None:
-                dA = dA * sample_weight[:, None]
-            dy = layers[last].backward(dA, children[last], last > 0)
-        for index in range(last - 1, -1, -1):
-            assert dy is not None  # only the first layer may skip its input gradient
-            dy = layers[index].backward(dy, children[index], index > 0)
+                seed = seed * sample_weight[:, None]
+        fused_call = graph.outputs[0] - graph.n_inputs if self._fused_output else -1
+        graph.backward([seed], workspace, fused_call, self._gradient_span)
+
+    def _gradient_span(self, layer: Layer) -> np.ndarray | None:
+        """A shared layer's part of the flat gradient array."""
+        return self._gradient_spans.get(id(layer))
 
     def batch_loss(
         self, A: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None
@@ -339,7 +416,8 @@ class Network(Trainer):
             value = self.loss.value(A, Y)
         else:
             value = float(np.dot(self.loss.per_sample(A, Y), sample_weight)) / A.shape[0]
-        for layer in self._nodes:
+        # A shared layer's penalty counts once per call, as backward adds its gradient.
+        for layer in self._penalty_layers:
             value += layer.penalty()
         return value
 
@@ -381,6 +459,11 @@ class Network(Trainer):
         own, and returns arrays no later call overwrites.
         """
         data = prepare(self, X, y, sample_weight)
+        if not self._graph.is_chain:
+            raise ConfigurationError(
+                "gradients() takes a network whose layers form a chain (a list, or a graph "
+                "drawn as one); a branching graph's gradients are not available yet"
+            )
         with self._weights_lock.reading():
             store = self._require_built("gradients")
             return backpropagate(
@@ -505,8 +588,9 @@ class Network(Trainer):
         )
 
     def to_onnx(self, path: str | os.PathLike[str] | None = None, opset: int = 17) -> Any:
-        """The network as an ONNX model, written to ``path`` if given; its input ``X`` and
-        output ``Y`` are those of `predict`. Needs the ``onnx`` extra; see
+        """The network as an ONNX model, written to ``path`` if given; its input ``X`` (or,
+        drawn as a graph, one input per `nnkit.Input`, by name) and output ``Y`` are those
+        of `predict`. Needs the ``onnx`` extra; see
         `nnkit.files.onnx.to_onnx()`."""
         return export_onnx(self, path, opset)
 
@@ -578,6 +662,79 @@ def load(
         max_sample_elements=max_sample_elements,
     )
     return with_scaling_layers(network, path)
+
+
+def _drawn_graph(
+    layers: object,
+    inputs: SymbolicTensor | Sequence[SymbolicTensor] | None,
+    outputs: SymbolicTensor | Sequence[SymbolicTensor] | None,
+) -> Graph:
+    """The graph of ``Network(inputs=..., outputs=...)``, refusing what it cannot run."""
+    if layers is not None:
+        raise ConfigurationError(
+            "give either a list of layers or inputs= and outputs=, not both"
+        )
+    if inputs is None or outputs is None:
+        raise ConfigurationError("a network drawn as a graph needs both inputs= and outputs=")
+    ins = [inputs] if isinstance(inputs, SymbolicTensor) else list(inputs)
+    outs = [outputs] if isinstance(outputs, SymbolicTensor) else list(outputs)
+    if len(outs) != 1:
+        raise ConfigurationError(
+            f"a network gives one output in this release, got {len(outs)}; join them "
+            "(concatenate) under one loss, or train one network per output"
+        )
+    return Graph.from_symbolic(ins, outs)
+
+
+def _build_calls(
+    graph: Graph, input_shapes: Sequence[Shape], rngs: Mapping[int, np.random.Generator]
+) -> list[Shape]:
+    """Build each layer for the shapes of its first call, in order, and return the output
+    sample shape of every call; a shared layer's later calls must see the same shapes."""
+    slots: list[Shape] = list(input_shapes)
+    built: dict[int, tuple[list[Shape], Shape]] = {}
+    for index, node in enumerate(graph.nodes):
+        layer, shapes = node.layer, [slots[slot] for slot in node.inputs]
+        if id(layer) in built:
+            first, output = built[id(layer)]
+            if shapes != first:
+                raise ConfigurationError(
+                    f"layer {index + 1} ({_describe(layer)}) is shared, called first on "
+                    f"samples of shape {', '.join(map(str, first))} and then on "
+                    f"{', '.join(map(str, shapes))}: a shared layer takes one shape"
+                )
+            slots.append(output)
+            continue
+        try:
+            if isinstance(layer, MergeLayer) and len(shapes) > 1:  # not a list's layer
+                output = _as_shape(layer.build_inputs(shapes, rngs[id(layer)]))
+            else:
+                output = _as_shape(layer.build(shapes[0], rngs[id(layer)]))
+        except (ConfigurationError, ValueError, TypeError) as error:
+            taken = ", ".join(map(str, shapes))
+            raise ConfigurationError(
+                f"layer {index + 1} ({_describe(layer)}) cannot take samples of shape "
+                f"{taken}: {error}"
+            ) from None
+        built[id(layer)] = (shapes, output)
+        slots.append(output)
+    return slots[graph.n_inputs :]
+
+
+def _spans(
+    layers: Sequence[Layer], shapes_of: Sequence[Mapping[str, Shape]], flat: np.ndarray
+) -> dict[int, np.ndarray]:
+    """Each layer's part of ``flat`` (its parameters', then those of the layers it
+    holds), by ``id``: the store lays them out in that order, one after the other."""
+    spans, offset, position = {}, 0, 0
+    for layer in layers:
+        size = 0
+        for _ in walk([layer]):
+            size += sum(math.prod(shape) for shape in shapes_of[position].values())
+            position += 1
+        spans[id(layer)] = flat[offset : offset + size]
+        offset += size
+    return spans
 
 
 def _check_sample_size(

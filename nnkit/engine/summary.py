@@ -17,17 +17,34 @@ __all__ = ["format_summary"]
 
 def format_summary(network: Network) -> str:
     """The summary table of ``network`` as text."""
-    headers = ("#", "layer", "output shape", "params", "activation")
+    graph = network.graph
+    chain = graph.is_chain
+    # A graph's rows say what each call reads: an input by name, or call "#k".
+    headers = ("#", "layer", "output shape", "params", "activation") + (() if chain else ("reads",))
     rows = []
     store = network.store
-    for index, layer in enumerate(network.layers):
+    first_call: dict[int, int] = {}
+    for index, node in enumerate(graph.nodes):
+        layer = node.layer
         if store is None:
             shape, params = "?", "?"
         else:
             shape = "(" + ", ".join(["None", *map(str, network.layer_shapes[index])]) + ")"
             params = f"{_parameter_count(layer):,}"
+        if id(layer) in first_call:
+            params = f"shared with #{first_call[id(layer)] + 1}"
+        first_call.setdefault(id(layer), index)
         activation = describe_component(getattr(layer, "activation", None))
-        rows.append((str(index + 1), describe_component(layer), shape, params, activation))
+        name = describe_component(layer)
+        row: tuple[str, ...] = (str(index + 1), name, shape, params, activation)
+        if not chain:
+            first = graph.n_inputs
+            reads = [
+                graph.input_names[slot] if slot < first else f"#{slot - first + 1}"
+                for slot in node.inputs
+            ]
+            row += (", ".join(reads),)
+        rows.append(row)
     lines = format_table(headers, rows, rule=True).splitlines()
     lines.append("-" * len(lines[1]))
     if store is None:

@@ -41,11 +41,13 @@ from nnkit.files.serialization import (
     check_substitutions,
 )
 from nnkit.interfaces.component import Component
+from nnkit.interfaces.symbolic import Input, SymbolicTensor
 from nnkit.registry.registry import default_registry
 from nnkit.version import __version__
 
 if TYPE_CHECKING:
     from nnkit.engine.network import Network
+    from nnkit.interfaces.layer import Layer
 
 __all__ = ["read_network"]
 
@@ -200,13 +202,28 @@ def _rebuild(
         layers = [build_component(s, "layer", registry, source, substitute) for s in layers_spec]
         loss = build_component(loss_spec, "loss", registry, source, substitute)
         optimizer = build_component(optimizer_spec, "optimizer", registry, source, substitute)
-        network = network_class(
-            layers,
-            loss=loss,
-            optimizer=optimizer,
-            seed=spec.get("seed"),
-            dtype=dtype,
-        )
+        if "graph" in spec:
+            inputs, outputs = _drawn_graph(_field(spec, "graph", dict, source), layers, source)
+            network = network_class(
+                inputs=inputs,
+                outputs=outputs,
+                loss=loss,
+                optimizer=optimizer,
+                seed=spec.get("seed"),
+                dtype=dtype,
+            )
+            if [id(layer) for layer in network.layers] != [id(layer) for layer in layers]:
+                raise ModelFileError(
+                    f"{source}: the graph's calls do not use each of its layers in order"
+                )
+        else:
+            network = network_class(
+                layers,
+                loss=loss,
+                optimizer=optimizer,
+                seed=spec.get("seed"),
+                dtype=dtype,
+            )
     except ModelFileError:
         raise
     except (NNKitError, ValueError, TypeError) as error:  # a bad seed or dtype, say
@@ -356,6 +373,34 @@ def _assign(
             "diverged); nnkit.load(path, allow_non_finite=True) loads it anyway, to inspect"
         )
     target[...] = array
+
+
+def _drawn_graph(
+    record: dict[str, Any], layers: list[Layer], source: str
+) -> tuple[list[SymbolicTensor], list[SymbolicTensor]]:
+    """The inputs and outputs of the graph a format-3 file records
+    (`nnkit.files.saving.graph_record`), drawn again with the file's layers."""
+    inputs = [
+        Input(tuple(_field(entry, "shape", list, source)), _field(entry, "name", str, source))
+        for entry in _field(record, "inputs", list, source)
+    ]
+    values = list(inputs)
+    for number, call in enumerate(_field(record, "calls", list, source)):
+        index, reads = call if isinstance(call, list) and len(call) == 2 else (None, None)
+        if (
+            type(index) is not int
+            or not 0 <= index < len(layers)
+            or not isinstance(reads, list)
+            or not reads
+            or not all(type(slot) is int and 0 <= slot < len(values) for slot in reads)
+        ):
+            raise ModelFileError(f"{source}: call {number + 1} of the graph is malformed: {call!r}")
+        read = [values[slot] for slot in reads]
+        values.append(layers[index](read if len(read) > 1 else read[0]))
+    outputs = _field(record, "outputs", list, source)
+    if not outputs or not all(type(slot) is int and 0 <= slot < len(values) for slot in outputs):
+        raise ModelFileError(f"{source}: the graph's outputs are malformed: {outputs!r}")
+    return inputs, [values[slot] for slot in outputs]
 
 
 def _input_shape(spec: dict[str, Any], source: str) -> tuple[int, ...]:

@@ -13,14 +13,19 @@ from nnkit.interfaces.layer import walk
 if TYPE_CHECKING:
     from nnkit.engine.network import Network
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "DESCRIPTION", "ARRAY_DIRECTORY", "MODEL_DTYPES",
-           "MAX_DESCRIPTION_BYTES", "MAX_SAMPLE_ELEMENTS", "inner_generators"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "CHAIN_FORMAT_VERSION", "DESCRIPTION",
+           "ARRAY_DIRECTORY", "MODEL_DTYPES", "MAX_DESCRIPTION_BYTES", "MAX_SAMPLE_ELEMENTS",
+           "inner_generators"]
 
 #: What the description's "format" field says of every nnkit model file.
 FORMAT: Final = "nnkit-model"
-#: The newest format this nnkit reads and the one it writes. Format 2 records the input
-#: sample shape (``input_shape``) where format 1 recorded a width (``n_inputs``).
-FORMAT_VERSION: Final = 2
+#: The newest format this nnkit reads and writes. Format 2 records the input sample
+#: shape (``input_shape``) where format 1 recorded a width (``n_inputs``); format 3 adds
+#: the ``graph`` of a network drawn as one (its inputs, its calls and what each reads).
+FORMAT_VERSION: Final = 3
+#: The format of a network that is a chain of layers, as nnkit 0.2 wrote and reads it:
+#: a graph's file says 3, so that a reader that knows no graphs refuses it.
+CHAIN_FORMAT_VERSION: Final = 2
 #: The archive member holding the JSON description.
 DESCRIPTION: Final = "model.json"
 #: Arrays are stored as members ``arrays/<name>.npy``.

@@ -20,9 +20,11 @@ import numpy as np
 
 from nnkit.errors import ConfigurationError, MissingExtraError, NoOnnxFormError
 from nnkit.files.atomic import atomic_output
+from nnkit.interfaces.merge import MergeLayer
 from nnkit.registry.registry import describe_component
 
 if TYPE_CHECKING:
+    from nnkit.engine.graph import Graph
     from nnkit.engine.network import Network
     from nnkit.interfaces.activation import Activation
     from nnkit.interfaces.layer import Layer
@@ -112,8 +114,11 @@ def to_onnx(
     """The network as an ONNX model (an ``onnx.ModelProto``), written to ``path`` if given.
 
     The model has one input ``X`` of shape ``(N, *input_shape)`` and one output ``Y`` of
-    shape ``(N, n_outputs)``: what `Network.predict` returns, in the network's dtype,
-    preprocessing layers (a standardisation, a target's rescaling) included.
+    shape ``(N, n_outputs)``: what `Network.predict` returns, in the network's dtype.
+    A network drawn with `nnkit.Input` has one input per `Input`, by its name and of
+    its sample shape; merge layers export through `MergeLayer.to_onnx_inputs`.
+    A model's preprocessing layers (a standardisation, a target's rescaling) export
+    with the rest.
 
     ``opset`` is one of `SUPPORTED_OPSETS` (13 to 21). The file is replaced atomically:
     a failed export (a full disk, a killed process) leaves the existing file untouched.
@@ -138,16 +143,23 @@ def to_onnx(
         )
     assert network.input_shape is not None, "a built network knows its input shape"
     graph = OnnxGraph(network.dtype, opset)
-    x = "X"
-    for index, layer in enumerate(network.layers):
-        x = export_component(layer, graph, x, f"layer {index + 1}")
+    drawn = network.graph
+    listed = drawn.input_shapes is None  # a list of layers, not drawn with nnkit.Input
+    # A drawn graph's inputs keep their names; a list of layers reads "X", as before.
+    input_names = ["X"] if listed else drawn.input_names
+    input_shapes = [network.input_shape] if listed else network.input_shapes
+    declared = list(input_names)
+    x = _export_calls(drawn, graph, input_names)
     elem = TensorProto.FLOAT if network.dtype == np.float32 else TensorProto.DOUBLE
     graph.nodes.append(helper.make_node("Identity", [x], ["Y"]))
     model = helper.make_model(
         helper.make_graph(
             graph.nodes,
             "nnkit",
-            [helper.make_tensor_value_info("X", elem, ["N", *network.input_shape])],
+            [
+                helper.make_tensor_value_info(name, elem, ["N", *shape])
+                for name, shape in zip(declared, input_shapes)
+            ],
             [helper.make_tensor_value_info("Y", elem, ["N", network.n_outputs])],
             graph.initializers,
         ),
@@ -164,6 +176,30 @@ def to_onnx(
         with atomic_output(Path(path)) as file:
             file.write(model.SerializeToString())
     return model
+
+
+def _export_calls(drawn: Graph, graph: OnnxGraph, inputs: list[str]) -> str:
+    """Each call of the network as ONNX operators, in order, reading the tensors named
+    ``inputs`` for the network's inputs; the name of the output tensor."""
+    names = list(inputs)
+    for index, node in enumerate(drawn.nodes):
+        reads = [names[slot] for slot in node.inputs]
+        if isinstance(node.layer, MergeLayer) and len(reads) > 1:
+            names.append(export_merge(node.layer, graph, reads, f"layer {index + 1}"))
+        else:
+            names.append(export_component(node.layer, graph, reads[0], f"layer {index + 1}"))
+    return names[drawn.outputs[0]]
+
+
+def export_merge(layer: MergeLayer, graph: OnnxGraph, xs: list[str], where: str) -> str:
+    """``layer.to_onnx_inputs(graph, xs)``, or a `NoOnnxFormError` naming the layer,
+    ``where`` it is and the plugin that supplied it."""
+    try:
+        return layer.to_onnx_inputs(graph, xs)
+    except NoOnnxFormError as error:
+        raise NoOnnxFormError(
+            layer, f"{where}, {describe_component(layer)}, has no ONNX form: {error}"
+        ) from None
 
 
 def export_component(component: Layer | Activation, graph: OnnxGraph, x: str, where: str) -> str:

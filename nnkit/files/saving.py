@@ -15,6 +15,7 @@ from nnkit.errors import ConfigurationError, NonFiniteWeightsError
 from nnkit.files.atomic import write_atomically
 from nnkit.files.model_format import (
     ARRAY_DIRECTORY,
+    CHAIN_FORMAT_VERSION,
     DESCRIPTION,
     FORMAT,
     FORMAT_VERSION,
@@ -27,7 +28,7 @@ from nnkit.version import __version__
 if TYPE_CHECKING:
     from nnkit.engine.network import Network
 
-__all__ = ["save"]
+__all__ = ["graph_record", "save"]
 
 
 def save(
@@ -66,7 +67,7 @@ def save(
             arrays[f"optimizer/{key}"] = array
     description = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": CHAIN_FORMAT_VERSION if network.graph.is_chain else FORMAT_VERSION,
         "nnkit_version": __version__,
         "network": {
             "input_shape": list(network.input_shape),
@@ -78,6 +79,7 @@ def save(
             ],
             "loss": component_spec("loss", network.loss, registry),
             "optimizer": component_spec("optimizer", network.optimizer, registry),
+            **({} if network.graph.is_chain else {"graph": graph_record(network)}),
         },
         "random_state": {
             "shuffle": network.shuffle_rng.bit_generator.state,
@@ -96,6 +98,23 @@ def save(
     except (TypeError, ValueError) as error:
         raise ConfigurationError(f"the network's metadata cannot be saved: {error}") from None
     write_atomically(Path(path), lambda file: _write_archive(file, text, arrays))
+
+
+def graph_record(network: Network) -> dict[str, Any]:
+    """The graph of a network drawn as one, for its file: each input's name and sample
+    shape, each call as ``[layer, [slots read]]`` (the layer by its position in
+    ``layers``, the values by slot: the inputs first, then each call's output in order),
+    and the slots of the outputs."""
+    graph = network.graph
+    position = {id(layer): index for index, layer in enumerate(network.layers)}
+    shapes = graph.input_shapes or []
+    return {
+        "inputs": [
+            {"name": name, "shape": list(shape)} for name, shape in zip(graph.input_names, shapes)
+        ],
+        "calls": [[position[id(node.layer)], list(node.inputs)] for node in graph.nodes],
+        "outputs": list(graph.outputs),
+    }
 
 
 def _refuse_non_finite(network: Network, include_optimizer: bool, path: Any) -> None:

@@ -27,6 +27,7 @@ from nnkit.arguments import NON_NEGATIVE, positive_int, real_number
 from nnkit.errors import ConfigurationError, NoOnnxFormError
 from nnkit.interfaces.component import Component
 from nnkit.interfaces.initializer import Initializer
+from nnkit.interfaces.symbolic import SymbolicTensor, call_layer
 from nnkit.interfaces.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -303,6 +304,12 @@ class Layer(Component, ABC):
         after the gradients are written. Nothing is done when no ``l2`` is set."""
         for name, l2 in self._l2_terms:
             self.grads[name] += l2 * self.params[name]
+
+    def __call__(self, inputs: SymbolicTensor | Sequence[SymbolicTensor]) -> SymbolicTensor:
+        """Draw a graph: this layer applied to the symbolic output(s) ``inputs`` (of
+        `nnkit.Input` or of another layer's call). Calling one layer object twice shares
+        it: one set of parameters, the gradients of both calls added."""
+        return call_layer(self, inputs)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from nnkit.testing import (
     initializer_checks,
     layer_checks,
     loss_checks,
+    merge_checks,
     metric_checks,
     optimizer_checks,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "Subject",
     "check_component",
     "check_network_gradients",
+    "checked_kind",
     "checks_for",
     "installed_components",
     "parametrize_with_checks",
@@ -52,6 +54,7 @@ __all__ = [
 KIND_CHECKS: dict[str, Sequence[Callable[[Subject], None]]] = {
     "activation": activation_checks.CHECKS,
     "layer": layer_checks.CHECKS,
+    "merge layer": merge_checks.CHECKS,
     "loss": loss_checks.CHECKS,
     "optimizer": optimizer_checks.CHECKS,
     "initializer": initializer_checks.CHECKS,
@@ -101,9 +104,16 @@ def check_component(component: Any, kind: str | None = None, exclude: Collection
     the first failed check.
     """
     subject = subject_of(component, kind)
-    for check in checks_for(subject.kind):
+    for check in checks_for(checked_kind(subject)):
         if check.name not in exclude:
             check(subject)
+
+
+def checked_kind(subject: Subject) -> str:
+    """The kind whose checks apply: a layer that merges several inputs has its own."""
+    if subject.kind == "layer" and getattr(subject.make(), "merges_inputs", False):
+        return "merge layer"
+    return subject.kind
 
 
 def _subjects(components: Iterable[Any], kind: str | None) -> Iterator[Subject]:
@@ -127,7 +137,7 @@ def parametrize_with_checks(
 
     cases = []
     for subject in _subjects(components, kind):
-        for check in checks_for(subject.kind):
+        for check in checks_for(checked_kind(subject)):
             if check.name not in exclude:
                 cases.append(
                     pytest.param(

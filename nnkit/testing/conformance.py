@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nnkit.testing import checks_for, installed_components
+from nnkit.testing import checked_kind, checks_for, installed_components
 from nnkit.testing.pytest_plugin import plugins_to_check
 
 
@@ -23,7 +23,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             else f"{subject.kind}-{subject.label}-{check.name}",
         )
         for subject in subjects
-        for check in checks_for(subject.kind)
+        for check in checks_for(checked_kind(subject))
     ]
     metafunc.parametrize(("component", "check"), cases)
 

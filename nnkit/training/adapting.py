@@ -29,8 +29,8 @@ def adapt_first_layer(network: TrainableModel, X: Any, training_share: float) ->
     lookup learns its vocabulary from text, before it turns the text into numbers): the
     first ``training_share`` of them, the part that trains."""
     first = network.layers[0]
-    if not first.needs_adapting():
-        return
+    if network.graph.n_inputs > 1 or not first.needs_adapting():
+        return  # several inputs: adapt_layers asks for each layer's own adapt(x)
     try:
         rows = len(X)
     except TypeError:
@@ -43,6 +43,11 @@ def adapt_layers(network: TrainableModel, X: np.ndarray) -> None:
     """Adapt every layer of ``network`` that needs it on ``X``, the training samples,
     and build the network for them if it is not built yet."""
     layers = network.layers
+    if not network.graph.is_chain and any(layer.needs_adapting() for layer in layers):
+        raise ConfigurationError(
+            "a network drawn as a graph does not adapt its preprocessing layers during fit: "
+            "call layer.adapt(x) on each with the samples it will read, then fit"
+        )
     if not network.built:
         x = X
         for index, layer in enumerate(layers):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from nnkit.data.arrays import as_features, as_sample_weight, as_targets, class_weights_for
+from nnkit.data.named import pack_inputs
 
 if TYPE_CHECKING:
     from nnkit.training.trainer import TrainableModel
@@ -37,6 +38,11 @@ def as_model_input(
     (NaN let through when the first layer fills it). ``finite=False`` leaves the check
     for NaN and infinity to the caller (`predict` checks each batch while it is in
     cache)."""
+    graph = model.graph
+    if graph.input_shapes is not None:  # a drawn graph: X may be a dict by input name
+        X = pack_inputs(X, graph.input_names, graph.input_shapes, model.dtype, name)
+    if graph.n_inputs > 1:  # no one first layer: each layer checks what it reads
+        return as_features(X, model.dtype, model.input_shape, name=name, finite=finite)
     first = model.layers[0]
     return as_features(
         first.encode_input(X),
@@ -55,7 +61,8 @@ def prepare_features(
     first layer."""
     X = as_model_input(model, X, name, finite)
     model.ensure_built(X.shape[1:])
-    model.layers[0].check_input(X)
+    if model.graph.n_inputs == 1:
+        model.layers[0].check_input(X)
     return X
 
 
@@ -78,7 +85,8 @@ def prepare(
     """
     if encoded:
         model.ensure_built(X.shape[1:])
-        model.layers[0].check_input(X)
+        if model.graph.n_inputs == 1:
+            model.layers[0].check_input(X)
     else:
         X = prepare_features(model, X, names[0])
     n_outputs = model.n_outputs

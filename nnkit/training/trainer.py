@@ -34,6 +34,7 @@ from nnkit.training.progress import progress_callback
 from nnkit.training.scores import RunningScores
 
 if TYPE_CHECKING:
+    from nnkit.engine.graph import Graph
     from nnkit.engine.parameters import ParameterStore
 
 __all__ = ["Trainer", "TrainableModel", "INFERENCE_BATCH_SIZE"]
@@ -66,6 +67,9 @@ class TrainableModel(Protocol):
 
     @property
     def store(self) -> ParameterStore | None: ...
+
+    @property
+    def graph(self) -> Graph: ...
 
     def ensure_built(self, sample_shape: Sequence[int]) -> None: ...
 
@@ -355,14 +359,15 @@ class Trainer:
         self: TrainableModel, X: Any, batch_size: int = INFERENCE_BATCH_SIZE
     ) -> np.ndarray:
         """The outputs for ``X`` of shape ``(n_samples, *sample_shape)``: shape
-        ``(n_samples, n_outputs)``.
+        ``(n_samples, n_outputs)``. A network of several inputs takes ``X`` as a dict
+        by input name (or a list in input order), as `fit` and `evaluate` do.
 
         Safe from any number of threads at once: each call gets exactly what it would
         get alone, whatever the batch size.
         """
         # perf: each batch is checked for NaN just before use, while it is in cache.
         X = prepare_features(self, X, finite=False)
-        allow_nan = self.layers[0].accepts_nan
+        allow_nan = self.graph.n_inputs == 1 and self.layers[0].accepts_nan
         batch_size = positive_int(batch_size, "batch_size")
         assert self.n_outputs is not None, "prepare_features built the model"
         outputs = np.empty((X.shape[0], self.n_outputs), dtype=self.dtype)

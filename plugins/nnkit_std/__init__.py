@@ -14,6 +14,7 @@ from nnkit_std import (
     initializers,
     layers,
     losses,
+    merging,
     metrics,
     optimizers,
     preprocessing,
@@ -40,6 +41,11 @@ def register_layers(register: Register) -> None:
     register("activation", layers.ActivationLayer)
     register("embedding", layers.Embedding)
     register("residual", layers.Residual)
+    register("add", merging.Add)
+    register("subtract", merging.Subtract)
+    register("multiply", merging.Multiply)
+    register("average", merging.Average)
+    register("concatenate", merging.Concatenate)
     register("standardize", preprocessing.Standardize)
     register("impute", preprocessing.Impute)
     register("category_lookup", preprocessing.CategoryLookup)
