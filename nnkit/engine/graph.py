@@ -175,8 +175,8 @@ class Graph:
         backward needs in ``workspace.child(k)``."""
         if self._chain:  # the common case, with nothing to look up per call
             y = xs[0]
-            for index, layer in enumerate(self.called):
-                y = layer.forward(y, workspace.child(index), training)
+            for layer, ws in zip(self.called, workspace.children(len(self.called))):
+                y = layer.forward(y, ws, training)
             return [y]
         values: list[np.ndarray] = list(xs)
         merges = self._merges
@@ -209,8 +209,9 @@ class Graph:
         if self._chain:  # each call's input gradient is the previous call's dy
             last = len(self.called) - 1
             dy: np.ndarray | None = seeds[0]
+            children = workspace.children(len(self.called))
             for index in range(last, -1, -1):
-                layer, ws = self.called[index], workspace.child(index)
+                layer, ws = self.called[index], children[index]
                 assert dy is not None  # only the first call skips its input gradient
                 if index == fused_call:
                     dy = layer.backward_from_dZ(dy, ws, index > 0)
