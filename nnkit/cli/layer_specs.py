@@ -43,6 +43,7 @@ FIRST_PARTY_LAYERS: Final = {
     "upsampling2d": "plugins/nnkit-vision",
     "zero_padding2d": "plugins/nnkit-vision",
     "cropping2d": "plugins/nnkit-vision",
+    "spatial_dropout2d": "plugins/nnkit-vision",
     "batch_norm": "plugins/nnkit-extras",
     "layer_norm": "plugins/nnkit-text",
     "rnn": "plugins/nnkit-text",

@@ -22,4 +22,5 @@ def test_every_layer_of_the_distribution_is_checked():
         ("layer", "cropping2d"),
         ("layer", "upsampling2d"),
         ("layer", "conv2d_transpose"),
+        ("layer", "spatial_dropout2d"),
     }
