@@ -111,12 +111,12 @@ def test_augmentation_refuses_what_it_cannot_do():
         nnkit.Network([nnkit.layer("random_noise")]).build(64)
 
 
-def network(seed=3):
+def network(seed=3, dtype="float32"):
     return nnkit.Network(
         [*(nnkit.layer(name, **arguments) for name, arguments in LAYERS.items()),
          nnkit.layer("conv2d", filters=3, kernel_size=3, activation="relu"),
          nnkit.layer("flatten"), nnkit.Dense(2, activation="softmax")],
-        loss="cross_entropy", optimizer="adam", seed=seed,
+        loss="cross_entropy", optimizer="adam", seed=seed, dtype=dtype,
     )
 
 
@@ -134,15 +134,33 @@ def test_augmentation_is_seeded_and_a_resumed_run_draws_the_same(tmp_path):
     np.testing.assert_array_equal(resumed.predict(data), first.predict(data))
 
 
-def test_augmentation_is_the_identity_in_onnxruntime():
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_augmentation_is_the_identity_in_onnxruntime(dtype):
     onnxruntime = pytest.importorskip("onnxruntime")
-    net = network().build((2, 6, 6))
+    net = network(dtype=dtype).build((2, 6, 6))
     model = net.to_onnx()
-    assert {node.op_type for node in model.graph.node} <= {"Conv", "Relu", "Flatten", "Gemm",
-                                                           "Softmax", "MatMul", "Add",
-                                                           "Reshape", "Transpose", "Identity"}
-    data = np.random.default_rng(2).normal(size=(6, 2, 6, 6)).astype(np.float32)
+    plain = nnkit.Network(network(dtype=dtype).layers[len(LAYERS):], dtype=dtype)
+    expected = [node.op_type for node in plain.build((2, 6, 6)).to_onnx().graph.node]
+    found = [node.op_type for node in model.graph.node]
+    assert found == expected  # no node at all for the augmentation layers
+    data = np.random.default_rng(2).normal(size=(6, 2, 6, 6)).astype(dtype)
     session = onnxruntime.InferenceSession(model.SerializeToString(),
                                            providers=["CPUExecutionProvider"])
     np.testing.assert_allclose(session.run(["Y"], {"X": data})[0], net.predict(data),
                                rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_what_a_call_drew_stays_in_its_workspace(name):
+    """A second call in between (another thread's) changes nothing the first one's
+    backward returns: the layer keeps no state of its own between the two passes."""
+    layer, _ = bound(nnkit.layer(name, **LAYERS[name]), X.shape[1:])
+    first, other = Workspace(), Workspace()
+    y = layer.forward(X, first, training=True)
+    layer.forward(X[::-1].copy(), other, training=True)
+    dy = np.random.default_rng(4).normal(size=y.shape)
+    dx = layer.backward(dy, first)
+    if name == "random_noise":
+        np.testing.assert_array_equal(dx, dy)
+    else:
+        np.testing.assert_allclose(np.sum(dy * y), np.sum(dx * X), rtol=1e-12)
