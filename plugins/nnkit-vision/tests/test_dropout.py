@@ -72,3 +72,14 @@ def test_spatial_dropout_is_the_identity_in_onnxruntime():
                                            providers=["CPUExecutionProvider"])
     found = session.run(["Y"], {"X": data})[0]
     np.testing.assert_allclose(found, net.predict(data), rtol=1e-5, atol=1e-6)
+
+
+def test_spatial_dropout_keeps_each_calls_mask_in_its_workspace():
+    """Another call (another thread's) between a forward and its backward changes
+    nothing that backward returns."""
+    layer, _ = bound(nnkit.layer("spatial_dropout2d", rate=0.5), X.shape[1:])
+    first, other = Workspace(), Workspace()
+    y = layer.forward(X, first, training=True)
+    layer.forward(X, other, training=True)
+    assert not np.array_equal(first.mask, other.mask)  # the two calls drew differently
+    np.testing.assert_allclose(layer.backward(np.ones_like(X), first), y / X, rtol=1e-14)
