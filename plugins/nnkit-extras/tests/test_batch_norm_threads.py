@@ -7,6 +7,7 @@ import sys
 import threading
 
 import numpy as np
+import pytest
 
 import nnkit
 from nnkit.interfaces.workspace import Workspace
@@ -17,6 +18,10 @@ y = (X[:, 0] + X[:, 1] > 4).astype(int)
 QUERY = rng.normal(size=(8, 4)) * 3 + 2
 
 
+IMAGES = X.reshape(64, 1, 2, 2)  # the same numbers as one-channel 2x2 images
+IMAGE_QUERY = QUERY.reshape(8, 1, 2, 2)
+
+
 def network() -> nnkit.Network:
     return nnkit.Network(
         [nnkit.Dense(6), nnkit.layer("batch_norm", momentum=0.5),
@@ -25,8 +30,20 @@ def network() -> nnkit.Network:
     ).build(4)
 
 
-def test_predictions_during_partial_fit_match_a_whole_step():
-    net = network()
+def image_network() -> nnkit.Network:
+    """batch_norm of images, per channel over the batch and the pixels."""
+    return nnkit.Network(
+        [nnkit.layer("batch_norm", momentum=0.5), nnkit.layer("flatten"),
+         nnkit.Dense(2, activation="softmax")],
+        loss="cross_entropy", optimizer="sgd", seed=0,
+    ).build((1, 2, 2))
+
+
+@pytest.mark.parametrize("make, X, QUERY", [(network, X, QUERY),
+                                             (image_network, IMAGES, IMAGE_QUERY)],
+                         ids=["flat", "images"])
+def test_predictions_during_partial_fit_match_a_whole_step(make, X, QUERY):
+    net = make()
     snapshots = [net.predict(QUERY)]
     seen: list[np.ndarray] = []
     done = threading.Event()

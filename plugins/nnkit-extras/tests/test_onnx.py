@@ -189,3 +189,19 @@ def test_nnkit_export_writes_a_saved_model_with_extra_components_that_onnxruntim
     assert exported.stdout.strip() == f"wrote {output}"
     X = np.random.default_rng(2).normal(size=(30, 4)).astype(np.float32)
     assert_same_predictions(run(output, X), net.predict(X), "float32")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_trained_batch_norm_of_images_predicts_in_onnxruntime_what_it_predicts_in_nnkit(dtype):
+    rng = np.random.default_rng(0)
+    X = rng.normal(loc=[[[3.0]], [[-2.0]]], scale=[[[2.0]], [[0.5]]], size=(40, 2, 3, 4))
+    y = (X[:, 0].mean(axis=(1, 2)) > 3).astype(int)
+    net = nnkit.Network(
+        [nnkit.layer("batch_norm", momentum=0.5), nnkit.layer("flatten"),
+         nnkit.Dense(2, activation="softmax")],
+        loss="cross_entropy", optimizer="adam", seed=0, dtype=dtype,
+    )
+    net.fit(X, y, epochs=2, batch_size=8, verbose=0)
+    assert np.abs(net.layers[0].running_mean.ravel() - [3, -2]).max() < 1.5
+    samples = X[:10].astype(dtype)
+    assert_same_predictions(run(net.to_onnx(), samples), net.predict(samples), dtype)

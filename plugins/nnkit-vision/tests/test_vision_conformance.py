@@ -22,4 +22,10 @@ def test_every_layer_of_the_distribution_is_checked():
         ("layer", "cropping2d"),
         ("layer", "upsampling2d"),
         ("layer", "conv2d_transpose"),
+        ("layer", "spatial_dropout2d"),
+        ("layer", "random_flip"),
+        ("layer", "random_crop"),
+        ("layer", "random_translation"),
+        ("layer", "random_rotation"),
+        ("layer", "random_noise"),
     }

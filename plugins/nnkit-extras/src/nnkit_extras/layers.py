@@ -23,6 +23,11 @@ class BatchNormalization(nnkit.Layer):
     uses the running averages, so each sample's output depends on that sample alone.
     The running averages are layer state, saved with the model.
 
+    Samples are flat, ``(units,)``, or images, ``(channels, height, width)``: an image's
+    statistics, ``gamma`` and ``beta`` are per channel, over the batch and the pixels, as
+    PyTorch's ``BatchNorm2d``. The image form is the flat one on columns of
+    ``m * height * width`` values per channel, so both share one arithmetic.
+
     ``momentum`` is the weight of the old average, as in Keras; PyTorch's ``momentum``
     is the weight of the new batch, so PyTorch's ``0.1`` is ``momentum=0.9`` here.
     ``running_variance`` says which variance of the batch the running average takes:
@@ -46,11 +51,14 @@ class BatchNormalization(nnkit.Layer):
         self._pending: tuple[np.ndarray, np.ndarray] | None = None
 
     def build(self, input_shape, rng):
-        if len(input_shape) != 1:
+        if len(input_shape) not in (1, 3):
             raise nnkit.ConfigurationError(
-                f"batch_norm normalises flat samples, shape (units,), got {tuple(input_shape)}"
+                f"batch_norm normalises flat samples, shape (units,), or images "
+                f"(channels, height, width), got {tuple(input_shape)}; flatten or reshape "
+                f"the samples to one of these"
             )
-        self.units = input_shape[0]
+        self.units = input_shape[0]  # the channels of images
+        self.images = len(input_shape) == 3
         # Columns (units, 1), as nnkit 0.2 saved them: its model files load unchanged.
         self.add_parameter("gamma", (self.units, 1), "ones")
         self.add_parameter("beta", (self.units, 1), "zeros")
@@ -85,8 +93,22 @@ class BatchNormalization(nnkit.Layer):
                 f"{variance.min().item()!r}), but it is a running mean of variances, never below 0"
             )
 
+    def _columns(self, x: np.ndarray) -> np.ndarray:
+        """``x`` as one row per unit or channel, one column per value it normalises: a
+        sample's unit, or each pixel of each sample of a channel."""
+        if not self.images:
+            return x.T
+        return x.transpose(1, 0, 2, 3).reshape(self.units, -1)
+
+    def _samples(self, columns: np.ndarray, like: tuple[int, ...]) -> np.ndarray:
+        """The inverse of `_columns`, for a batch of shape ``like``."""
+        if not self.images:
+            return columns.T
+        m, c, h, w = like
+        return columns.reshape(c, m, h, w).transpose(1, 0, 2, 3)
+
     def forward(self, x, ws, training=False):
-        A_prev = x.T  # one column per sample, as the statistics are written
+        A_prev = self._columns(x)  # one column per normalised value
         if training:
             mean = A_prev.mean(axis=1, keepdims=True)
             var = A_prev.var(axis=1, keepdims=True)
@@ -99,7 +121,7 @@ class BatchNormalization(nnkit.Layer):
         ws.training = training
         ws.inv_std = 1 / np.sqrt(var + self.epsilon)
         ws.x_hat = (A_prev - mean) * ws.inv_std
-        return (self.params["gamma"] * ws.x_hat + self.params["beta"]).T
+        return self._samples(self.params["gamma"] * ws.x_hat + self.params["beta"], x.shape)
 
     def commit_state(self):
         """Fold the last training batch's mean and variance into the running averages.
@@ -128,7 +150,8 @@ class BatchNormalization(nnkit.Layer):
         return var * (m / (m - 1))
 
     def to_onnx(self, graph: OnnxGraph, x: str) -> str:
-        """The inference form, with the running statistics, on rows ``(N, units)``.
+        """The inference form, with the running statistics, on rows ``(N, units)`` or
+        images ``(N, channels, height, width)``.
 
         In float32 ONNX's ``BatchNormalization``. Its ``epsilon`` is a float32 attribute,
         which in a float64 graph would move ``1 / sqrt(var + epsilon)`` by up to 3e-8
@@ -138,7 +161,7 @@ class BatchNormalization(nnkit.Layer):
         """
         gamma, beta = self.params["gamma"][:, 0], self.params["beta"][:, 0]
         mean, var = self.running_mean[:, 0], self.running_var[:, 0]
-        if graph.dtype == np.float32:
+        if graph.dtype == np.float32:  # on (N, C) and (N, C, H, W) alike
             return graph.node(
                 "BatchNormalization",
                 [x, graph.weight(gamma, "gamma"), graph.weight(beta, "beta"),
@@ -146,6 +169,8 @@ class BatchNormalization(nnkit.Layer):
                 epsilon=self.epsilon,
             )
         inv_std = 1 / np.sqrt(var + self.epsilon)
+        if self.images:  # per channel, broadcast over the pixels of (N, C, H, W)
+            gamma, beta, mean, inv_std = (a[:, None, None] for a in (gamma, beta, mean, inv_std))
         x_hat = graph.node("Mul", [
             graph.node("Sub", [x, graph.weight(mean, "running_mean")]),
             graph.weight(inv_std, "inv_std"),
@@ -154,21 +179,22 @@ class BatchNormalization(nnkit.Layer):
         return graph.node("Add", [scaled, graph.weight(beta, "beta")])
 
     def backward(self, dy, ws, need_input_gradient=True):
-        dA, x_hat, inv_std = dy.T, ws.x_hat, ws.inv_std
+        dA, x_hat, inv_std = self._columns(dy), ws.x_hat, ws.inv_std
         np.sum(dA * x_hat, axis=1, keepdims=True, out=self.grads["gamma"])
         np.sum(dA, axis=1, keepdims=True, out=self.grads["beta"])
         if not need_input_gradient:
             return None
         dx_hat = dA * self.params["gamma"]
         if not ws.training:  # the running statistics are constants
-            return (dx_hat * inv_std).T
+            return self._samples(dx_hat * inv_std, dy.shape)
         # The batch's mean and variance depend on every input: the standard derivation.
         m = dA.shape[1]
-        return (
+        return self._samples(
             (inv_std / m)
             * (
                 m * dx_hat
                 - dx_hat.sum(axis=1, keepdims=True)
                 - x_hat * np.sum(dx_hat * x_hat, axis=1, keepdims=True)
-            )
-        ).T
+            ),
+            dy.shape,
+        )

@@ -8,8 +8,16 @@ from __future__ import annotations
 
 import nnkit
 from nnkit.registry.hookspecs import Register
+from nnkit_vision.augmentation import (
+    RandomCrop,
+    RandomFlip,
+    RandomNoise,
+    RandomRotation,
+    RandomTranslation,
+)
 from nnkit_vision.borders import Cropping2D, ZeroPadding2D
 from nnkit_vision.convolution import Conv2D
+from nnkit_vision.dropout import SpatialDropout2D
 from nnkit_vision.pooling import AvgPool2D, GlobalAvgPool2D, GlobalMaxPool2D, MaxPool2D
 from nnkit_vision.transposed import Conv2DTranspose
 from nnkit_vision.upsampling import UpSampling2D
@@ -22,6 +30,12 @@ __all__ = [
     "GlobalAvgPool2D",
     "GlobalMaxPool2D",
     "MaxPool2D",
+    "RandomCrop",
+    "RandomFlip",
+    "RandomNoise",
+    "RandomRotation",
+    "RandomTranslation",
+    "SpatialDropout2D",
     "UpSampling2D",
     "ZeroPadding2D",
 ]
@@ -40,3 +54,9 @@ def register_layers(register: Register) -> None:
     register("cropping2d", Cropping2D)
     register("upsampling2d", UpSampling2D)
     register("conv2d_transpose", Conv2DTranspose)
+    register("spatial_dropout2d", SpatialDropout2D)
+    register("random_flip", RandomFlip)
+    register("random_crop", RandomCrop)
+    register("random_translation", RandomTranslation)
+    register("random_rotation", RandomRotation)
+    register("random_noise", RandomNoise)
