@@ -165,6 +165,24 @@ def test_the_training_page_shows_what_its_examples_print(capsys, tmp_path, monke
     assert (tmp_path / "lr_find.png").exists() and (tmp_path / "best.nnkit").exists()
 
 
+def test_the_table_page_shows_the_scores_its_training_command_prints(capsys, tmp_path, monkeypatch):
+    """The console block of docs/tables.md shows the test scores the command prints on
+    the table the page's first example writes (the run is seeded)."""
+    monkeypatch.chdir(tmp_path)
+    page = (DOCS / "tables.md").read_text()
+    (make_table, *_) = [c for lang, _, c in code_blocks(DOCS / "tables.md") if lang == "python"]
+    exec(compile(make_table, "tables.md", "exec"), {})
+    from nnkit.cli import main
+
+    main(["train", "--data", "penguins.csv", "--target", "species", "--epochs", "30",
+          "--save", "penguins.nnkit"])
+    printed = capsys.readouterr().out
+    first_epoch = re.search(r"^epoch 1/30 .*$", printed, re.MULTILINE)
+    scores = re.search(r"^test loss: [\d.]+, test accuracy: [\d.]+", printed, re.MULTILINE)
+    assert first_epoch and scores
+    assert first_epoch.group(0) in page and scores.group(0) in page
+
+
 def test_the_readme_gives_the_two_setup_commands():
     readme = (ROOT / "README.md").read_text()
     assert "pip install . && nnkit train" in readme
