@@ -619,6 +619,25 @@ def test_console_blocks_copy_their_commands_only(site):
         ), path
 
 
+def test_names_in_table_cells_wrap_only_between_their_parts(site):
+    """On a phone a name in a table cell breaks between its parts, never inside a word,
+    after a hyphen or at the point of a number (docs/javascripts/code-breaks.js marks
+    the parts, which the stylesheet keeps whole)."""
+    script = (DOCS / "javascripts" / "code-breaks.js").read_text()
+    rule = re.search(r"const AFTER_A_PART = /(.+)/;", script)
+    assert rule, "code-breaks.js defines the rule AFTER_A_PART"
+    after_a_part = re.compile(rule.group(1))  # the same syntax in Python as in JavaScript
+    assert after_a_part.split("binary_cross_entropy") == ["binary_", "cross_", "entropy"]
+    assert after_a_part.split("torch.nn.Linear") == ["torch.", "nn.", "Linear"]
+    assert after_a_part.split("momentum_decay=0.004)") == ["momentum_", "decay=", "0.004)"]
+    assert after_a_part.split("adam(weight_decay=)") == ["adam(", "weight_", "decay=)"]
+    assert after_a_part.split("--categorical") == ["--categorical"]
+    css = (DOCS / "stylesheets" / "extra.css").read_text()
+    assert re.search(r"td code \.nnkit-name-part \{\s*white-space: nowrap;", css)
+    for path in ("tables/index.html", "porting/index.html", "text/index.html"):
+        assert 'src="../javascripts/code-breaks.js"' in site.pages[path], path
+
+
 # -- the API reference ---------------------------------------------------------------------
 
 
