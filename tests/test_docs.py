@@ -165,6 +165,24 @@ def test_the_training_page_shows_what_its_examples_print(capsys, tmp_path, monke
     assert (tmp_path / "lr_find.png").exists() and (tmp_path / "best.nnkit").exists()
 
 
+def test_the_table_page_shows_the_scores_its_training_command_prints(capsys, tmp_path, monkeypatch):
+    """The console block of docs/tables.md shows the test scores the command prints on
+    the table the page's first example writes (the run is seeded)."""
+    monkeypatch.chdir(tmp_path)
+    page = (DOCS / "tables.md").read_text()
+    (make_table, *_) = [c for lang, _, c in code_blocks(DOCS / "tables.md") if lang == "python"]
+    exec(compile(make_table, "tables.md", "exec"), {})
+    from nnkit.cli import main
+
+    main(["train", "--data", "penguins.csv", "--target", "species", "--epochs", "30",
+          "--save", "penguins.nnkit"])
+    printed = capsys.readouterr().out
+    first_epoch = re.search(r"^epoch 1/30 .*$", printed, re.MULTILINE)
+    scores = re.search(r"^test loss: [\d.]+, test accuracy: [\d.]+", printed, re.MULTILINE)
+    assert first_epoch and scores
+    assert first_epoch.group(0) in page and scores.group(0) in page
+
+
 def test_the_readme_gives_the_two_setup_commands():
     readme = (ROOT / "README.md").read_text()
     assert "pip install . && nnkit train" in readme
@@ -599,6 +617,25 @@ def test_console_blocks_copy_their_commands_only(site):
         assert 'src="../javascripts/console-copy.js"' in site.pages[path] or (
             'src="javascripts/console-copy.js"' in site.pages[path]
         ), path
+
+
+def test_names_in_table_cells_wrap_only_between_their_parts(site):
+    """On a phone a name in a table cell breaks between its parts, never inside a word,
+    after a hyphen or at the point of a number (docs/javascripts/code-breaks.js marks
+    the parts, which the stylesheet keeps whole)."""
+    script = (DOCS / "javascripts" / "code-breaks.js").read_text()
+    rule = re.search(r"const AFTER_A_PART = /(.+)/;", script)
+    assert rule, "code-breaks.js defines the rule AFTER_A_PART"
+    after_a_part = re.compile(rule.group(1))  # the same syntax in Python as in JavaScript
+    assert after_a_part.split("binary_cross_entropy") == ["binary_", "cross_", "entropy"]
+    assert after_a_part.split("torch.nn.Linear") == ["torch.", "nn.", "Linear"]
+    assert after_a_part.split("momentum_decay=0.004)") == ["momentum_", "decay=", "0.004)"]
+    assert after_a_part.split("adam(weight_decay=)") == ["adam(", "weight_", "decay=)"]
+    assert after_a_part.split("--categorical") == ["--categorical"]
+    css = (DOCS / "stylesheets" / "extra.css").read_text()
+    assert re.search(r"td code \.nnkit-name-part \{\s*white-space: nowrap;", css)
+    for path in ("tables/index.html", "porting/index.html", "text/index.html"):
+        assert 'src="../javascripts/code-breaks.js"' in site.pages[path], path
 
 
 # -- the API reference ---------------------------------------------------------------------
