@@ -4,6 +4,7 @@ and ONNX keeping the outputs' names."""
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 
@@ -220,3 +221,13 @@ def test_onnx_export_gives_one_named_output_per_network_output(tmp_path) -> None
     expected = net.predict(X)
     np.testing.assert_allclose(kind, expected["kind"], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(size, expected["size"], rtol=1e-5, atol=1e-6)
+
+
+def test_the_summary_names_each_output_s_loss_and_weight() -> None:
+    net = _two_headed(loss_weights={"size": 0.5}).build(4)
+    text = io.StringIO()
+    net.summary(file=text)
+    assert "loss of 'kind': cross_entropy" in text.getvalue()
+    assert "loss of 'size': mse" in text.getvalue()
+    assert "weight 0.5" in text.getvalue()
+    assert "not registered" not in text.getvalue()

@@ -198,6 +198,7 @@ def _rebuild(
             f"{source}: the description's 'dtype' is {dtype!r}; a model's dtype is one of "
             f"{', '.join(repr(name) for name in MODEL_DTYPES)}"
         )
+    graph_losses: list[Any] = []
     try:
         layers = [build_component(s, "layer", registry, source, substitute) for s in layers_spec]
         loss = build_component(loss_spec, "loss", registry, source, substitute)
@@ -205,9 +206,11 @@ def _rebuild(
         if "graph" in spec:
             record = _field(spec, "graph", dict, source)
             inputs, outputs = _drawn_graph(record, layers, source)
-            names, losses, weights = _outputs_record(record, len(outputs), source)
-            if losses:  # several outputs, each under its own loss
-                built = [build_component(s, "loss", registry, source, substitute) for s in losses]
+            names, graph_losses, weights = _outputs_record(record, len(outputs), source)
+            if graph_losses:  # several outputs, each under its own loss
+                built = [
+                    build_component(s, "loss", registry, source, substitute) for s in graph_losses
+                ]
                 loss = dict(zip(names, built))
             network = network_class(
                 inputs=inputs,
@@ -246,7 +249,11 @@ def _rebuild(
                 "true or false"
             )
         layer.trainable = trainable
-    _refuse_bare_names(loss_spec, loss, "the loss", source)
+    if isinstance(loss, dict):  # several outputs: each one's loss, as the graph records
+        for (name, each), entry in zip(loss.items(), graph_losses):
+            _refuse_bare_names(entry, each, f"the loss of output {name!r}", source)
+    else:
+        _refuse_bare_names(loss_spec, loss, "the loss", source)
     _refuse_bare_names(optimizer_spec, optimizer, "the optimizer", source)
     return network
 
