@@ -30,15 +30,16 @@ class Chunks:
     Iterating yields ``(X[a:b], y[a:b])`` as NumPy arrays, so a Dask array computes
     one chunk at a time and a memory map reads one range at a time. Iterable any number
     of times: one pass per epoch. ``X`` may be a dict of such arrays by input name, for
-    a network of several inputs: each chunk is then a dict of their row ranges.
+    a network of several inputs, and ``y`` a dict by output name, for a network of
+    several outputs: each chunk is then a dict of their row ranges.
     """
 
     def __init__(
         self, X: Any, y: Any, sample_weight: Any = None, rows: int | None = None
     ) -> None:
-        n = _rows(X)
-        if _length(y, "y") != n:
-            raise DataError(f"X has {n} samples but y has {_length(y, 'y')}; they must match")
+        n = _rows(X, "X")
+        if _rows(y, "y") != n:
+            raise DataError(f"X has {n} samples but y has {_rows(y, 'y')}; they must match")
         if sample_weight is not None and _length(sample_weight, "sample_weight") != n:
             raise DataError(f"X has {n} samples but sample_weight has a different number")
         self.X, self.y, self.sample_weight = X, y, sample_weight
@@ -53,12 +54,7 @@ class Chunks:
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         for start, stop in zip(self.boundaries[:-1], self.boundaries[1:]):
-            X = (
-                {name: np.asarray(part[start:stop]) for name, part in self.X.items()}
-                if isinstance(self.X, Mapping)
-                else np.asarray(self.X[start:stop])
-            )
-            chunk: list[Any] = [X, np.asarray(self.y[start:stop])]
+            chunk: list[Any] = [_slice(self.X, start, stop), _slice(self.y, start, stop)]
             if self.sample_weight is not None:
                 chunk.append(np.asarray(self.sample_weight[start:stop]))
             yield tuple(chunk)
@@ -107,16 +103,23 @@ class ChunkSource:
             yield chunk[0], chunk[1], chunk[2] if len(chunk) == 3 else None
 
 
-def _rows(X: Any) -> int:
-    """The samples of ``X``: an array's rows, or those every array of a dict by input
-    name holds (they must agree)."""
+def _slice(data: Any, start: int, stop: int) -> Any:
+    """Rows ``start:stop`` of an array, or of each array of a dict, as NumPy arrays."""
+    if isinstance(data, Mapping):
+        return {name: np.asarray(part[start:stop]) for name, part in data.items()}
+    return np.asarray(data[start:stop])
+
+
+def _rows(X: Any, what: str) -> int:
+    """The samples of ``X``: an array's rows, or those every array of a dict (by input
+    name for ``X``, by output name for ``y``) holds (they must agree)."""
     if not isinstance(X, Mapping):
-        return _length(X, "X")
-    counts = {name: _length(part, f"X[{name!r}]") for name, part in X.items()}
+        return _length(X, what)
+    counts = {name: _length(part, f"{what}[{name!r}]") for name, part in X.items()}
     if not counts or len(set(counts.values())) != 1:
         raise DataError(
-            f"X is a dict by input name, so each input needs the same number of samples, "
-            f"got {counts}"
+            f"{what} is a dict by name, so each of its arrays needs the same number of "
+            f"samples, got {counts}"
         )
     return next(iter(counts.values()))
 

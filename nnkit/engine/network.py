@@ -19,6 +19,7 @@ from nnkit.engine.gradients import NetworkGradients, backpropagate
 from nnkit.engine.graph import Graph
 from nnkit.engine.labels import class_labels
 from nnkit.engine.legacy_scaling import with_scaling_layers
+from nnkit.engine.outputs import named_outputs, outputs_loss
 from nnkit.engine.parameters import ParameterStore
 from nnkit.engine.summary import format_summary
 from nnkit.errors import ConfigurationError, DataError
@@ -34,6 +35,7 @@ from nnkit.interfaces.symbolic import SymbolicTensor
 from nnkit.interfaces.workspace import Workspace, WorkspacePool
 from nnkit.registry.registry import default_registry, describe_component
 from nnkit.training.inputs import prepare
+from nnkit.training.outputs import OutputsLoss
 from nnkit.training.trainer import INFERENCE_BATCH_SIZE, Trainer
 
 if TYPE_CHECKING:
@@ -59,12 +61,17 @@ class Network(Trainer):
         layers: the layers, first to last; names or instances. Or else, by keyword:
         inputs: the `nnkit.Input` values of a network drawn as a graph, and
         outputs: the value it returns (a layer's call on them), as in
-            ``Network(inputs=[x], outputs=[y])``; see "Models as graphs" in the guide.
-        loss: the loss to minimise, by name or instance.
+            ``Network(inputs=[x], outputs=[y])``; several outputs as a dict by name
+            (``outputs={"kind": a, "size": b}``) or a list (``output_1``, ...); see
+            "Models as graphs" in the guide.
+        loss: the loss to minimise, by name or instance; for several outputs, a dict by
+            output name (or one loss for all of them).
         optimizer: the update rule, by name or instance.
         seed: seeds initialisation, shuffling and every layer's noise; the same seed
             gives the same result.
         dtype: ``"float32"`` (the default, fast) or ``"float64"`` (for gradient checks).
+        loss_weights: for several outputs, each output's loss weight, by output name
+            (1 for an output not named) or a list in output order.
 
     Examples:
         >>> net = Network([Dense(16, activation="relu"), Dense(3, activation="softmax")],
@@ -77,17 +84,21 @@ class Network(Trainer):
     def __init__(
         self,
         layers: Sequence[Layer | str] | None = None,
-        loss: Loss | str = "mse",
+        loss: Loss | str | Mapping[str, Loss | str] | Sequence[Loss | str] = "mse",
         optimizer: Optimizer | str = "sgd",
         seed: int | None = None,
         dtype: str | np.dtype = "float32",
         *,
         inputs: SymbolicTensor | Sequence[SymbolicTensor] | None = None,
-        outputs: SymbolicTensor | Sequence[SymbolicTensor] | None = None,
+        outputs: SymbolicTensor
+        | Sequence[SymbolicTensor]
+        | Mapping[str, SymbolicTensor]
+        | None = None,
+        loss_weights: Mapping[str, float] | Sequence[float] | None = None,
     ) -> None:
         registry = default_registry()
         if inputs is not None or outputs is not None:
-            self._graph = _drawn_graph(layers, inputs, outputs)
+            self._graph, names = _drawn_graph(layers, inputs, outputs)
             #: Each layer once, in the order of its first call (a list's layers as given).
             self.layers: list[Layer] = self._graph.layers()
         else:
@@ -98,8 +109,12 @@ class Network(Trainer):
             if len(layers) == 0:
                 raise ConfigurationError("a network needs at least one layer")
             self.layers = [registry.resolve("layer", layer) for layer in layers]
-            self._graph = Graph.chain(len(self.layers), self.layers)
-        self.loss: Loss = registry.resolve("loss", loss)
+            self._graph, names = Graph.chain(len(self.layers), self.layers), ["output_1"]
+        #: The names of the outputs: what `fit` takes ``y`` by and `predict` returns by,
+        #: for several.
+        self.output_names: list[str] = names
+        #: The loss; for several outputs, the weighted sum of theirs (`OutputsLoss`).
+        self.loss: Loss = outputs_loss(registry, names, loss, loss_weights)
         self.optimizer: Optimizer = registry.resolve("optimizer", optimizer)
         self.dtype = _as_dtype(dtype)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
@@ -247,13 +262,16 @@ class Network(Trainer):
         rngs = dict(zip(map(id, self.layers), self.layer_rngs))
         self.layer_shapes = _build_calls(graph, sample_shapes, rngs)
         shape = self.layer_shapes[graph.outputs[0] - graph.n_inputs]
-        if len(shape) != 1:
+        if isinstance(self.loss, OutputsLoss):  # several: each flat, side by side
+            shape = self._build_outputs(self.loss)
+        elif len(shape) != 1:
             raise ConfigurationError(
                 f"the last layer ({_describe(self.layers[-1])}) returns samples of shape "
                 f"{shape}, but a loss compares flat outputs; end with flatten(), and a "
                 "dense() after it if need be"
             )
-        _check_output_suits_loss(self.layers[-1], self.loss)
+        else:
+            _check_output_suits_loss(self.layers[-1], self.loss)
         if max_sample_elements is not None:
             _check_sample_size(
                 input_shape,
@@ -288,11 +306,37 @@ class Network(Trainer):
         self.optimizer_state = self.optimizer.init_state(self.store.values)
         # Declared on both sides: the layer names the activation it can skip
         # (Layer.fusable_activation), the loss the one it fuses with (fused_activation).
-        self._fused_output = _fuses(self.loss, self.layers[-1].fusable_activation()) and (
-            graph.readers(graph.outputs[0]) == 1  # dZ holds for no other reader
+        self._fused_output = (
+            len(graph.outputs) == 1
+            and _fuses(self.loss, self.layers[-1].fusable_activation())
+            and graph.readers(graph.outputs[0]) == 1  # dZ holds for no other reader
         )
         self._probe()
         return self
+
+    def _build_outputs(self, loss: OutputsLoss) -> Shape:
+        """Check each output of several against its loss, and the width of all of them
+        side by side, as `forward` returns them."""
+        graph, widths = self._graph, []
+        for name, slot, output_loss in zip(self.output_names, graph.outputs, loss.losses):
+            node = graph.nodes[slot - graph.n_inputs]
+            shape = self.layer_shapes[slot - graph.n_inputs]
+            if len(shape) != 1:
+                raise ConfigurationError(
+                    f"output {name!r} ({_describe(node.layer)}) returns samples of shape "
+                    f"{shape}, but a loss compares flat outputs; end it with flatten(), and "
+                    "a dense() after it if need be"
+                )
+            _check_output_suits_loss(node.layer, output_loss)
+            if type(node.layer).training_targets is not Layer.training_targets:
+                raise ConfigurationError(
+                    f"output {name!r} ({_describe(node.layer)}) rescales its targets for "
+                    "training, which a network of several outputs does not do; scale that "
+                    "output's targets before fit instead"
+                )
+            widths.append(shape[0])
+        loss.set_widths(widths)
+        return (sum(widths),)
 
     def _probe(self) -> None:
         """Run a batch of two zero samples forward and back through each layer and check
@@ -361,7 +405,14 @@ class Network(Trainer):
         """
         workspace = Workspace() if workspace is None else workspace
         xs = [X] if self._graph.n_inputs == 1 else self._unpack(X)
-        return self._graph.forward(xs, workspace, training)[0]
+        outputs = self._graph.forward(xs, workspace, training)
+        if len(outputs) == 1:
+            return outputs[0]
+        # Several outputs side by side, as the targets are packed (OutputsLoss).
+        width = sum(a.shape[1] for a in outputs)
+        packed = workspace.buffer("outputs", (X.shape[0], width), self.dtype)
+        np.concatenate(outputs, axis=1, out=packed)
+        return packed
 
     def _unpack(self, X: np.ndarray) -> list[np.ndarray]:
         """Each input of a network of several, as a view of the samples the trainer
@@ -400,7 +451,11 @@ class Network(Trainer):
             if sample_weight is not None:
                 seed = seed * sample_weight[:, None]
         fused_call = graph.outputs[0] - graph.n_inputs if self._fused_output else -1
-        graph.backward([seed], workspace, fused_call, self._gradient_span)
+        seeds = [seed]
+        if isinstance(self.loss, OutputsLoss):  # each output's columns of the gradient
+            count = len(self.loss.names)
+            seeds = [np.ascontiguousarray(seed[:, self.loss.columns(k)]) for k in range(count)]
+        graph.backward(seeds, workspace, fused_call, self._gradient_span)
 
     def _gradient_span(self, layer: Layer) -> np.ndarray | None:
         """A shared layer's part of the flat gradient array."""
@@ -667,9 +722,10 @@ def load(
 def _drawn_graph(
     layers: object,
     inputs: SymbolicTensor | Sequence[SymbolicTensor] | None,
-    outputs: SymbolicTensor | Sequence[SymbolicTensor] | None,
-) -> Graph:
-    """The graph of ``Network(inputs=..., outputs=...)``, refusing what it cannot run."""
+    outputs: SymbolicTensor | Sequence[SymbolicTensor] | Mapping[str, SymbolicTensor] | None,
+) -> tuple[Graph, list[str]]:
+    """The graph of ``Network(inputs=..., outputs=...)`` and its outputs' names,
+    refusing what it cannot run."""
     if layers is not None:
         raise ConfigurationError(
             "give either a list of layers or inputs= and outputs=, not both"
@@ -677,13 +733,12 @@ def _drawn_graph(
     if inputs is None or outputs is None:
         raise ConfigurationError("a network drawn as a graph needs both inputs= and outputs=")
     ins = [inputs] if isinstance(inputs, SymbolicTensor) else list(inputs)
-    outs = [outputs] if isinstance(outputs, SymbolicTensor) else list(outputs)
-    if len(outs) != 1:
-        raise ConfigurationError(
-            f"a network gives one output in this release, got {len(outs)}; join them "
-            "(concatenate) under one loss, or train one network per output"
-        )
-    return Graph.from_symbolic(ins, outs)
+    outs, names = named_outputs(outputs)
+    if not outs:
+        raise ConfigurationError("outputs is empty: a network gives at least one output")
+    if len({id(value) for value in outs}) != len(outs):
+        raise ConfigurationError("outputs lists the same value twice; give each output once")
+    return Graph.from_symbolic(ins, outs), names
 
 
 def _build_calls(

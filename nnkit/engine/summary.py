@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from nnkit.engine.tables import format_table
 from nnkit.interfaces.layer import walk
 from nnkit.registry.registry import describe_component
+from nnkit.training.outputs import OutputsLoss
 
 if TYPE_CHECKING:
     from nnkit.engine.network import Network
@@ -60,7 +61,12 @@ def format_summary(network: Network) -> str:
         lines.append(
             f"trainable parameters: {network.n_trainable_parameters:,}    frozen: {frozen:,}"
         )
-    lines.append(f"loss: {describe_component(network.loss)}")
+    loss = network.loss
+    if isinstance(loss, OutputsLoss):  # each output's loss and weight, by output name
+        for name, each, weight in zip(loss.names, loss.losses, loss.weights):
+            lines.append(f"loss of {name!r}: {describe_component(each)}, weight {weight:g}")
+    else:
+        lines.append(f"loss: {describe_component(loss)}")
     lines.append(f"optimizer: {describe_component(network.optimizer)}")
     return "\n".join(lines)
 

@@ -198,19 +198,28 @@ def _rebuild(
             f"{source}: the description's 'dtype' is {dtype!r}; a model's dtype is one of "
             f"{', '.join(repr(name) for name in MODEL_DTYPES)}"
         )
+    graph_losses: list[Any] = []
     try:
         layers = [build_component(s, "layer", registry, source, substitute) for s in layers_spec]
         loss = build_component(loss_spec, "loss", registry, source, substitute)
         optimizer = build_component(optimizer_spec, "optimizer", registry, source, substitute)
         if "graph" in spec:
-            inputs, outputs = _drawn_graph(_field(spec, "graph", dict, source), layers, source)
+            record = _field(spec, "graph", dict, source)
+            inputs, outputs = _drawn_graph(record, layers, source)
+            names, graph_losses, weights = _outputs_record(record, len(outputs), source)
+            if graph_losses:  # several outputs, each under its own loss
+                built = [
+                    build_component(s, "loss", registry, source, substitute) for s in graph_losses
+                ]
+                loss = dict(zip(names, built))
             network = network_class(
                 inputs=inputs,
-                outputs=outputs,
+                outputs=dict(zip(names, outputs)),
                 loss=loss,
                 optimizer=optimizer,
                 seed=spec.get("seed"),
                 dtype=dtype,
+                loss_weights=weights,
             )
             if [id(layer) for layer in network.layers] != [id(layer) for layer in layers]:
                 raise ModelFileError(
@@ -240,7 +249,11 @@ def _rebuild(
                 "true or false"
             )
         layer.trainable = trainable
-    _refuse_bare_names(loss_spec, loss, "the loss", source)
+    if isinstance(loss, dict):  # several outputs: each one's loss, as the graph records
+        for (name, each), entry in zip(loss.items(), graph_losses):
+            _refuse_bare_names(entry, each, f"the loss of output {name!r}", source)
+    else:
+        _refuse_bare_names(loss_spec, loss, "the loss", source)
     _refuse_bare_names(optimizer_spec, optimizer, "the optimizer", source)
     return network
 
@@ -373,6 +386,35 @@ def _assign(
             "diverged); nnkit.load(path, allow_non_finite=True) loads it anyway, to inspect"
         )
     target[...] = array
+
+
+def _outputs_record(
+    record: dict[str, Any], count: int, source: str
+) -> tuple[list[str], list[Any], list[float] | None]:
+    """The outputs' names, loss specs and loss weights a graph records (files before
+    several outputs record none: one output, ``output_1``, under the file's loss)."""
+    names = record.get("output_names", [f"output_{k + 1}" for k in range(count)])
+    if (
+        not isinstance(names, list)
+        or len(names) != count
+        or not all(isinstance(name, str) and name for name in names)
+        or len(set(names)) != count
+    ):
+        raise ModelFileError(f"{source}: the graph's output names are malformed: {names!r}")
+    if count == 1:
+        return names, [], None
+    losses, weights = record.get("losses"), record.get("loss_weights")
+    if not isinstance(losses, list) or len(losses) != count:
+        raise ModelFileError(
+            f"{source}: the graph has {count} outputs but records no loss for each of them"
+        )
+    if (
+        not isinstance(weights, list)
+        or len(weights) != count
+        or not all(type(w) in (int, float) for w in weights)
+    ):
+        raise ModelFileError(f"{source}: the graph's loss weights are malformed: {weights!r}")
+    return names, losses, [float(w) for w in weights]
 
 
 def _drawn_graph(

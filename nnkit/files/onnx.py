@@ -116,7 +116,9 @@ def to_onnx(
     The model has one input ``X`` of shape ``(N, *input_shape)`` and one output ``Y`` of
     shape ``(N, n_outputs)``: what `Network.predict` returns, in the network's dtype.
     A network drawn with `nnkit.Input` has one input per `Input`, by its name and of
-    its sample shape; merge layers export through `MergeLayer.to_onnx_inputs`.
+    its sample shape; merge layers export through `MergeLayer.to_onnx_inputs`. A network
+    of several outputs has one ONNX output per network output, by its name and width,
+    as `Network.predict` returns them in a dict.
     A model's preprocessing layers (a standardisation, a target's rescaling) export
     with the rest.
 
@@ -149,9 +151,16 @@ def to_onnx(
     input_names = ["X"] if listed else drawn.input_names
     input_shapes = [network.input_shape] if listed else network.input_shapes
     declared = list(input_names)
-    x = _export_calls(drawn, graph, input_names)
+    results = _export_calls(drawn, graph, input_names)
     elem = TensorProto.FLOAT if network.dtype == np.float32 else TensorProto.DOUBLE
-    graph.nodes.append(helper.make_node("Identity", [x], ["Y"]))
+    # One output reads "Y", as before; several keep their names, as predict's dict does.
+    if len(results) == 1:
+        output_names, widths = ["Y"], [network.n_outputs]
+    else:
+        output_names = list(network.output_names)
+        widths = [network.layer_shapes[slot - drawn.n_inputs][0] for slot in drawn.outputs]
+    for result, name in zip(results, output_names):
+        graph.nodes.append(helper.make_node("Identity", [result], [name]))
     model = helper.make_model(
         helper.make_graph(
             graph.nodes,
@@ -160,7 +169,10 @@ def to_onnx(
                 helper.make_tensor_value_info(name, elem, ["N", *shape])
                 for name, shape in zip(declared, input_shapes)
             ],
-            [helper.make_tensor_value_info("Y", elem, ["N", network.n_outputs])],
+            [
+                helper.make_tensor_value_info(name, elem, ["N", width])
+                for name, width in zip(output_names, widths)
+            ],
             graph.initializers,
         ),
         opset_imports=[helper.make_opsetid("", opset)],
@@ -178,9 +190,9 @@ def to_onnx(
     return model
 
 
-def _export_calls(drawn: Graph, graph: OnnxGraph, inputs: list[str]) -> str:
+def _export_calls(drawn: Graph, graph: OnnxGraph, inputs: list[str]) -> list[str]:
     """Each call of the network as ONNX operators, in order, reading the tensors named
-    ``inputs`` for the network's inputs; the name of the output tensor."""
+    ``inputs`` for the network's inputs; the names of the output tensors."""
     names = list(inputs)
     for index, node in enumerate(drawn.nodes):
         reads = [names[slot] for slot in node.inputs]
@@ -188,7 +200,7 @@ def _export_calls(drawn: Graph, graph: OnnxGraph, inputs: list[str]) -> str:
             names.append(export_merge(node.layer, graph, reads, f"layer {index + 1}"))
         else:
             names.append(export_component(node.layer, graph, reads[0], f"layer {index + 1}"))
-    return names[drawn.outputs[0]]
+    return [names[slot] for slot in drawn.outputs]
 
 
 def export_merge(layer: MergeLayer, graph: OnnxGraph, xs: list[str], where: str) -> str:

@@ -27,6 +27,7 @@ from nnkit.version import __version__
 
 if TYPE_CHECKING:
     from nnkit.engine.network import Network
+    from nnkit.interfaces.loss import Loss
 
 __all__ = ["graph_record", "save"]
 
@@ -77,7 +78,7 @@ def save(
                 {**component_spec("layer", layer, registry), "trainable": layer.trainable}
                 for layer in network.layers
             ],
-            "loss": component_spec("loss", network.loss, registry),
+            "loss": component_spec("loss", _first_loss(network.loss), registry),
             "optimizer": component_spec("optimizer", network.optimizer, registry),
             **({} if network.graph.is_chain else {"graph": graph_record(network)}),
         },
@@ -114,6 +115,27 @@ def graph_record(network: Network) -> dict[str, Any]:
         ],
         "calls": [[position[id(node.layer)], list(node.inputs)] for node in graph.nodes],
         "outputs": list(graph.outputs),
+        "output_names": list(network.output_names),
+        **_outputs_losses(network.loss),
+    }
+
+
+def _first_loss(loss: Loss) -> Loss:
+    """The loss the description's ``"loss"`` names: the first output's, for several
+    (whose losses the graph records)."""
+    losses = getattr(loss, "losses", None)  # nnkit.training.outputs.OutputsLoss
+    return loss if losses is None else losses[0]
+
+
+def _outputs_losses(loss: Loss) -> dict[str, Any]:
+    """For several outputs, each one's loss and loss weight, in output order."""
+    losses = getattr(loss, "losses", None)  # nnkit.training.outputs.OutputsLoss
+    if losses is None:
+        return {}
+    registry = default_registry()
+    return {
+        "losses": [component_spec("loss", each, registry) for each in losses],
+        "loss_weights": list(getattr(loss, "weights")),  # noqa: B009 - set with losses
     }
 
 

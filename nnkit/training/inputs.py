@@ -14,6 +14,8 @@ import numpy as np
 
 from nnkit.data.arrays import as_features, as_sample_weight, as_targets, class_weights_for
 from nnkit.data.named import pack_inputs
+from nnkit.errors import ConfigurationError
+from nnkit.training.outputs import OutputsLoss, pack_targets
 
 if TYPE_CHECKING:
     from nnkit.training.trainer import TrainableModel
@@ -91,9 +93,17 @@ def prepare(
         X = prepare_features(model, X, names[0])
     n_outputs = model.n_outputs
     assert n_outputs is not None, "prepare_features built the model"
-    Y = as_targets(
-        y, X.shape[0], n_outputs, model.loss, model.dtype, name=names[1], compact=compact
-    )
+    if isinstance(model.loss, OutputsLoss):  # several outputs: y by output name
+        if class_weight is not None:
+            raise ConfigurationError(
+                "class_weight weighs the classes of one output; for a network of several "
+                "outputs give sample_weight instead"
+            )
+        Y = pack_targets(y, model.loss, X.shape[0], model.dtype, names[1])
+    else:
+        Y = as_targets(
+            y, X.shape[0], n_outputs, model.loss, model.dtype, name=names[1], compact=compact
+        )
     weights = as_sample_weight(sample_weight, X.shape[0], model.dtype)
     if class_weight is not None:
         per_class = class_weights_for(class_weight, Y, model.dtype)

@@ -19,6 +19,7 @@ from nnkit.interfaces.metric import Metric
 from nnkit.interfaces.workspace import Workspace
 from nnkit.training.history import History
 from nnkit.training.inputs import Prepared, prepare
+from nnkit.training.outputs import OutputsLoss
 from nnkit.training.scores import RunningScores
 from nnkit.warning_location import warn_at_caller
 
@@ -98,6 +99,8 @@ class ChunkedEpochs:
         names = (f"X of chunk {index}", f"y of chunk {index}")
         data = prepare(self.network, X, y, weights, self.class_weight, names=names, compact=True)
         # A last layer that rescales outputs at inference trains on rescaled targets.
+        if isinstance(self.network.loss, OutputsLoss):  # no output rescales (Network)
+            return data
         return data._replace(Y=self.network.layers[-1].training_targets(data.Y))
 
 

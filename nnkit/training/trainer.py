@@ -30,6 +30,7 @@ from nnkit.training.adapting import adapt_first_layer, adapt_layers, refuse_unad
 from nnkit.training.history import History
 from nnkit.training.inputs import as_model_input, prepare, prepare_features
 from nnkit.training.loop import ChunkedEpochs, EpochRunner, clip_gradients, run_epochs
+from nnkit.training.outputs import OutputsLoss, per_output_metrics, split_outputs
 from nnkit.training.progress import progress_callback
 from nnkit.training.scores import RunningScores
 
@@ -301,7 +302,7 @@ class Trainer:
             )
             X, Y = X[:split], Y[:split]
             weights = None if weights is None else weights[:split]
-        if chunked is None:
+        if chunked is None and not isinstance(self.loss, OutputsLoss):  # several: refused
             with self.writing():  # a target scaling may learn from Y here
                 Y = self.layers[-1].training_targets(Y)
 
@@ -357,10 +358,11 @@ class Trainer:
 
     def predict(
         self: TrainableModel, X: Any, batch_size: int = INFERENCE_BATCH_SIZE
-    ) -> np.ndarray:
+    ) -> Any:
         """The outputs for ``X`` of shape ``(n_samples, *sample_shape)``: shape
         ``(n_samples, n_outputs)``. A network of several inputs takes ``X`` as a dict
-        by input name (or a list in input order), as `fit` and `evaluate` do.
+        by input name (or a list in input order), as `fit` and `evaluate` do; a network
+        of several outputs returns a dict of arrays by output name.
 
         Safe from any number of threads at once: each call gets exactly what it would
         get alone, whatever the batch size.
@@ -376,6 +378,8 @@ class Trainer:
                 batch = X[start : start + batch_size]
                 check_finite(batch, "X", first_row=start, allow_nan=allow_nan)
                 outputs[start : start + batch_size] = self.predict_step(batch, workspace)
+        if isinstance(self.loss, OutputsLoss):
+            return split_outputs(outputs, self.loss)
         return outputs
 
     def evaluate(
@@ -428,40 +432,48 @@ class Trainer:
         ``{"f1_macro": nnkit.metric("f1", average="macro"), ...}`` chooses the names, so
         two variants of one metric can be reported side by side.
         """
-        registry = default_registry()
-        if metrics is None:
-            metrics = self.loss.default_metrics
-        if isinstance(metrics, (str, Metric)):
-            metrics = [metrics]
-        named: list[tuple[str | None, Metric | str]]
-        if isinstance(metrics, Mapping):
-            named = list(metrics.items())
-            for name, _ in named:
-                if not isinstance(name, str) or not name or name.startswith("val_"):
-                    raise ConfigurationError(
-                        f"metric names must be non-empty strings not starting with 'val_' "
-                        f"(that prefix marks validation values), got {name!r}"
-                    )
-        else:
-            named = [(None, spec) for spec in metrics]
-        resolved: dict[str, Metric] = {}
-        for chosen, spec in named:
-            metric = registry.resolve("metric", spec)
-            if chosen is not None:
-                name = chosen
-            elif isinstance(spec, str):
-                name = spec.rpartition(":")[2]
-            else:
-                name = registry.name_of(metric) or type(metric).__name__.lower()
-            if name == "loss" or name in resolved:
-                raise ConfigurationError(
-                    f"metric {name!r} is named twice or clashes with 'loss'; to report two "
-                    "variants of one metric, give them names: metrics={'f1_macro': "
-                    "nnkit.metric('f1', average='macro'), 'f1_micro': ...}"
-                )
-            resolved[name] = metric
-        return resolved
+        if isinstance(self.loss, OutputsLoss):  # each output's loss and metrics
+            return per_output_metrics(self.loss, metrics, _resolve_named)
+        return _resolve_named(self.loss, metrics)
 
+
+def _resolve_named(
+    loss: Loss, metrics: Sequence[Metric | str] | Mapping[str, Metric | str] | None
+) -> dict[str, Metric]:
+    """`TrainableModel.resolve_metrics` for one output whose loss is ``loss``."""
+    registry = default_registry()
+    if metrics is None:
+        metrics = loss.default_metrics
+    if isinstance(metrics, (str, Metric)):
+        metrics = [metrics]
+    named: list[tuple[str | None, Metric | str]]
+    if isinstance(metrics, Mapping):
+        named = list(metrics.items())
+        for name, _ in named:
+            if not isinstance(name, str) or not name or name.startswith("val_"):
+                raise ConfigurationError(
+                    f"metric names must be non-empty strings not starting with 'val_' "
+                    f"(that prefix marks validation values), got {name!r}"
+                )
+    else:
+        named = [(None, spec) for spec in metrics]
+    resolved: dict[str, Metric] = {}
+    for chosen, spec in named:
+        metric = registry.resolve("metric", spec)
+        if chosen is not None:
+            name = chosen
+        elif isinstance(spec, str):
+            name = spec.rpartition(":")[2]
+        else:
+            name = registry.name_of(metric) or type(metric).__name__.lower()
+        if name == "loss" or name in resolved:
+            raise ConfigurationError(
+                f"metric {name!r} is named twice or clashes with 'loss'; to report two "
+                "variants of one metric, give them names: metrics={'f1_macro': "
+                "nnkit.metric('f1', average='macro'), 'f1_micro': ...}"
+            )
+        resolved[name] = metric
+    return resolved
 
 
 def _validation_arrays(
