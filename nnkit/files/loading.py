@@ -240,6 +240,19 @@ def _rebuild(
                 "true or false"
             )
         layer.trainable = trainable
+        # Files before 0.3.0 have no names: their layers get the names a build assigns.
+        # ("name" is the registry name of the entry's component.)
+        name = entry.get("layer_name") if isinstance(entry, dict) else None
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise ModelFileError(
+                f"{source}: layer {index + 1}'s 'layer_name' is {name!r}; it must be a non-empty "
+                "string"
+            )
+        layer.name = name
+    try:
+        network.layer_names  # noqa: B018 - refuses two layers of one name
+    except ConfigurationError as error:
+        raise ModelFileError(f"{source}: {error}") from None
     _refuse_bare_names(loss_spec, loss, "the loss", source)
     _refuse_bare_names(optimizer_spec, optimizer, "the optimizer", source)
     return network

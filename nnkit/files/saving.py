@@ -74,8 +74,12 @@ def save(
             "dtype": network.dtype.name,
             "seed": network.seed,
             "layers": [
-                {**component_spec("layer", layer, registry), "trainable": layer.trainable}
-                for layer in network.layers
+                {
+                    **component_spec("layer", layer, registry),
+                    "trainable": layer.trainable,
+                    "layer_name": name,
+                }
+                for name, layer in zip(network.layer_names, network.layers)
             ],
             "loss": component_spec("loss", network.loss, registry),
             "optimizer": component_spec("optimizer", network.optimizer, registry),

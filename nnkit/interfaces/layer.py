@@ -81,6 +81,27 @@ class Layer(Component, ABC):
         self._trainable = bool(value)
         Layer.trainable_changes[0] += 1
 
+    _name: str | None = None
+
+    @property
+    def name(self) -> str | None:
+        """The name the user gave this layer (``layer.name = "head"``), or ``None``.
+
+        A network calls each layer by this name, or else by one it assigns from the
+        registry name, unique within the network (``"dense"``, ``"dense_1"``, ...; see
+        `Network.layer_names`), without writing it here: one layer object may serve
+        several networks. Saved in the model file; `Network.load_weights` matches layers
+        by it with ``by_name=True``."""
+        return self._name
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ConfigurationError(
+                f"a layer's name is a non-empty string (or None), got {value!r}"
+            )
+        self._name = value
+
     #: This layer's parameters (views into the network's parameter array), by name.
     #: Write them in place; never rebind the dict's arrays.
     params: dict[str, np.ndarray]
