@@ -19,6 +19,7 @@ from nnkit.engine.gradients import NetworkGradients, backpropagate
 from nnkit.engine.graph import Graph
 from nnkit.engine.labels import class_labels
 from nnkit.engine.layer_names import layer_names
+from nnkit.engine.learning_rates import scale_step, step_scales
 from nnkit.engine.legacy_scaling import with_scaling_layers
 from nnkit.engine.parameters import ParameterStore
 from nnkit.engine.summary import format_summary
@@ -445,12 +446,16 @@ class Network(Trainer):
         try:
             store = self._require_built("update")
             positions = self._trainable_positions(store)
+            scales = self._step_scales(store)
+            before = None if scales is None else store.values.copy()
             if positions is None:
                 self.optimizer.update(store.values, store.grads, self.optimizer_state)
             else:
                 update_trainable(
                     self.optimizer, store.values, store.grads, self.optimizer_state, positions
                 )
+            if scales is not None and before is not None:
+                scale_step(store.values, before, scales)
             for layer in self._committing:
                 layer.commit_state()
         finally:
@@ -487,6 +492,16 @@ class Network(Trainer):
                 data.weights,
                 training,
             )
+
+    def _step_scales(self, store: ParameterStore) -> np.ndarray | None:
+        """Each parameter's step factor (None: all 1), recomputed only after some layer's
+        `trainable` or `learning_rate_multiplier` changed."""
+        changes = Layer.trainable_changes[0]
+        cached = getattr(self, "_scales_cache", None)
+        if cached is None or cached[0] != changes or cached[1] is not store:
+            scales = step_scales(self.layers, store.shapes, store.values.dtype)
+            cached = self._scales_cache = (changes, store, scales)
+        return cached[2]
 
     def _trainable_positions(self, store: ParameterStore) -> np.ndarray | None:
         """The positions the optimizer steps (None: all), recomputed only after some

@@ -240,6 +240,11 @@ def _rebuild(
                 "true or false"
             )
         layer.trainable = trainable
+        multiplier = entry.get("learning_rate_multiplier", 1.0) if isinstance(entry, dict) else 1.0
+        try:
+            layer.learning_rate_multiplier = multiplier
+        except ConfigurationError as error:
+            raise ModelFileError(f"{source}: layer {index + 1}: {error}") from None
         # Files before 0.3.0 have no names: their layers get the names a build assigns.
         # ("name" is the registry name of the entry's component.)
         name = entry.get("layer_name") if isinstance(entry, dict) else None

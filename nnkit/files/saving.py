@@ -77,6 +77,7 @@ def save(
                 {
                     **component_spec("layer", layer, registry),
                     "trainable": layer.trainable,
+                    "learning_rate_multiplier": layer.learning_rate_multiplier,
                     "layer_name": name,
                 }
                 for name, layer in zip(network.layer_names, network.layers)
