@@ -237,4 +237,4 @@ def test_fine_tuning_a_saved_digits_cnns_head_with_the_convolutions_frozen(tmp_p
     for before, now in zip(convolutions, after):
         np.testing.assert_array_equal(before, now)  # frozen, bit for bit
     accuracy = tuned.evaluate(images[1400:], y[1400:])["accuracy"]
-    assert accuracy > max(0.8, untrained + 0.3), (untrained, accuracy)
+    assert accuracy > max(0.7, untrained + 0.4), (untrained, accuracy)  # 0.81 from 0.14
