@@ -117,7 +117,7 @@ def test_summary_lists_layers_shapes_parameters_and_suppliers():
     net.summary(file=stream)
     lines = stream.getvalue().splitlines()
     version = nnkit.__version__
-    assert lines[0].split() == ["#", "layer", "output", "shape", "params", "activation"]
+    assert lines[0].split() == ["#", "layer", "output", "shape", "params", "activation", "name"]
     assert lines[2].split() == [
         "1",
         "dense",
@@ -129,6 +129,7 @@ def test_summary_lists_layers_shapes_parameters_and_suppliers():
         "relu",
         "(nnkit-numpy",
         f"{version})",
+        "dense",
     ]
     assert lines[3].split()[:6] == ["2", "dropout", "(nnkit-numpy", f"{version})", "(None,", "16)"]
     assert "parameters: 1,210" in stream.getvalue()

@@ -18,6 +18,8 @@ from nnkit.engine.freezing import effective_trainable, update_trainable
 from nnkit.engine.gradients import NetworkGradients, backpropagate
 from nnkit.engine.graph import Graph
 from nnkit.engine.labels import class_labels
+from nnkit.engine.layer_names import layer_names
+from nnkit.engine.learning_rates import scale_step, step_scales
 from nnkit.engine.legacy_scaling import with_scaling_layers
 from nnkit.engine.outputs import named_outputs, outputs_loss
 from nnkit.engine.parameters import ParameterStore
@@ -27,6 +29,7 @@ from nnkit.files.loading import read_network
 from nnkit.files.model_format import MAX_SAMPLE_ELEMENTS
 from nnkit.files.onnx import to_onnx as export_onnx
 from nnkit.files.saving import save as save_model
+from nnkit.files.weights import WeightsPlan, plan_weights, read_layer_weights
 from nnkit.interfaces.layer import Layer, Shape, walk
 from nnkit.interfaces.loss import Loss
 from nnkit.interfaces.merge import MergeLayer
@@ -113,6 +116,7 @@ class Network(Trainer):
         #: The names of the outputs: what `fit` takes ``y`` by and `predict` returns by,
         #: for several.
         self.output_names: list[str] = names
+        layer_names(self.layers)  # refuses two layers of one name now, not at a later save
         #: The loss; for several outputs, the weighted sum of theirs (`OutputsLoss`).
         self.loss: Loss = outputs_loss(registry, names, loss, loss_weights)
         self.optimizer: Optimizer = registry.resolve("optimizer", optimizer)
@@ -193,6 +197,14 @@ class Network(Trainer):
     def n_outputs(self) -> int | None:
         """The width of the output layer."""
         return None if self.output_shape is None else self.output_shape[0]
+
+    @property
+    def layer_names(self) -> list[str]:
+        """The name of each of `layers`, unique within the network: the layer's own
+        `Layer.name` if the user gave one, else its registry name with ``_1``, ``_2``,
+        ... for later layers of that name (``"dense"``, ``"dense_1"``), as Keras does.
+        Saved in the model file; `load_weights` matches layers by them."""
+        return layer_names(self.layers)
 
     @property
     def all_layers(self) -> list[Layer]:
@@ -489,12 +501,16 @@ class Network(Trainer):
         try:
             store = self._require_built("update")
             positions = self._trainable_positions(store)
+            scales = self._step_scales(store)
+            before = None if scales is None else store.values.copy()
             if positions is None:
                 self.optimizer.update(store.values, store.grads, self.optimizer_state)
             else:
                 update_trainable(
                     self.optimizer, store.values, store.grads, self.optimizer_state, positions
                 )
+            if scales is not None and before is not None:
+                scale_step(store.values, before, scales)
             for layer in self._committing:
                 layer.commit_state()
         finally:
@@ -531,6 +547,16 @@ class Network(Trainer):
                 data.weights,
                 training,
             )
+
+    def _step_scales(self, store: ParameterStore) -> np.ndarray | None:
+        """Each parameter's step factor (None: all 1), recomputed only after some layer's
+        `trainable` or `learning_rate_multiplier` changed."""
+        changes = Layer.trainable_changes[0]
+        cached = getattr(self, "_scales_cache", None)
+        if cached is None or cached[0] != changes or cached[1] is not store:
+            scales = step_scales(self.layers, store.shapes, store.values.dtype)
+            cached = self._scales_cache = (changes, store, scales)
+        return cached[2]
 
     def _trainable_positions(self, store: ParameterStore) -> np.ndarray | None:
         """The positions the optimizer steps (None: all), recomputed only after some
@@ -618,6 +644,49 @@ class Network(Trainer):
             for new, old in zip(arrays, current):
                 old[...] = new
 
+    def load_weights(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        by_name: bool = False,
+        skip_mismatch: bool = False,
+    ) -> None:
+        """Copy the weights of the model file at ``path`` into this built network.
+
+        By default the file's layers must be this network's, layer for layer, with
+        parameters of the same shapes. With ``by_name=True`` each layer takes the
+        weights of the file's layer of the same name (`layer_names`), and layers the
+        file does not name keep theirs: how a saved network's body goes under a new
+        head for fine-tuning. A layer whose parameters have other shapes than the
+        file's layer of its name is an error naming the layer and both shapes, unless
+        ``skip_mismatch=True``, which leaves it as it is and warns with the list of
+        those skipped.
+
+        Only parameters are copied, not a layer's state (running statistics) nor the
+        optimizer's. The file is read as `nnkit.load` reads it (no code runs, the same
+        limits), and everything is checked before anything is written: on an error the
+        network is unchanged. The weights change inside the weights' write lock, so a
+        prediction in another thread sees them all old or all new.
+
+        Raises:
+            ConfigurationError: the network is not built yet, or ``by_name`` and
+                ``skip_mismatch`` are not booleans.
+            DataError: the file's layers do not fit this network's (named in the message).
+            ModelFileError: the file cannot be read (see `nnkit.load`).
+        """
+        self._require_built("load_weights")
+        for flag, value in (("by_name", by_name), ("skip_mismatch", skip_mismatch)):
+            if not isinstance(value, bool):
+                raise ConfigurationError(f"{flag} must be True or False, got {value!r}")
+        saved = read_layer_weights(path, type(self))
+        plan: WeightsPlan = plan_weights(
+            list(zip(self.layer_names, self.layers)), saved, str(path),
+            by_name=by_name, skip_mismatch=skip_mismatch,
+        )
+        with self._weights_lock.writing():  # all checked first: never half-replaced
+            for target, array in plan:
+                target[...] = array
+
     def _require_built(self, what: str) -> ParameterStore:
         """The parameters of a built network; `ConfigurationError` naming ``what`` if the
         network is not built yet."""
@@ -650,9 +719,9 @@ class Network(Trainer):
         return export_onnx(self, path, opset)
 
     def summary(self, file: TextIO | None = None) -> None:
-        """Print a table of the layers: output shape, parameter count, activation, and
-        the distribution that supplied each component; then the trainable and frozen
-        parameter counts."""
+        """Print a table of the layers: output shape, parameter count, activation, the
+        distribution that supplied each component, and the layer's name in the network
+        (`layer_names`); then the trainable and frozen parameter counts."""
         print(format_summary(self), file=sys.stdout if file is None else file)
 
     @property

@@ -1,4 +1,5 @@
-"""The text table ``Network.summary()`` prints: layers, shapes, parameters, suppliers."""
+"""The text table ``Network.summary()`` prints: layers and their names, shapes, parameters,
+suppliers."""
 
 from __future__ import annotations
 
@@ -21,10 +22,13 @@ def format_summary(network: Network) -> str:
     graph = network.graph
     chain = graph.is_chain
     # A graph's rows say what each call reads: an input by name, or call "#k".
-    headers = ("#", "layer", "output shape", "params", "activation") + (() if chain else ("reads",))
+    # The name goes after the registry name's columns, which keep the width they had.
+    headers: tuple[str, ...] = ("#", "layer", "output shape", "params", "activation", "name")
+    headers += () if chain else ("reads",)
     rows = []
     store = network.store
     first_call: dict[int, int] = {}
+    names = {id(layer): name for layer, name in zip(network.layers, network.layer_names)}
     for index, node in enumerate(graph.nodes):
         layer = node.layer
         if store is None:
@@ -37,7 +41,7 @@ def format_summary(network: Network) -> str:
         first_call.setdefault(id(layer), index)
         activation = describe_component(getattr(layer, "activation", None))
         name = describe_component(layer)
-        row: tuple[str, ...] = (str(index + 1), name, shape, params, activation)
+        row: tuple[str, ...] = (str(index + 1), name, shape, params, activation, names[id(layer)])
         if not chain:
             first = graph.n_inputs
             reads = [

@@ -249,6 +249,24 @@ def _rebuild(
                 "true or false"
             )
         layer.trainable = trainable
+        multiplier = entry.get("learning_rate_multiplier", 1.0) if isinstance(entry, dict) else 1.0
+        try:
+            layer.learning_rate_multiplier = multiplier
+        except ConfigurationError as error:
+            raise ModelFileError(f"{source}: layer {index + 1}: {error}") from None
+        # Files before 0.3.0 have no names: their layers get the names a build assigns.
+        # ("name" is the registry name of the entry's component.)
+        name = entry.get("layer_name") if isinstance(entry, dict) else None
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise ModelFileError(
+                f"{source}: layer {index + 1}'s 'layer_name' is {name!r}; it must be a non-empty "
+                "string"
+            )
+        layer.name = name
+    try:
+        network.layer_names  # noqa: B018 - refuses two layers of one name
+    except ConfigurationError as error:
+        raise ModelFileError(f"{source}: {error}") from None
     if isinstance(loss, dict):  # several outputs: each one's loss, as the graph records
         for (name, each), entry in zip(loss.items(), graph_losses):
             _refuse_bare_names(entry, each, f"the loss of output {name!r}", source)

@@ -75,8 +75,13 @@ def save(
             "dtype": network.dtype.name,
             "seed": network.seed,
             "layers": [
-                {**component_spec("layer", layer, registry), "trainable": layer.trainable}
-                for layer in network.layers
+                {
+                    **component_spec("layer", layer, registry),
+                    "trainable": layer.trainable,
+                    "learning_rate_multiplier": layer.learning_rate_multiplier,
+                    "layer_name": name,
+                }
+                for name, layer in zip(network.layer_names, network.layers)
             ],
             "loss": component_spec("loss", _first_loss(network.loss), registry),
             "optimizer": component_spec("optimizer", network.optimizer, registry),

@@ -61,8 +61,8 @@ class Layer(Component, ABC):
     #: still refuse infinity. False by default, so that a NaN is reported, not learnt.
     accepts_nan: ClassVar[bool] = False
 
-    # Counts every change of any layer's `trainable` flag, so that a network recomputes
-    # which parameters its optimizer skips only after a change, not at every step.
+    # Counts every change of any layer's `trainable` flag or learning-rate multiplier, so
+    # that a network recomputes what its optimizer skips or scales only after a change.
     trainable_changes: ClassVar[list[int]] = [0]
     _trainable: bool = True
 
@@ -80,6 +80,45 @@ class Layer(Component, ABC):
             raise ConfigurationError(f"trainable must be True or False, got {value!r}")
         self._trainable = bool(value)
         Layer.trainable_changes[0] += 1
+
+    _learning_rate_multiplier: float = 1.0
+
+    @property
+    def learning_rate_multiplier(self) -> float:
+        """The factor of this layer's optimizer steps (default 1): 0.1 makes `fit` move
+        its parameters a tenth as far per step as the optimizer's learning rate would,
+        as a per-layer learning rate does; a holder's factor multiplies those of the
+        layers it holds. A network with none set steps exactly as before. Saved in the
+        model file."""
+        return self._learning_rate_multiplier
+
+    @learning_rate_multiplier.setter
+    def learning_rate_multiplier(self, value: float) -> None:
+        self._learning_rate_multiplier = real_number(
+            value, "learning_rate_multiplier", NON_NEGATIVE
+        )
+        Layer.trainable_changes[0] += 1  # the network recomputes its step's scales
+
+    _name: str | None = None
+
+    @property
+    def name(self) -> str | None:
+        """The name the user gave this layer (``layer.name = "head"``), or ``None``.
+
+        A network calls each layer by this name, or else by one it assigns from the
+        registry name, unique within the network (``"dense"``, ``"dense_1"``, ...; see
+        `Network.layer_names`), without writing it here: one layer object may serve
+        several networks. Saved in the model file; `Network.load_weights` matches layers
+        by it with ``by_name=True``."""
+        return self._name
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ConfigurationError(
+                f"a layer's name is a non-empty string (or None), got {value!r}"
+            )
+        self._name = value
 
     #: This layer's parameters (views into the network's parameter array), by name.
     #: Write them in place; never rebind the dict's arrays.
