@@ -97,7 +97,9 @@ def guard_loss(workload: Workload) -> float:
     from benchmarks.workloads import initial_weights
 
     net = NNKit.network(workload).build(workload.X.shape[1])
-    net.set_weights(initial_weights(workload))
+    # In the shapes this nnkit holds them: a baseline before 0.3 keeps biases as (n, 1).
+    held = net.get_weights()
+    net.set_weights([np.reshape(a, w.shape) for a, w in zip(initial_weights(workload), held)])
     net.fit(
         workload.X, workload.y, epochs=1, batch_size=workload.batch_size, shuffle=False, verbose=0
     )
