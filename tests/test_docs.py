@@ -264,6 +264,9 @@ def test_the_tutorial_says_what_its_code_does(
         namespace["again"].predict(namespace["X_test"]),
         namespace["digits"].predict(namespace["X_test"]),
     )
+    scores = namespace["scores"]
+    assert f"# {scores['price_mae']:.3f} {scores['expensive_accuracy']:.3g}" in page
+    assert scores["price_mae"] < 0.2 and scores["expensive_accuracy"] > 0.9
 
 
 def test_quoted_excerpts_indent_only_under_a_block_or_a_gap():
