@@ -227,16 +227,8 @@ class CsvTable:
         the file line of each row. Blank lines are skipped."""
         if rows is None:
             rows = max(1, CHUNK_CELLS // len(self.header))
-        pending: list[tuple[int, str]] = []
-        for number, text in self._lines():
-            if number <= self.header_line or not text.strip():
-                continue
-            pending.append((number, text))
-            if len(pending) == rows:
-                yield self._parse(pending)
-                pending = []
-        if pending:
-            yield self._parse(pending)
+        for lines in self._line_chunks(rows):
+            yield self._parse(lines)
 
     def drop(self, names: Sequence[str]) -> None:
         """Leave the feature columns ``names`` out (``nnkit train --drop``)."""
@@ -252,25 +244,33 @@ class CsvTable:
         """The whole file as text cells, every problem found first: rows with another
         number of cells than the header and missing target cells are reported together
         (the first 20, by line and column)."""
-        chunk = self._cell_rows(
-            [(n, t) for n, t in self._lines() if n > self.header_line and t.strip()]
-        )
+        chunk = self._cell_rows(list(self._data_lines()))
         if not len(chunk.lines):
             raise DataError(f"{self.path} has a header but no data rows")
         return chunk
 
     def cell_chunks(self, rows: int) -> Iterator[TableCells]:
         """The data rows as text cells, in chunks of at most ``rows``."""
-        pending: list[tuple[int, str]] = []
+        for lines in self._line_chunks(rows):
+            yield self._cell_rows(lines)
+
+    def _data_lines(self) -> Iterator[tuple[int, str]]:
+        """``(line number, text)`` of each data row: after the header, blank lines left
+        out."""
         for number, text in self._lines():
-            if number <= self.header_line or not text.strip():
-                continue
-            pending.append((number, text))
+            if number > self.header_line and text.strip():
+                yield number, text
+
+    def _line_chunks(self, rows: int) -> Iterator[list[tuple[int, str]]]:
+        """The data rows' lines, in lists of at most ``rows``."""
+        pending: list[tuple[int, str]] = []
+        for line in self._data_lines():
+            pending.append(line)
             if len(pending) == rows:
-                yield self._cell_rows(pending)
+                yield pending
                 pending = []
         if pending:
-            yield self._cell_rows(pending)
+            yield pending
 
     def _cell_rows(self, lines: list[tuple[int, str]]) -> TableCells:
         rows, labels, numbers, problems = [], [], [], []

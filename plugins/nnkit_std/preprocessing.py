@@ -42,6 +42,23 @@ class _ReadsText:
         return read_numbers(X) if is_text(X) else X
 
 
+def _mean_and_spread(
+    mean: Sequence[float] | None, spread: Sequence[float] | None, layer: str, spread_name: str
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """A standardisation's saved statistics, checked: a mean and a positive spread of one
+    length, or ``None`` for neither (not adapted yet)."""
+    means, spreads = _flat(mean, layer, "mean"), _flat(spread, layer, spread_name)
+    if (means is None) != (spreads is None) or (
+        means is not None and spreads is not None and means.shape != spreads.shape
+    ):
+        raise ConfigurationError(
+            f"{layer} takes a mean and a {spread_name} of the same length, or neither"
+        )
+    if spreads is not None and not (spreads > 0).all():
+        raise ConfigurationError(f"{layer} {spread_name} must be positive")
+    return None if means is None or spreads is None else (means, spreads)
+
+
 def _flat(values: Any, name: str, what: str) -> np.ndarray | None:
     """A configured list of statistics as a finite float64 vector (``None`` stays)."""
     if values is None:
@@ -96,16 +113,7 @@ class Standardize(_ReadsText, Layer):
     def __init__(
         self, mean: Sequence[float] | None = None, std: Sequence[float] | None = None
     ) -> None:
-        means, stds = _flat(mean, "standardize", "mean"), _flat(std, "standardize", "std")
-        if (means is None) != (stds is None) or (
-            means is not None and stds is not None and means.shape != stds.shape
-        ):
-            raise ConfigurationError(
-                "standardize takes a mean and a std of the same length, or neither"
-            )
-        if stds is not None and not (stds > 0).all():
-            raise ConfigurationError("standardize std must be positive")
-        self._stats = None if means is None or stds is None else (means, stds)
+        self._stats = _mean_and_spread(mean, std, "standardize", "std")
 
     @property
     def mean(self) -> list[float] | None:
@@ -542,17 +550,7 @@ class RescaleOutput(Layer):
     def __init__(
         self, mean: Sequence[float] | None = None, scale: Sequence[float] | None = None
     ) -> None:
-        means = _flat(mean, "rescale_output", "mean")
-        scales = _flat(scale, "rescale_output", "scale")
-        if (means is None) != (scales is None) or (
-            means is not None and scales is not None and means.shape != scales.shape
-        ):
-            raise ConfigurationError(
-                "rescale_output takes a mean and a scale of the same length, or neither"
-            )
-        if scales is not None and not (scales > 0).all():
-            raise ConfigurationError("rescale_output scale must be positive")
-        self._stats = None if means is None or scales is None else (means, scales)
+        self._stats = _mean_and_spread(mean, scale, "rescale_output", "scale")
 
     @property
     def mean(self) -> list[float] | None:

@@ -45,21 +45,21 @@ def _reshape_hint(shape: tuple[int, ...]) -> str:
     return "reshape((channels, height, width))"
 
 
-def pair(value: Any, name: str) -> tuple[int, int]:
-    """A size or stride as ``(along height, along width)``: one positive integer for
-    both, or two."""
+def pair(value: Any, name: str, minimum: int = 1) -> tuple[int, int]:
+    """A size or stride as ``(along height, along width)``: one integer of at least
+    ``minimum`` for both, or two (``minimum=0`` for paddings)."""
     items = (value, value) if isinstance(value, (int, np.integer)) else value
     try:
         first, second = items
     except (TypeError, ValueError):
         first = second = None
     if not all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum
         for v in (first, second)
     ):
+        wanted = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
         raise ConfigurationError(
-            f"{name} must be a positive integer or a pair of them (height, width), "
-            f"got {value!r}"
+            f"{name} must be {wanted} or a pair of them (height, width), got {value!r}"
         )
     return int(first), int(second)
 

@@ -26,23 +26,6 @@ from nnkit_vision.windows import WindowGrid, col2im, im2col
 __all__ = ["Conv2DTranspose"]
 
 
-def _counts(value: Any, name: str) -> tuple[int, int]:
-    """One integer >= 0 for both axes, or a pair of them."""
-    items = (value, value) if isinstance(value, (int, np.integer)) else value
-    try:
-        first, second = items
-    except (TypeError, ValueError):
-        first = second = None
-    if not all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0
-        for v in (first, second)
-    ):
-        raise ConfigurationError(
-            f"{name} must be an integer >= 0 or a pair of them (height, width), got {value!r}"
-        )
-    return int(first), int(second)
-
-
 class Conv2DTranspose(WeightedLayer):
     """A transposed 2-D convolution (sometimes called a deconvolution) of ``filters``
     kernels of ``kernel_size``: it makes images larger, as PyTorch's
@@ -96,8 +79,8 @@ class Conv2DTranspose(WeightedLayer):
         self.filters = positive_int(filters, "conv2d_transpose filters")
         self.kernel_size = pair(kernel_size, "conv2d_transpose kernel_size")
         self.stride = pair(stride, "conv2d_transpose stride")
-        self.padding = _counts(padding, "conv2d_transpose padding")
-        self.output_padding = _counts(output_padding, "conv2d_transpose output_padding")
+        self.padding = pair(padding, "conv2d_transpose padding", minimum=0)
+        self.output_padding = pair(output_padding, "conv2d_transpose output_padding", minimum=0)
         if any(p >= k for p, k in zip(self.padding, self.kernel_size)):
             raise ConfigurationError(
                 f"conv2d_transpose padding must be less than the kernel_size, got padding "
