@@ -8,7 +8,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import NamedTuple
@@ -295,9 +295,11 @@ def indent(line: str) -> int:
 #: content column is about 730 px there, and the theme's code font is 8.6 px per
 #: character (measured in headless Chromium; 85 fit, 86 scroll).
 CODE_COLUMNS_AT_1280_PX = 84
-#: Elements whose ``src`` or ``href`` the browser fetches while loading a page.
+#: Elements whose ``src`` or ``href`` the browser fetches while loading a page (not a
+#: ``rel="canonical"`` link, which only names the page's published address).
 FETCHED = re.compile(
-    r"<(?:script|link|img|iframe|source|video|audio|embed)\b[^>]*?\b(?:src|href)="
+    r"<(?:script|link(?![^>]*\brel=[\"']?canonical\b)|img|iframe|source|video|audio|embed)"
+    r"\b[^>]*?\b(?:src|href)="
     r"[\"']?((?:https?:)?//[^\"'\s>]+)",
     re.I,
 )
@@ -339,10 +341,12 @@ class _PageText(HTMLParser):
 
 
 class Site(NamedTuple):
-    """The built docs: every page's HTML by path, and every file the site publishes."""
+    """The built docs: every page's HTML by path, every file the site publishes, and its
+    sitemap ("" if it has none)."""
 
     pages: dict[str, str]
     files: set[str]
+    sitemap: str
 
 
 @pytest.fixture(scope="module")
@@ -362,7 +366,9 @@ def site(tmp_path_factory) -> Site:
     )
     assert build.returncode == 0, build.stderr
     pages = {p.relative_to(out).as_posix(): p.read_text() for p in out.rglob("*.html")}
-    return Site(pages, {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()})
+    files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    sitemap = out / "sitemap.xml"
+    return Site(pages, files, sitemap.read_text() if sitemap.exists() else "")
 
 
 def page_text(html: str) -> _PageText:
@@ -424,6 +430,59 @@ def test_the_site_shows_its_version_and_groups_its_navigation(site):
     assert [g for g in groups if not re.search(rf">\s*{g}\s*<", home)] == []
     assert "md-footer__link--next" in home  # previous/next links at the foot of pages
     assert [f for f in site.files if f == "figures.py" or f.startswith("hooks/")] == []
+
+
+#: The files of a sitemap, in the root of the built site.
+SITEMAP_FILES = {"sitemap.xml", "sitemap.xml.gz"}
+
+
+def sitemap_addresses(sitemap: str) -> list[str]:
+    return sorted(re.findall(r"<loc>\s*(\S+?)\s*</loc>", sitemap))
+
+
+def page_addresses(site_url: str, pages: Iterable[str]) -> list[str]:
+    """The published address of every built page (404.html answers for missing ones)."""
+    base = site_url.rstrip("/") + "/"
+    return sorted(base + p.removesuffix("index.html") for p in pages if p != "404.html")
+
+
+def test_the_site_has_a_sitemap_of_every_page_or_none(site):
+    """A sitemap names pages by their published address, which only the publishing build
+    knows (``NNKIT_DOCS_URL``): a build without it has no sitemap rather than an empty one."""
+    site_url = os.environ.get("NNKIT_DOCS_URL")
+    if site_url:
+        assert sitemap_addresses(site.sitemap) == page_addresses(site_url, site.pages)
+    else:
+        assert SITEMAP_FILES & site.files == set()
+
+
+@pytest.mark.parametrize("site_url", ["", "https://docs.example.org/nnkit"])
+def test_the_sitemap_follows_the_address_the_publishing_build_gives(site_url, tmp_path):
+    """mkdocs.yml reads ``NNKIT_DOCS_URL`` (docs/contributing.md): with it the sitemap
+    lists every page under it, without it there is none. Only the sitemap's own hook and
+    no API reference are built here, as the pages and their addresses are the same."""
+    config = tmp_path / "mkdocs.yml"
+    config.write_text(
+        f"INHERIT: {ROOT / 'mkdocs.yml'}\ndocs_dir: {DOCS}\nstrict: false\n"
+        f"hooks: [{DOCS / 'hooks' / 'sitemap.py'}]\nplugins: [search]\n"
+    )
+    out = tmp_path / "site"
+    env = {k: v for k, v in os.environ.items() if k != "NNKIT_DOCS_URL"}
+    env.update(NO_MKDOCS_2_WARNING="1", **({"NNKIT_DOCS_URL": site_url} if site_url else {}))
+    build = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "-f", str(config), "--site-dir", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert build.returncode == 0, build.stderr
+    pages = [p.relative_to(out).as_posix() for p in out.rglob("*.html")]
+    assert len(pages) > 20
+    sitemaps = {p.name for p in out.iterdir()} & SITEMAP_FILES
+    if site_url:
+        assert sitemaps == SITEMAP_FILES
+        addresses = sitemap_addresses((out / "sitemap.xml").read_text())
+        assert addresses == page_addresses(site_url, pages)
+    else:
+        assert sitemaps == set()
 
 
 def test_the_vision_page_runs_and_says_what_its_cnn_scores(
