@@ -82,12 +82,12 @@ def backpropagate(
     if fused_output:
         dZ = loss.fused_gradient(A, Y, out=np.empty_like(A))
         if sample_weight is not None:
-            dZ *= sample_weight[:, None]
+            dZ *= sample_weight.reshape(-1, *(1,) * (A.ndim - 1))
         dy = own_layers[last].backward_from_dZ(dZ, workspace.child(last), True)
     else:
         dA = loss.gradient(A, Y)
         if sample_weight is not None:
-            dA = dA * sample_weight[:, None]
+            dA = dA * sample_weight.reshape(-1, *(1,) * (A.ndim - 1))
         dy = own_layers[last].backward(dA, workspace.child(last), True)
     for index in range(last - 1, -1, -1):
         if dy is None:

@@ -131,7 +131,8 @@ class Network(Trainer):
         self._layer_seed = layer_seed
         #: The shape of one input sample, once built: ``(n_features,)`` for flat data.
         self.input_shape: Shape | None = None
-        #: The shape of one output sample, once built: ``(n_outputs,)``.
+        #: The shape of one output sample, once built: ``(n_outputs,)``, or for outputs
+        #: that keep a time axis ``(T, n_outputs)``.
         self.output_shape: Shape | None = None
         self.store: ParameterStore | None = None
         self.optimizer_state: dict[str, np.ndarray] = {}
@@ -195,8 +196,9 @@ class Network(Trainer):
 
     @property
     def n_outputs(self) -> int | None:
-        """The width of the output layer."""
-        return None if self.output_shape is None else self.output_shape[0]
+        """The width of the output layer: its units for each position, the last axis of
+        `output_shape` (``vocab`` for per-token outputs ``(T, vocab)``)."""
+        return None if self.output_shape is None else self.output_shape[-1]
 
     @property
     def layer_names(self) -> list[str]:
@@ -276,11 +278,13 @@ class Network(Trainer):
         shape = self.layer_shapes[graph.outputs[0] - graph.n_inputs]
         if isinstance(self.loss, OutputsLoss):  # several: each flat, side by side
             shape = self._build_outputs(self.loss)
-        elif len(shape) != 1:
+        elif len(shape) != 1 and not self.loss.any_output_shape:
             raise ConfigurationError(
                 f"the last layer ({_describe(self.layers[-1])}) returns samples of shape "
-                f"{shape}, but a loss compares flat outputs; end with flatten(), and a "
-                "dense() after it if need be"
+                f"{shape}, but the loss {describe_component(self.loss)} compares flat "
+                "outputs (samples, outputs); end with flatten(), and a dense() after it if "
+                "need be, or use a loss that takes outputs of any shape, such as "
+                "'cross_entropy' (a class per position) or 'mse'"
             )
         else:
             _check_output_suits_loss(self.layers[-1], self.loss)
@@ -407,7 +411,7 @@ class Network(Trainer):
     def forward(
         self, X: np.ndarray, workspace: Workspace | None = None, training: bool = False
     ) -> np.ndarray:
-        """Evaluate: the output batch ``(m, n_outputs)`` for ``X`` of shape
+        """Evaluate: the output batch ``(m, *output_shape)`` for ``X`` of shape
         ``(m, *input_shape)``, each layer keeping its ``Z^l`` and ``A^l`` in ``workspace``.
         A network of several inputs takes them side by side, each sample flattened, in
         input order (as `fit` and `predict` lay out a dict by input name).
@@ -444,7 +448,7 @@ class Network(Trainer):
         sample_weight: np.ndarray | None = None,
     ) -> None:
         """Back-propagate: fill the gradient array for output ``A = A^L`` and targets ``Y``,
-        both one row per sample, ``(m, n_outputs)`` (``A`` as `forward` returned it), after
+        both one row per sample, ``(m, *output_shape)`` (``A`` as `forward` returned it), after
         `forward` in ``workspace``.
 
         With a loss fused to the output activation, ``dZ^L`` comes from its `fused_gradient`;
@@ -457,11 +461,11 @@ class Network(Trainer):
         if self._fused_output:
             seed = self.loss.fused_gradient(A, Y, out=workspace.buffer_like("dZ", A))
             if sample_weight is not None:
-                seed *= sample_weight[:, None]
+                seed *= sample_weight.reshape(-1, *(1,) * (A.ndim - 1))
         else:
             seed = self.loss.gradient(A, Y)
             if sample_weight is not None:
-                seed = seed * sample_weight[:, None]
+                seed = seed * sample_weight.reshape(-1, *(1,) * (A.ndim - 1))
         fused_call = graph.outputs[0] - graph.n_inputs if self._fused_output else -1
         seeds = [seed]
         if isinstance(self.loss, OutputsLoss):  # each output's columns of the gradient
@@ -477,7 +481,7 @@ class Network(Trainer):
         self, A: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None
     ) -> float:
         """The loss of a batch: the (weighted) mean of the per-sample losses plus every
-        layer's regularisation penalty. ``A`` and ``Y`` are ``(m, n_outputs)`` and
+        layer's regularisation penalty. ``A`` and ``Y`` are ``(m, *output_shape)`` and
         ``sample_weight`` has shape ``(m,)``."""
         if sample_weight is None:
             value = self.loss.value(A, Y)

@@ -207,14 +207,18 @@ class EpochRunner:
                     rows, axis=0, out=buffers.buffer("X", (m, *X.shape[1:]), X.dtype), mode="clip"
                 )
                 Y_rows = Y.take(
-                    rows, axis=0, out=buffers.buffer("Y", (m, Y.shape[1]), Y.dtype), mode="clip"
+                    rows, axis=0, out=buffers.buffer("Y", (m, *Y.shape[1:]), Y.dtype), mode="clip"
                 )
                 if W is not None:
                     W_batch = W.take(rows, out=buffers.buffer("W", (m,), W.dtype), mode="clip")
             if Y_rows.dtype != X.dtype:  # compact one-hot targets, converted per batch
                 # perf: into a buffer in the memory order of the outputs (a transposed
-                # view of Dense's columns), so the loss runs over both in step.
-                Y_batch = buffers.buffer("Y floats", (Y_rows.shape[1], m), X.dtype).T
+                # view of Dense's columns), so the loss runs over both in step; per
+                # position, in row order, as Dense returns (m, T, k).
+                if Y_rows.ndim == 2:
+                    Y_batch = buffers.buffer("Y floats", (Y_rows.shape[1], m), X.dtype).T
+                else:
+                    Y_batch = buffers.buffer("Y floats", Y_rows.shape, X.dtype)
                 np.copyto(Y_batch, Y_rows)
             else:
                 Y_batch = Y_rows

@@ -56,6 +56,7 @@ class TrainableModel(Protocol):
     optimizer: Optimizer
     dtype: np.dtype
     input_shape: Shape | None
+    output_shape: Shape | None
     shuffle_rng: np.random.Generator
     history: History | None
     stop_training: bool
@@ -211,7 +212,9 @@ class Trainer:
             X: samples, shape ``(n_samples, *sample_shape)``: ``(n_samples, n_features)``
                 for tabular data. Or, for data larger than memory, chunks of samples
                 with ``y=None``: see `nnkit.chunks`.
-            y: targets, shape ``(n_samples, n_outputs)``, or integer class labels.
+            y: targets, shape ``(n_samples, n_outputs)``, or integer class labels; for
+                outputs that keep a time axis, ``(n_samples, T, n_outputs)`` or labels
+                ``(n_samples, T)``, one per position.
             epochs: passes over the training data.
             batch_size: samples per gradient step; the last batch of an epoch may be
                 smaller.
@@ -360,8 +363,10 @@ class Trainer:
         self: TrainableModel, X: Any, batch_size: int = INFERENCE_BATCH_SIZE
     ) -> Any:
         """The outputs for ``X`` of shape ``(n_samples, *sample_shape)``: shape
-        ``(n_samples, n_outputs)``. A network of several inputs takes ``X`` as a dict
-        by input name (or a list in input order), as `fit` and `evaluate` do; a network
+        ``(n_samples, n_outputs)``, or ``(n_samples, *output_shape)`` for outputs that
+        keep a time axis (``(n_samples, T, vocab)`` per token). A network of several
+        inputs takes ``X`` as a dict by input name (or a list in input order), as `fit`
+        and `evaluate` do; a network
         of several outputs returns a dict of arrays by output name.
 
         Safe from any number of threads at once: each call gets exactly what it would
@@ -371,8 +376,8 @@ class Trainer:
         X = prepare_features(self, X, finite=False)
         allow_nan = self.graph.n_inputs == 1 and self.layers[0].accepts_nan
         batch_size = positive_int(batch_size, "batch_size")
-        assert self.n_outputs is not None, "prepare_features built the model"
-        outputs = np.empty((X.shape[0], self.n_outputs), dtype=self.dtype)
+        assert self.output_shape is not None, "prepare_features built the model"
+        outputs = np.empty((X.shape[0], *self.output_shape), dtype=self.dtype)
         with self.reading() as workspace:
             for start in range(0, X.shape[0], batch_size):
                 batch = X[start : start + batch_size]
