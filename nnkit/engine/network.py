@@ -328,6 +328,8 @@ class Network(Trainer):
             and graph.readers(graph.outputs[0]) == 1  # dZ holds for no other reader
         )
         self._probe()
+        if graph.masked:
+            self._check_masks()
         return self
 
     def _build_outputs(self, loss: OutputsLoss) -> Shape:
@@ -395,6 +397,40 @@ class Network(Trainer):
                 _check_output(
                     gradient, read.shape, self.dtype, layer, index, "backward", "input gradient"
                 )
+
+    def _check_masks(self) -> None:
+        """Carry the masks of one zero sample through the calls, so that a mask reaching
+        a layer that refuses it (`Layer.compute_mask`), or an output mask the loss cannot
+        leave out, fails when the network is built, naming the layer."""
+        graph = self._graph
+        values = [np.zeros((1, *shape), dtype=self.dtype) for shape in self.input_shapes]
+        masks: list[np.ndarray | None] = [None] * len(values)
+        for index, (node, shape) in enumerate(zip(graph.nodes, self.layer_shapes)):
+            incoming = [masks[slot] for slot in node.inputs]
+            mask = None
+            try:
+                if node.merges and any(m is not None for m in incoming):
+                    raise ConfigurationError(
+                        "it merges values that carry a mask of padded positions, which merge "
+                        "layers do not take yet; read the mask before merging"
+                    )
+                if not node.merges:
+                    mask = node.layer.compute_mask(values[node.inputs[0]], incoming[0])
+            except ConfigurationError as error:
+                raise ConfigurationError(
+                    f"layer {index + 1} ({_describe(node.layer)}): {error}"
+                ) from None
+            values.append(np.zeros((1, *shape), dtype=self.dtype))
+            masks.append(mask)
+        carried = [masks[slot] is not None for slot in graph.outputs]
+        if any(carried) and (len(carried) > 1 or not self.loss.skips_empty_targets):
+            raise ConfigurationError(
+                f"the network's output carries a mask of padded positions, but the loss "
+                f"{describe_component(self.loss)} cannot leave masked positions out (a "
+                "loss that does: 'cross_entropy', for one output per position); end "
+                "with a layer that reads and drops the mask, such as global_avg_pool1d or "
+                "a recurrent layer without return_sequences"
+            )
 
     def ensure_built(self, sample_shape: Sequence[int]) -> None:
         """Build the network for samples of ``sample_shape`` unless it is built already

@@ -51,6 +51,12 @@ class Loss(Component, ABC):
     #: leaves out of its value, its mean and its gradient. None: every label is a class.
     ignore_index: int | None = None
 
+    #: Whether the loss leaves an all-zero target row out of its value, its mean and its
+    #: gradient (the cross-entropy: such a row carries no target). Masked positions of
+    #: the network's output are given such rows, so only a loss that says so here
+    #: takes an output that carries a mask; another is refused with an error.
+    skips_empty_targets: ClassVar[bool] = False
+
     #: Whether the loss reads the output as probabilities (the cross-entropies, the KL
     #: divergence): the network then refuses an output activation that declares it does
     #: not give them (`Activation.outputs_probabilities`), where the loss would go

@@ -19,6 +19,7 @@ from nnkit.interfaces.metric import Metric
 from nnkit.interfaces.workspace import Workspace
 from nnkit.training.history import History
 from nnkit.training.inputs import Prepared, prepare
+from nnkit.training.masked_targets import masked_targets
 from nnkit.training.outputs import OutputsLoss
 from nnkit.training.scores import RunningScores
 from nnkit.warning_location import warn_at_caller
@@ -228,6 +229,8 @@ class EpochRunner:
             if not self.diverged and not math.isfinite(batch_loss):
                 self.diverged = True
                 _warn_diverged(network, batch_loss, epoch, batch)
+            if workspace.output_mask is not None:  # the metrics skip masked positions
+                Y_batch = masked_targets(network.loss, Y_batch, workspace.output_mask, workspace)
             scores.add(A, Y_batch, batch_loss, m)
             for callback in self.batch_end:
                 callback.on_batch_end(batch, {"loss": batch_loss})

@@ -30,6 +30,7 @@ from nnkit.training.adapting import adapt_first_layer, adapt_layers, refuse_unad
 from nnkit.training.history import History
 from nnkit.training.inputs import as_model_input, prepare, prepare_features
 from nnkit.training.loop import ChunkedEpochs, EpochRunner, clip_gradients, run_epochs
+from nnkit.training.masked_targets import masked_targets
 from nnkit.training.outputs import OutputsLoss, per_output_metrics, split_outputs
 from nnkit.training.progress import progress_callback
 from nnkit.training.scores import RunningScores
@@ -159,6 +160,8 @@ class Trainer:
         calls it for every batch.
         """
         A = self.forward(X, workspace, training=True)  # (m, n_outputs)
+        if workspace.output_mask is not None:  # masked positions: no target
+            Y = masked_targets(self.loss, Y, workspace.output_mask, workspace)
         # The batch's loss and metrics are those of the outputs before the update.
         loss = self.batch_loss(A, Y, sample_weight)
         self.backward(A, Y, workspace, sample_weight)
@@ -179,6 +182,8 @@ class Trainer:
         """The outputs ``(m, n_outputs)`` and the loss of a batch, nothing updated;
         `evaluate` and validation call it for every batch."""
         A = self.forward(X, workspace)
+        if workspace.output_mask is not None:  # masked positions: no target
+            Y = masked_targets(self.loss, Y, workspace.output_mask, workspace)
         return A, self.batch_loss(A, Y, sample_weight)
 
     def predict_step(self: TrainableModel, X: np.ndarray, workspace: Workspace) -> np.ndarray:
@@ -425,6 +430,8 @@ class Trainer:
                 Yb = Y[start:stop]
                 weights = None if sample_weight is None else sample_weight[start:stop]
                 A, loss = self.test_step(X[start:stop], Yb, workspace, weights)
+                if workspace.output_mask is not None:
+                    Yb = masked_targets(self.loss, Yb, workspace.output_mask, workspace)
                 scores.add(A, Yb, loss, stop - start)
         return scores.result()
 

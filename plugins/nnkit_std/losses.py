@@ -130,6 +130,7 @@ class CrossEntropy(Loss):
     is an all-zero target row, which adds nothing to the value, the divisor or the
     gradient. `per_sample` gives each sample's sum over its positions times ``m / N``,
     so that its mean is the value and sample weights ``(m,)`` weigh whole sequences.
+    Masked positions of the network's output (padding) are left out the same way.
 
     Args:
         ignore_index: the label of positions without a target, for per-position labels.
@@ -139,6 +140,7 @@ class CrossEntropy(Loss):
     accepts_class_labels = True
     expects_probabilities = True
     any_output_shape = True
+    skips_empty_targets = True
     target_range = (0.0, 1.0)
     default_metrics = ("accuracy",)
 
