@@ -220,14 +220,36 @@ def test_masks_flow_along_the_edges_of_a_drawn_graph():
     np.testing.assert_allclose(longer.predict(padded), net.predict(X), rtol=1e-12)
 
 
-def test_a_merge_layer_refuses_a_mask():
+def test_element_wise_merges_combine_masks_and_concatenate_refuses_them():
+    def skip_block(steps: int) -> nnkit.Network:
+        codes = nnkit.Input(shape=(steps,))
+        embedded = nnkit.layer("embedding", input_dim=V, output_dim=3, mask_zero=True)(codes)
+        joined = nnkit.layer("add")([nnkit.Dense(3)(embedded), embedded])
+        out = nnkit.Dense(2, activation="softmax")(MeanOverTime()(joined))
+        net = nnkit.Network(inputs=[codes], outputs=[out], loss="cross_entropy", seed=0,
+                            dtype="float64")
+        return net.build((steps,))
+
+    X = padded_codes()
+    net, longer = skip_block(T), skip_block(T + 3)
+    longer.set_weights(net.get_weights())
+    padded = np.concatenate([X, np.zeros((X.shape[0], 3))], axis=1)
+    np.testing.assert_allclose(longer.predict(padded), net.predict(X), rtol=1e-12)
+    net.fit(X, np.arange(X.shape[0]) % 2, epochs=1, verbose=0)  # trains through the merge
+    add = nnkit.layer("add")
+    mask = np.array([[True, False]])
+    assert add.compute_mask_inputs([X, X], [mask, None]) is mask
+    np.testing.assert_array_equal(
+        add.compute_mask_inputs([X, X], [mask, np.array([[False, True]])]), [[False, False]]
+    )
     codes = nnkit.Input(shape=(T,))
     embedded = nnkit.layer("embedding", input_dim=V, output_dim=3, mask_zero=True)(codes)
-    joined = nnkit.layer("add")([nnkit.Dense(3)(embedded), embedded])
-    out = nnkit.Dense(2, activation="softmax")(MeanOverTime()(joined))
-    net = nnkit.Network(inputs=[codes], outputs=[out], loss="cross_entropy")
-    with pytest.raises(nnkit.ConfigurationError, match="merge layers do not take yet"):
-        net.build((T,))
+    glued = nnkit.layer("concatenate")([nnkit.Dense(3)(embedded), embedded])
+    out = nnkit.Dense(2, activation="softmax")(MeanOverTime()(glued))
+    refused = nnkit.Network(inputs=[codes], outputs=[out], loss="cross_entropy")
+    with pytest.raises(nnkit.ConfigurationError,
+                       match=r"layer 3 \(concatenate .*\): Concatenate merges values that carry"):
+        refused.build((T,))
 
 
 def test_threads_each_get_their_own_masks():

@@ -10,7 +10,8 @@ network's inputs first, then the output of each call in order.
 Masks of padded positions (``(m, T)`` booleans, True at a real position) flow along the
 edges beside the values, once a layer of the graph makes one (`Layer.makes_mask`): each
 call's layer reads its input's mask as ``ws.mask`` and says its output's with
-`Layer.compute_mask`. A merge layer takes no masks yet: a mask reaching one is refused.
+`Layer.compute_mask`; a merge layer combines its inputs' masks with
+`MergeLayer.compute_mask_inputs` (and reads none itself).
 """
 
 from __future__ import annotations
@@ -211,15 +212,9 @@ class Graph:
             ws = workspace.child(index)
             if self._merges[index]:
                 assert isinstance(node.layer, MergeLayer)
-                if any(masks[i] is not None for i in node.inputs):
-                    raise ConfigurationError(
-                        f"call {index + 1} ({type(node.layer).__name__}) merges values that "
-                        "carry a mask of padded positions, which merge layers do not take "
-                        "yet; read the mask before merging (a recurrent layer, "
-                        "global_avg_pool1d), or hold the layers in a residual block"
-                    )
-                y = node.layer.forward_inputs([values[i] for i in node.inputs], ws, training)
-                mask = None
+                reads = [values[i] for i in node.inputs]
+                mask = node.layer.compute_mask_inputs(reads, [masks[i] for i in node.inputs])
+                y = node.layer.forward_inputs(reads, ws, training)
             else:
                 x, ws.mask = values[node.inputs[0]], masks[node.inputs[0]]
                 mask = node.layer.compute_mask(x, ws.mask)

@@ -409,12 +409,10 @@ class Network(Trainer):
             incoming = [masks[slot] for slot in node.inputs]
             mask = None
             try:
-                if node.merges and any(m is not None for m in incoming):
-                    raise ConfigurationError(
-                        "it merges values that carry a mask of padded positions, which merge "
-                        "layers do not take yet; read the mask before merging"
-                    )
-                if not node.merges:
+                if isinstance(node.layer, MergeLayer):
+                    reads = [values[slot] for slot in node.inputs]
+                    mask = node.layer.compute_mask_inputs(reads, incoming)
+                else:
                     mask = node.layer.compute_mask(values[node.inputs[0]], incoming[0])
             except ConfigurationError as error:
                 raise ConfigurationError(
