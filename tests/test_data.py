@@ -38,10 +38,12 @@ def test_bad_features_are_rejected(X, message):
 
 
 def test_samples_a_network_cannot_end_with_are_refused_before_training():
-    # Dense maps the last axis, so (4, 1) samples end as (4, units): not flat outputs.
+    # Dense maps the last axis, so (4, 1) samples end as (4, units): a class per
+    # position, which labels of one class per sample do not fit.
     with pytest.raises(
-        nnkit.ConfigurationError,
-        match=r"the last layer \(dense .*\) returns samples of shape \(4, 3\).*flatten",
+        nnkit.DataError,
+        match=r"y has shape \(20,\) but the network's outputs have samples of shape "
+        r"\(4, 3\).*end with flatten\(\)",
     ):
         classifier().fit(np.zeros((20, 4, 1)), Y_GOOD, verbose=0)
 

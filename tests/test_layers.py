@@ -197,7 +197,8 @@ def test_inner_generator_states_are_checked_and_may_be_absent(tmp_path):
     ids=["dense-on-images", "bad-reshape", "residual-changes-shape", "unflattened-output", "embedding-after-flatten"],
 )
 def test_shapes_a_layer_cannot_take_fail_when_the_network_is_built(layers, input_shape, message):
-    net = nnkit.Network(layers, seed=0)
+    # hinge compares flat outputs (mse, the default, takes outputs of any shape).
+    net = nnkit.Network(layers, loss="hinge", seed=0)
     with pytest.raises(nnkit.ConfigurationError, match=message):
         net.build(input_shape)
     assert not net.built

@@ -208,6 +208,11 @@ def class_weights_for(class_weight: Any, Y: np.ndarray, dtype: np.dtype) -> np.n
             f"class_weight must be a dict mapping class labels to weights, got "
             f"{type(class_weight).__name__}"
         )
+    if Y.ndim > 2:
+        raise DataError(
+            "class_weight weighs samples by their class, but these targets hold a class per "
+            "position; give sample_weight (one weight per sequence) instead"
+        )
     n_classes = 2 if Y.shape[1] == 1 else Y.shape[1]
     table = np.ones(n_classes, dtype=dtype)
     for label, weight in class_weight.items():

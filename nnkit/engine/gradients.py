@@ -21,6 +21,7 @@ from nnkit.engine.parameters import ParameterStore
 from nnkit.interfaces.layer import Layer, walk
 from nnkit.interfaces.loss import Loss
 from nnkit.interfaces.workspace import Workspace
+from nnkit.training.masked_targets import masked_targets
 
 __all__ = ["NetworkGradients", "backpropagate"]
 
@@ -73,21 +74,25 @@ def backpropagate(
         layer.bind(params, layer_grads)
 
     workspace = Workspace()
-    A = X
+    A, mask = X, None
     for index, layer in enumerate(own_layers):
-        A = layer.forward(A, workspace.child(index), training)
+        ws = workspace.child(index)
+        ws.mask = mask  # masks flow as in the network's own forward pass
+        mask = layer.compute_mask(A, mask)
+        A = layer.forward(A, ws, training)
+    Y = masked_targets(loss, Y, mask)
     value = _loss(loss, A, Y, sample_weight) + sum(layer.penalty() for layer in walk(own_layers))
 
     last = len(own_layers) - 1
     if fused_output:
         dZ = loss.fused_gradient(A, Y, out=np.empty_like(A))
         if sample_weight is not None:
-            dZ *= sample_weight[:, None]
+            dZ *= sample_weight.reshape(-1, *(1,) * (A.ndim - 1))
         dy = own_layers[last].backward_from_dZ(dZ, workspace.child(last), True)
     else:
         dA = loss.gradient(A, Y)
         if sample_weight is not None:
-            dA = dA * sample_weight[:, None]
+            dA = dA * sample_weight.reshape(-1, *(1,) * (A.ndim - 1))
         dy = own_layers[last].backward(dA, workspace.child(last), True)
     for index in range(last - 1, -1, -1):
         if dy is None:

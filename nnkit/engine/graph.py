@@ -6,6 +6,12 @@ A list of layers is the simplest graph, a chain: call ``i`` reads the output of 
 may branch, merge and call one layer object several times (a shared layer: one set of
 parameters, the gradients of its calls added). Values are numbered by slot: the
 network's inputs first, then the output of each call in order.
+
+Masks of padded positions (``(m, T)`` booleans, True at a real position) flow along the
+edges beside the values, once a layer of the graph makes one (`Layer.makes_mask`): each
+call's layer reads its input's mask as ``ws.mask`` and says its output's with
+`Layer.compute_mask`; a merge layer combines its inputs' masks with
+`MergeLayer.compute_mask_inputs` (and reads none itself).
 """
 
 from __future__ import annotations
@@ -77,7 +83,9 @@ class Graph:
         # Decided once, not per batch: which calls merge, which need an input gradient.
         self._merges = [node.merges for node in self.nodes]
         self._needs = [any(slot >= self.n_inputs for slot in node.inputs) for node in self.nodes]
-        self._chain = self.is_chain and not any(self._merges)
+        #: Whether some call's layer makes a mask: only then do masks flow, per batch.
+        self.masked = any(node.layer.makes_mask() for node in self.nodes)
+        self._chain = self.is_chain and not any(self._merges) and not self.masked
 
     @classmethod
     def chain(cls, n_layers: int, layers: Sequence[Layer]) -> Graph:
@@ -178,6 +186,8 @@ class Graph:
             for layer, ws in zip(self.called, workspace.children(len(self.called))):
                 y = layer.forward(y, ws, training)
             return [y]
+        if self.masked:
+            return self._forward_masked(xs, workspace, training)
         values: list[np.ndarray] = list(xs)
         merges = self._merges
         for index, node in enumerate(self.nodes):
@@ -188,6 +198,36 @@ class Graph:
             else:
                 y = node.layer.forward(values[node.inputs[0]], ws, training)
             values.append(y)
+        return [values[slot] for slot in self.outputs]
+
+    def _forward_masked(
+        self, xs: Sequence[np.ndarray], workspace: Workspace, training: bool
+    ) -> list[np.ndarray]:
+        """`forward` carrying each value's mask: a call's layer finds its input's mask in
+        its workspace (``ws.mask``) and gives its output's (`Layer.compute_mask`); the
+        mask of the network's one output is left in ``workspace.output_mask``."""
+        values: list[np.ndarray] = list(xs)
+        masks: list[np.ndarray | None] = [None] * len(xs)
+        for index, node in enumerate(self.nodes):
+            ws = workspace.child(index)
+            if self._merges[index]:
+                assert isinstance(node.layer, MergeLayer)
+                reads = [values[i] for i in node.inputs]
+                mask = node.layer.compute_mask_inputs(reads, [masks[i] for i in node.inputs])
+                y = node.layer.forward_inputs(reads, ws, training)
+            else:
+                x, ws.mask = values[node.inputs[0]], masks[node.inputs[0]]
+                mask = node.layer.compute_mask(x, ws.mask)
+                y = node.layer.forward(x, ws, training)
+            values.append(y)
+            masks.append(mask)
+        output_masks = [masks[slot] for slot in self.outputs]
+        if len(output_masks) > 1 and any(mask is not None for mask in output_masks):
+            raise ConfigurationError(
+                "an output of a network of several outputs carries a mask of padded "
+                "positions, which only a network of one output leaves out of its loss"
+            )
+        workspace.output_mask = output_masks[0]
         return [values[slot] for slot in self.outputs]
 
     def backward(

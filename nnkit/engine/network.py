@@ -131,7 +131,8 @@ class Network(Trainer):
         self._layer_seed = layer_seed
         #: The shape of one input sample, once built: ``(n_features,)`` for flat data.
         self.input_shape: Shape | None = None
-        #: The shape of one output sample, once built: ``(n_outputs,)``.
+        #: The shape of one output sample, once built: ``(n_outputs,)``, or for outputs
+        #: that keep a time axis ``(T, n_outputs)``.
         self.output_shape: Shape | None = None
         self.store: ParameterStore | None = None
         self.optimizer_state: dict[str, np.ndarray] = {}
@@ -195,8 +196,9 @@ class Network(Trainer):
 
     @property
     def n_outputs(self) -> int | None:
-        """The width of the output layer."""
-        return None if self.output_shape is None else self.output_shape[0]
+        """The width of the output layer: its units for each position, the last axis of
+        `output_shape` (``vocab`` for per-token outputs ``(T, vocab)``)."""
+        return None if self.output_shape is None else self.output_shape[-1]
 
     @property
     def layer_names(self) -> list[str]:
@@ -276,11 +278,13 @@ class Network(Trainer):
         shape = self.layer_shapes[graph.outputs[0] - graph.n_inputs]
         if isinstance(self.loss, OutputsLoss):  # several: each flat, side by side
             shape = self._build_outputs(self.loss)
-        elif len(shape) != 1:
+        elif len(shape) != 1 and not self.loss.any_output_shape:
             raise ConfigurationError(
                 f"the last layer ({_describe(self.layers[-1])}) returns samples of shape "
-                f"{shape}, but a loss compares flat outputs; end with flatten(), and a "
-                "dense() after it if need be"
+                f"{shape}, but the loss {describe_component(self.loss)} compares flat "
+                "outputs (samples, outputs); end with flatten(), and a dense() after it if "
+                "need be, or use a loss that takes outputs of any shape, such as "
+                "'cross_entropy' (a class per position) or 'mse'"
             )
         else:
             _check_output_suits_loss(self.layers[-1], self.loss)
@@ -324,6 +328,8 @@ class Network(Trainer):
             and graph.readers(graph.outputs[0]) == 1  # dZ holds for no other reader
         )
         self._probe()
+        if graph.masked:
+            self._check_masks()
         return self
 
     def _build_outputs(self, loss: OutputsLoss) -> Shape:
@@ -392,6 +398,38 @@ class Network(Trainer):
                     gradient, read.shape, self.dtype, layer, index, "backward", "input gradient"
                 )
 
+    def _check_masks(self) -> None:
+        """Carry the masks of one zero sample through the calls, so that a mask reaching
+        a layer that refuses it (`Layer.compute_mask`), or an output mask the loss cannot
+        leave out, fails when the network is built, naming the layer."""
+        graph = self._graph
+        values = [np.zeros((1, *shape), dtype=self.dtype) for shape in self.input_shapes]
+        masks: list[np.ndarray | None] = [None] * len(values)
+        for index, (node, shape) in enumerate(zip(graph.nodes, self.layer_shapes)):
+            incoming = [masks[slot] for slot in node.inputs]
+            mask = None
+            try:
+                if isinstance(node.layer, MergeLayer):
+                    reads = [values[slot] for slot in node.inputs]
+                    mask = node.layer.compute_mask_inputs(reads, incoming)
+                else:
+                    mask = node.layer.compute_mask(values[node.inputs[0]], incoming[0])
+            except ConfigurationError as error:
+                raise ConfigurationError(
+                    f"layer {index + 1} ({_describe(node.layer)}): {error}"
+                ) from None
+            values.append(np.zeros((1, *shape), dtype=self.dtype))
+            masks.append(mask)
+        carried = [masks[slot] is not None for slot in graph.outputs]
+        if any(carried) and (len(carried) > 1 or not self.loss.skips_empty_targets):
+            raise ConfigurationError(
+                f"the network's output carries a mask of padded positions, but the loss "
+                f"{describe_component(self.loss)} cannot leave masked positions out (a "
+                "loss that does: 'cross_entropy', for one output per position); end "
+                "with a layer that reads and drops the mask, such as global_avg_pool1d or "
+                "a recurrent layer without return_sequences"
+            )
+
     def ensure_built(self, sample_shape: Sequence[int]) -> None:
         """Build the network for samples of ``sample_shape`` unless it is built already
         (by this thread or, meanwhile, another)."""
@@ -407,7 +445,7 @@ class Network(Trainer):
     def forward(
         self, X: np.ndarray, workspace: Workspace | None = None, training: bool = False
     ) -> np.ndarray:
-        """Evaluate: the output batch ``(m, n_outputs)`` for ``X`` of shape
+        """Evaluate: the output batch ``(m, *output_shape)`` for ``X`` of shape
         ``(m, *input_shape)``, each layer keeping its ``Z^l`` and ``A^l`` in ``workspace``.
         A network of several inputs takes them side by side, each sample flattened, in
         input order (as `fit` and `predict` lay out a dict by input name).
@@ -444,7 +482,7 @@ class Network(Trainer):
         sample_weight: np.ndarray | None = None,
     ) -> None:
         """Back-propagate: fill the gradient array for output ``A = A^L`` and targets ``Y``,
-        both one row per sample, ``(m, n_outputs)`` (``A`` as `forward` returned it), after
+        both one row per sample, ``(m, *output_shape)`` (``A`` as `forward` returned it), after
         `forward` in ``workspace``.
 
         With a loss fused to the output activation, ``dZ^L`` comes from its `fused_gradient`;
@@ -457,11 +495,11 @@ class Network(Trainer):
         if self._fused_output:
             seed = self.loss.fused_gradient(A, Y, out=workspace.buffer_like("dZ", A))
             if sample_weight is not None:
-                seed *= sample_weight[:, None]
+                seed *= sample_weight.reshape(-1, *(1,) * (A.ndim - 1))
         else:
             seed = self.loss.gradient(A, Y)
             if sample_weight is not None:
-                seed = seed * sample_weight[:, None]
+                seed = seed * sample_weight.reshape(-1, *(1,) * (A.ndim - 1))
         fused_call = graph.outputs[0] - graph.n_inputs if self._fused_output else -1
         seeds = [seed]
         if isinstance(self.loss, OutputsLoss):  # each output's columns of the gradient
@@ -477,7 +515,7 @@ class Network(Trainer):
         self, A: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None
     ) -> float:
         """The loss of a batch: the (weighted) mean of the per-sample losses plus every
-        layer's regularisation penalty. ``A`` and ``Y`` are ``(m, n_outputs)`` and
+        layer's regularisation penalty. ``A`` and ``Y`` are ``(m, *output_shape)`` and
         ``sample_weight`` has shape ``(m,)``."""
         if sample_weight is None:
             value = self.loss.value(A, Y)

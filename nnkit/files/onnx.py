@@ -155,10 +155,11 @@ def to_onnx(
     elem = TensorProto.FLOAT if network.dtype == np.float32 else TensorProto.DOUBLE
     # One output reads "Y", as before; several keep their names, as predict's dict does.
     if len(results) == 1:
-        output_names, widths = ["Y"], [network.n_outputs]
+        assert network.output_shape is not None, "an unbuilt network was refused above"
+        output_names, shapes = ["Y"], [network.output_shape]
     else:
         output_names = list(network.output_names)
-        widths = [network.layer_shapes[slot - drawn.n_inputs][0] for slot in drawn.outputs]
+        shapes = [network.layer_shapes[slot - drawn.n_inputs] for slot in drawn.outputs]
     for result, name in zip(results, output_names):
         graph.nodes.append(helper.make_node("Identity", [result], [name]))
     model = helper.make_model(
@@ -170,8 +171,8 @@ def to_onnx(
                 for name, shape in zip(declared, input_shapes)
             ],
             [
-                helper.make_tensor_value_info(name, elem, ["N", width])
-                for name, width in zip(output_names, widths)
+                helper.make_tensor_value_info(name, elem, ["N", *shape])
+                for name, shape in zip(output_names, shapes)
             ],
             graph.initializers,
         ),

@@ -56,6 +56,14 @@ class Layer(Component, ABC):
     #: Whether the input can be differentiated: False for layers that read integer codes
     #: (an embedding), whose `backward` returns zeros for the input gradient.
     differentiable_input: ClassVar[bool] = True
+    #: Whether this layer handles a mask of padded positions (see "Masks" in the guide
+    #: to writing plugins). A mask is a boolean array ``(m, T)``, True at a real
+    #: position, carried beside the data: the network hands the incoming one to
+    #: `forward` as ``ws.mask`` (None when there is none) and asks `compute_mask` what
+    #: mask the output carries. False by default: a mask reaching the layer is an error
+    #: naming it, rather than padding silently mixed into real positions.
+    supports_masking: ClassVar[bool] = False
+
     #: Whether this layer, as the network's first, takes NaN in its input (an imputer
     #: fills the missing cells): the network's input checks then let NaN through, and
     #: still refuse infinity. False by default, so that a NaN is reported, not learnt.
@@ -247,6 +255,37 @@ class Layer(Component, ABC):
         with respect to its input ``x`` (``None`` when ``need_input_gradient`` is false:
         the first layer). Never write into ``dy``."""
 
+
+    def makes_mask(self) -> bool:
+        """Whether this layer makes a mask from its input, even with none coming in (an
+        embedding with ``mask_zero=True``, the ``masking`` layer). The network carries
+        masks only when one of its layers makes them, so a network without one pays
+        nothing per batch. False by default."""
+        return False
+
+    def compute_mask(self, x: np.ndarray, mask: np.ndarray | None) -> np.ndarray | None:
+        """The mask of this layer's output for the input batch ``x`` and its mask
+        ``mask`` (``(m, T)`` booleans, True at a real position, or None), as Keras'
+        ``compute_mask``.
+
+        By default: no mask stays none; a layer that `supports_masking` passes the mask
+        on unchanged (right for a layer that keeps the time axis and works position by
+        position: dense, an activation, dropout, layer normalisation); any other layer
+        refuses it, since it would mix padded positions into real ones (flatten, a
+        convolution over time). A layer that drops the time axis after reading the mask
+        (global pooling, a recurrent layer returning its last state) returns None; a
+        layer that makes a mask returns it from ``x``.
+        """
+        if mask is None:
+            return None
+        if self.supports_masking:
+            return mask
+        raise ConfigurationError(
+            f"{type(self).__name__} does not handle masks, but a mask of padded positions "
+            "reaches it (from an embedding with mask_zero=True or a masking layer): it "
+            "would mix padding into real positions. Read the mask first with a layer that "
+            "handles it (a recurrent layer, global_avg_pool1d), or make no mask"
+        )
 
     def fusable_activation(self) -> Activation | None:
         """The activation this layer applies last, if the layer can back-propagate from

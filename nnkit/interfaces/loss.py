@@ -8,6 +8,12 @@ classic squared error gives ``dA^L = (A^L - Y) / m`` with ``m = A.shape[0]``.
 A sample's loss combines its outputs (the last axis): `Loss.per_sample()` returns one
 number per sample, shape ``(samples,)``. The batch loss averages those over samples, so
 `Loss.gradient()` divides by ``m``, the number of samples.
+
+Outputs that keep a time axis, ``(samples, positions, classes)`` (a language model's
+next-token probabilities), reach only a loss that says it takes them
+(`Loss.any_output_shape`); the network refuses the others at build. Such a loss still
+returns one number per sample from `Loss.per_sample()`, combining every axis but the
+first, and says in its docstring what it averages over.
 """
 
 from __future__ import annotations
@@ -32,6 +38,24 @@ class Loss(Component, ABC):
 
     #: Whether integer class labels are accepted as targets (one-hot encoded for the loss).
     accepts_class_labels: ClassVar[bool] = False
+
+    #: Whether the loss takes outputs whose samples have more than one axis, such as
+    #: ``(m, T, k)``, reducing every axis but the samples' (`per_sample` still returns
+    #: ``(m,)``). False for a loss written for ``(m, k)`` only: the network refuses a
+    #: non-flat output under it at build, instead of a broadcasting error in a step.
+    any_output_shape: ClassVar[bool] = False
+
+    #: A class label that marks "no target here" (PyTorch's ``ignore_index``), for a
+    #: loss that takes class labels per position: ``(m, T)`` labels for ``(m, T, k)``
+    #: outputs. A position labelled so becomes an all-zero target row, which the loss
+    #: leaves out of its value, its mean and its gradient. None: every label is a class.
+    ignore_index: int | None = None
+
+    #: Whether the loss leaves an all-zero target row out of its value, its mean and its
+    #: gradient (the cross-entropy: such a row carries no target). Masked positions of
+    #: the network's output are given such rows, so only a loss that says so here
+    #: takes an output that carries a mask; another is refused with an error.
+    skips_empty_targets: ClassVar[bool] = False
 
     #: Whether the loss reads the output as probabilities (the cross-entropies, the KL
     #: divergence): the network then refuses an output activation that declares it does

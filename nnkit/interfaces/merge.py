@@ -53,6 +53,30 @@ class MergeLayer(Layer):
         ``ws`` (``None`` each when ``need_input_gradient`` is false). The arrays may be
         ``dy`` itself or views of it; never write into ``dy``."""
 
+    def compute_mask_inputs(
+        self, xs: Sequence[np.ndarray], masks: Sequence[np.ndarray | None]
+    ) -> np.ndarray | None:
+        """The mask of the output for the input batches ``xs`` and their masks (None for
+        an input without one), as `Layer.compute_mask` for one input.
+
+        By default: no mask stays none; a merge that `supports_masking` (one that keeps
+        the time axis and works position by position, as an element-wise sum) gives the
+        positions real in every input that has a mask; any other refuses them.
+        """
+        present = [mask for mask in masks if mask is not None]
+        if not present:
+            return None
+        if not self.supports_masking:
+            raise ConfigurationError(
+                f"{type(self).__name__} merges values that carry a mask of padded positions "
+                "and does not handle masks; read the mask before merging (a recurrent layer, "
+                "global_avg_pool1d)"
+            )
+        merged = present[0]
+        for mask in present[1:]:
+            merged = merged & mask
+        return merged
+
     def to_onnx_inputs(self, graph: OnnxGraph, xs: Sequence[str]) -> str:
         """Add this merge to ``graph`` as ONNX operators reading the tensors named ``xs``
         and return the name of the output; `NoOnnxFormError` by default."""

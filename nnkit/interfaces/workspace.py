@@ -33,6 +33,15 @@ class Workspace:
     A workspace serves one call at a time; what it held is overwritten by its next user.
     """
 
+    #: The mask of padded positions coming into this call's layer, ``(m, T)`` booleans
+    #: (True at a real position), set by the network before `Layer.forward` when its
+    #: layers make masks; None when there is none (a class default, so that an unset
+    #: mask reads None and a network without masks pays nothing).
+    mask: np.ndarray | None = None
+    #: The mask of the network's output after a forward pass (None: no mask), for the
+    #: loss and the metrics to leave masked positions out.
+    output_mask: np.ndarray | None = None
+
     def __init__(self) -> None:
         self._buffers = BufferCache()
         self._children: list[Workspace] = []

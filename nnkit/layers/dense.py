@@ -36,6 +36,8 @@ class Dense(WeightedLayer):
     """
 
     example_arguments: ClassVar[dict[str, Any]] = {"units": 3, "activation": "tanh"}
+    #: Position by position on sequences: a mask of padded positions passes on.
+    supports_masking: ClassVar[bool] = True
 
     def __init__(
         self,

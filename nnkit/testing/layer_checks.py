@@ -407,6 +407,91 @@ def layer_same_seed_same_result(subject: Subject) -> None:
     assert_close(outputs[1][1], outputs[0][1], "training output from one seed", 0, 0)
 
 
+def _random_mask(rng: np.random.Generator, steps: int) -> np.ndarray:
+    """A mask ``(BATCH, steps)`` of random real and padded positions, each sequence with
+    at least one of each when it has two steps or more (the first sequence all real)."""
+    mask = rng.random((BATCH, steps)) < 0.6
+    mask[0] = True
+    mask[1:, rng.integers(0, steps)] = True
+    if steps > 1:
+        for row in mask[1:]:
+            if row.all():
+                row[rng.integers(0, steps)] = False
+    return mask
+
+
+def _spread(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A mask ``(m, T)`` as booleans of ``shape`` ``(m, T, ...)``, each position's entries
+    alike."""
+    return np.broadcast_to(mask.reshape(*mask.shape, *(1,) * (len(shape) - 2)), shape)
+
+
+def layer_masked_positions(subject: Subject) -> None:
+    """A layer that declares masking (`Layer.supports_masking`), on sequences (samples
+    ``(T, ...)``, or codes ``(T,)``) given a random mask of padded positions: masked
+    positions of its input get no gradient (a layer that gives them some fails with
+    "masked positions given gradient"), its real outputs do not change when the masked
+    inputs change, and the input gradient at the real positions equals finite
+    differences, which probe the real positions only (padding entries are not
+    differentiable). The upstream gradient is zero at the masked positions of the
+    output, as a loss gives it."""
+    rig = Rig(subject.make)
+    sequence = len(rig.input_shape) >= 2 or not rig.example.differentiable_input
+    if not rig.example.supports_masking or not sequence:
+        return
+    rng = np.random.default_rng(SEED + 4)
+    x, dy = rig.inputs(seed=4)
+    mask = _random_mask(rng, rig.input_shape[0])
+    padded = ~_spread(mask, x.shape)
+    out_mask = rig.layer().compute_mask(x, mask)
+    if out_mask is not None:
+        if out_mask.shape != mask.shape:
+            raise AssertionError(
+                f"compute_mask returned a mask of shape {out_mask.shape} for an input mask "
+                f"of shape {mask.shape}: a mask has one entry per position, (samples, steps)"
+            )
+        dy = dy * _spread(out_mask, dy.shape)
+
+    def run(inputs: np.ndarray) -> np.ndarray:
+        layer, ws = rig.layer(), Workspace()
+        ws.mask = mask
+        return np.array(layer.forward(inputs, ws, True), copy=True)
+
+    layer, ws = rig.layer(), Workspace()
+    ws.mask = mask
+    layer.forward(x, ws, True)
+    dx = layer.backward(dy, ws, need_input_gradient=True)
+    if dx is None:
+        raise AssertionError("backward(dy, ws, need_input_gradient=True) returned None")
+    dx = np.array(dx, copy=True)
+    if np.any(dx[padded]):
+        where = tuple(int(i) for i in np.argwhere(padded & (dx != 0))[0])
+        raise AssertionError(
+            f"masked positions given gradient: the input gradient at {where}, a padded "
+            f"position, is {float(dx[where]):.6g}, not 0; a layer that supports masking "
+            "reads ws.mask and lets padding neither reach real outputs nor take gradient"
+        )
+    changed = x.copy()
+    fresh = np.asarray(rig.example.example_input(x.shape, rng), dtype=x.dtype)
+    changed[padded] = fresh[padded]
+    before, after = run(x), run(changed)
+    real_out = np.ones(before.shape, bool) if out_mask is None else _spread(out_mask, before.shape)
+    assert_close(after[real_out], before[real_out], "real outputs after masked inputs changed",
+                 0, 0)
+    if not layer.differentiable_input:
+        return
+    real_in = ~padded
+    if out_mask is not None:  # a layer that masks more (masking) is not differentiable there
+        real_in = real_in & _spread(out_mask, x.shape)
+
+    def objective() -> float:
+        return float(np.sum(dy * run(x)))
+
+    indices, expected = numeric_gradient(objective, x, among=np.flatnonzero(real_in))
+    assert_close(dx.reshape(-1)[indices], expected,
+                 "input gradient at real positions, masked, against finite differences")
+
+
 #: In order: a mutated input or a wrong dtype would make the later checks' reports confusing.
 CHECKS = [
     layer_inputs_unchanged,
@@ -414,6 +499,7 @@ CHECKS = [
     layer_penalty_gradient,
     layer_gradients,
     layer_gradients_at_random_parameters,
+    layer_masked_positions,
     layer_samples_independent,
     layer_interleaved_calls,
     layer_concurrent_calls,

@@ -16,17 +16,22 @@ MAX_PROBES = 120
 
 
 def numeric_gradient(
-    f: Callable[[], float], X: np.ndarray, rng: np.random.Generator | None = None
+    f: Callable[[], float],
+    X: np.ndarray,
+    rng: np.random.Generator | None = None,
+    among: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(indices, d f / d X[indices])`` by central differences, perturbing ``X`` in place.
 
     Large arrays are probed at `MAX_PROBES` random entries (drawn from ``rng``).
+    ``among``, flat indices of ``X``, limits the probes to those entries (the real
+    positions of a masked sequence: padding is not differentiable).
     """
     flat = X.reshape(-1)  # a view: writing into it perturbs X
-    indices = np.arange(flat.size)
-    if flat.size > MAX_PROBES:
+    indices = np.arange(flat.size) if among is None else np.asarray(among, dtype=np.intp)
+    if indices.size > MAX_PROBES:
         rng = rng if rng is not None else np.random.default_rng(0)
-        indices = np.sort(rng.choice(flat.size, MAX_PROBES, replace=False))
+        indices = np.sort(rng.choice(indices, MAX_PROBES, replace=False))
     gradient = np.empty(indices.size)
     for position, index in enumerate(indices):
         saved = flat[index]

@@ -14,6 +14,7 @@ import numpy as np
 
 from nnkit.data.arrays import as_features, as_sample_weight, as_targets, class_weights_for
 from nnkit.data.named import pack_inputs
+from nnkit.data.position_targets import as_position_targets
 from nnkit.errors import ConfigurationError
 from nnkit.training.outputs import OutputsLoss, pack_targets
 
@@ -24,7 +25,7 @@ __all__ = ["Prepared", "as_model_input", "prepare_features", "prepare"]
 
 
 class Prepared(NamedTuple):
-    """Checked arrays: samples, targets ``(n_samples, n_outputs)`` and a weight per
+    """Checked arrays: samples, targets ``(n_samples, *output_shape)`` and a weight per
     sample (``None`` when every sample counts once)."""
 
     X: np.ndarray
@@ -100,6 +101,10 @@ def prepare(
                 "outputs give sample_weight instead"
             )
         Y = pack_targets(y, model.loss, X.shape[0], model.dtype, names[1])
+    elif model.output_shape is not None and len(model.output_shape) > 1:  # per position
+        Y = as_position_targets(
+            y, X.shape[0], model.output_shape, model.loss, model.dtype, names[1], compact
+        )
     else:
         Y = as_targets(
             y, X.shape[0], n_outputs, model.loss, model.dtype, name=names[1], compact=compact

@@ -19,6 +19,7 @@ from nnkit.interfaces.metric import Metric
 from nnkit.interfaces.workspace import Workspace
 from nnkit.training.history import History
 from nnkit.training.inputs import Prepared, prepare
+from nnkit.training.masked_targets import masked_targets
 from nnkit.training.outputs import OutputsLoss
 from nnkit.training.scores import RunningScores
 from nnkit.warning_location import warn_at_caller
@@ -207,14 +208,18 @@ class EpochRunner:
                     rows, axis=0, out=buffers.buffer("X", (m, *X.shape[1:]), X.dtype), mode="clip"
                 )
                 Y_rows = Y.take(
-                    rows, axis=0, out=buffers.buffer("Y", (m, Y.shape[1]), Y.dtype), mode="clip"
+                    rows, axis=0, out=buffers.buffer("Y", (m, *Y.shape[1:]), Y.dtype), mode="clip"
                 )
                 if W is not None:
                     W_batch = W.take(rows, out=buffers.buffer("W", (m,), W.dtype), mode="clip")
             if Y_rows.dtype != X.dtype:  # compact one-hot targets, converted per batch
                 # perf: into a buffer in the memory order of the outputs (a transposed
-                # view of Dense's columns), so the loss runs over both in step.
-                Y_batch = buffers.buffer("Y floats", (Y_rows.shape[1], m), X.dtype).T
+                # view of Dense's columns), so the loss runs over both in step; per
+                # position, in row order, as Dense returns (m, T, k).
+                if Y_rows.ndim == 2:
+                    Y_batch = buffers.buffer("Y floats", (Y_rows.shape[1], m), X.dtype).T
+                else:
+                    Y_batch = buffers.buffer("Y floats", Y_rows.shape, X.dtype)
                 np.copyto(Y_batch, Y_rows)
             else:
                 Y_batch = Y_rows
@@ -224,6 +229,8 @@ class EpochRunner:
             if not self.diverged and not math.isfinite(batch_loss):
                 self.diverged = True
                 _warn_diverged(network, batch_loss, epoch, batch)
+            if workspace.output_mask is not None:  # the metrics skip masked positions
+                Y_batch = masked_targets(network.loss, Y_batch, workspace.output_mask, workspace)
             scores.add(A, Y_batch, batch_loss, m)
             for callback in self.batch_end:
                 callback.on_batch_end(batch, {"loss": batch_loss})

@@ -30,6 +30,7 @@ from nnkit.training.adapting import adapt_first_layer, adapt_layers, refuse_unad
 from nnkit.training.history import History
 from nnkit.training.inputs import as_model_input, prepare, prepare_features
 from nnkit.training.loop import ChunkedEpochs, EpochRunner, clip_gradients, run_epochs
+from nnkit.training.masked_targets import masked_targets
 from nnkit.training.outputs import OutputsLoss, per_output_metrics, split_outputs
 from nnkit.training.progress import progress_callback
 from nnkit.training.scores import RunningScores
@@ -56,6 +57,7 @@ class TrainableModel(Protocol):
     optimizer: Optimizer
     dtype: np.dtype
     input_shape: Shape | None
+    output_shape: Shape | None
     shuffle_rng: np.random.Generator
     history: History | None
     stop_training: bool
@@ -158,6 +160,8 @@ class Trainer:
         calls it for every batch.
         """
         A = self.forward(X, workspace, training=True)  # (m, n_outputs)
+        if workspace.output_mask is not None:  # masked positions: no target
+            Y = masked_targets(self.loss, Y, workspace.output_mask, workspace)
         # The batch's loss and metrics are those of the outputs before the update.
         loss = self.batch_loss(A, Y, sample_weight)
         self.backward(A, Y, workspace, sample_weight)
@@ -178,6 +182,8 @@ class Trainer:
         """The outputs ``(m, n_outputs)`` and the loss of a batch, nothing updated;
         `evaluate` and validation call it for every batch."""
         A = self.forward(X, workspace)
+        if workspace.output_mask is not None:  # masked positions: no target
+            Y = masked_targets(self.loss, Y, workspace.output_mask, workspace)
         return A, self.batch_loss(A, Y, sample_weight)
 
     def predict_step(self: TrainableModel, X: np.ndarray, workspace: Workspace) -> np.ndarray:
@@ -211,7 +217,9 @@ class Trainer:
             X: samples, shape ``(n_samples, *sample_shape)``: ``(n_samples, n_features)``
                 for tabular data. Or, for data larger than memory, chunks of samples
                 with ``y=None``: see `nnkit.chunks`.
-            y: targets, shape ``(n_samples, n_outputs)``, or integer class labels.
+            y: targets, shape ``(n_samples, n_outputs)``, or integer class labels; for
+                outputs that keep a time axis, ``(n_samples, T, n_outputs)`` or labels
+                ``(n_samples, T)``, one per position.
             epochs: passes over the training data.
             batch_size: samples per gradient step; the last batch of an epoch may be
                 smaller.
@@ -360,8 +368,10 @@ class Trainer:
         self: TrainableModel, X: Any, batch_size: int = INFERENCE_BATCH_SIZE
     ) -> Any:
         """The outputs for ``X`` of shape ``(n_samples, *sample_shape)``: shape
-        ``(n_samples, n_outputs)``. A network of several inputs takes ``X`` as a dict
-        by input name (or a list in input order), as `fit` and `evaluate` do; a network
+        ``(n_samples, n_outputs)``, or ``(n_samples, *output_shape)`` for outputs that
+        keep a time axis (``(n_samples, T, vocab)`` per token). A network of several
+        inputs takes ``X`` as a dict by input name (or a list in input order), as `fit`
+        and `evaluate` do; a network
         of several outputs returns a dict of arrays by output name.
 
         Safe from any number of threads at once: each call gets exactly what it would
@@ -371,8 +381,8 @@ class Trainer:
         X = prepare_features(self, X, finite=False)
         allow_nan = self.graph.n_inputs == 1 and self.layers[0].accepts_nan
         batch_size = positive_int(batch_size, "batch_size")
-        assert self.n_outputs is not None, "prepare_features built the model"
-        outputs = np.empty((X.shape[0], self.n_outputs), dtype=self.dtype)
+        assert self.output_shape is not None, "prepare_features built the model"
+        outputs = np.empty((X.shape[0], *self.output_shape), dtype=self.dtype)
         with self.reading() as workspace:
             for start in range(0, X.shape[0], batch_size):
                 batch = X[start : start + batch_size]
@@ -420,6 +430,8 @@ class Trainer:
                 Yb = Y[start:stop]
                 weights = None if sample_weight is None else sample_weight[start:stop]
                 A, loss = self.test_step(X[start:stop], Yb, workspace, weights)
+                if workspace.output_mask is not None:
+                    Yb = masked_targets(self.loss, Yb, workspace.output_mask, workspace)
                 scores.add(A, Yb, loss, stop - start)
         return scores.result()
 

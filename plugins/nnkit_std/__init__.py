@@ -41,6 +41,7 @@ def register_layers(register: Register) -> None:
     register("activation", layers.ActivationLayer)
     register("embedding", layers.Embedding)
     register("residual", layers.Residual)
+    register("masking", layers.Masking)
     register("add", merging.Add)
     register("subtract", merging.Subtract)
     register("multiply", merging.Multiply)

@@ -1,5 +1,5 @@
 """The standard layers besides Dense: dropout, and the layers that reshape, activate,
-look up embeddings and skip."""
+look up embeddings, mask padded positions and skip."""
 
 from __future__ import annotations
 
@@ -19,8 +19,11 @@ class Dropout(Layer):
     scale the rest by ``1 / (1 - rate)``, so inference is the identity.
 
     The mask is drawn from the layer's own generator, seeded by the network's seed, and
-    kept in the call's workspace. Works on samples of any shape.
+    kept in the call's workspace. Works on samples of any shape, and passes a mask of
+    padded positions on.
     """
+
+    supports_masking = True
 
     def __init__(self, rate: float = 0.5) -> None:
         self.rate = real_number(rate, "dropout rate", FRACTION)
@@ -31,15 +34,15 @@ class Dropout(Layer):
 
     def forward(self, x: np.ndarray, ws: Workspace, training: bool = False) -> np.ndarray:
         if not training or self.rate == 0:
-            ws.mask = None
+            ws.kept = None
             return x
-        mask = ws.buffer_like("mask", x)
+        kept = ws.buffer_like("kept", x)
         # The generator fills memory in C order: a transposed buffer is drawn untransposed.
-        self.rng.random(out=mask if mask.flags.c_contiguous else mask.T, dtype=x.dtype)
-        np.greater_equal(mask, self.rate, out=mask)  # keep with probability 1 - rate
-        mask *= 1 / (1 - self.rate)
-        ws.mask = mask
-        return np.multiply(x, mask, out=ws.buffer_like("y", x))
+        self.rng.random(out=kept if kept.flags.c_contiguous else kept.T, dtype=x.dtype)
+        np.greater_equal(kept, self.rate, out=kept)  # keep with probability 1 - rate
+        kept *= 1 / (1 - self.rate)
+        ws.kept = kept
+        return np.multiply(x, kept, out=ws.buffer_like("y", x))
 
     def to_onnx(self, graph: OnnxGraph, x: str) -> str:
         return x  # the identity at inference
@@ -49,9 +52,9 @@ class Dropout(Layer):
     ) -> np.ndarray | None:
         if not need_input_gradient:
             return None
-        if ws.mask is None:
+        if ws.kept is None:
             return dy
-        return np.multiply(dy, ws.mask, out=ws.buffer_like("dx", dy))
+        return np.multiply(dy, ws.kept, out=ws.buffer_like("dx", dy))
 
 
 class Flatten(Layer):
@@ -128,6 +131,7 @@ class ActivationLayer(Layer):
     """
 
     example_arguments = {"activation": "tanh"}
+    supports_masking = True  # element by element: a mask passes on
 
     def __init__(self, activation: str | nnkit.Activation) -> None:
         self.activation = default_registry().resolve("activation", activation)
@@ -159,20 +163,40 @@ class Embedding(Layer):
     ``(k, output_dim)``; follow it with flatten() for a dense layer. Codes arrive as
     the network's floats and must be whole numbers in range: checked in every forward
     pass, wherever the embedding stands, so a bad code is an error, never another row.
+
+    With ``mask_zero=True`` code 0 is padding, as in Keras: the output carries a mask,
+    False where the code is 0, that the layers after it read (a recurrent layer skips
+    those steps, attention ignores those keys, the cross-entropy those positions). Code
+    0 still has a row of ``E``, which padding never trains; give the real codes
+    ``1..input_dim-1``.
+
+    Args:
+        input_dim: the number of codes, ``0..input_dim-1``.
+        output_dim: the size of each code's vector.
+        embeddings_initializer: how ``E`` is drawn.
+        mask_zero: make a mask of the positions whose code is not 0.
     """
 
     example_arguments = {"input_dim": 5, "output_dim": 3}
     example_input_shape = (3,)
     differentiable_input = False
+    supports_masking = True  # position by position: an incoming mask passes on
 
     def __init__(
         self,
         input_dim: int,
         output_dim: int,
         embeddings_initializer: str | nnkit.Initializer = "glorot_uniform",
+        mask_zero: bool = False,
     ) -> None:
         self.input_dim = positive_int(input_dim, "embedding input_dim")
         self.output_dim = positive_int(output_dim, "embedding output_dim")
+        if not isinstance(mask_zero, (bool, np.bool_)):
+            raise ConfigurationError(
+                f"embedding mask_zero must be True (code 0 is padding, masked) or False, "
+                f"got {mask_zero!r}"
+            )
+        self.mask_zero = bool(mask_zero)
         self.embeddings_initializer = default_registry().resolve(
             "initializer", embeddings_initializer
         )
@@ -209,6 +233,17 @@ class Embedding(Layer):
     def example_input(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         return rng.integers(0, self.input_dim, size=shape).astype(float)
 
+    def makes_mask(self) -> bool:
+        return self.mask_zero
+
+    def compute_mask(self, x: np.ndarray, mask: np.ndarray | None) -> np.ndarray | None:
+        """With ``mask_zero``, True where the code is not 0 (and the incoming mask, if
+        any, agrees); else the incoming mask."""
+        if not self.mask_zero:
+            return mask
+        real = x != 0
+        return real if mask is None else real & mask
+
     def forward(self, x: np.ndarray, ws: Workspace, training: bool = False) -> np.ndarray:
         # Checked here, not only in check_input: a layer before the embedding (a flatten,
         # a reshape) hides the codes from the check of X, and a code out of range would
@@ -224,6 +259,13 @@ class Embedding(Layer):
             "y", (*codes.shape, self.output_dim), self.params["E"].dtype))
 
     def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        if self.mask_zero:
+            raise ConfigurationError(
+                "embedding with mask_zero=True makes a mask of padded positions, which the "
+                "ONNX export does not carry: the layers after it would read padding as "
+                "real steps. Export a copy built with mask_zero=False only if the padding "
+                "does not matter to them"
+            )
         codes = graph.node("Cast", [x], to=7)  # 7: int64
         return graph.node("Gather", [graph.weight(self.params["E"], "E"), codes], axis=0)
 
@@ -239,12 +281,68 @@ class Embedding(Layer):
         return np.zeros(ws.codes.shape, dtype=dy.dtype)  # codes are not differentiable
 
 
+class Masking(Layer):
+    """Masks the time steps of float sequences whose features all equal ``mask_value``,
+    as Keras' ``Masking``: samples ``(T, d)``, the output the input with masked steps
+    set to 0, carrying the mask (False at a masked step) for the layers after it.
+
+    For sequences of numbers padded to one length; for integer codes, an embedding's
+    ``mask_zero`` does the same.
+
+    Args:
+        mask_value: the value every feature of a padded step holds.
+    """
+
+    example_input_shape = (4, 3)
+    supports_masking = True
+
+    def __init__(self, mask_value: float = 0.0) -> None:
+        self.mask_value = real_number(mask_value, "masking mask_value")
+
+    def build(self, input_shape: tuple[int, ...], rng: np.random.Generator) -> tuple[int, ...]:
+        if len(input_shape) < 2:
+            raise ConfigurationError(
+                f"masking takes sequences, samples of shape (time_steps, features), got "
+                f"{tuple(input_shape)}"
+            )
+        return tuple(input_shape)
+
+    def makes_mask(self) -> bool:
+        return True
+
+    def compute_mask(self, x: np.ndarray, mask: np.ndarray | None) -> np.ndarray | None:
+        real = np.any(x != self.mask_value, axis=-1)
+        return real if mask is None else real & mask
+
+    def forward(self, x: np.ndarray, ws: Workspace, training: bool = False) -> np.ndarray:
+        keep = self.compute_mask(x, ws.mask)[..., None]
+        ws.keep = keep
+        return np.multiply(x, keep, out=ws.buffer_like("y", x))  # masked steps read 0
+
+    def backward(
+        self, dy: np.ndarray, ws: Workspace, need_input_gradient: bool = True
+    ) -> np.ndarray | None:
+        if not need_input_gradient:
+            return None
+        return np.multiply(dy, ws.keep, out=ws.buffer_like("dx", dy))
+
+    def to_onnx(self, graph: OnnxGraph, x: str) -> str:
+        raise ConfigurationError(
+            "masking makes a mask of padded positions, which the ONNX export does not "
+            "carry: the layers after it would read padding as real steps"
+        )
+
+
 class Residual(Layer):
     """A skip connection: ``y = x + f(x)``, where ``f`` is the inner ``layers`` in
     order (He et al., 2016). The inner layers must return the shape they are given.
 
-    Its gradient is the sum of both paths: ``dx = dy + df(x)/dx^T dy``.
+    Its gradient is the sum of both paths: ``dx = dy + df(x)/dx^T dy``. A mask of padded
+    positions reaches every inner layer (each must handle it: `Layer.supports_masking`)
+    and passes on.
     """
+
+    supports_masking = True
 
     @classmethod
     def example(cls) -> Residual:
@@ -298,10 +396,22 @@ class Residual(Layer):
         for layer, part in zip(self.layers, parts):
             layer.load_state(part)
 
+    def compute_mask(self, x: np.ndarray, mask: np.ndarray | None) -> np.ndarray | None:
+        for index, layer in enumerate(self.layers):  # each inner layer must take it
+            try:
+                mask = layer.compute_mask(x, mask)
+            except ConfigurationError as error:
+                raise ConfigurationError(f"inner layer {index + 1}: {error}") from None
+        return mask
+
     def forward(self, x: np.ndarray, ws: Workspace, training: bool = False) -> np.ndarray:
-        y = x
+        y, mask = x, ws.mask
         for index, layer in enumerate(self.layers):
-            y = layer.forward(y, ws.child(index), training)
+            inner = ws.child(index)
+            if mask is not None or inner.mask is not None:
+                inner.mask = mask  # the inner layers see the block's mask
+                mask = layer.compute_mask(y, mask)
+            y = layer.forward(y, inner, training)
         return np.add(x, y, out=ws.buffer_like("y", y))  # y = x + f(x)
 
     def to_onnx(self, graph: OnnxGraph, x: str) -> str:

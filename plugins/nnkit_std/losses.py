@@ -1,10 +1,17 @@
-"""The standard losses. ``A`` and ``Y`` are ``(samples, outputs)``; values are batch means."""
+"""The standard losses. ``A`` and ``Y`` are ``(samples, outputs)``; values are batch means.
+
+The cross-entropy, the mean squared and absolute errors and the binary cross-entropy
+also take outputs that keep a time axis, ``(samples, positions, outputs)``
+(`Loss.any_output_shape`): the elementwise ones average over every element, the
+cross-entropy over the positions that carry a target.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from nnkit import Loss
+from nnkit.errors import ConfigurationError
 
 #: How close to 0 (and 1) a probability may come before a logarithm reads it, by dtype:
 #: log(0) is -inf, so the logarithmic losses clamp, as Keras does (its epsilon is 1e-7).
@@ -27,6 +34,18 @@ def _at_least_epsilon(A: np.ndarray) -> np.ndarray:
     return np.maximum(A, _epsilon(A))
 
 
+def _features(A: np.ndarray) -> tuple[int, ...]:
+    # Every axis but the samples': (1,) for flat outputs, (1, 2) for (m, T, k) ones.
+    return tuple(range(1, A.ndim))
+
+
+def _targeted_positions(carried: np.ndarray) -> int:
+    """The positions that carry a target, from each position's target mass: the count a
+    per-position mean divides by (at least 1, so a batch of ignored positions gives a
+    loss and gradient of 0 rather than 0/0)."""
+    return max(int(np.count_nonzero(carried)), 1)
+
+
 def _softmax_fused_gradient(
     A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None
 ) -> np.ndarray:
@@ -35,19 +54,22 @@ def _softmax_fused_gradient(
 
     The familiar ``(A - Y) / m`` is the special case of target rows that sum to 1; a
     multi-hot row, or an all-zero row (whose loss is 0 and so is its gradient), needs
-    the factor ``sum_k Y_k``.
+    the factor ``sum_k Y_k``. For outputs ``(m, T, k)`` the divisor is the number of
+    positions that carry a target instead of ``m`` (an ignored position is an all-zero
+    row), as the cross-entropy's mean over positions.
     """
     carried = Y.sum(axis=-1, keepdims=True)  # the target mass of each sample
     dZ = np.multiply(A, carried, out=out)
     dZ -= Y
-    dZ *= 1.0 / A.shape[0]
+    dZ *= 1.0 / (A.shape[0] if A.ndim == 2 else _targeted_positions(carried))
     return dZ
 
 
 class MeanSquaredError(Loss):
     """The mean squared error ``E = 1/(m k) sum (A - Y)^2``, the mean over the ``m``
     samples and the ``k`` outputs: Keras' and scikit-learn's ``mean_squared_error`` and
-    PyTorch's ``MSELoss``; ``dA = 2 (A - Y) / (m k)``.
+    PyTorch's ``MSELoss``; ``dA = 2 (A - Y) / (m k)``. Outputs of any sample shape,
+    ``(m, T, k)`` too, are averaged over every element alike.
 
     It is ``2/k`` times `HalfSquaredError` (``half_squared_error``), the classic
     formulation's loss, which nnkit 0.2 called ``mse``. Reports the mean absolute error
@@ -55,9 +77,10 @@ class MeanSquaredError(Loss):
     """
 
     default_metrics = ("mae",)
+    any_output_shape = True
 
     def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        return np.mean((A - Y) ** 2, axis=-1)
+        return np.mean((A - Y) ** 2, axis=_features(A))
 
     def value(self, A: np.ndarray, Y: np.ndarray) -> float:
         difference = A - Y
@@ -97,23 +120,53 @@ class CrossEntropy(Loss):
     (float32) or ``1e-12`` (float64) before the logarithm. With softmax the gradient with
     respect to ``Z^L`` is ``(A sum_k Y_k - Y) / m``, which is ``(A - Y) / m`` for one-hot
     targets, so the network skips the softmax Jacobian.
+
+    Per-token outputs ``(m, T, k)`` (a class per position, as a language model's next
+    token) take integer targets ``(m, T)``, one label per position. The loss is then the
+    mean over the positions that carry a target, ``E = -1/N sum Y log A`` with ``N`` the
+    positions not ignored: PyTorch's ``cross_entropy(..., reduction="mean",
+    ignore_index=...)``. A position labelled ``ignore_index`` (-100 by default, as
+    PyTorch; ``nnkit.loss("cross_entropy", ignore_index=0)`` to skip a padding code 0)
+    is an all-zero target row, which adds nothing to the value, the divisor or the
+    gradient. `per_sample` gives each sample's sum over its positions times ``m / N``,
+    so that its mean is the value and sample weights ``(m,)`` weigh whole sequences.
+    Masked positions of the network's output (padding) are left out the same way.
+
+    Args:
+        ignore_index: the label of positions without a target, for per-position labels.
     """
 
     fused_activation = "softmax"
     accepts_class_labels = True
     expects_probabilities = True
+    any_output_shape = True
+    skips_empty_targets = True
     target_range = (0.0, 1.0)
     default_metrics = ("accuracy",)
 
+    def __init__(self, ignore_index: int = -100) -> None:
+        if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer)):
+            raise ConfigurationError(
+                f"cross_entropy's ignore_index must be an integer label (-100 by default), "
+                f"got {ignore_index!r}"
+            )
+        self.ignore_index = int(ignore_index)
+
     def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        return -np.sum(Y * np.log(_at_least_epsilon(A)), axis=-1)
+        if A.ndim == 2:
+            return -np.sum(Y * np.log(_at_least_epsilon(A)), axis=-1)
+        each = -np.sum(Y * np.log(_at_least_epsilon(A)), axis=_features(A))
+        return each * (A.shape[0] / _targeted_positions(Y.sum(axis=-1)))
 
     def value(self, A: np.ndarray, Y: np.ndarray) -> float:
         log_A = np.log(_at_least_epsilon(A))
-        return -float(np.vdot(log_A, Y)) / A.shape[0]  # -1/m sum Y log A
+        # -1/m sum Y log A; over positions, -1/N sum Y log A.
+        count = A.shape[0] if A.ndim == 2 else _targeted_positions(Y.sum(axis=-1))
+        return -float(np.vdot(log_A, Y)) / count
 
     def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        return -Y / _at_least_epsilon(A) / A.shape[0]
+        count = A.shape[0] if A.ndim == 2 else _targeted_positions(Y.sum(axis=-1))
+        return -Y / _at_least_epsilon(A) / count
 
     def fused_gradient(
         self, A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None
@@ -126,6 +179,7 @@ class BinaryCrossEntropy(Loss):
     over the ``m`` samples and the ``k`` outputs, for sigmoid outputs (each unit an
     independent yes/no): Keras' ``binary_crossentropy``, PyTorch's ``BCELoss`` and, for one
     output, scikit-learn's ``log_loss``. Fused with sigmoid to ``(A - Y) / (m k)``.
+    Outputs of any sample shape are averaged over every element alike.
 
     Outputs are clamped to ``[eps, 1 - eps]`` before the logarithms, with ``eps = 1e-7``
     in float32 and ``1e-12`` in float64.
@@ -134,12 +188,13 @@ class BinaryCrossEntropy(Loss):
     fused_activation = "sigmoid"
     accepts_class_labels = True
     expects_probabilities = True
+    any_output_shape = True
     target_range = (0.0, 1.0)
     default_metrics = ("binary_accuracy",)
 
     def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
         P = _clip_probabilities(A)
-        return -np.mean(Y * np.log(P) + (1 - Y) * np.log1p(-P), axis=-1)
+        return -np.mean(Y * np.log(P) + (1 - Y) * np.log1p(-P), axis=_features(A))
 
     def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
         P = _clip_probabilities(A)
@@ -159,11 +214,14 @@ class MeanAbsoluteError(Loss):
     ``mean_absolute_error``; ``dA = sign(A - Y) / (m k)``.
 
     Less swayed by outliers than the squared error: each sample pulls with the same
-    force however far it is. Registered as ``mae`` and as ``l1``.
+    force however far it is. Registered as ``mae`` and as ``l1``. Outputs of any sample
+    shape are averaged over every element alike.
     """
 
+    any_output_shape = True
+
     def per_sample(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        return np.mean(np.abs(A - Y), axis=-1)
+        return np.mean(np.abs(A - Y), axis=_features(A))
 
     def gradient(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
         return np.sign(A - Y) / A.size

@@ -21,6 +21,8 @@ from nnkit.interfaces.workspace import Workspace
 class _ElementWise(MergeLayer):
     """A merge of inputs of one and the same shape, element by element."""
 
+    supports_masking = True  # position by position: the inputs' masks combine
+
     #: The number of inputs the layer takes, when it takes exactly so many.
     arity: int | None = None
 

@@ -3,6 +3,11 @@
 Means over samples (accuracy, MAE) implement ``value`` and let the interface average the
 batches by their sizes; the others keep counts or sums in their state and compute the
 result once, as scikit-learn's functions of the same names do on the whole set.
+
+Outputs that keep a time axis, ``(samples, positions, classes)``, are scored position by
+position: the classification metrics over the positions that carry a target (an
+all-zero target row, the loss's ``ignore_index``, is left out), the regression ones
+over every position.
 """
 
 from __future__ import annotations
@@ -23,9 +28,27 @@ AVERAGES = (
 )
 
 
+def _positions(A: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-position outputs and targets ``(m, T, k)`` as rows ``(positions, k)``, the
+    positions without a target left out (for ``k > 1``: an all-zero target row; with one
+    unit a 0 is class 0). Flat ``(m, k)`` ones as they are."""
+    if A.ndim == 2:
+        return A, Y
+    A, Y = A.reshape(-1, A.shape[-1]), Y.reshape(-1, Y.shape[-1])
+    if A.shape[1] == 1:
+        return A, Y
+    kept = Y.any(axis=1)
+    return A[kept], Y[kept]
+
+
 def _classes(A: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """The predicted and true class of each sample, and the number of classes: the
-    arg-max unit for several outputs, a 0.5 threshold (classes 0 and 1) for one."""
+    """The predicted and true class of each sample (of each position that carries a
+    target, for per-position outputs), and the number of classes: the arg-max unit for
+    several outputs, a 0.5 threshold (classes 0 and 1) for one."""
+    if A.ndim > 2 and A.shape[-1] > 1:  # arg-max first: no copy of the outputs
+        kept = Y.any(axis=-1)
+        return A.argmax(axis=-1)[kept], Y.argmax(axis=-1)[kept], A.shape[-1]
+    A, Y = _positions(A, Y)
     if A.shape[1] == 1:
         return (A[:, 0] > 0.5).astype(np.intp), (Y[:, 0] > 0.5).astype(np.intp), 2
     return A.argmax(axis=1), Y.argmax(axis=1), A.shape[1]
@@ -42,9 +65,24 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 
 class Accuracy(Metric):
     """The fraction of samples whose predicted class is the target class: the arg-max
-    unit for several outputs, a 0.5 threshold for a single one."""
+    unit for several outputs, a 0.5 threshold for a single one. For per-position
+    outputs ``(m, T, k)``, the fraction of the positions that carry a target (over the
+    whole epoch, whatever the batches)."""
+
+    def update(self, state: MetricState, A: np.ndarray, Y: np.ndarray) -> None:
+        if A.ndim == 2:  # per sample, as Metric.update (inlined: it runs every step)
+            samples = A.shape[0]
+            state["total"] += self.value(A, Y) * samples
+            state["count"] += samples
+            return
+        predicted, actual, _ = _classes(A, Y)
+        state["total"] += int(np.count_nonzero(predicted == actual))
+        state["count"] += actual.size
 
     def value(self, A: np.ndarray, Y: np.ndarray) -> float:
+        if A.ndim > 2:
+            predicted, actual, _ = _classes(A, Y)
+            return float(np.count_nonzero(predicted == actual)) / max(actual.size, 1)
         if A.shape[1] == 1:
             return float(np.count_nonzero((A > 0.5) == (Y > 0.5))) / A.shape[0]
         return float(np.count_nonzero(A.argmax(axis=1) == Y.argmax(axis=1))) / A.shape[0]
@@ -163,7 +201,7 @@ class RocAuc(Metric):
 
     def update(self, state: MetricState, A: np.ndarray, Y: np.ndarray) -> None:
         # Copies: A may be a buffer the next batch overwrites.
-        state["scores"].append(np.array(A, dtype=np.float64))
+        state["scores"].append(np.array(_positions(A, Y)[0], dtype=np.float64))
         state["classes"].append(_classes(A, Y)[1])
 
     def result(self, state: MetricState) -> float:
@@ -192,6 +230,11 @@ def _binary_auc(scores: np.ndarray, positive: np.ndarray) -> float:
     return (rank_sum - n_positive * (n_positive + 1) / 2) / (n_positive * n_negative)
 
 
+def _rows(values: np.ndarray) -> np.ndarray:
+    """Per-position values ``(m, T, k)`` as rows ``(m T, k)``, each position one row."""
+    return values if values.ndim == 2 else values.reshape(-1, values.shape[-1])
+
+
 class _ResidualMetric(Metric):
     """A regression metric from per-output sums over the epoch, in float64."""
 
@@ -199,6 +242,7 @@ class _ResidualMetric(Metric):
         return {"count": 0, "squared_error": 0.0}
 
     def update(self, state: MetricState, A: np.ndarray, Y: np.ndarray) -> None:
+        A, Y = _rows(A), _rows(Y)
         residual = np.subtract(Y, A, dtype=np.float64)
         state["squared_error"] = state["squared_error"] + np.einsum("ij,ij->j", residual, residual)
         state["count"] += A.shape[0]
@@ -227,6 +271,7 @@ class R2(_ResidualMetric):
         return state
 
     def update(self, state: MetricState, A: np.ndarray, Y: np.ndarray) -> None:
+        A, Y = _rows(A), _rows(Y)
         before, batch = state["count"], A.shape[0]
         super().update(state, A, Y)
         # Merge the batch's mean and spread into the running ones (Chan et al.), which

@@ -5,6 +5,7 @@ For a batch of sequences ``x``, ``(m, T, d)``, with ``H`` heads of ``k`` dimensi
     Q, K, V = x W_qkv + b_qkv            one product, split in three, each (m, H, T, k)
     S = Q Kᵀ / sqrt(k)                    (m, H, T, T), one score per pair of steps
     S[i, j] = -inf for j > i              causal only: a step sees none after it
+    S[i, j] = -inf for a padded step j    with a mask: padded keys are never attended to
     P = softmax(S) along j
     O = P V                               (m, H, T, k), the heads then side by side
     y = O W_o + b_o                       (m, T, d)
@@ -44,10 +45,17 @@ class MultiHeadAttention(Layer):
         key_dim: the size ``k`` of each head's queries, keys and values.
         causal: mask the scores of later steps, for a model that predicts each step
             from the ones before it.
+
+    With a mask of padded positions (from an embedding's ``mask_zero``) the padded
+    steps are left out as keys, as PyTorch's ``key_padding_mask`` does; the mask passes
+    on to the output. A step that sees no key at all (a sequence of padding only, or
+    a causal step with only padding before it) gets attention weights of 0, an output
+    of ``b_o``, where PyTorch gives NaN.
     """
 
     example_arguments: ClassVar[dict[str, Any]] = {"heads": 2, "key_dim": 3, "causal": True}
     example_input_shape: ClassVar[tuple[int, ...]] = (4, 5)
+    supports_masking: ClassVar[bool] = True
 
     def __init__(self, heads: int, key_dim: int, causal: bool = False) -> None:
         self.heads = positive_int(heads, "multi_head_attention heads")
@@ -105,12 +113,28 @@ class MultiHeadAttention(Layer):
         S *= 1 / math.sqrt(self.key_dim)  # ... / sqrt(k)
         if self.causal:
             S[..., self._future()] = -np.inf  # softmax gives these pairs 0
-        S -= S.max(axis=-1, keepdims=True)  # the same softmax, without overflow
-        P = np.exp(S, out=S)
-        P /= P.sum(axis=-1, keepdims=True)  # P = softmax(S)
+        if ws.mask is None:
+            S -= S.max(axis=-1, keepdims=True)  # the same softmax, without overflow
+            P = np.exp(S, out=S)
+            P /= P.sum(axis=-1, keepdims=True)  # P = softmax(S)
+        else:
+            P = self._softmax_of_real_keys(S, ws.mask)
         mixed = self._merged(P @ V)  # O = P V, the heads side by side
         ws.x, ws.Q, ws.K, ws.V, ws.P, ws.mixed = x, Q, K, V, P, mixed
         return mixed @ self.params["W_o"] + self.params["b_o"]  # y = O W_o + b_o
+
+    @staticmethod
+    def _softmax_of_real_keys(S: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """``softmax(S)`` over the keys the mask keeps, in place of ``S``: padded keys
+        get 0, and a row with no key left gets 0 throughout (not 0/0)."""
+        S += np.where(mask, 0.0, -np.inf).astype(S.dtype)[:, None, None, :]
+        top = S.max(axis=-1, keepdims=True)
+        top[~np.isfinite(top)] = 0  # a row of -inf: exp gives zeros, not NaN
+        S -= top
+        P = np.exp(S, out=S)
+        total = P.sum(axis=-1, keepdims=True)
+        np.divide(P, total, out=P, where=total > 0)
+        return P
 
     def backward(
         self, dy: np.ndarray, ws: Workspace, need_input_gradient: bool = True

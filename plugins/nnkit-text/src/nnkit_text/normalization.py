@@ -32,6 +32,7 @@ class LayerNorm(Layer):
     """
 
     example_input_shape: ClassVar[tuple[int, ...]] = (3, 4)
+    supports_masking: ClassVar[bool] = True  # step by step: a mask passes on
 
     def __init__(self, epsilon: float = 1e-5) -> None:
         self.epsilon = real_number(epsilon, "layer_norm epsilon", POSITIVE)

@@ -30,6 +30,7 @@ class PositionalEmbedding(Layer):
 
     example_arguments: ClassVar[dict[str, Any]] = {"max_length": 6, "dim": 3}
     example_input_shape: ClassVar[tuple[int, ...]] = (4, 3)
+    supports_masking: ClassVar[bool] = True  # adds a vector per step: a mask passes on
 
     def __init__(self, max_length: int, dim: int) -> None:
         self.max_length = positive_int(max_length, "positional_embedding max_length")
@@ -91,6 +92,7 @@ class SinusoidalEmbedding(Layer):
     """
 
     example_input_shape: ClassVar[tuple[int, ...]] = (4, 3)
+    supports_masking: ClassVar[bool] = True  # adds a vector per step: a mask passes on
 
     def __init__(self, base: float = 10000.0) -> None:
         self.base = real_number(base, "sinusoidal_embedding base", POSITIVE)

@@ -11,6 +11,13 @@ Weights are laid out to multiply from the right, ``x W``: ``W`` is ``(d, G h)`` 
 ``U`` is ``(h, G h)``, the transposes of PyTorch's ``weight_ih_l0`` and
 ``weight_hh_l0``. The gates come in PyTorch's order (`LSTM`, `GRU`). The state starts
 at zeros for every sequence.
+
+With a mask of padded positions (``ws.mask``, True at a real step, from an embedding's
+``mask_zero``) a padded step is skipped, as Keras skips it: the state (and an LSTM's
+cell) carries over unchanged, so the last state is that of the last real step, and with
+``return_sequences`` a padded step's output is the carried state (the mask passes on
+and marks it). Padded inputs get no gradient. For sequences padded at the end this is
+PyTorch's ``pack_padded_sequence``.
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ class _Recurrent(Layer):
     gates: ClassVar[int]
     example_input_shape: ClassVar[tuple[int, ...]] = (4, 3)
     example_arguments: ClassVar[dict[str, Any]] = {"units": 3, "return_sequences": True}
+    supports_masking: ClassVar[bool] = True
 
     def __init__(self, units: int, return_sequences: bool = False) -> None:
         self.units = positive_int(units, f"{self.kind} units")
@@ -96,6 +104,40 @@ class _Recurrent(Layer):
         H = ws.buffer("H", (m, self.steps + 1, self.units), self.params["W"].dtype)
         H[:, 0] = 0
         return H
+
+    def compute_mask(self, x: np.ndarray, mask: np.ndarray | None) -> np.ndarray | None:
+        """The mask passes on with every step's state; the last state alone has none."""
+        return mask if self.return_sequences else None
+
+    @staticmethod
+    def _carry_over(states: tuple[np.ndarray, ...], mask: np.ndarray | None, t: int) -> None:
+        """A padded step ``t`` (from 1) keeps the state it was given: ``h_t = h_{t-1}``
+        (and ``c_t = c_{t-1}``) for the samples whose step is padding."""
+        if mask is None:
+            return
+        padded = ~mask[:, t - 1]
+        if padded.any():
+            for S in states:
+                S[padded, t] = S[padded, t - 1]
+
+    @staticmethod
+    def _kept(mask: np.ndarray | None, dtype: np.dtype) -> np.ndarray | None:
+        """The mask as 1 (a real step) and 0 (padding), ``(m, T, 1)``, for backward."""
+        return None if mask is None else mask.astype(dtype)[:, :, None]
+
+    @staticmethod
+    def _split_carried(
+        kept: np.ndarray | None, t: int, *grads: np.ndarray
+    ) -> list[np.ndarray] | None:
+        """At a padded step the state's gradient passes straight to the step before: the
+        part of each of ``grads`` that padding carries, taken out of them (in place)."""
+        if kept is None:
+            return None
+        k = kept[:, t - 1]
+        carried = [g * (1 - k) for g in grads]
+        for g in grads:
+            g *= k
+        return carried
 
     def _output(self, H: np.ndarray) -> np.ndarray:
         """Every state ``h_1 .. h_T`` or only the last, ``h_T``: views of ``H``."""
@@ -219,6 +261,7 @@ class SimpleRNN(_Recurrent):
             np.matmul(H[:, t - 1], U, out=h)  # h_{t-1} U
             h += XW[:, t - 1]  # + x_t W + b
             np.tanh(h, out=h)  # h_t = tanh(...)
+            self._carry_over((H,), ws.mask, t)
         ws.x, ws.H = x, H
         return self._output(H)
 
@@ -229,14 +272,18 @@ class SimpleRNN(_Recurrent):
         dA = ws.buffer("dA", (x.shape[0], self.steps, self.units), U.dtype)
         dh = ws.buffer("dh", (x.shape[0], self.units), U.dtype)
         dh[...] = 0  # nothing flows back from past the last step
+        kept = self._kept(ws.mask, U.dtype)
         for t in range(self.steps, 0, -1):
             upstream = self._upstream(dy, t)
             if upstream is not None:
                 dh += upstream  # dh_t = dy_t + (from step t + 1)
+            carried = self._split_carried(kept, t, dh)
             h = H[:, t]
             da = dA[:, t - 1]
             np.multiply(dh, 1 - h * h, out=da)  # da_t = dh_t (1 - h_t²)
             np.matmul(da, U.T, out=dh)  # dh_{t-1} = da_t Uᵀ
+            if carried is not None:
+                dh += carried[0]  # a padded step passed h_{t-1} on unchanged
         self._weight_gradients(x, H, dA, dA)
         if not need_input_gradient:
             return None
@@ -308,6 +355,7 @@ class LSTM(_Recurrent):
             tc = tanh_c[:, t - 1]
             np.tanh(c, out=tc)
             np.multiply(o, tc, out=H[:, t])  # h_t = o tanh(c_t)
+            self._carry_over((H, C), ws.mask, t)
         ws.x, ws.H, ws.C, ws.gates, ws.tanh_c = x, H, C, gates, tanh_c
         return self._output(H)
 
@@ -321,10 +369,12 @@ class LSTM(_Recurrent):
         dc = ws.buffer("dc", (m, h), gates.dtype)
         dh[...] = 0
         dc[...] = 0  # nothing flows back from past the last step
+        kept = self._kept(ws.mask, gates.dtype)
         for t in range(self.steps, 0, -1):
             upstream = self._upstream(dy, t)
             if upstream is not None:
                 dh += upstream  # dh_t = dy_t + (from step t + 1)
+            carried = self._split_carried(kept, t, dh, dc)
             act, da = gates[:, t - 1], dA[:, t - 1]
             i, f, g, o = act[:, :h], act[:, h : 2 * h], act[:, 2 * h : 3 * h], act[:, 3 * h :]
             tc = tanh_c[:, t - 1]
@@ -336,6 +386,9 @@ class LSTM(_Recurrent):
             np.multiply(dh * tc, o * (1 - o), out=da[:, 3 * h :])  # da_o = dh_t tanh(c_t) σ'(a_o)
             dc *= f  # dc_{t-1} = dc_t f
             np.matmul(da, U.T, out=dh)  # dh_{t-1} = da_t Uᵀ
+            if carried is not None:  # a padded step passed h_{t-1} and c_{t-1} on
+                dh += carried[0]
+                dc += carried[1]
         self._weight_gradients(x, H, dA, dA)
         if not need_input_gradient:
             return None
@@ -413,6 +466,7 @@ class GRU(_Recurrent):
             np.subtract(H[:, t - 1], n, out=h_t)
             h_t *= z
             h_t += n  # h_t = n + z (h_{t-1} - n) = (1 - z) n + z h_{t-1}
+            self._carry_over((H,), ws.mask, t)
         ws.x, ws.H, ws.gates, ws.HU_n = x, H, gates, HU_n
         return self._output(H)
 
@@ -425,10 +479,12 @@ class GRU(_Recurrent):
         dR = ws.buffer("dR", gates.shape, gates.dtype)  # d(h_{t-1} U (+ c)): r, z, n parts
         dh = ws.buffer("dh", (m, h), gates.dtype)
         dh[...] = 0  # nothing flows back from past the last step
+        kept = self._kept(ws.mask, gates.dtype)
         for t in range(self.steps, 0, -1):
             upstream = self._upstream(dy, t)
             if upstream is not None:
                 dh += upstream  # dh_t = dy_t + (from step t + 1)
+            carried = self._split_carried(kept, t, dh)
             act, da, dr = gates[:, t - 1], dA[:, t - 1], dR[:, t - 1]
             r, z, n = act[:, :h], act[:, h : 2 * h], act[:, 2 * h :]
             h_prev = H[:, t - 1]
@@ -442,6 +498,8 @@ class GRU(_Recurrent):
             dr[:, : 2 * h] = da[:, : 2 * h]  # r and z see x_t W and h_{t-1} U alike
             dh *= z  # dh_{t-1} = dh_t z ...
             dh += dr @ U.T  # ... + d(h_{t-1} U) Uᵀ
+            if carried is not None:
+                dh += carried[0]  # a padded step passed h_{t-1} on unchanged
         self._weight_gradients(x, H, dA, dR)
         np.sum(dR[:, :, 2 * h :], axis=(0, 1), out=self.grads["b_recurrent"])  # dc = Σ d(..U_n + c)
         if not need_input_gradient:
