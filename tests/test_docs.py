@@ -524,6 +524,9 @@ def test_the_text_examples_run_and_the_lstm_scores_what_they_say(
     printed = ast.literal_eval(first)
     assert printed["accuracy"] >= 0.95
     assert f"'accuracy': {printed['accuracy']}}}" in path.read_text()
+    if path.name == "text.md":  # the explicit mask input's example scores what it shows
+        shown = namespace["accuracy"]["accuracy"]
+        assert shown >= 0.9 and f'print(accuracy["accuracy"])   # {shown}' in path.read_text()
 
 
 VISION_README = ROOT / "plugins" / "nnkit-vision" / "README.md"

@@ -296,3 +296,102 @@ def test_onnx_export_refuses_a_mask_naming_the_layer(tmp_path):
     net.build((T,))
     with pytest.raises(nnkit.ConfigurationError, match="embedding with mask_zero=True"):
         net.to_onnx(tmp_path / "lm.onnx")
+
+
+# -- an explicit mask input -------------------------------------------------------------
+
+
+def explicit_mask_model(steps: int = T) -> nnkit.Network:
+    """Sequences ``(steps, 3)`` and their 0/1 mask ``(steps,)`` as two inputs, a class
+    per step out."""
+    values, given = nnkit.Input(shape=(steps, 3), name="x"), nnkit.Input(shape=(steps,), name="mask")
+    masked = nnkit.layer("apply_mask")([values, given])
+    out = nnkit.Dense(2, activation="softmax")(nnkit.Dense(4, activation="tanh")(masked))
+    return nnkit.Network(inputs=[values, given], outputs=[out], loss="cross_entropy", seed=0,
+                         dtype="float64")
+
+
+def sequences_and_mask(m: int = 8, seed: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, T + 1, size=m)
+    return rng.normal(size=(m, T, 3)), (np.arange(T)[None, :] < lengths[:, None]).astype(float)
+
+
+def test_apply_mask_masks_the_steps_its_mask_input_marks_0():
+    X, mask = sequences_and_mask()
+    labels = (X[:, :, 0] > 0).astype(int)
+    net = explicit_mask_model().build(T * 3 + T)  # the inputs side by side
+    real = mask == 1
+    found = net.predict({"x": X, "mask": mask})
+    # the same as reading the mask off a padding value
+    by_value = nnkit.Network(
+        [nnkit.layer("masking", mask_value=0.0), nnkit.Dense(4, activation="tanh"),
+         nnkit.Dense(2, activation="softmax")],
+        loss="cross_entropy", dtype="float64",
+    ).build((T, 3))
+    by_value.set_weights(net.get_weights())
+    np.testing.assert_allclose(by_value.predict(X * mask[:, :, None])[real], found[real],
+                               rtol=1e-12)
+    loss = net.evaluate({"x": X, "mask": mask}, labels)["loss"]
+    assert loss == pytest.approx(by_value.evaluate(X * mask[:, :, None], labels)["loss"])
+    unmasked = net.evaluate({"x": X, "mask": np.ones_like(mask)}, labels)["loss"]
+    assert unmasked != pytest.approx(loss)  # the padded steps were left out
+
+
+def test_apply_mask_trains_without_reading_padding_and_round_trips(tmp_path):
+    X, mask = sequences_and_mask(m=40)
+    labels = (X[:, :, 0] > 0).astype(int)
+    net, other = explicit_mask_model(), explicit_mask_model()
+    net.fit({"x": X, "mask": mask}, labels, epochs=3, verbose=0)
+    noise = np.random.default_rng(7).normal(size=X.shape)
+    other.fit({"x": np.where(mask[:, :, None] == 1, X, noise), "mask": mask}, labels,
+              epochs=3, verbose=0)
+    for trained, unaffected in zip(net.get_weights(), other.get_weights()):
+        np.testing.assert_array_equal(trained, unaffected)  # padding took no part
+    first = explicit_mask_model().build(T * 3 + T).get_weights()
+    assert not np.array_equal(first[0], net.get_weights()[0])  # it did train
+    net.save(tmp_path / "explicit.nnkit")
+    loaded = nnkit.load(tmp_path / "explicit.nnkit")
+    np.testing.assert_array_equal(
+        loaded.predict({"x": X, "mask": mask}), net.predict({"x": X, "mask": mask})
+    )
+
+
+def test_apply_mask_refuses_a_mask_that_is_not_0_or_1_and_shapes_that_do_not_fit():
+    X, mask = sequences_and_mask()
+    net = explicit_mask_model().build(T * 3 + T)  # the inputs side by side
+    lengths = mask.sum(axis=1, keepdims=True) * np.ones_like(mask)
+    with pytest.raises(nnkit.DataError, match=r"0 \(a padded step\) or 1 \(a real step\)"):
+        net.predict({"x": X, "mask": lengths})
+    values, given = nnkit.Input(shape=(T, 3)), nnkit.Input(shape=(T + 1,))
+    out = nnkit.Dense(2)(nnkit.layer("apply_mask")([values, given]))
+    with pytest.raises(nnkit.ConfigurationError, match=r"one 0/1 entry per step"):
+        nnkit.Network(inputs=[values, given], outputs=[out]).build(T * 3 + T + 1)
+
+
+def test_apply_mask_passes_the_kit_and_is_refused_by_the_onnx_export(tmp_path):
+    check_component(nnkit.layer("apply_mask"))
+    pytest.importorskip("onnx")
+    net = explicit_mask_model().build(T * 3 + T)  # the inputs side by side
+    with pytest.raises(nnkit.ConfigurationError, match="apply_mask makes a mask"):
+        net.to_onnx(tmp_path / "explicit.onnx")
+
+
+def test_the_layer_harness_hands_a_layer_a_mask_and_reports_its_output_mask():
+    harness = nnkit.testing.LayerHarness(MeanOverTime(), input_shape=(T, 2))
+    x = np.random.default_rng(8).normal(size=(3, T, 2))
+    mask = np.ones((3, T), bool)
+    mask[1, 2:] = False
+    y = harness.forward(x, mask=mask).copy()
+    np.testing.assert_allclose(y[1], x[1, :2].mean(axis=0))  # over the real steps only
+    np.testing.assert_allclose(y[0], x[0].mean(axis=0))
+    dx = harness.backward(np.ones((3, 2)))
+    assert not np.any(dx[1, 2:])
+    assert harness.output_mask is None  # the time axis, and the mask, are gone
+    np.testing.assert_allclose(harness.forward(x)[1], x[1].mean(axis=0))  # no mask: all steps
+    masking = nnkit.testing.LayerHarness(nnkit.layer("masking"), input_shape=(T, 2))
+    x[2, 3:] = 0.0
+    masking.forward(x)
+    np.testing.assert_array_equal(masking.output_mask[2], [True] * 3 + [False] * 2)
+    with pytest.raises(nnkit.DataError, match=r"booleans of shape \(batch, time_steps\)"):
+        harness.forward(x, mask=mask.astype(float))

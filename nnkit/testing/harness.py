@@ -58,16 +58,32 @@ class LayerHarness:
             self._names.update({prefix + name: view for name, view in params.items()})
             self._grad_names.update({prefix + name: view for name, view in grads.items()})
         self.workspace = Workspace()
+        #: The mask of the last `forward`'s output (None: the output carries none).
+        self.output_mask: np.ndarray | None = None
 
-    def forward(self, x: Any, training: bool = False) -> np.ndarray:
+    def forward(self, x: Any, training: bool = False, mask: Any = None) -> np.ndarray:
         """The layer's output for the batch ``x`` (samples first), converted to the
-        harness's dtype; the result may be a buffer the next call overwrites."""
+        harness's dtype; the result may be a buffer the next call overwrites.
+
+        ``mask``, ``(batch, time_steps)`` booleans True at a real step, is handed to the
+        layer as the network hands it the mask of padded positions (``ws.mask``); the
+        mask the layer gives its output (`Layer.compute_mask`) is then `output_mask`.
+        """
         x = np.asarray(x, dtype=self.dtype)
         if x.shape[1:] != self.input_shape:
             raise DataError(
                 f"forward: the layer was built for samples of shape {self.input_shape}, "
                 f"got a batch of shape {x.shape}; pass (batch, *input_shape)"
             )
+        if mask is not None:
+            mask = np.asarray(mask)
+            if mask.dtype != bool or mask.shape != x.shape[:2]:
+                raise DataError(
+                    f"forward: a mask is booleans of shape (batch, time_steps) = "
+                    f"{x.shape[:2]}, True at a real step; got {mask.dtype} of shape {mask.shape}"
+                )
+        self.workspace.mask = mask
+        self.output_mask = self.layer.compute_mask(x, mask)
         return self.layer.forward(x, self.workspace, training)
 
     def backward(self, dy: Any, need_input_gradient: bool = True) -> np.ndarray | None:

@@ -47,6 +47,7 @@ def register_layers(register: Register) -> None:
     register("multiply", merging.Multiply)
     register("average", merging.Average)
     register("concatenate", merging.Concatenate)
+    register("apply_mask", merging.ApplyMask)
     register("standardize", preprocessing.Standardize)
     register("impute", preprocessing.Impute)
     register("category_lookup", preprocessing.CategoryLookup)

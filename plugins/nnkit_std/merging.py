@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from nnkit.errors import ConfigurationError
+from nnkit.errors import ConfigurationError, DataError
 from nnkit.files.onnx import OnnxGraph
 from nnkit.interfaces.layer import Shape
 from nnkit.interfaces.merge import MergeLayer
@@ -199,3 +199,76 @@ class Concatenate(MergeLayer):
 
     def to_onnx_inputs(self, graph: OnnxGraph, xs: Sequence[str]) -> str:
         return graph.node("Concat", list(xs), axis=self.position)
+
+
+class ApplyMask(MergeLayer):
+    """The sequences of the first input, masked by the second: ``apply_mask()([x, mask])``
+    passes ``x`` (samples ``(T, ...)``) through unchanged and marks as padding the steps
+    where ``mask`` (samples ``(T,)``) is 0, for the layers after it to read, as the
+    ``mask=`` argument of a Keras call or PyTorch's ``key_padding_mask`` (with the
+    opposite sign: here 1 is a real step, 0 a padded one).
+
+    For a mask the data already holds (lengths turned into 0/1 rows, an attention mask
+    from a tokenizer) rather than one read off a padding code (`embedding`'s
+    ``mask_zero``) or value (`masking`). The mask input takes no gradient.
+    """
+
+    def build_inputs(self, input_shapes: Sequence[Shape], rng: np.random.Generator) -> Shape:
+        shapes = [tuple(shape) for shape in input_shapes]
+        if len(shapes) != 2:
+            raise ConfigurationError(f"it takes two inputs, [sequences, mask], got {len(shapes)}")
+        values, mask = shapes
+        if len(values) < 2 or mask != values[:1]:
+            raise ConfigurationError(
+                f"it takes sequences with samples (time_steps, ...) and a mask with samples "
+                f"(time_steps,), one 0/1 entry per step; got {values} and {mask}"
+            )
+        return values
+
+    def example_input(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+        if len(shape) == 2:  # a batch of masks (m, T): 0/1, each sequence with a real step
+            mask = (rng.random(shape) < 0.6).astype(float)
+            mask[:, 0] = 1.0
+            return mask
+        return rng.normal(size=shape)
+
+    #: The sample shapes the conformance kit builds it for: sequences and their mask.
+    example_input_shapes = ((4, 3), (4,))
+
+    def makes_mask(self) -> bool:
+        return True
+
+    def compute_mask_inputs(
+        self, xs: Sequence[np.ndarray], masks: Sequence[np.ndarray | None]
+    ) -> np.ndarray | None:
+        given = xs[1]
+        real = given == 1
+        if not np.all(real | (given == 0)):
+            raise DataError(
+                "apply_mask: the mask input must hold 0 (a padded step) or 1 (a real step), "
+                f"found {given[~(real | (given == 0))].flat[0]!r}; turn lengths into 0/1 rows "
+                "first, e.g. np.arange(T) < lengths[:, None]"
+            )
+        carried = masks[0]
+        return real if carried is None else real & carried
+
+    def forward_inputs(
+        self, xs: Sequence[np.ndarray], ws: Workspace, training: bool = False
+    ) -> np.ndarray:
+        ws.mask_shape = xs[1].shape
+        return xs[0]
+
+    def backward_inputs(
+        self, dy: np.ndarray, ws: Workspace, need_input_gradient: bool = True
+    ) -> list[np.ndarray | None]:
+        if not need_input_gradient:
+            return [None, None]
+        no_gradient = ws.buffer("dmask", ws.mask_shape, dy.dtype)
+        no_gradient.fill(0)
+        return [dy, no_gradient]
+
+    def to_onnx_inputs(self, graph: OnnxGraph, xs: Sequence[str]) -> str:
+        raise ConfigurationError(
+            "apply_mask makes a mask of padded positions, which the ONNX export does not "
+            "carry: the layers after it would read padding as real steps"
+        )
