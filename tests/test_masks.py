@@ -395,3 +395,16 @@ def test_the_layer_harness_hands_a_layer_a_mask_and_reports_its_output_mask():
     np.testing.assert_array_equal(masking.output_mask[2], [True] * 3 + [False] * 2)
     with pytest.raises(nnkit.DataError, match=r"booleans of shape \(batch, time_steps\)"):
         harness.forward(x, mask=mask.astype(float))
+
+
+def test_the_kit_fails_a_merge_that_gives_its_mask_input_gradient():
+    from nnkit.testing.merge_checks import merge_gradients
+
+    class LeakyMask(type(nnkit.layer("apply_mask"))):
+        def backward_inputs(self, dy, ws, need_input_gradient=True):
+            dx, dmask = super().backward_inputs(dy, ws, need_input_gradient)
+            return [dx, dmask + 1.0]  # the defect: gradient for a 0/1 mask
+
+    with pytest.raises(AssertionError, match="declared non-differentiable"):
+        merge_gradients(subject_of(LeakyMask()))
+    merge_gradients(subject_of(nnkit.layer("apply_mask")))

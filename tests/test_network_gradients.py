@@ -255,13 +255,82 @@ def test_gradients_beside_fit_in_another_thread_use_the_weights_of_one_step():
             np.testing.assert_array_equal(found, wanted)
 
 
-def test_a_branching_graph_is_refused_with_a_clear_error():
+def _branching(loss: str = "mse") -> nnkit.Network:
     x = nnkit.Input(shape=(3,), name="x")
-    a = nnkit.Dense(2)(x)
-    b = nnkit.Dense(2)(x)
-    y = nnkit.layer("add")([a, b])
-    net = nnkit.Network(inputs=x, outputs=y, loss="mse", seed=0)
-    X = np.ones((4, 3))
-    net.fit(X, np.zeros((4, 2)), epochs=1, verbose=0)
-    with pytest.raises(nnkit.ConfigurationError, match="chain"):
-        net.gradients(X, np.zeros((4, 2)))
+    a = nnkit.Dense(4, activation="tanh")(x)
+    b = nnkit.Dense(4, activation="sigmoid")(x)
+    y = nnkit.Dense(2)(nnkit.layer("add")([a, b]))
+    return nnkit.Network(inputs=x, outputs=y, loss=loss, seed=0, dtype="float64")
+
+
+def test_a_branching_graph_has_the_gradients_of_finite_differences():
+    X = np.random.default_rng(0).normal(size=(6, 3))
+    Y = np.random.default_rng(1).normal(size=(6, 2))
+    net = _branching()
+    check_network_gradients(net, X, Y)
+    found = net.gradients(X, Y)
+    assert found.inputs.shape == X.shape and np.any(found.inputs)
+
+
+def test_a_branching_graph_gives_the_gradient_fit_steps_along():
+    X = np.random.default_rng(2).normal(size=(8, 3))
+    Y = np.random.default_rng(3).normal(size=(8, 2))
+    net = _branching()
+    net.optimizer = nnkit.optimizer("sgd", learning_rate=0.1)
+    net.build(3)
+    before = net.get_weights()
+    expected = net.gradients(X, Y)
+    net.fit(X, Y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+    for old, new, gradient in zip(before, net.get_weights(), expected.weights):
+        np.testing.assert_allclose(new, old - 0.1 * gradient, rtol=1e-12, atol=1e-15)
+
+
+def test_a_shared_layer_and_several_inputs_and_outputs():
+    left, right = nnkit.Input(shape=(3,), name="left"), nnkit.Input(shape=(3,), name="right")
+    shared = nnkit.Dense(4, activation="tanh", l2=0.01)
+    apart = nnkit.layer("subtract")([shared(left), shared(right)])
+    score = nnkit.Dense(1)(apart)
+    kind = nnkit.Dense(3, activation="softmax")(apart)
+    net = nnkit.Network(
+        inputs=[left, right], outputs={"score": score, "kind": kind},
+        loss={"score": "mse", "kind": "cross_entropy"}, loss_weights={"score": 0.5, "kind": 2.0},
+        seed=0, dtype="float64",
+    )
+    rng = np.random.default_rng(4)
+    X = {"left": rng.normal(size=(5, 3)), "right": rng.normal(size=(5, 3))}
+    y = {"score": rng.normal(size=(5, 1)), "kind": rng.integers(0, 3, size=5)}
+    check_network_gradients(net, X, y)
+    found = net.gradients(X, y)
+    assert set(found.inputs) == {"left", "right"}
+    assert found.inputs["left"].shape == (5, 3) and np.any(found.inputs["right"])
+    assert found.loss == pytest.approx(net.evaluate(X, y)["loss"])
+
+
+def test_a_graph_of_codes_has_no_input_gradient_for_them():
+    codes = nnkit.Input(shape=(4,), name="codes")
+    embedded = nnkit.layer("embedding", input_dim=6, output_dim=3)(codes)
+    joined = nnkit.layer("add")([nnkit.Dense(3)(embedded), embedded])
+    out = nnkit.Dense(2, activation="softmax")(nnkit.layer("flatten")(joined))
+    net = nnkit.Network(inputs=codes, outputs=out, loss="cross_entropy", seed=0,
+                        dtype="float64")
+    X = np.random.default_rng(5).integers(0, 6, size=(5, 4)).astype(float)
+    y = np.arange(5) % 2
+    check_network_gradients(net, X, y)
+    assert net.gradients(X, y).inputs is None
+
+
+def test_a_graph_with_a_mask_input_checks_the_steps_and_leaves_the_mask_out():
+    steps, given = nnkit.Input(shape=(4, 2), name="steps"), nnkit.Input(shape=(4,), name="real")
+    hidden = nnkit.Dense(3, activation="tanh")(nnkit.layer("apply_mask")([steps, given]))
+    out = nnkit.Dense(2, activation="softmax")(hidden)
+    net = nnkit.Network(inputs=[steps, given], outputs=out, loss="cross_entropy", seed=0,
+                        dtype="float64")
+    rng = np.random.default_rng(6)
+    real = np.ones((5, 4))
+    real[1, 2:] = real[3, 1:] = 0
+    X = {"steps": rng.normal(size=(5, 4, 2)), "real": real}
+    y = rng.integers(0, 2, size=(5, 4))
+    check_network_gradients(net, X, y)
+    found = net.gradients(X, y).inputs
+    assert found["real"] is None
+    assert not np.any(found["steps"][real == 0]) and np.any(found["steps"][real == 1])

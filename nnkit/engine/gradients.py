@@ -17,11 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nnkit.engine.parameters import ParameterStore
+from nnkit.engine.graph import Graph
+from nnkit.engine.parameters import ParameterStore, layer_spans
 from nnkit.interfaces.layer import Layer, walk
 from nnkit.interfaces.loss import Loss
+from nnkit.interfaces.merge import MergeLayer
 from nnkit.interfaces.workspace import Workspace
 from nnkit.training.masked_targets import masked_targets
+from nnkit.training.outputs import OutputsLoss
 
 __all__ = ["NetworkGradients", "backpropagate"]
 
@@ -38,73 +41,82 @@ class NetworkGradients:
             `Network.all_layers`: ``layers[0]["W"]`` is ``dW1``.
         inputs: the gradient of ``loss`` with respect to ``X``, shape ``X.shape``; None
             when the first layer has no input gradient (an embedding of integer codes).
+            For a network of several inputs, a dict by input name of such arrays.
     """
 
     loss: float
     weights: list[np.ndarray]
     layers: list[dict[str, np.ndarray]]
-    inputs: np.ndarray | None
+    inputs: np.ndarray | dict[str, np.ndarray | None] | None
 
 
 def backpropagate(
     layers: Sequence[Layer],
+    graph: Graph,
     store: ParameterStore,
     loss: Loss,
     fused_output: bool,
-    X: np.ndarray,
+    xs: Sequence[np.ndarray],
     Y: np.ndarray,
     sample_weight: np.ndarray | None,
     training: bool,
 ) -> NetworkGradients:
-    """Forward and back through copies of ``layers`` bound to ``store``'s parameters and
-    to a gradient buffer of this call's own; ``layers`` themselves are left unchanged.
+    """Forward and back through ``graph`` over copies of ``layers`` bound to ``store``'s
+    parameters and to a gradient buffer of this call's own, from the input batches
+    ``xs``; ``layers`` themselves are left unchanged.
 
     The caller holds the weights' read lock, so the parameters are those of one step.
     """
     # Share the parameter and gradient arrays with the originals instead of copying
     # them (the copies are rebound below); everything else a layer holds (state,
     # pending statistics, its noise generator) is copied, so nothing of this call
-    # reaches the network's layers.
+    # reaches the network's layers. The graph is copied with them, so that its calls
+    # run the copies.
     shared = {id(array): array for views in store.value_views for array in views.values()}
     shared.update({id(array): array for views in store.grad_views for array in views.values()})
-    own_layers: list[Layer] = copy.deepcopy(list(layers), memo=shared)
+    own_layers, own_graph = copy.deepcopy((list(layers), graph), memo=shared)
     grads = np.zeros_like(store.grads)
     grad_views = store.views_of(grads)
     for layer, params, layer_grads in zip(walk(own_layers), store.value_views, grad_views):
         layer.bind(params, layer_grads)
+    spans = layer_spans(own_layers, store.shapes, grads)
 
     workspace = Workspace()
-    A, mask = X, None
-    for index, layer in enumerate(own_layers):
-        ws = workspace.child(index)
-        ws.mask = mask  # masks flow as in the network's own forward pass
-        mask = layer.compute_mask(A, mask)
-        A = layer.forward(A, ws, training)
-    Y = masked_targets(loss, Y, mask)
-    value = _loss(loss, A, Y, sample_weight) + sum(layer.penalty() for layer in walk(own_layers))
+    outputs = own_graph.forward(xs, workspace, training)
+    A = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=1)
+    Y = masked_targets(loss, Y, workspace.output_mask)
+    penalty = sum(layer.penalty() for layer in walk(own_graph.called))  # once per call
+    value = _loss(loss, A, Y, sample_weight) + penalty
 
-    last = len(own_layers) - 1
     if fused_output:
-        dZ = loss.fused_gradient(A, Y, out=np.empty_like(A))
-        if sample_weight is not None:
-            dZ *= sample_weight.reshape(-1, *(1,) * (A.ndim - 1))
-        dy = own_layers[last].backward_from_dZ(dZ, workspace.child(last), True)
+        seed = loss.fused_gradient(A, Y, out=np.empty_like(A))
     else:
-        dA = loss.gradient(A, Y)
-        if sample_weight is not None:
-            dA = dA * sample_weight.reshape(-1, *(1,) * (A.ndim - 1))
-        dy = own_layers[last].backward(dA, workspace.child(last), True)
-    for index in range(last - 1, -1, -1):
-        if dy is None:
-            break  # a layer without an input gradient ends the chain (an embedding)
-        dy = own_layers[index].backward(dy, workspace.child(index), True)
-    inputs = None if dy is None else np.array(dy, copy=True)
+        seed = loss.gradient(A, Y)
+    if sample_weight is not None:
+        seed = seed * sample_weight.reshape(-1, *(1,) * (A.ndim - 1))
+    seeds = [seed]
+    if isinstance(loss, OutputsLoss):  # each output's columns of the gradient
+        seeds = [np.ascontiguousarray(seed[:, loss.columns(k)]) for k in range(len(outputs))]
+    fused_call = own_graph.outputs[0] - own_graph.n_inputs if fused_output else -1
+    inputs: list[np.ndarray | None] = [None] * own_graph.n_inputs
+    own_graph.backward(seeds, workspace, fused_call, lambda layer: spans.get(id(layer)), inputs)
+    for node in own_graph.nodes:  # codes (an embedding's) and masks have no gradient
+        for position, slot in enumerate(node.inputs):
+            if slot < own_graph.n_inputs and not _differentiable(node.layer, position):
+                inputs[slot] = None
     return NetworkGradients(
         loss=float(value),
         weights=[array for views in grad_views for array in views.values()],
         layers=grad_views,
-        inputs=inputs,
+        inputs=inputs[0] if len(inputs) == 1 else dict(zip(own_graph.input_names, inputs)),
     )
+
+
+def _differentiable(layer: Layer, position: int) -> bool:
+    """Whether ``layer`` has a gradient for its input at ``position``."""
+    if isinstance(layer, MergeLayer):
+        return position not in layer.non_differentiable_inputs
+    return layer.differentiable_input
 
 
 def _loss(loss: Loss, A: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None) -> float:

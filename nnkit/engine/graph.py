@@ -236,6 +236,7 @@ class Graph:
         workspace: Workspace,
         fused_call: int,
         gradient_span: Callable[[Layer], np.ndarray | None],
+        input_gradients: list[np.ndarray | None] | None = None,
     ) -> None:
         """Back-propagate the gradients ``seeds`` of the outputs through every call, in
         reverse order, after `forward` in ``workspace``.
@@ -245,8 +246,12 @@ class Graph:
         its calls added (``gradient_span(layer)`` is its part of the network's flat
         gradient array). Call ``fused_call`` (``-1`` for none) receives as its seed the
         gradient with respect to its activation's input (`Layer.backward_from_dZ`).
+        Training asks for no gradient of the network's inputs; given a list of one None
+        per input, ``input_gradients`` receives them (arrays of their own; None for an
+        input without one, such as an embedding's codes).
         """
-        if self._chain:  # each call's input gradient is the previous call's dy
+        wanted = input_gradients is not None
+        if self._chain and not wanted:  # each call's input gradient is the previous call's dy
             last = len(self.called) - 1
             dy: np.ndarray | None = seeds[0]
             children = workspace.children(len(self.called))
@@ -267,7 +272,7 @@ class Graph:
         done: set[int] = set()
         for index in range(len(self.nodes) - 1, -1, -1):
             node = self.nodes[index]
-            layer, held, need = node.layer, grads[first + index], needs[index]
+            layer, held, need = node.layer, grads[first + index], needs[index] or wanted
             assert held is not None, "every call leads to an output"
             kept = span = None
             if shared and id(layer) in shared:
@@ -292,8 +297,10 @@ class Graph:
                 span += kept
             if need:
                 for slot, gradient in zip(node.inputs, results):
-                    if slot < first:
-                        continue  # a network input: no one asks for its gradient
+                    if slot < first:  # a network input: only gradients() asks for it
+                        if input_gradients is not None:
+                            _add_input_gradient(input_gradients, slot, gradient)
+                        continue
                     assert gradient is not None, "an input gradient was asked for"
                     if grads[slot] is None:  # the common case: one reader
                         grads[slot] = gradient  # a layer's buffer or a view of dy: not ours
@@ -319,3 +326,15 @@ class Graph:
             total = workspace.buffer_like(f"sum{slot}", gradient)
             np.add(held, gradient, out=total)
             grads[slot], owned[slot] = total, True
+
+
+def _add_input_gradient(
+    gradients: list[np.ndarray | None], slot: int, gradient: np.ndarray | None
+) -> None:
+    """Add one reader's gradient of network input ``slot`` into an array of its own; an
+    input some reader gives none of (codes) has none."""
+    if gradient is None:
+        gradients[slot] = None
+        return
+    held = gradients[slot]
+    gradients[slot] = np.array(gradient, copy=True) if held is None else held + gradient

@@ -22,7 +22,7 @@ from nnkit.engine.layer_names import layer_names
 from nnkit.engine.learning_rates import scale_step, step_scales
 from nnkit.engine.legacy_scaling import with_scaling_layers
 from nnkit.engine.outputs import named_outputs, outputs_loss
-from nnkit.engine.parameters import ParameterStore
+from nnkit.engine.parameters import ParameterStore, layer_spans
 from nnkit.engine.summary import format_summary
 from nnkit.errors import ConfigurationError, DataError
 from nnkit.files.loading import read_network
@@ -180,7 +180,7 @@ class Network(Trainer):
             ):
                 layer.bind(params, grads)
             store = self.store
-            self._gradient_spans = _spans(self.layers, store.shapes, store.grads)
+            self._gradient_spans = layer_spans(self.layers, store.shapes, store.grads)
 
     # -- building ------------------------------------------------------------------
 
@@ -316,7 +316,7 @@ class Network(Trainer):
             layer.initialize(self._init_rng)
         self.input_shape, self.output_shape = input_shape, shape
         self.input_shapes = sample_shapes
-        self._gradient_spans = _spans(self.layers, shapes_of=store.shapes, flat=store.grads)
+        self._gradient_spans = layer_spans(self.layers, shapes_of=store.shapes, flat=store.grads)
         self.store = store
         self._workspaces.clear()
         self.optimizer_state = self.optimizer.init_state(self.store.values)
@@ -565,22 +565,21 @@ class Network(Trainer):
         ``training=True`` runs the layers as `fit` does (dropout's noise, batch
         statistics), still without changing any layer's state. Safe while `fit` runs in
         another thread: the call reads the weights of one step, writes only arrays of its
-        own, and returns arrays no later call overwrites.
+        own, and returns arrays no later call overwrites. A network drawn as a graph
+        gives them too: a shared layer's gradient is the sum over its calls, and the
+        gradient of a network of several inputs is a dict by input name.
         """
         data = prepare(self, X, y, sample_weight)
-        if not self._graph.is_chain:
-            raise ConfigurationError(
-                "gradients() takes a network whose layers form a chain (a list, or a graph "
-                "drawn as one); a branching graph's gradients are not available yet"
-            )
         with self._weights_lock.reading():
             store = self._require_built("gradients")
+            xs = [data.X] if self._graph.n_inputs == 1 else self._unpack(data.X)
             return backpropagate(
                 self.layers,
+                self._graph,
                 store,
                 self.loss,
                 self._fused_output,
-                data.X,
+                xs,
                 data.Y,
                 data.weights,
                 training,
@@ -881,22 +880,6 @@ def _build_calls(
         built[id(layer)] = (shapes, output)
         slots.append(output)
     return slots[graph.n_inputs :]
-
-
-def _spans(
-    layers: Sequence[Layer], shapes_of: Sequence[Mapping[str, Shape]], flat: np.ndarray
-) -> dict[int, np.ndarray]:
-    """Each layer's part of ``flat`` (its parameters', then those of the layers it
-    holds), by ``id``: the store lays them out in that order, one after the other."""
-    spans, offset, position = {}, 0, 0
-    for layer in layers:
-        size = 0
-        for _ in walk([layer]):
-            size += sum(math.prod(shape) for shape in shapes_of[position].values())
-            position += 1
-        spans[id(layer)] = flat[offset : offset + size]
-        offset += size
-    return spans
 
 
 def _check_sample_size(

@@ -8,11 +8,13 @@ depth of the network, which is what bounds the speed of small networks.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["ParameterStore"]
+from nnkit.interfaces.layer import Layer, Shape, walk
+
+__all__ = ["ParameterStore", "layer_spans"]
 
 
 class ParameterStore:
@@ -73,3 +75,19 @@ class ParameterStore:
     def size(self) -> int:
         """The total number of parameters."""
         return self.values.size
+
+
+def layer_spans(
+    layers: Sequence[Layer], shapes_of: Sequence[Mapping[str, Shape]], flat: np.ndarray
+) -> dict[int, np.ndarray]:
+    """Each layer's part of ``flat`` (its parameters', then those of the layers it
+    holds), by ``id``: the store lays them out in that order, one after the other."""
+    spans, offset, position = {}, 0, 0
+    for layer in layers:
+        size = 0
+        for _ in walk([layer]):
+            size += sum(math.prod(shape) for shape in shapes_of[position].values())
+            position += 1
+        spans[id(layer)] = flat[offset : offset + size]
+        offset += size
+    return spans

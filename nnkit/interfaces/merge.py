@@ -32,6 +32,9 @@ class MergeLayer(Layer):
     merges_inputs: ClassVar[bool] = True
     #: The sample shapes the conformance kit builds this layer for, one per input.
     example_input_shapes: ClassVar[tuple[Shape, ...]] = ((4,), (4,))
+    #: The positions of the inputs that cannot be differentiated (a 0/1 mask): their
+    #: gradient is zeros, the kit checks it so, and `Network.gradients` reports None.
+    non_differentiable_inputs: ClassVar[tuple[int, ...]] = ()
 
     @abstractmethod
     def build_inputs(self, input_shapes: Sequence[Shape], rng: np.random.Generator) -> Shape:

@@ -53,7 +53,7 @@ def check_network_gradients(
             f"{net.dtype}: build it with Network(..., dtype='float64')"
         )
     data = prepare(net, X, y, sample_weight)
-    analytic = net.gradients(data.X, data.Y, data.weights)
+    analytic = net.gradients(X, y, sample_weight)
     probe = copy.deepcopy(net)  # perturbed below; the caller's network stays as it was
     inputs = np.array(data.X, dtype=np.float64, copy=True)
     rng = np.random.default_rng(seed)
@@ -72,7 +72,16 @@ def check_network_gradients(
             found = analytic.layers[index][name].reshape(-1)[positions]
             what = f"layer {index + 1} ({type(layer).__name__}) d{name}"
             _compare(found, numeric, what, rtol, atol)
-    if analytic.inputs is not None and not probe.layers[0].differentiable_input:
+    if isinstance(analytic.inputs, dict):  # several inputs, side by side in ``inputs``
+        parts = [
+            np.full((inputs.shape[0], size), np.nan) if found is None else found
+            for found, size in zip(analytic.inputs.values(), _input_sizes(probe))
+        ]
+        packed = np.concatenate([p.reshape(inputs.shape[0], -1) for p in parts], axis=1)
+        among = np.flatnonzero(~np.isnan(packed))  # an input of codes has no gradient
+        positions, numeric = numeric_gradient(loss, inputs, rng, among)
+        _compare(packed.reshape(-1)[positions], numeric, "dX", rtol, atol)
+    elif analytic.inputs is not None and not probe.layers[0].differentiable_input:
         # Codes (an embedding's) have no finite differences: a step off a whole number
         # is no code at all. Their gradient is zero by definition.
         _compare(analytic.inputs.reshape(-1), np.zeros(inputs.size), "dX of codes", 0, 0)
@@ -88,6 +97,11 @@ def check_network_gradients(
             among = np.flatnonzero(real)
         positions, numeric = numeric_gradient(loss, inputs, rng, among)
         _compare(analytic.inputs.reshape(-1)[positions], numeric, "dX", rtol, atol)
+
+
+def _input_sizes(net: Network) -> list[int]:
+    """The number of entries of one sample of each input."""
+    return [int(np.prod(shape)) for shape in net.input_shapes]
 
 
 def _compare(found: np.ndarray, expected: np.ndarray, what: str, rtol: float, atol: float) -> None:

@@ -234,6 +234,7 @@ class ApplyMask(MergeLayer):
 
     #: The sample shapes the conformance kit builds it for: sequences and their mask.
     example_input_shapes = ((4, 3), (4,))
+    non_differentiable_inputs = (1,)  # the mask
 
     def makes_mask(self) -> bool:
         return True
