@@ -21,6 +21,7 @@ __all__ = [
     "as_sample_weight",
     "class_weights_for",
     "check_finite",
+    "target_rows",
 ]
 
 
@@ -152,15 +153,7 @@ def as_targets(
     the memory, for the training loop to convert batch by batch); a 1-D array for a
     single output becomes one column.
     """
-    raw = np.asarray(y) if not isinstance(y, np.ndarray) else y
-    if raw.dtype.kind in "USO":
-        raise DataError(
-            f"{name} must be numeric, got {raw.dtype} values such as {raw.flat[0]!r}; "
-            "encode class names as integers 0..k-1 first"
-        )
-    if raw.ndim == 0 or raw.shape[0] != n_samples:
-        length = "a scalar" if raw.ndim == 0 else f"{raw.shape[0]} rows"
-        raise DataError(f"{name} has {length} but X has {n_samples} samples; they must match")
+    raw = target_rows(y, n_samples, name, "class names")
     if raw.ndim == 2 and raw.shape[1] == 1 and n_outputs > 1:
         raw = raw[:, 0]
     if raw.ndim == 1 and n_outputs > 1:
@@ -181,6 +174,21 @@ def as_targets(
             f"{type(loss).__name__} needs targets in [{low:g}, {high:g}]"
         )
     return targets
+
+
+def target_rows(y: Any, n_samples: int, name: str, labels: str) -> np.ndarray:
+    """``y`` as an array of one row per sample, refusing text (``labels`` names what to
+    encode as integers first) and a number of rows other than ``n_samples``."""
+    raw = np.asarray(y) if not isinstance(y, np.ndarray) else y
+    if raw.dtype.kind in "USO":
+        raise DataError(
+            f"{name} must be numeric, got {raw.dtype} values such as {raw.flat[0]!r}; "
+            f"encode {labels} as integers 0..k-1 first"
+        )
+    if raw.ndim == 0 or raw.shape[0] != n_samples:
+        length = "a scalar" if raw.ndim == 0 else f"{raw.shape[0]} rows"
+        raise DataError(f"{name} has {length} but X has {n_samples} samples; they must match")
+    return raw
 
 
 def as_sample_weight(weights: Any, n_samples: int, dtype: np.dtype) -> np.ndarray | None:

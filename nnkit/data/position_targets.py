@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from nnkit.data.arrays import _as_numeric as as_numeric
-from nnkit.data.arrays import check_finite
+from nnkit.data.arrays import check_finite, target_rows
 from nnkit.errors import DataError
 from nnkit.interfaces.loss import Loss
 
@@ -43,15 +43,7 @@ def as_position_targets(
             outside ``0..k-1`` (and are not the loss's ``ignore_index``), or values lie
             outside the loss's ``target_range``.
     """
-    raw = np.asarray(y) if not isinstance(y, np.ndarray) else y
-    if raw.dtype.kind in "USO":
-        raise DataError(
-            f"{name} must be numeric, got {raw.dtype} values such as {raw.flat[0]!r}; "
-            "encode tokens or class names as integers 0..k-1 first"
-        )
-    if raw.ndim == 0 or raw.shape[0] != n_samples:
-        length = "a scalar" if raw.ndim == 0 else f"{raw.shape[0]} rows"
-        raise DataError(f"{name} has {length} but X has {n_samples} samples; they must match")
+    raw = target_rows(y, n_samples, name, "tokens or class names")
     positions, units = output_shape[:-1], output_shape[-1]
     if raw.shape[1:] == positions:
         if units > 1:
