@@ -21,6 +21,7 @@ __all__ = [
     "as_sample_weight",
     "class_weights_for",
     "check_finite",
+    "checked_targets",
     "target_rows",
 ]
 
@@ -166,6 +167,11 @@ def as_targets(
             f"{name} has shape {raw.shape} but the output layer has {n_outputs} unit(s); "
             f"targets must have shape ({n_samples}, {n_outputs})"
         )
+    return checked_targets(targets, loss, name)
+
+
+def checked_targets(targets: np.ndarray, loss: Loss, name: str) -> np.ndarray:
+    """``targets``, once they are found finite and inside the loss's ``target_range``."""
     check_finite(targets, name)
     low, high = loss.target_range
     if targets.min() < low or targets.max() > high:

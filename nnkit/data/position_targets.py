@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from nnkit.data.arrays import _as_numeric as as_numeric
-from nnkit.data.arrays import check_finite, target_rows
+from nnkit.data.arrays import check_finite, checked_targets, target_rows
 from nnkit.errors import DataError
 from nnkit.interfaces.loss import Loss
 
@@ -58,15 +58,7 @@ def as_position_targets(
             f"{labels if loss.accepts_class_labels and units > 1 else ''}; or, for one "
             "output per sample, end with flatten(), and a dense() after it if need be"
         )
-    targets = as_numeric(raw, name, dtype)
-    check_finite(targets, name)
-    low, high = loss.target_range
-    if targets.min() < low or targets.max() > high:
-        raise DataError(
-            f"{name} has values from {targets.min():g} to {targets.max():g}, but "
-            f"{type(loss).__name__} needs targets in [{low:g}, {high:g}]"
-        )
-    return targets
+    return checked_targets(as_numeric(raw, name, dtype), loss, name)
 
 
 def _one_hot_positions(
