@@ -18,7 +18,7 @@ import numpy as np
 from nnkit.data.arrays import as_features
 from nnkit.errors import DataError
 
-__all__ = ["pack_inputs"]
+__all__ = ["by_name", "pack_inputs"]
 
 
 def pack_inputs(
@@ -36,30 +36,13 @@ def pack_inputs(
         DataError: an input is missing, unknown, of the wrong sample shape, or the
             inputs hold different numbers of samples.
     """
-    if isinstance(X, Mapping):
-        unknown = [key for key in X if key not in names]
-        missing = [key for key in names if key not in X]
-        if unknown or missing:
-            raise DataError(
-                f"{name} is a dict by input name, but the network's inputs are "
-                f"{list(names)}: " + "; ".join(
-                    part
-                    for part in (
-                        f"no input is called {unknown}" if unknown else "",
-                        f"{missing} missing" if missing else "",
-                    )
-                    if part
-                )
-            )
-        parts = [X[key] for key in names]
-    elif len(names) > 1 and isinstance(X, (list, tuple)) and len(X) == len(names):
-        parts = list(X)
-    elif len(names) > 1:
+    parts = by_name(X, names, name, "input")
+    if parts is None and len(names) > 1:
         raise DataError(
             f"the network has {len(names)} inputs ({', '.join(names)}): give {name} as a "
             "dict by input name, or a list of one array per input in that order"
         )
-    else:
+    if parts is None:
         return X
     arrays = [
         as_features(part, dtype, shape, name=f"{name}[{key!r}]", finite=False)
@@ -71,3 +54,27 @@ def pack_inputs(
     if len(arrays) == 1:
         return arrays[0]
     return np.concatenate([a.reshape(len(a), math.prod(a.shape[1:])) for a in arrays], axis=1)
+
+
+def by_name(values: Any, names: Sequence[str], name: str, kind: str) -> list[Any] | None:
+    """One entry of ``values`` per name of ``names`` (a network's inputs or outputs, as
+    ``kind`` says): from a dict by name, or from a list in that order when there are
+    several; None for anything else.
+
+    Raises:
+        DataError: a dict names an unknown one or misses one.
+    """
+    if isinstance(values, Mapping):
+        unknown = [key for key in values if key not in names]
+        missing = [key for key in names if key not in values]
+        if unknown or missing:
+            problems = [f"no {kind} is called {unknown}"] if unknown else []
+            problems += [f"{missing} missing"] if missing else []
+            raise DataError(
+                f"{name} is a dict by {kind} name, but the network's {kind}s are "
+                f"{list(names)}: " + "; ".join(problems)
+            )
+        return [values[key] for key in names]
+    if len(names) > 1 and isinstance(values, (list, tuple)) and len(values) == len(names):
+        return list(values)
+    return None

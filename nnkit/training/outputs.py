@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from nnkit.data.arrays import as_targets
+from nnkit.data.named import by_name
 from nnkit.errors import ConfigurationError, DataError
 from nnkit.interfaces.loss import Loss
 from nnkit.interfaces.metric import Metric, MetricState
@@ -131,25 +132,8 @@ def pack_targets(y: Any, loss: OutputsLoss, n_samples: int, dtype: np.dtype, nam
         DataError: an output is missing, unknown, or its targets do not fit.
     """
     names = loss.names
-    if isinstance(y, Mapping):
-        unknown = [key for key in y if key not in names]
-        missing = [key for key in names if key not in y]
-        if unknown or missing:
-            raise DataError(
-                f"{name} is a dict by output name, but the network's outputs are {names}: "
-                + "; ".join(
-                    part
-                    for part in (
-                        f"no output is called {unknown}" if unknown else "",
-                        f"{missing} missing" if missing else "",
-                    )
-                    if part
-                )
-            )
-        parts = [y[key] for key in names]
-    elif isinstance(y, (list, tuple)) and len(y) == len(names):
-        parts = list(y)
-    else:
+    parts = by_name(y, names, name, "output")
+    if parts is None:
         raise DataError(
             f"the network has {len(names)} outputs ({', '.join(names)}): give {name} as a "
             "dict by output name, or a list of one array per output in that order"
