@@ -60,8 +60,7 @@ class GELU(nnkit.Activation):
         if self.approximate == "none":
             return (Z * normal_cdf(Z)).astype(Z.dtype, copy=False)
         with np.errstate(over="ignore"):  # z^3 overflows only where tanh is already +-1
-            # z*z*z, not z**3: NumPy's general power costs as much as 60 products.
-            return 0.5 * Z * (1 + np.tanh(self.C * (Z + 0.044715 * (Z * Z * Z))))
+            return 0.5 * Z * (1 + np.tanh(self.C * (Z + 0.044715 * Z**3)))
 
     def derivative(self, Z):
         if self.approximate == "none":  # Phi(z) + z phi(z); phi is 0 where z^2 overflows
@@ -69,7 +68,7 @@ class GELU(nnkit.Activation):
         # Beyond |z| = 10 tanh is +-1 to double precision and the second term 0 (it would
         # be 0 x inf = NaN where z^2 overflows): the derivative is the step (1 + t) / 2.
         Z_in_range = np.clip(Z, -10, 10)
-        t = np.tanh(self.C * (Z_in_range + 0.044715 * (Z_in_range * Z_in_range * Z_in_range)))
+        t = np.tanh(self.C * (Z_in_range + 0.044715 * Z_in_range**3))
         slope = 1 + 3 * 0.044715 * Z_in_range**2
         return 0.5 * (1 + t) + 0.5 * Z_in_range * (1 - t**2) * self.C * slope
 
