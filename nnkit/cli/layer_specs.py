@@ -60,6 +60,7 @@ FIRST_PARTY_LAYERS: Final = {
     "conv1d": "plugins/nnkit-text",
     "global_max_pool1d": "plugins/nnkit-text",
     "global_avg_pool1d": "plugins/nnkit-text",
+    "char_tokenizer": "plugins/nnkit-text",
 }
 #: A Python shape in a layer's error message, such as ``reshape((1, 8, 8))``.
 _PYTHON_RESHAPE = re.compile(r"reshape\(\(([^()]*)\)\)")

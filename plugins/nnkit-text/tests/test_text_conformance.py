@@ -23,4 +23,5 @@ def test_every_layer_of_the_distribution_is_checked():
         ("layer", "conv1d"),
         ("layer", "global_max_pool1d"),
         ("layer", "global_avg_pool1d"),
+        ("layer", "char_tokenizer"),
     }
