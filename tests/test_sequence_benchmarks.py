@@ -121,3 +121,82 @@ def _machine() -> dict:
         "platform": "linux",
         "unset_for_this_run": [],
     }
+
+
+@needs_text
+@pytest.mark.parametrize("action", ["train", "predict"])
+def test_the_sequence_profile_lists_where_nnkits_time_goes(action, monkeypatch, capsys):
+    from benchmarks import environment, profile_sequences
+
+    for name in environment.OPENBLAS_OVERRIDES:  # no restart inside the test process
+        monkeypatch.delenv(name, raising=False)
+    assert profile_sequences.main(["W5", "--action", action, "--sequences", "32"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"W5 {action}, 32 sequences, 1 thread: nnkit ")
+    assert "its GEMM bound" in lines[1] and lines[2].split() == ["own", "s", "share", "function"]
+    rows = lines[3:]
+    assert len(rows) == profile_sequences.TOP
+    shares = [float(row.split()[1].rstrip("%")) for row in rows]
+    assert shares == sorted(shares, reverse=True) and sum(shares) <= 100.5
+    # The LSTM's loops are among them, and every line fits the docs' code blocks.
+    assert any("nnkit_text/recurrent.py" in row for row in rows)
+    assert max(map(len, lines)) <= 84
+
+
+def test_the_sequence_profile_refuses_an_unknown_workload_or_count(monkeypatch, capsys):
+    from benchmarks import environment, profile_sequences
+
+    for name in environment.OPENBLAS_OVERRIDES:  # no restart inside the test process
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(SystemExit):
+        profile_sequences.main(["W6"])
+    assert "invalid choice: 'W6'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        profile_sequences.main(["W5", "--sequences", "0"])
+    assert "expected a positive whole number, got '0'" in capsys.readouterr().err
+
+
+@needs_text
+def test_the_lstm_profile_times_nnkits_lstm_against_the_bound_and_pytorch(monkeypatch, capsys):
+    from benchmarks import environment, profile_lstm
+
+    for name in environment.OPENBLAS_OVERRIDES:  # no restart inside the test process
+        monkeypatch.delenv(name, raising=False)
+    assert profile_lstm.main(["--batches", "1", "--rounds", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    with_torch = importlib.util.find_spec("torch") is not None
+    stages = 4 if with_torch else 2
+    assert len(lines) == 2 * (1 + stages)
+    titles = [lines[0], lines[1 + stages]]
+    assert titles[0].startswith("W5's LSTM, training: 1 batches of 32, 1 thread")
+    assert titles[1].startswith("W5's LSTM, inference: 1 batches of 128, 1 thread")
+    names = [line[2:44].strip() for line in lines if line.startswith("  ")]
+    expected = ["GEMM bound of the layer's products", "nnkit lstm"]
+    if with_torch:
+        expected += ["PyTorch nn.LSTM (oneDNN, its default)", "PyTorch nn.LSTM, oneDNN off"]
+    assert names == expected * 2
+    assert all(line.endswith("of the bound") for line in lines if line.startswith("  "))
+    assert max(map(len, lines)) <= 84
+
+
+def test_the_lstm_profiles_bound_multiplies_what_the_layer_multiplies(monkeypatch):
+    """The bound's products are W5's: a training call does 4 once (x W, dW, dU, dx) and
+    2 per step, an inference call 1 once and 1 per step."""
+    from benchmarks import profile_lstm
+
+    calls = []
+    original = np.matmul
+
+    def counting(A, B, out):
+        calls.append((A.shape, B.shape))
+        return original(A, B, out=out)
+
+    for training, expected in ((True, 4 + 2 * 64), (False, 1 + 64)):
+        run = profile_lstm.gemm_bound(8, training)
+        calls.clear()
+        with monkeypatch.context() as patch:
+            patch.setattr(profile_lstm.np, "matmul", counting)
+            run()
+        assert len(calls) == expected
+        assert ((8 * 64, 64), (64, 512)) in calls and ((8, 128), (128, 512)) in calls
+        assert (((8, 512), (512, 128)) in calls) == training
