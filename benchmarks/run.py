@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchmarks.environment import reexec_without_blas_overrides
+from benchmarks.sequence_run import SEQUENCE_REFERENCES, SEQUENCE_TARGETS, SEQUENCE_WORKLOADS
 
 if TYPE_CHECKING:
     from benchmarks.baseline import Baseline
@@ -41,6 +42,7 @@ TARGETS = [
     ("W3", "train", "GEMM bound", ">=", 0.65),
     ("W3", "inference", "pytorch NCHW", ">=", 1.5),
     ("W3", "inference", "pytorch channels_last", ">=", 0.7),
+    *SEQUENCE_TARGETS,
 ]
 
 #: Reported without a target: hand-written NumPy against the GEMM bound (what any NumPy
@@ -62,6 +64,7 @@ REFERENCES = [
             ("nnkit", "NumPy CNN"),
         )
     ),
+    *SEQUENCE_REFERENCES,
 ]
 
 #: The measures compared with the baseline (nnkit before the change).
@@ -73,7 +76,9 @@ BASELINE_MEASURES = [
     ("W3", "inference"),
 ]
 
-WORKLOADS = ("W1", "W2", "W3")
+#: Run unless --workloads says otherwise; W4 and W5 (SEQUENCE_WORKLOADS) only when named.
+DEFAULT_WORKLOADS = ("W1", "W2", "W3")
+WORKLOADS = (*DEFAULT_WORKLOADS, *SEQUENCE_WORKLOADS)
 
 #: (workload, setting, system) -> the value of each round: samples per second for
 #: "train" and "inference", seconds for "train time", MiB for "memory" (setting None).
@@ -93,6 +98,12 @@ workloads:
   W2  the bundled digits, 64-32-10, batch 32, 50 epochs: total training time
   W3  a small CNN on 20,000 synthetic 1x28x28 images (needs nnkit-vision):
       training and inference samples per second
+  W4  a tiny GPT (needs nnkit-text and nnkit-extras; only when named): vocabulary 96,
+      context 64, d_model 128, 4 heads, 2 pre-norm blocks, batch 32, AdamW, one epoch
+      of 32 batches: training and inference (batch 128) tokens per second
+  W5  an LSTM language model (needs nnkit-text; only when named): embedding 64, LSTM
+      128 over 64 steps, dense to 96 at every step, batch 32, Adam, one epoch of 64
+      batches: training and inference (batch 128) tokens per second
 
 the GEMM bound: the same matrix products as the network, and nothing else, timed
 alone: no framework can beat it, so nnkit's ratio to it says how much time goes to
@@ -120,8 +131,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cnn-samples", type=int, default=20_000, help="W3 images (default 20000)")
     parser.add_argument(
         "--workloads",
-        default=",".join(WORKLOADS),
-        help="which workloads, comma-separated (default W1,W2,W3)",
+        default=",".join(DEFAULT_WORKLOADS),
+        help="which workloads, comma-separated (default W1,W2,W3; W4 and W5 when named)",
     )
     parser.add_argument(
         "--baseline",
@@ -142,7 +153,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     args.workloads = [name.strip().upper() for name in args.workloads.split(",") if name.strip()]
     unknown = [name for name in args.workloads if name not in WORKLOADS]
     if unknown:
-        parser.error(f"--workloads: unknown {', '.join(unknown)}; choose from W1, W2, W3")
+        parser.error(
+            f"--workloads: unknown {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}"
+        )
     if args.quick:
         args.samples, args.cnn_samples = min(args.samples, 2_048), min(args.cnn_samples, 256)
         args.rounds, args.cnn_rounds, args.no_memory = 2, 1, True
@@ -280,6 +293,16 @@ def measure_all(
         timed_rounds(w3, "inference", "predict", lineup, args.cnn_rounds)
         with_pytorch = any(s.name == "pytorch NCHW" for s in lineup)
         checks.append({"workload": "W3", **guard.same_cnn_loss(w3, with_pytorch)})
+    sequences = [name for name in SEQUENCE_WORKLOADS if name in args.workloads]
+    if sequences:
+        from benchmarks.sequence_run import measure_sequences
+
+        found, sequence_notes, sequence_checks = measure_sequences(
+            sequences, settings, args.rounds, args.quick
+        )
+        values.update(found)
+        notes += sequence_notes
+        checks += sequence_checks
     return values, notes, checks
 
 
@@ -368,11 +391,13 @@ def system_tables(
     values: Values,
     settings: Sequence[ThreadSetting],
     workloads_measures: Sequence[tuple[str, str]],
+    rate: str = "samples/s",
 ) -> list[str]:
-    """One table per thread setting: each system's median of each measure."""
+    """One table per thread setting: each system's median of each measure, the
+    throughputs in ``rate`` (W4's and W5's in tokens/s)."""
     from nnkit.engine.tables import format_table
 
-    units = {"train": "samples/s", "inference": "samples/s", "train time": "s", "memory": "MiB"}
+    units = {"train": rate, "inference": rate, "train time": "s", "memory": "MiB"}
     columns = [(w, m) for w, m in workloads_measures if any(key[:2] == (w, m) for key in values)]
     if not columns:
         return []
@@ -413,6 +438,12 @@ def report(
         [("W1", "train"), ("W1", "inference"), ("W2", "train time"), ("W1", "memory")],
     )
     lines += system_tables(values, settings, [("W3", "train"), ("W3", "inference")])
+    lines += system_tables(
+        values,
+        settings,
+        [(w, m) for w in SEQUENCE_WORKLOADS for m in ("train", "inference")],
+        rate="tokens/s",
+    )
     names = [setting.name for setting in settings]
     by_setting = {name: evaluate_targets(values, name) for name in names}
     rows = []

@@ -59,8 +59,10 @@ class GELU(nnkit.Activation):
     def forward(self, Z):
         if self.approximate == "none":
             return (Z * normal_cdf(Z)).astype(Z.dtype, copy=False)
-        with np.errstate(over="ignore"):  # z^3 overflows only where tanh is already +-1
-            return 0.5 * Z * (1 + np.tanh(self.C * (Z + 0.044715 * Z**3)))
+        # z^3 overflows only where tanh is already +-1. Z * Z * Z, not Z**3: NumPy's
+        # float32 power by 3 calls powf per element, hundreds of times slower.
+        with np.errstate(over="ignore"):
+            return 0.5 * Z * (1 + np.tanh(self.C * (Z + 0.044715 * (Z * Z * Z))))
 
     def derivative(self, Z):
         if self.approximate == "none":  # Phi(z) + z phi(z); phi is 0 where z^2 overflows
@@ -68,7 +70,7 @@ class GELU(nnkit.Activation):
         # Beyond |z| = 10 tanh is +-1 to double precision and the second term 0 (it would
         # be 0 x inf = NaN where z^2 overflows): the derivative is the step (1 + t) / 2.
         Z_in_range = np.clip(Z, -10, 10)
-        t = np.tanh(self.C * (Z_in_range + 0.044715 * Z_in_range**3))
+        t = np.tanh(self.C * (Z_in_range + 0.044715 * (Z_in_range * Z_in_range * Z_in_range)))
         slope = 1 + 3 * 0.044715 * Z_in_range**2
         return 0.5 * (1 + t) + 0.5 * Z_in_range * (1 - t**2) * self.C * slope
 

@@ -107,12 +107,17 @@ class MultiHeadAttention(Layer):
 
     def forward(self, x: np.ndarray, ws: Workspace, training: bool = False) -> np.ndarray:
         inner = self.heads * self.key_dim
-        qkv = x @ self.params["W_qkv"] + self.params["b_qkv"]  # [Q K V] = x W_qkv + b_qkv
+        # One product over every step of every sequence: a batch of 2-D products (what
+        # x @ W gives for a 3-D x) is slower.
+        qkv = (x.reshape(-1, self.features) @ self.params["W_qkv"]).reshape(
+            x.shape[0], self.steps, 3 * inner
+        )
+        qkv += self.params["b_qkv"]  # [Q K V] = x W_qkv + b_qkv
         Q, K, V = (self._heads(qkv[..., i * inner : (i + 1) * inner]) for i in range(3))
         S = Q @ K.transpose(0, 1, 3, 2)  # S = Q Kᵀ ...
         S *= 1 / math.sqrt(self.key_dim)  # ... / sqrt(k)
-        if self.causal:
-            S[..., self._future()] = -np.inf  # softmax gives these pairs 0
+        if self.causal:  # softmax gives these pairs 0; adding is faster than indexing
+            S += np.where(self._future(), -np.inf, 0).astype(S.dtype)
         if ws.mask is None:
             S -= S.max(axis=-1, keepdims=True)  # the same softmax, without overflow
             P = np.exp(S, out=S)
@@ -121,7 +126,9 @@ class MultiHeadAttention(Layer):
             P = self._softmax_of_real_keys(S, ws.mask)
         mixed = self._merged(P @ V)  # O = P V, the heads side by side
         ws.x, ws.Q, ws.K, ws.V, ws.P, ws.mixed = x, Q, K, V, P, mixed
-        return mixed @ self.params["W_o"] + self.params["b_o"]  # y = O W_o + b_o
+        y = (mixed.reshape(-1, inner) @ self.params["W_o"]).reshape(x.shape)
+        y += self.params["b_o"]  # y = O W_o + b_o
+        return y
 
     @staticmethod
     def _softmax_of_real_keys(S: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -144,21 +151,25 @@ class MultiHeadAttention(Layer):
         flat_dy = dy.reshape(-1, self.features)
         self.grads["W_o"][...] = mixed.reshape(-1, inner).T @ flat_dy  # dW_o = Oᵀ dy
         self.grads["b_o"][...] = flat_dy.sum(axis=0)  # db_o = Σ dy
-        dO = self._heads(dy @ self.params["W_o"].T)  # dO = dy W_oᵀ
+        dO = self._heads((flat_dy @ self.params["W_o"].T).reshape(-1, self.steps, inner))  # dy W_oᵀ
         dV = P.transpose(0, 1, 3, 2) @ dO  # dV = Pᵀ dO
         dP = dO @ V.transpose(0, 1, 3, 2)  # dP = dO Vᵀ
         # dS = P (dP - Σ_j P dP): the softmax's Jacobian; 0 where P is (hidden pairs)
-        dS = P * (dP - np.sum(P * dP, axis=-1, keepdims=True))
+        dP -= np.sum(P * dP, axis=-1, keepdims=True)
+        dS = np.multiply(dP, P, out=dP)
         dS *= 1 / math.sqrt(self.key_dim)  # through S = Q Kᵀ / sqrt(k)
         dQ = dS @ K  # dQ = dS K
         dK = dS.transpose(0, 1, 3, 2) @ Q  # dK = dSᵀ Q
-        dqkv = np.concatenate([self._merged(dQ), self._merged(dK), self._merged(dV)], axis=-1)
+        # [dQ dK dV], the heads side by side in each: one copy of each into place.
+        dqkv = np.empty((dy.shape[0], self.steps, 3, self.heads, self.key_dim), dQ.dtype)
+        for part, gradient in enumerate((dQ, dK, dV)):
+            dqkv[:, :, part] = gradient.transpose(0, 2, 1, 3)
         flat_dqkv = dqkv.reshape(-1, 3 * inner)
         self.grads["W_qkv"][...] = x.reshape(-1, self.features).T @ flat_dqkv  # dW = xᵀ dqkv
         self.grads["b_qkv"][...] = flat_dqkv.sum(axis=0)  # db_qkv = Σ dqkv
         if not need_input_gradient:
             return None
-        return dqkv @ self.params["W_qkv"].T  # dx = dqkv W_qkvᵀ
+        return (flat_dqkv @ self.params["W_qkv"].T).reshape(x.shape)  # dx = dqkv W_qkvᵀ
 
     def to_onnx(self, graph: OnnxGraph, x: str) -> str:
         """``MatMul``, ``Reshape``, ``Transpose``, ``Softmax``: the forward pass as

@@ -54,24 +54,35 @@ class LayerNorm(Layer):
         centred = x - mean  # x - mu
         variance = np.mean(centred * centred, axis=-1, keepdims=True)  # var = mean((x-mu)^2)
         inverse_std = 1 / np.sqrt(variance + self.epsilon)  # 1 / sigma
-        x_hat = centred * inverse_std  # x_hat = (x - mu) / sigma
+        x_hat = np.multiply(centred, inverse_std, out=centred)  # x_hat = (x - mu) / sigma
         ws.x_hat, ws.inverse_std = x_hat, inverse_std
-        return x_hat * self.params["gamma"] + self.params["beta"]  # y = gamma x_hat + beta
+        y = x_hat * self.params["gamma"]
+        y += self.params["beta"]  # y = gamma x_hat + beta
+        return y
 
     def backward(
         self, dy: np.ndarray, ws: Workspace, need_input_gradient: bool = True
     ) -> np.ndarray | None:
         x_hat, inverse_std = ws.x_hat, ws.inverse_std
-        samples_axes = tuple(range(dy.ndim - 1))
-        self.grads["gamma"][...] = np.sum(dy * x_hat, axis=samples_axes)  # dgamma = sum dy x_hat
-        self.grads["beta"][...] = np.sum(dy, axis=samples_axes)  # dbeta = sum dy
+        gamma, d = self.params["gamma"], self.features
+        # Over all positions as rows, (N, d): the sums over rows and the means over a
+        # row's features against gamma are then BLAS products, not reductions.
+        flat_dy, flat_x_hat = dy.reshape(-1, d), x_hat.reshape(-1, d)
+        dy_x_hat = flat_dy * flat_x_hat
+        ones = np.ones(flat_dy.shape[0], dy.dtype)
+        self.grads["gamma"][...] = ones @ dy_x_hat  # dgamma = sum dy x_hat
+        self.grads["beta"][...] = ones @ flat_dy  # dbeta = sum dy
         if not need_input_gradient:
             return None
-        dx_hat = dy * self.params["gamma"]  # dx_hat = dy gamma
-        mean_dx_hat = dx_hat.mean(axis=-1, keepdims=True)
-        mean_dx_hat_x_hat = np.mean(dx_hat * x_hat, axis=-1, keepdims=True)
+        dx = dy * gamma  # dx_hat = dy gamma
+        mean_dx_hat = (flat_dy @ gamma).reshape(inverse_std.shape) / d  # mean(dx_hat)
+        # mean(dx_hat x_hat) = mean(dy x_hat gamma)
+        mean_dx_hat_x_hat = (dy_x_hat @ gamma).reshape(inverse_std.shape) / d
         # dx = (dx_hat - mean(dx_hat) - x_hat mean(dx_hat x_hat)) / sigma
-        return (dx_hat - mean_dx_hat - x_hat * mean_dx_hat_x_hat) * inverse_std
+        dx -= mean_dx_hat
+        dx -= x_hat * mean_dx_hat_x_hat
+        dx *= inverse_std
+        return dx
 
     def to_onnx(self, graph: OnnxGraph, x: str) -> str:
         """``LayerNormalization`` over the last axis from operator set 17; before it, the

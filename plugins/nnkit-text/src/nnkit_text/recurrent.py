@@ -5,7 +5,8 @@ Every layer computes the input's share of all its gates, at every time step, as 
 matrix product before the loop, ``XW = x W + b``, ``(m, T, G h)``: only the recurrent
 product ``h_{t-1} U`` is left inside the loop. Backward likewise gathers the gradients
 of all steps' gate inputs, ``dA``, ``(m, T, G h)``, and turns them into ``dW``, ``db``
-and the input gradient ``dA Wᵀ`` with one product each after the loop.
+and the input gradient ``dA Wᵀ`` with one product each after the loop. The LSTM keeps
+these buffers time-major, ``(T, m, G h)``, so that each step's rows are contiguous.
 
 Weights are laid out to multiply from the right, ``x W``: ``W`` is ``(d, G h)`` and
 ``U`` is ``(h, G h)``, the transposes of PyTorch's ``weight_ih_l0`` and
@@ -95,7 +96,8 @@ class _Recurrent(Layer):
         matrix product instead of one per step."""
         W = self.params["W"]
         XW = ws.buffer("XW", (x.shape[0], self.steps, W.shape[1]), W.dtype)
-        np.matmul(x, W, out=XW)
+        # One 2-D product (a 3-D x would make it one product per sample).
+        np.matmul(x.reshape(-1, self.features), W, out=XW.reshape(-1, W.shape[1]))
         XW += self.params["b"]
         return XW
 
@@ -333,66 +335,104 @@ class LSTM(_Recurrent):
         self.params["b"][h : 2 * h] = 1  # b_f = 1: remember by default
 
     def forward(self, x: np.ndarray, ws: Workspace, training: bool = False) -> np.ndarray:
-        U, h = self.params["U"], self.units
-        XW = self._input_product(x, ws)
-        H = self._states(x.shape[0], ws)
+        U, h, m, T = self.params["U"], self.units, x.shape[0], self.steps
+        # The step-by-step buffers are time-major, (T, m, ...), so that each step's rows
+        # are one contiguous block: an (m, T, 4 h) buffer puts a step's rows 4 h T apart
+        # (at 64 steps of 128 units a power of 2, which maps them onto the same cache
+        # sets), and the operations on them ran up to several times slower at 1 thread.
+        # The layer's input and output keep (m, T, ...).
+        x_by_step = ws.buffer("x_by_step", (T, m, self.features), x.dtype)
+        x_by_step[...] = x.transpose(1, 0, 2)
+        W = self.params["W"]
+        XW = ws.buffer("XW", (T, m, W.shape[1]), W.dtype)  # x_t W + b, every step at once
+        np.matmul(x_by_step.reshape(-1, self.features), W, out=XW.reshape(-1, W.shape[1]))
+        XW += self.params["b"]
+        H = self._states(m, ws)
         C = ws.buffer("C", H.shape, H.dtype)  # c_0 .. c_T
         C[:, 0] = 0
         gates = ws.buffer("gates", XW.shape, XW.dtype)  # i, f, g, o of every step
-        tanh_c = ws.buffer("tanh_c", (x.shape[0], self.steps, h), XW.dtype)
-        for t in range(1, self.steps + 1):
-            a = gates[:, t - 1]
+        tanh_c = ws.buffer("tanh_c", (T, m, h), XW.dtype)
+        # σ(z) = (1 + tanh(z / 2)) / 2 (see `sigmoid`): with the i, f and o columns of U
+        # and XW halved (exactly: a power of 2), one tanh over all four gates gives
+        # tanh(a_g) and the tanh(a / 2) of the others, in fewer operations per step.
+        half = np.full(4 * h, 0.5, XW.dtype)
+        half[2 * h : 3 * h] = 1
+        U = U * half
+        XW *= half
+        for t in range(1, T + 1):
+            a = gates[t - 1]
             np.matmul(H[:, t - 1], U, out=a)  # h_{t-1} U
-            a += XW[:, t - 1]  # a = x_t W + h_{t-1} U + b
+            a += XW[t - 1]  # a = x_t W + h_{t-1} U + b (a / 2 for i, f, o)
+            np.tanh(a, out=a)  # g = tanh(a_g); tanh(a / 2) for i, f, o
+            i_f, o_half = a[:, : 2 * h], a[:, 3 * h :]
+            i_f += 1
+            i_f *= 0.5  # i = σ(a_i), f = σ(a_f)
+            o_half += 1
+            o_half *= 0.5  # o = σ(a_o)
             i, f, g, o = a[:, :h], a[:, h : 2 * h], a[:, 2 * h : 3 * h], a[:, 3 * h :]
-            sigmoid(i, out=i)  # i = σ(a_i)
-            sigmoid(f, out=f)  # f = σ(a_f)
-            np.tanh(g, out=g)  # g = tanh(a_g)
-            sigmoid(o, out=o)  # o = σ(a_o)
             c = C[:, t]
             np.multiply(f, C[:, t - 1], out=c)  # c_t = f c_{t-1}
             c += i * g  # ... + i g
-            tc = tanh_c[:, t - 1]
+            tc = tanh_c[t - 1]
             np.tanh(c, out=tc)
             np.multiply(o, tc, out=H[:, t])  # h_t = o tanh(c_t)
             self._carry_over((H, C), ws.mask, t)
-        ws.x, ws.H, ws.C, ws.gates, ws.tanh_c = x, H, C, gates, tanh_c
+        ws.x_by_step, ws.H, ws.C, ws.gates, ws.tanh_c = x_by_step, H, C, gates, tanh_c
         return self._output(H)
 
     def backward(
         self, dy: np.ndarray, ws: Workspace, need_input_gradient: bool = True
     ) -> np.ndarray | None:
-        x, H, C, gates, tanh_c = ws.x, ws.H, ws.C, ws.gates, ws.tanh_c
-        U, h, m = self.params["U"], self.units, x.shape[0]
+        x_by_step, H, C, gates, tanh_c = ws.x_by_step, ws.H, ws.C, ws.gates, ws.tanh_c
+        U, h, (T, m) = self.params["U"], self.units, gates.shape[:2]
+        # Time-major, (T, m, ...), as forward's buffers are (see there why).
         dA = ws.buffer("dA", gates.shape, gates.dtype)  # d(gate inputs) of every step
         dh = ws.buffer("dh", (m, h), gates.dtype)
         dc = ws.buffer("dc", (m, h), gates.dtype)
         dh[...] = 0
         dc[...] = 0  # nothing flows back from past the last step
         kept = self._kept(ws.mask, gates.dtype)
-        for t in range(self.steps, 0, -1):
+        # What dh_t and dc_t are multiplied by at each step, for all steps at once: a few
+        # large operations instead of many small ones inside the loop.
+        i, f, g, o = (gates[..., k * h : (k + 1) * h] for k in range(4))
+        to_cell = ws.buffer("to_cell", tanh_c.shape, gates.dtype)
+        np.multiply(o, 1 - tanh_c * tanh_c, out=to_cell)  # o (1 - tanh²(c_t))
+        factors = ws.buffer("factors", gates.shape, gates.dtype)
+        np.multiply(g, i * (1 - i), out=factors[..., :h])  # g σ'(a_i)
+        previous_c = C[:, :-1].transpose(1, 0, 2)  # c_0 .. c_{T-1}, time-major
+        np.multiply(previous_c, f * (1 - f), out=factors[..., h : 2 * h])  # c_{t-1} σ'(a_f)
+        np.multiply(i, 1 - g * g, out=factors[..., 2 * h : 3 * h])  # i (1 - g²)
+        np.multiply(tanh_c, o * (1 - o), out=factors[..., 3 * h :])  # tanh(c_t) σ'(a_o)
+        by_gate = factors.reshape(T, m, 4, h)
+        dA_by_gate = dA.reshape(T, m, 4, h)
+        for t in range(T, 0, -1):
             upstream = self._upstream(dy, t)
             if upstream is not None:
                 dh += upstream  # dh_t = dy_t + (from step t + 1)
             carried = self._split_carried(kept, t, dh, dc)
-            act, da = gates[:, t - 1], dA[:, t - 1]
-            i, f, g, o = act[:, :h], act[:, h : 2 * h], act[:, 2 * h : 3 * h], act[:, 3 * h :]
-            tc = tanh_c[:, t - 1]
-            dc += dh * o * (1 - tc * tc)  # dc_t = dh_t o (1 - tanh²(c_t)) + (from t + 1)
-            np.multiply(dc * i, 1 - g * g, out=da[:, 2 * h : 3 * h])  # da_g = dc_t i (1 - g²)
-            np.multiply(dc * g, i * (1 - i), out=da[:, :h])  # da_i = dc_t g σ'(a_i)
-            # da_f = dc_t c_{t-1} σ'(a_f)
-            np.multiply(dc * C[:, t - 1], f * (1 - f), out=da[:, h : 2 * h])
-            np.multiply(dh * tc, o * (1 - o), out=da[:, 3 * h :])  # da_o = dh_t tanh(c_t) σ'(a_o)
-            dc *= f  # dc_{t-1} = dc_t f
+            da = dA[t - 1]
+            dc += dh * to_cell[t - 1]  # dc_t = dh_t o (1 - tanh²(c_t)) + (from t + 1)
+            # da_i = dc_t g σ'(a_i), da_f = dc_t c_{t-1} σ'(a_f), da_g = dc_t i (1 - g²)
+            np.multiply(by_gate[t - 1, :, :3], dc[:, None], out=dA_by_gate[t - 1, :, :3])
+            # da_o = dh_t tanh(c_t) σ'(a_o)
+            np.multiply(dh, factors[t - 1, :, 3 * h :], out=da[:, 3 * h :])
+            dc *= f[t - 1]  # dc_{t-1} = dc_t f
             np.matmul(da, U.T, out=dh)  # dh_{t-1} = da_t Uᵀ
             if carried is not None:  # a padded step passed h_{t-1} and c_{t-1} on
                 dh += carried[0]
                 dc += carried[1]
-        self._weight_gradients(x, H, dA, dA)
+        # dW = Σ_t x_tᵀ da_t, db = Σ_t da_t, dU = Σ_t h_{t-1}ᵀ da_t: one product each
+        # over all steps (as `_weight_gradients`, on the time-major rows).
+        flat_dA = dA.reshape(-1, dA.shape[-1])
+        np.matmul(x_by_step.reshape(-1, self.features).T, flat_dA, out=self.grads["W"])
+        np.sum(flat_dA, axis=0, out=self.grads["b"])
+        previous = ws.buffer("previous_h", (T, m, h), H.dtype)
+        previous[...] = H[:, :-1].transpose(1, 0, 2)  # h_0 .. h_{T-1}
+        np.matmul(previous.reshape(-1, h).T, flat_dA, out=self.grads["U"])
         if not need_input_gradient:
             return None
-        return dA @ self.params["W"].T  # dx_t = da_t Wᵀ
+        dx = flat_dA @ self.params["W"].T  # dx_t = da_t Wᵀ, time-major
+        return np.ascontiguousarray(dx.reshape(T, m, self.features).transpose(1, 0, 2))
 
     def _onnx_step(
         self, graph: OnnxGraph, a: str, h: str | None, carry: str | None, U: str
