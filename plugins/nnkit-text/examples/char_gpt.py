@@ -9,7 +9,7 @@ characters at every position, trained with the per-token cross-entropy and AdamW
 prints its validation loss beside that of a bigram model counted from the same training
 characters, and a sample of text it writes.
 
-    python plugins/nnkit-text/examples/char_gpt.py           # a few minutes of one core
+    python plugins/nnkit-text/examples/char_gpt.py           # about a minute of one core
     python plugins/nnkit-text/examples/char_gpt.py --small   # the docs' size, seconds
 
 Needs nnkit-text and nnkit-extras (for ``gelu``) installed.
