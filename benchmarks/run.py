@@ -41,6 +41,10 @@ TARGETS = [
     ("W3", "train", "GEMM bound", ">=", 0.65),
     ("W3", "inference", "pytorch NCHW", ">=", 1.5),
     ("W3", "inference", "pytorch channels_last", ">=", 0.7),
+    ("W3bn", "train", "pytorch NCHW", ">=", 1.0),
+    ("W3bn", "train", "pytorch channels_last", ">=", 0.7),
+    ("W3bn", "inference", "pytorch NCHW", ">=", 1.5),
+    ("W3bn", "inference", "pytorch channels_last", ">=", 0.7),
 ]
 
 #: Reported without a target: hand-written NumPy against the GEMM bound (what any NumPy
@@ -71,9 +75,13 @@ BASELINE_MEASURES = [
     ("W2", "train time"),
     ("W3", "train"),
     ("W3", "inference"),
+    ("W3bn", "train"),
+    ("W3bn", "inference"),
 ]
 
-WORKLOADS = ("W1", "W2", "W3")
+WORKLOADS = ("W1", "W2", "W3", "W3bn")
+#: The convolutional workloads, measured with ``--cnn-rounds`` and ``--cnn-samples``.
+CNN_WORKLOADS = ("W3", "W3bn")
 
 #: (workload, setting, system) -> the value of each round: samples per second for
 #: "train" and "inference", seconds for "train time", MiB for "memory" (setting None).
@@ -93,6 +101,8 @@ workloads:
   W2  the bundled digits, 64-32-10, batch 32, 50 epochs: total training time
   W3  a small CNN on 20,000 synthetic 1x28x28 images (needs nnkit-vision):
       training and inference samples per second
+  W3bn  W3 with a batch normalisation after each convolution (nnkit-extras'
+      batch_norm, PyTorch's BatchNorm2d), against PyTorch only
 
 the GEMM bound: the same matrix products as the network, and nothing else, timed
 alone: no framework can beat it, so nnkit's ratio to it says how much time goes to
@@ -109,7 +119,10 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds (default 5)")
     parser.add_argument(
-        "--cnn-rounds", type=int, default=3, help="timed rounds of W3, the long one (default 3)"
+        "--cnn-rounds",
+        type=int,
+        default=3,
+        help="timed rounds of W3 and W3bn, the long ones (default 3)",
     )
     parser.add_argument(
         "--samples",
@@ -117,11 +130,13 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         default=60_000,
         help="W1 samples (default 60000; fewer for a quick look)",
     )
-    parser.add_argument("--cnn-samples", type=int, default=20_000, help="W3 images (default 20000)")
+    parser.add_argument(
+        "--cnn-samples", type=int, default=20_000, help="W3 and W3bn images (default 20000)"
+    )
     parser.add_argument(
         "--workloads",
         default=",".join(WORKLOADS),
-        help="which workloads, comma-separated (default W1,W2,W3)",
+        help="which workloads, comma-separated (default W1,W2,W3,W3bn)",
     )
     parser.add_argument(
         "--baseline",
@@ -139,10 +154,14 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         "--json", default="benchmarks/results.jsonl", help="where the JSON lines go"
     )
     args = parser.parse_args(argv)
-    args.workloads = [name.strip().upper() for name in args.workloads.split(",") if name.strip()]
-    unknown = [name for name in args.workloads if name not in WORKLOADS]
+    spelled = {name.upper(): name for name in WORKLOADS}  # w3bn and W3BN are W3bn
+    given = [name.strip() for name in args.workloads.split(",") if name.strip()]
+    unknown = [name for name in given if name.upper() not in spelled]
     if unknown:
-        parser.error(f"--workloads: unknown {', '.join(unknown)}; choose from W1, W2, W3")
+        parser.error(
+            f"--workloads: unknown {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}"
+        )
+    args.workloads = [spelled[name.upper()] for name in given]
     if args.quick:
         args.samples, args.cnn_samples = min(args.samples, 2_048), min(args.cnn_samples, 256)
         args.rounds, args.cnn_rounds, args.no_memory = 2, 1, True
@@ -269,17 +288,19 @@ def measure_all(
         if "W1" in args.workloads:
             with_pytorch = any(s.name == "pytorch" for s in lineup)
             checks.append({"workload": "W1", **guard.same_loss(w1, with_pytorch, baseline)})
-    if "W3" in args.workloads:
-        lineup, cnn_notes = cnn_systems.available_cnn_systems()
+    for name in (name for name in CNN_WORKLOADS if name in args.workloads):
+        cnn = workloads.build(name, args.cnn_samples)
+        lineup, cnn_notes = cnn_systems.available_cnn_systems(batch_norm=cnn.batch_norm)
         notes += cnn_notes
         if baseline is not None and baseline.description.get("vision"):
-            lineup.append(baseline)
-        w3 = workloads.small_cnn(args.cnn_samples)
-        warm_up(w3, lineup, 128)
-        timed_rounds(w3, "train", "train", lineup, args.cnn_rounds)
-        timed_rounds(w3, "inference", "predict", lineup, args.cnn_rounds)
-        with_pytorch = any(s.name == "pytorch NCHW" for s in lineup)
-        checks.append({"workload": "W3", **guard.same_cnn_loss(w3, with_pytorch)})
+            if not cnn.batch_norm or baseline.description.get("extras"):
+                lineup.append(baseline)
+        warm_up(cnn, lineup, 128)
+        timed_rounds(cnn, "train", "train", lineup, args.cnn_rounds)
+        timed_rounds(cnn, "inference", "predict", lineup, args.cnn_rounds)
+        names = {system.name for system in lineup}
+        check = guard.same_cnn_loss(cnn, "pytorch NCHW" in names, "nnkit" in names)
+        checks.append({"workload": name, **check})
     return values, notes, checks
 
 
@@ -413,6 +434,7 @@ def report(
         [("W1", "train"), ("W1", "inference"), ("W2", "train time"), ("W1", "memory")],
     )
     lines += system_tables(values, settings, [("W3", "train"), ("W3", "inference")])
+    lines += system_tables(values, settings, [("W3bn", "train"), ("W3bn", "inference")])
     names = [setting.name for setting in settings]
     by_setting = {name: evaluate_targets(values, name) for name in names}
     rows = []
