@@ -129,3 +129,26 @@ def test_batch_norm_of_images_keeps_the_vision_layers_memory_order(training):
     for first, second in zip(*results):
         np.testing.assert_allclose(first, second, rtol=1e-12, atol=1e-12)
 
+
+@pytest.mark.parametrize("order", ["C", "F"], ids=["rows", "columns"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batch_norm_of_flat_samples_computes_0_2_0s_formula_bit_for_bit(order, dtype):
+    """Flat samples, in rows (a first layer, predict) or columns (after a dense layer in
+    training): ``gamma ((x - mean) / sqrt(var + epsilon)) + beta`` with NumPy's mean and
+    variance over the batch, as nnkit 0.2.0 computed it, so its model files train and
+    predict the same."""
+    ours = nnkit.layer("batch_norm")
+    ours.build((300,), np.random.default_rng(0))
+    store = ParameterStore([ours.parameter_shapes()], np.dtype(dtype))  # as a network's
+    ours.bind(store.value_views[0], store.grad_views[0])
+    ours.params["gamma"][:, 0] = np.random.default_rng(7).normal(size=300)
+    ours.params["beta"][:, 0] = 0.5
+    x = np.random.default_rng(8).normal(2.0, 3.0, size=(97, 300)).astype(dtype)
+    x = np.asarray(x, order=order)
+    gamma, beta, columns = ours.params["gamma"], ours.params["beta"], x.T
+    mean, var = columns.mean(axis=1, keepdims=True), columns.var(axis=1, keepdims=True)
+    expected = (gamma * ((columns - mean) * (1 / np.sqrt(var + ours.epsilon))) + beta).T
+    output = ours.forward(x, Workspace(), training=True)
+    assert output.dtype == dtype
+    np.testing.assert_array_equal(output, expected)
+    np.testing.assert_array_equal(ours._pending[1], var)

@@ -121,9 +121,9 @@ class BatchNormalization(nnkit.Layer):
 
     def forward(self, x, ws, training=False):
         A_prev = self._columns(x, ws, "x")  # one column per normalised value
-        # perf: x_hat and the output live in the call's workspace, reused batch to batch.
-        x_hat = ws.buffer("x_hat", A_prev.shape, A_prev.dtype)
-        out = ws.buffer("out", A_prev.shape, A_prev.dtype)
+        # perf: x_hat and the output live in the call's workspace, reused batch to batch,
+        # in the memory order of the columns (so flat samples sum as np.var sums them).
+        x_hat, out = ws.buffer_like("x_hat", A_prev), ws.buffer_like("out", A_prev)
         if training:
             mean = A_prev.mean(axis=1, keepdims=True)
             np.subtract(A_prev, mean, out=x_hat)  # centred, as np.var centres
@@ -202,7 +202,7 @@ class BatchNormalization(nnkit.Layer):
     def backward(self, dy, ws, need_input_gradient=True):
         dA, x_hat, inv_std = self._columns(dy, ws, "dy"), ws.x_hat, ws.inv_std
         dgamma, dbeta = self.grads["gamma"], self.grads["beta"]
-        dx = ws.buffer("dx", dA.shape, dA.dtype)
+        dx = ws.buffer_like("dx", dA)
         np.sum(np.multiply(dA, x_hat, out=dx), axis=1, keepdims=True, out=dgamma)
         np.sum(dA, axis=1, keepdims=True, out=dbeta)
         if not need_input_gradient:
