@@ -292,9 +292,12 @@ def measure_all(
         cnn = workloads.build(name, args.cnn_samples)
         lineup, cnn_notes = cnn_systems.available_cnn_systems(batch_norm=cnn.batch_norm)
         notes += cnn_notes
-        if baseline is not None and baseline.description.get("vision"):
-            if not cnn.batch_norm or baseline.description.get("extras"):
+        if baseline is not None:
+            why = baseline_sits_out(baseline.description, baseline.label, name, cnn.batch_norm)
+            if why is None:
                 lineup.append(baseline)
+            else:
+                notes.append(why)
         warm_up(cnn, lineup, 128)
         timed_rounds(cnn, "train", "train", lineup, args.cnn_rounds)
         timed_rounds(cnn, "inference", "predict", lineup, args.cnn_rounds)
@@ -302,6 +305,24 @@ def measure_all(
         check = guard.same_cnn_loss(cnn, "pytorch NCHW" in names, "nnkit" in names)
         checks.append({"workload": name, **check})
     return values, notes, checks
+
+
+def baseline_sits_out(
+    description: dict[str, Any], label: str, workload: str, batch_norm: bool
+) -> str | None:
+    """Why the baseline cannot run the CNN ``workload`` (a note for the report), or None
+    when it can: W3 needs nnkit-vision in the baseline, W3bn nnkit-extras too. Revisions
+    from before nnkit-vision, release 0.2.0 among them, have no convolution layers."""
+    needed = [("vision", "nnkit_vision", "plugins/nnkit-vision")]
+    if batch_norm:
+        needed.append(("extras", "nnkit_extras", "plugins/nnkit-extras"))
+    for key, module, folder in needed:
+        if not description.get(key):
+            return (
+                f"{workload}: the baseline, {label}, has no {module}, so it sat out "
+                f"{workload}; a revision with {folder} can take part"
+            )
+    return None
 
 
 def median_value(values: Sequence[float]) -> float:

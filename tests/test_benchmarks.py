@@ -575,3 +575,21 @@ def test_the_w3_guard_holds_nnkit_to_the_numpy_cnn():
     with measure.limited_threads(1):
         check = guard.same_cnn_loss(images, with_pytorch=False, with_nnkit=True)
     assert set(check["losses"]) == {"NumPy CNN", "nnkit"} and check["same"] is True
+
+
+def test_a_baseline_without_the_cnn_plugins_sits_out_w3_with_a_note():
+    """A revision from before nnkit-vision (release 0.2.0) cannot run W3: the report says
+    so, rather than leaving the baseline out without a word."""
+    before_vision = {"nnkit": "0.1.0", "vision": False, "extras": True}
+    note = run.baseline_sits_out(before_vision, "git e197bf0 (e197bf0ec6)", "W3", False)
+    assert note == (
+        "W3: the baseline, git e197bf0 (e197bf0ec6), has no nnkit_vision, so it sat out W3; "
+        "a revision with plugins/nnkit-vision can take part"
+    )
+    no_extras = {"nnkit": "0.2.0", "vision": True, "extras": False}
+    assert run.baseline_sits_out(no_extras, "git main", "W3", False) is None
+    assert "has no nnkit_extras, so it sat out W3bn" in run.baseline_sits_out(
+        no_extras, "git main", "W3bn", True
+    )
+    both = {"nnkit": "0.2.0", "vision": True, "extras": True}
+    assert run.baseline_sits_out(both, "git main", "W3bn", True) is None
