@@ -67,9 +67,12 @@ class Worker:
 
     def system(self, name: str) -> Any:
         if name not in self.systems:
-            if name == "W3" and not nnkit_systems.vision_available():
+            cnn = name in ("W3", "W3bn")
+            if cnn and not nnkit_systems.vision_available():
                 raise RuntimeError(f"{nnkit_systems.VISION_PLUGIN} is not installed")
-            self.systems[name] = nnkit_systems.NNKitCNN() if name == "W3" else nnkit_systems.NNKit()
+            if name == "W3bn" and not nnkit_systems.extras_available():
+                raise RuntimeError(f"{nnkit_systems.EXTRAS_PLUGIN} is not installed")
+            self.systems[name] = nnkit_systems.NNKitCNN() if cnn else nnkit_systems.NNKit()
         return self.systems[name]
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -82,6 +85,7 @@ class Worker:
                 "nnkit": nnkit.__version__,
                 "path": os.path.dirname(nnkit.__file__),
                 "vision": vision,
+                "extras": nnkit_systems.extras_available(),
                 "vision_path": os.path.dirname(
                     importlib.import_module(nnkit_systems.VISION_PLUGIN).__file__ or ""
                 )

@@ -2,7 +2,8 @@
 
 Each builds conv 32 3x3 same -> relu -> max_pool 2 -> conv 64 3x3 same -> relu ->
 max_pool 2 -> flatten -> dense 128 relu -> dense 10 softmax and trains it with plain SGD
-on the same images, in the same batches, as every other system.
+on the same images, in the same batches, as every other system. W3bn adds a batch
+normalisation after each convolution; only nnkit and PyTorch build that network.
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.nnkit_systems import VISION_PLUGIN, NNKitCNN, vision_missing
+from benchmarks.nnkit_systems import (
+    EXTRAS_PLUGIN,
+    VISION_PLUGIN,
+    NNKitCNN,
+    plugin_missing,
+    vision_missing,
+)
 from benchmarks.numpy_cnn import NumpyCNN
 from benchmarks.systems import PyTorch
 from benchmarks.workloads import CNN_INFERENCE_BATCH, Workload
@@ -32,11 +39,18 @@ class PyTorchCNN(PyTorch):
     def model(self, workload: Workload):
         nn = self.torch.nn
         channels, height, width = workload.X.shape[1:]
+
+        def normalised(filters: int) -> list:
+            """W3bn's batch normalisation after a convolution, with PyTorch's defaults."""
+            return [nn.BatchNorm2d(filters)] if workload.batch_norm else []
+
         return nn.Sequential(
             nn.Conv2d(channels, 32, 3, padding=1),
+            *normalised(32),
             nn.ReLU(),
             nn.MaxPool2d(2),
             nn.Conv2d(32, 64, 3, padding=1),
+            *normalised(64),
             nn.ReLU(),
             nn.MaxPool2d(2),
             nn.Flatten(),
@@ -110,21 +124,29 @@ class GemmBoundCNN:
         return Z
 
 
-def available_cnn_systems() -> tuple[list[Any], list[str]]:
-    """W3's systems that can run here, and notes on those that cannot."""
+def available_cnn_systems(batch_norm: bool = False) -> tuple[list[Any], list[str]]:
+    """W3's systems that can run here (W3bn's with ``batch_norm``: nnkit and PyTorch, the
+    others have no batch normalisation), and notes on those that cannot."""
+    name = "W3bn" if batch_norm else "W3"
     systems: list[Any] = []
     notes = []
-    missing = vision_missing()
-    if missing is None:
-        systems.append(NNKitCNN())
+    needed = [(f"convolution layers ({VISION_PLUGIN}) are", vision_missing(), "nnkit-vision")]
+    if batch_norm:
+        needed.append((f"batch_norm ({EXTRAS_PLUGIN}) is", plugin_missing(EXTRAS_PLUGIN),
+                       "nnkit-extras"))  # fmt: skip
+    missing = [
+        f"{name}: nnkit's {what} {why}, so nnkit was skipped: pip install ./plugins/{folder}"
+        for what, why, folder in needed
+        if why is not None
+    ]
+    if missing:
+        notes += missing
     else:
-        notes.append(
-            f"W3: nnkit's convolution layers ({VISION_PLUGIN}) are {missing}, so nnkit was "
-            "skipped: pip install ./plugins/nnkit-vision"
-        )
-    systems += [NumpyCNN(), GemmBoundCNN()]
+        systems.append(NNKitCNN())
+    if not batch_norm:
+        systems += [NumpyCNN(), GemmBoundCNN()]
     try:
         systems += [PyTorchCNN(), PyTorchCNN(channels_last=True)]
     except ImportError:
-        notes.append("W3: PyTorch is not installed, so it was skipped: pip install torch")
+        notes.append(f"{name}: PyTorch is not installed, so it was skipped: pip install torch")
     return systems, notes

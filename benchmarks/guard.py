@@ -2,7 +2,8 @@
 
 nnkit, the hand-written NumPy loop, PyTorch (when installed) and the baseline (when
 given) start from the same weights, see the same batches in the same order, and must end
-at the same loss. For W3, the NumPy CNN and PyTorch do the same.
+at the same loss. For W3, nnkit, the NumPy CNN and PyTorch do the same; for W3bn, with
+its batch normalisations, nnkit and PyTorch.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from benchmarks.nnkit_systems import guard_loss
+from benchmarks.nnkit_systems import cnn_guard_loss, guard_loss
 from benchmarks.numpy_cnn import NumpyCNN
 from benchmarks.numpy_loop import NumpyLoop
 from benchmarks.systems import PyTorch
@@ -48,27 +49,33 @@ def same_loss(
     return _agreement(losses, "nnkit")
 
 
-def same_cnn_loss(workload: Workload, with_pytorch: bool) -> dict[str, Any]:
-    """W3: the NumPy CNN's and PyTorch's losses on the guard's images after one
-    unshuffled epoch from PyTorch's initial weights, and whether they agree."""
+def same_cnn_loss(workload: Workload, with_pytorch: bool, with_nnkit: bool) -> dict[str, Any]:
+    """W3 and W3bn: the losses of nnkit (``with_nnkit``), the NumPy CNN (W3 only: it has
+    no batch normalisation) and PyTorch (``with_pytorch``) on the guard's images after one
+    unshuffled epoch from PyTorch's initial weights, and whether they agree. Without
+    PyTorch, nnkit starts from the NumPy CNN's weights, or from its own for W3bn."""
     part = replace(workload.head(CNN_GUARD_SAMPLES), epochs=1)
-    cnn = NumpyCNN(image=part.X.shape[1:], n_classes=part.n_classes)
-    if not with_pytorch:
-        cnn.train(part, shuffle=False)
-        return {"losses": {cnn.name: cnn.loss(part.X, part.y)}, "same": True}
-    import torch
+    losses: dict[str, float] = {}
+    weights: list[np.ndarray] | None = None
+    if with_pytorch:
+        import torch
 
-    from benchmarks.cnn_systems import PyTorchCNN
+        from benchmarks.cnn_systems import PyTorchCNN
 
-    pytorch = PyTorchCNN()
-    torch.manual_seed(0)
-    model = pytorch.model(part)
-    cnn.train(part, weights=[p.detach().numpy() for p in model.parameters()], shuffle=False)
-    losses = {
-        cnn.name: cnn.loss(part.X, part.y),
-        pytorch.name: _pytorch_epoch_loss(model, part, part.X, part.y),
-    }
-    return _agreement(losses, cnn.name)
+        pytorch = PyTorchCNN()
+        torch.manual_seed(0)
+        model = pytorch.model(part)
+        weights = [p.detach().numpy().copy() for p in model.parameters()]
+        losses[pytorch.name] = _pytorch_epoch_loss(model, part, part.X, part.y)
+    if not workload.batch_norm:
+        cnn = NumpyCNN(image=part.X.shape[1:], n_classes=part.n_classes)
+        if weights is None:  # the fresh weights its training starts from
+            weights = cnn.get_weights()
+        cnn.train(part, weights=weights, shuffle=False)
+        losses[cnn.name] = cnn.loss(part.X, part.y)
+    if with_nnkit:
+        losses["nnkit"] = cnn_guard_loss(part, weights)
+    return _agreement(losses, next(iter(losses)))
 
 
 def _agreement(losses: dict[str, float], reference: str) -> dict[str, Any]:
@@ -103,5 +110,6 @@ def _pytorch_epoch_loss(model: Any, workload: Workload, X: np.ndarray, y: np.nda
         batch = slice(start, start + workload.batch_size)
         loss_function(model(X_t[batch]), y_t[batch]).backward()
         optimizer.step()
+    model.eval()  # W3bn's normalisations use their running statistics, as nnkit's evaluate
     with torch.no_grad():
         return float(loss_function(model(X_t), y_t))

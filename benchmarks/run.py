@@ -42,6 +42,10 @@ TARGETS = [
     ("W3", "train", "GEMM bound", ">=", 0.65),
     ("W3", "inference", "pytorch NCHW", ">=", 1.5),
     ("W3", "inference", "pytorch channels_last", ">=", 0.7),
+    ("W3bn", "train", "pytorch NCHW", ">=", 1.0),
+    ("W3bn", "train", "pytorch channels_last", ">=", 0.7),
+    ("W3bn", "inference", "pytorch NCHW", ">=", 1.5),
+    ("W3bn", "inference", "pytorch channels_last", ">=", 0.7),
     *SEQUENCE_TARGETS,
 ]
 
@@ -74,11 +78,15 @@ BASELINE_MEASURES = [
     ("W2", "train time"),
     ("W3", "train"),
     ("W3", "inference"),
+    ("W3bn", "train"),
+    ("W3bn", "inference"),
 ]
 
 #: Run unless --workloads says otherwise; W4 and W5 (SEQUENCE_WORKLOADS) only when named.
-DEFAULT_WORKLOADS = ("W1", "W2", "W3")
+DEFAULT_WORKLOADS = ("W1", "W2", "W3", "W3bn")
 WORKLOADS = (*DEFAULT_WORKLOADS, *SEQUENCE_WORKLOADS)
+#: The convolutional workloads, measured with ``--cnn-rounds`` and ``--cnn-samples``.
+CNN_WORKLOADS = ("W3", "W3bn")
 
 #: (workload, setting, system) -> the value of each round: samples per second for
 #: "train" and "inference", seconds for "train time", MiB for "memory" (setting None).
@@ -98,6 +106,8 @@ workloads:
   W2  the bundled digits, 64-32-10, batch 32, 50 epochs: total training time
   W3  a small CNN on 20,000 synthetic 1x28x28 images (needs nnkit-vision):
       training and inference samples per second
+  W3bn  W3 with a batch normalisation after each convolution (nnkit-extras'
+      batch_norm, PyTorch's BatchNorm2d), against PyTorch only
   W4  a tiny GPT (needs nnkit-text and nnkit-extras; only when named): vocabulary 96,
       context 64, d_model 128, 4 heads, 2 pre-norm blocks, batch 32, AdamW, one epoch
       of 32 batches: training and inference (batch 128) tokens per second
@@ -120,7 +130,10 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds (default 5)")
     parser.add_argument(
-        "--cnn-rounds", type=int, default=3, help="timed rounds of W3, the long one (default 3)"
+        "--cnn-rounds",
+        type=int,
+        default=3,
+        help="timed rounds of W3 and W3bn, the long ones (default 3)",
     )
     parser.add_argument(
         "--samples",
@@ -128,11 +141,13 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         default=60_000,
         help="W1 samples (default 60000; fewer for a quick look)",
     )
-    parser.add_argument("--cnn-samples", type=int, default=20_000, help="W3 images (default 20000)")
+    parser.add_argument(
+        "--cnn-samples", type=int, default=20_000, help="W3 and W3bn images (default 20000)"
+    )
     parser.add_argument(
         "--workloads",
         default=",".join(DEFAULT_WORKLOADS),
-        help="which workloads, comma-separated (default W1,W2,W3; W4 and W5 when named)",
+        help="which workloads, comma-separated (default W1,W2,W3,W3bn; W4 and W5 when named)",
     )
     parser.add_argument(
         "--baseline",
@@ -150,12 +165,14 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         "--json", default="benchmarks/results.jsonl", help="where the JSON lines go"
     )
     args = parser.parse_args(argv)
-    args.workloads = [name.strip().upper() for name in args.workloads.split(",") if name.strip()]
-    unknown = [name for name in args.workloads if name not in WORKLOADS]
+    spelled = {name.upper(): name for name in WORKLOADS}  # w3bn and W3BN are W3bn
+    given = [name.strip() for name in args.workloads.split(",") if name.strip()]
+    unknown = [name for name in given if name.upper() not in spelled]
     if unknown:
         parser.error(
             f"--workloads: unknown {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}"
         )
+    args.workloads = [spelled[name.upper()] for name in given]
     if args.quick:
         args.samples, args.cnn_samples = min(args.samples, 2_048), min(args.cnn_samples, 256)
         args.rounds, args.cnn_rounds, args.no_memory = 2, 1, True
@@ -282,17 +299,22 @@ def measure_all(
         if "W1" in args.workloads:
             with_pytorch = any(s.name == "pytorch" for s in lineup)
             checks.append({"workload": "W1", **guard.same_loss(w1, with_pytorch, baseline)})
-    if "W3" in args.workloads:
-        lineup, cnn_notes = cnn_systems.available_cnn_systems()
+    for name in (name for name in CNN_WORKLOADS if name in args.workloads):
+        cnn = workloads.build(name, args.cnn_samples)
+        lineup, cnn_notes = cnn_systems.available_cnn_systems(batch_norm=cnn.batch_norm)
         notes += cnn_notes
-        if baseline is not None and baseline.description.get("vision"):
-            lineup.append(baseline)
-        w3 = workloads.small_cnn(args.cnn_samples)
-        warm_up(w3, lineup, 128)
-        timed_rounds(w3, "train", "train", lineup, args.cnn_rounds)
-        timed_rounds(w3, "inference", "predict", lineup, args.cnn_rounds)
-        with_pytorch = any(s.name == "pytorch NCHW" for s in lineup)
-        checks.append({"workload": "W3", **guard.same_cnn_loss(w3, with_pytorch)})
+        if baseline is not None:
+            why = baseline_sits_out(baseline.description, baseline.label, name, cnn.batch_norm)
+            if why is None:
+                lineup.append(baseline)
+            else:
+                notes.append(why)
+        warm_up(cnn, lineup, 128)
+        timed_rounds(cnn, "train", "train", lineup, args.cnn_rounds)
+        timed_rounds(cnn, "inference", "predict", lineup, args.cnn_rounds)
+        names = {system.name for system in lineup}
+        check = guard.same_cnn_loss(cnn, "pytorch NCHW" in names, "nnkit" in names)
+        checks.append({"workload": name, **check})
     sequences = [name for name in SEQUENCE_WORKLOADS if name in args.workloads]
     if sequences:
         from benchmarks.sequence_run import measure_sequences
@@ -304,6 +326,24 @@ def measure_all(
         notes += sequence_notes
         checks += sequence_checks
     return values, notes, checks
+
+
+def baseline_sits_out(
+    description: dict[str, Any], label: str, workload: str, batch_norm: bool
+) -> str | None:
+    """Why the baseline cannot run the CNN ``workload`` (a note for the report), or None
+    when it can: W3 needs nnkit-vision in the baseline, W3bn nnkit-extras too. Revisions
+    from before nnkit-vision, release 0.2.0 among them, have no convolution layers."""
+    needed = [("vision", "nnkit_vision", "plugins/nnkit-vision")]
+    if batch_norm:
+        needed.append(("extras", "nnkit_extras", "plugins/nnkit-extras"))
+    for key, module, folder in needed:
+        if not description.get(key):
+            return (
+                f"{workload}: the baseline, {label}, has no {module}, so it sat out "
+                f"{workload}; a revision with {folder} can take part"
+            )
+    return None
 
 
 def median_value(values: Sequence[float]) -> float:
@@ -438,6 +478,7 @@ def report(
         [("W1", "train"), ("W1", "inference"), ("W2", "train time"), ("W1", "memory")],
     )
     lines += system_tables(values, settings, [("W3", "train"), ("W3", "inference")])
+    lines += system_tables(values, settings, [("W3bn", "train"), ("W3bn", "inference")])
     lines += system_tables(
         values,
         settings,

@@ -25,6 +25,8 @@ class Workload:
     batch_size: int
     epochs: int
     learning_rate: float = 0.01
+    #: W3bn: a batch normalisation after each convolution, before its ReLU.
+    batch_norm: bool = False
 
     @property
     def layer_sizes(self) -> list[int]:
@@ -65,16 +67,28 @@ def small_cnn(n_samples: int = 20_000, seed: int = 0) -> Workload:
     return Workload("W3", X, y, (128,), 10, batch_size=64, epochs=1)
 
 
+def small_cnn_batch_norm(n_samples: int = 20_000, seed: int = 0) -> Workload:
+    """W3bn: W3's images and network with a batch normalisation after each convolution:
+    conv 32 3x3 same -> batch_norm -> relu -> max_pool 2 -> conv 64 3x3 same ->
+    batch_norm -> relu -> max_pool 2 -> flatten -> dense 128 relu -> dense 10 softmax.
+    The normalisations are PyTorch's ``BatchNorm2d`` defaults (momentum 0.1 of the new
+    batch, epsilon 1e-5, an unbiased running variance)."""
+    return replace(small_cnn(n_samples, seed), name="W3bn", batch_norm=True)
+
+
+#: The workloads by name, as ``--workloads`` and the baseline's requests give them.
+BUILDERS = {"W1": mnist_like, "W2": digits, "W3": small_cnn, "W3bn": small_cnn_batch_norm}
+
+
 def build(name: str, n_samples: int | None = None) -> Workload:
-    """A workload by name (``W1``, ``W2``, ``W3``), with ``n_samples`` for W1 and W3: the
-    same data in every process that asks, since each is generated from a fixed seed."""
-    if name == "W1":
-        return mnist_like(n_samples or 60_000)
+    """A workload by name (``W1``, ``W2``, ``W3``, ``W3bn``), with ``n_samples`` for all but
+    W2: the same data in every process that asks, since each is generated from a fixed
+    seed."""
+    if name not in BUILDERS:
+        raise ValueError(f"unknown workload {name!r}: expected {', '.join(BUILDERS)}")
     if name == "W2":
         return digits()
-    if name == "W3":
-        return small_cnn(n_samples or 20_000)
-    raise ValueError(f"unknown workload {name!r}: expected W1, W2 or W3")
+    return BUILDERS[name](n_samples) if n_samples else BUILDERS[name]()
 
 
 def initial_weights(workload: Workload, seed: int = 1) -> list[np.ndarray]:

@@ -77,6 +77,40 @@ def misclassified_digits() -> None:
     figure.savefig(IMAGES / "misclassified-digits.png", dpi=110)
 
 
+def autoencoder_digits() -> None:
+    """Test digits above their reconstructions by the images page's autoencoder: the
+    page's own code block, run as it stands, so the picture shows what the page trains."""
+    import re
+
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from nnkit.registry.registry import default_registry
+
+    if not default_registry().has("layer", "conv2d"):
+        raise SystemExit("the autoencoder needs nnkit-vision: pip install ./plugins/nnkit-vision")
+    page = (DOCS / "vision.md").read_text()
+    blocks = re.findall(r"^```python\n(.*?)^```", page, re.M | re.S)
+    (code,) = [block for block in blocks if "autoencoder = nnkit.Network(" in block]
+    namespace: dict = {"__name__": "__docs__"}
+    exec(compile(code, "vision.md", "exec"), namespace)
+    # The first test digit of each class, split as the page splits them.
+    _, _, _, y_test = train_test_split(namespace["X"], namespace["y"], seed=0)
+    shown = namespace["X_test"][[int(np.argmax(y_test == digit)) for digit in range(10)]]
+    reconstructed = namespace["autoencoder"].predict(shown).reshape(-1, 8, 8)
+    columns = len(shown)
+    figure = Figure(figsize=(columns * 0.8, 1.9), layout="constrained")
+    for row, (name, pictures) in enumerate((("input", shown[:, 0]), ("output", reconstructed))):
+        for column, picture in enumerate(pictures):
+            axes = figure.add_subplot(2, columns, row * columns + column + 1)
+            axes.imshow(picture, cmap="gray_r", vmin=0, vmax=1)
+            axes.set_xticks([])
+            axes.set_yticks([])
+            if column == 0:
+                axes.set_ylabel(name, fontsize=8)
+    figure.savefig(IMAGES / "autoencoder-digits.png", dpi=110)
+
+
 def _diagram_canvas(width: float, height: float):
     """A blank figure of ``width`` x ``height`` inches whose axes count in inches, for the
     boxes and arrows of a diagram."""
@@ -400,6 +434,7 @@ FIGURES = {
     for function in (
         training_curves,
         misclassified_digits,
+        autoencoder_digits,
         architecture,
         regression_curve,
         forward_backward,

@@ -164,13 +164,13 @@ def test_the_report_shows_both_thread_settings_spreads_and_the_baseline():
 
 
 def test_arguments_quick_mode_and_workload_choice(capsys):
-    quick = run.parse_arguments(["--quick", "--workloads", "w1,W3"])
-    assert quick.workloads == ["W1", "W3"]
+    quick = run.parse_arguments(["--quick", "--workloads", "w1,W3,w3bn"])
+    assert quick.workloads == ["W1", "W3", "W3bn"]
     assert (quick.rounds, quick.cnn_rounds, quick.no_memory) == (2, 1, True)
     assert quick.samples <= 2_048 and quick.cnn_samples <= 256
     with pytest.raises(SystemExit):
         run.parse_arguments(["--workloads", "W1,W9"])
-    assert "unknown W9; choose from W1, W2, W3" in capsys.readouterr().err
+    assert "unknown W9; choose from W1, W2, W3, W3bn" in capsys.readouterr().err
 
 
 def test_each_numpy_system_trains_and_predicts_a_small_workload():
@@ -373,7 +373,10 @@ def test_nnkits_w3_network_is_built_from_the_vision_layers(monkeypatch):
 def test_workloads_are_built_by_name():
     assert workloads.build("W1", 100).X.shape == (100, 784)
     assert workloads.build("W3", 10).X.shape == (10, 1, 28, 28)
-    with pytest.raises(ValueError, match="unknown workload 'W4': expected W1, W2 or W3"):
+    w3bn = workloads.build("W3bn", 10)
+    assert w3bn.batch_norm and not workloads.build("W3", 10).batch_norm
+    np.testing.assert_array_equal(w3bn.X, workloads.build("W3", 10).X)  # the same images
+    with pytest.raises(ValueError, match="unknown workload 'W4': expected W1, W2, W3, W3bn"):
         workloads.build("W4")
 
 
@@ -518,3 +521,75 @@ def test_the_training_profiles_last_stage_is_the_numpy_loop_batch_for_batch():
     without_sgd = profile_training.train_by_hand(workload, weights, len(profile_training.PIECES) - 1)
     for ours, start in zip(without_sgd, weights):
         np.testing.assert_array_equal(ours, start)
+
+
+def test_nnkits_w3bn_network_normalises_each_convolution_before_its_relu(monkeypatch):
+    import nnkit
+
+    made = []
+    monkeypatch.setattr(nnkit, "layer", lambda name, **options: made.append((name, options)))
+    monkeypatch.setattr(nnkit, "Network", lambda layers, **options: (layers, options))
+    nnkit_systems.NNKitCNN.network(workloads.small_cnn_batch_norm(n_samples=4))
+    conv = {"kernel_size": 3, "padding": "same"}
+    as_pytorch = {"momentum": 0.9, "epsilon": 1e-5, "running_variance": "unbiased"}
+    assert made == [
+        ("conv2d", {"filters": 32, **conv}),
+        ("batch_norm", as_pytorch),
+        ("activation", {"activation": "relu"}),
+        ("max_pool2d", {"pool_size": 2}),
+        ("conv2d", {"filters": 64, **conv}),
+        ("batch_norm", as_pytorch),
+        ("activation", {"activation": "relu"}),
+        ("max_pool2d", {"pool_size": 2}),
+        ("flatten", {}),
+    ]
+
+
+def test_w3bn_runs_nnkit_and_pytorch_only_and_says_which_plugin_is_missing(monkeypatch):
+    lineup, notes = cnn_systems.available_cnn_systems(batch_norm=True)
+    names = [system.name for system in lineup]
+    assert "NumPy CNN" not in names and "GEMM bound" not in names  # no batch normalisation
+    assert "nnkit" in names
+    monkeypatch.setattr(cnn_systems, "plugin_missing", lambda module: "not installed")
+    lineup, notes = cnn_systems.available_cnn_systems(batch_norm=True)
+    assert "nnkit" not in [system.name for system in lineup]
+    assert notes[0] == (
+        "W3bn: nnkit's batch_norm (nnkit_extras) is not installed, so nnkit was skipped: "
+        "pip install ./plugins/nnkit-extras"
+    )
+
+
+def test_the_w3bn_guard_holds_nnkit_to_pytorchs_batchnorm2d():
+    pytest.importorskip("torch")
+    images = replace(workloads.small_cnn_batch_norm(n_samples=64), batch_size=16)
+    model = cnn_systems.PyTorchCNN().model(images)
+    assert [type(m).__name__ for m in model][:4] == ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d"]
+    with measure.limited_threads(1):
+        check = guard.same_cnn_loss(images, with_pytorch=True, with_nnkit=True)
+    assert set(check["losses"]) == {"pytorch NCHW", "nnkit"} and check["same"] is True
+    assert check["losses"]["nnkit"] == pytest.approx(check["losses"]["pytorch NCHW"], rel=1e-5)
+
+
+def test_the_w3_guard_holds_nnkit_to_the_numpy_cnn():
+    images = replace(workloads.small_cnn(n_samples=64), batch_size=16)
+    with measure.limited_threads(1):
+        check = guard.same_cnn_loss(images, with_pytorch=False, with_nnkit=True)
+    assert set(check["losses"]) == {"NumPy CNN", "nnkit"} and check["same"] is True
+
+
+def test_a_baseline_without_the_cnn_plugins_sits_out_w3_with_a_note():
+    """A revision from before nnkit-vision (release 0.2.0) cannot run W3: the report says
+    so, rather than leaving the baseline out without a word."""
+    before_vision = {"nnkit": "0.1.0", "vision": False, "extras": True}
+    note = run.baseline_sits_out(before_vision, "git e197bf0 (e197bf0ec6)", "W3", False)
+    assert note == (
+        "W3: the baseline, git e197bf0 (e197bf0ec6), has no nnkit_vision, so it sat out W3; "
+        "a revision with plugins/nnkit-vision can take part"
+    )
+    no_extras = {"nnkit": "0.2.0", "vision": True, "extras": False}
+    assert run.baseline_sits_out(no_extras, "git main", "W3", False) is None
+    assert "has no nnkit_extras, so it sat out W3bn" in run.baseline_sits_out(
+        no_extras, "git main", "W3bn", True
+    )
+    both = {"nnkit": "0.2.0", "vision": True, "extras": True}
+    assert run.baseline_sits_out(both, "git main", "W3bn", True) is None

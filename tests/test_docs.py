@@ -486,7 +486,7 @@ def test_the_sitemap_follows_the_address_the_publishing_build_gives(site_url, tm
 
 
 def test_the_vision_page_runs_and_says_what_its_cnn_scores(
-    tmp_path, monkeypatch, isolated_registry
+    capsys, tmp_path, monkeypatch, isolated_registry
 ):
     from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
@@ -504,6 +504,10 @@ def test_the_vision_page_runs_and_says_what_its_cnn_scores(
     assert accuracy >= 0.98 and f"'accuracy': {accuracy:.3f}" in page
     wrong = round((1 - accuracy) * len(y_test))
     assert f"It misclassifies {wrong} of the {len(y_test)} test digits" in page
+    # The autoencoder's line: its test error, well below that of the mean image.
+    (line,) = [s for s in capsys.readouterr().out.splitlines() if s.startswith("test error ")]
+    assert f"# {line}\n" in page
+    assert namespace["error"] < namespace["mean_image_error"] / 3
 
 
 @pytest.mark.parametrize("path", [DOCS / "text.md", TEXT_README], ids=["text.md", "README"])

@@ -8,6 +8,7 @@ import numpy as np
 
 import nnkit
 from nnkit.interfaces.buffers import BufferCache
+from nnkit.interfaces.workspace import Workspace
 
 rng = np.random.default_rng(0)
 X = rng.normal(size=(20_000, 50)).astype(np.float32)  # 4 MB
@@ -34,6 +35,31 @@ def test_a_smaller_request_reuses_the_larger_buffers_memory():
     assert np.shares_memory(cache.get("Z", (32, 128), np.float32), bigger)
     ones = cache.filled("ones", (7, 1), np.float64, 1)
     assert np.array_equal(ones, np.ones((7, 1)))
+
+
+def layout(array: np.ndarray) -> list[int]:
+    """The axes of ``array`` from the slowest-varying in memory to the fastest."""
+    return sorted(range(array.ndim), key=lambda axis: -array.strides[axis])
+
+
+def test_a_buffer_like_an_array_has_its_memory_order_whatever_the_transposition():
+    """nnkit-vision's images, ``(m, C, H, W)`` views of ``(C, H, W, m)`` blocks, get
+    buffers in that order, as Fortran-ordered arrays get Fortran-ordered ones: an
+    element-wise operation between two orders strides through memory."""
+    cache = BufferCache()
+    images = np.zeros((3, 4, 5, 2), np.float32).transpose(3, 0, 1, 2)  # (m, C, H, W)
+    channels_last = np.moveaxis(images, 1, -1)  # (m, H, W, C), what an activation sees
+    rows = np.zeros((6, 2)).T  # a dense layer's output, Fortran-ordered
+    for array in (images, channels_last, rows, np.zeros((2, 3))):
+        for made in (cache.like("A", array), cache.filled_like("zeros", array, 0)):
+            assert made.shape == array.shape and made.dtype == array.dtype
+            assert layout(made) == layout(array) and made.base is not None
+    assert np.array_equal(cache.filled_like("zeros", images, 0), np.zeros(images.shape))
+    strided = np.zeros((4, 6))[:, ::2]  # no transposition is contiguous: C order
+    assert cache.like("S", strided).flags.c_contiguous
+    # So an activation layer after a convolution gives images in the convolution's order.
+    relu = nnkit.layer("activation", activation="relu")
+    assert layout(relu.forward(images, Workspace())) == layout(images) == [1, 2, 3, 0]
 
 
 def test_every_batch_of_an_epoch_uses_the_same_buffers():

@@ -23,7 +23,7 @@ needs_text = pytest.mark.skipif(
 
 
 def test_w4_and_w5_run_only_when_named():
-    assert run.parse_arguments([]).workloads == ["W1", "W2", "W3"]
+    assert run.parse_arguments([]).workloads == ["W1", "W2", "W3", "W3bn"]
     assert run.parse_arguments(["--workloads", "w4,W5"]).workloads == ["W4", "W5"]
     with pytest.raises(SystemExit):
         run.parse_arguments(["--workloads", "W6"])

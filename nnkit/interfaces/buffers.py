@@ -39,18 +39,24 @@ class BufferCache:
 
     def filled_like(self, name: str, array: np.ndarray, value: float) -> np.ndarray:
         """`filled` with the shape, dtype and memory order of ``array`` (see `like`)."""
-        if _fortran_only(array):
-            return self.filled(name, array.shape[::-1], array.dtype, value).T
-        return self.filled(name, array.shape, array.dtype, value)
+        axes = _memory_axes(array)
+        if axes is None:
+            return self.filled(name, array.shape, array.dtype, value)
+        block = self.filled(name, tuple(array.shape[a] for a in axes), array.dtype, value)
+        return block.transpose(_inverse(axes))
 
     def like(self, name: str, array: np.ndarray) -> np.ndarray:
         """An uninitialised array with the shape and dtype of ``array`` and, when ``array``
-        is Fortran-ordered (a transposed view), the same memory order: an element-wise
-        operation between arrays of different orders strides through memory and runs
-        many times slower."""
-        if _fortran_only(array):
-            return self.get(name, array.shape[::-1], array.dtype).T
-        return self.get(name, array.shape, array.dtype)
+        is a transposed view of a contiguous block (Fortran-ordered, or nnkit-vision's
+        images, ``(m, C, H, W)`` views of ``(C, H, W, m)`` blocks), the same memory order:
+        an element-wise operation between arrays of different orders strides through
+        memory and runs many times slower."""
+        axes = _memory_axes(array)
+        if axes is None:
+            return self.get(name, array.shape, array.dtype)
+        return self.get(name, tuple(array.shape[a] for a in axes), array.dtype).transpose(
+            _inverse(axes)
+        )
 
     def _view(
         self, name: str, shape: tuple[int, ...], dtype: np.dtype, fill: float | None
@@ -81,5 +87,16 @@ class BufferCache:
         self._views.clear()
 
 
-def _fortran_only(array: np.ndarray) -> bool:
-    return array.ndim > 1 and not array.flags.c_contiguous and array.flags.f_contiguous
+def _memory_axes(array: np.ndarray) -> tuple[int, ...] | None:
+    """The axes of ``array`` from the slowest-varying in memory to the fastest, when it
+    is a transposition of a C-contiguous block other than the block itself (a Fortran
+    order reverses them); None for a C-contiguous array or a strided view."""
+    if array.ndim < 2 or array.flags.c_contiguous:
+        return None
+    axes = tuple(sorted(range(array.ndim), key=lambda axis: -array.strides[axis]))
+    return axes if array.transpose(axes).flags.c_contiguous else None
+
+
+def _inverse(axes: tuple[int, ...]) -> tuple[int, ...]:
+    """The transposition that undoes ``axes``."""
+    return tuple(sorted(range(len(axes)), key=axes.__getitem__))

@@ -100,3 +100,55 @@ def test_batch_norm_of_images_is_saved_and_loaded(tmp_path):
     loaded = nnkit.load(tmp_path / "model.nnkit")
     np.testing.assert_array_equal(loaded.layers[0].running_var, net.layers[0].running_var)
     np.testing.assert_array_equal(loaded.predict(X), net.predict(X))
+
+
+def layout(array: np.ndarray) -> list[int]:
+    """The axes of ``array`` from the slowest-varying in memory to the fastest."""
+    return sorted(range(array.ndim), key=lambda axis: -array.strides[axis])
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["training", "inference"])
+def test_batch_norm_of_images_keeps_the_vision_layers_memory_order(training):
+    """Images come from nnkit-vision's layers as ``(m, C, H, W)`` views of ``(C, H, W, m)``
+    blocks: batch_norm reads them without a copy and gives its output and input gradient
+    in that order too, so the next convolution or pooling reads them as they stand; a
+    batch in any other order gives the same numbers."""
+    ours = batch_norm(SHAPE, momentum=0.9)
+    rng = np.random.default_rng(4)
+    ours.params["gamma"][:, 0], ours.params["beta"][:, 0] = rng.normal(size=3), rng.normal(size=3)
+    samples_last = np.ascontiguousarray(BATCHES[0].transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    dy = np.ascontiguousarray(rng.normal(size=(6, *SHAPE)).transpose(1, 2, 3, 0))
+    dy = dy.transpose(3, 0, 1, 2)
+    results = []
+    for x, gradient in ((samples_last, dy), (BATCHES[0], np.ascontiguousarray(dy))):
+        ws = Workspace()
+        output = ours.forward(x, ws, training=training)
+        dx = ours.backward(gradient, ws)
+        assert layout(output) == layout(dx) == [1, 2, 3, 0]
+        results.append((output.copy(), dx.copy(), ours.grads["gamma"].copy()))
+    for first, second in zip(*results):
+        np.testing.assert_allclose(first, second, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("order", ["C", "F"], ids=["rows", "columns"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batch_norm_of_flat_samples_computes_0_2_0s_formula_bit_for_bit(order, dtype):
+    """Flat samples, in rows (a first layer, predict) or columns (after a dense layer in
+    training): ``gamma ((x - mean) / sqrt(var + epsilon)) + beta`` with NumPy's mean and
+    variance over the batch, as nnkit 0.2.0 computed it, so its model files train and
+    predict the same."""
+    ours = nnkit.layer("batch_norm")
+    ours.build((300,), np.random.default_rng(0))
+    store = ParameterStore([ours.parameter_shapes()], np.dtype(dtype))  # as a network's
+    ours.bind(store.value_views[0], store.grad_views[0])
+    ours.params["gamma"][:, 0] = np.random.default_rng(7).normal(size=300)
+    ours.params["beta"][:, 0] = 0.5
+    x = np.random.default_rng(8).normal(2.0, 3.0, size=(97, 300)).astype(dtype)
+    x = np.asarray(x, order=order)
+    gamma, beta, columns = ours.params["gamma"], ours.params["beta"], x.T
+    mean, var = columns.mean(axis=1, keepdims=True), columns.var(axis=1, keepdims=True)
+    expected = (gamma * ((columns - mean) * (1 / np.sqrt(var + ours.epsilon))) + beta).T
+    output = ours.forward(x, Workspace(), training=True)
+    assert output.dtype == dtype
+    np.testing.assert_array_equal(output, expected)
+    np.testing.assert_array_equal(ours._pending[1], var)

@@ -7,6 +7,7 @@ import numpy as np
 import nnkit
 from nnkit.arguments import FRACTION, POSITIVE, real_number
 from nnkit.files.onnx import OnnxGraph
+from nnkit.interfaces.workspace import Workspace
 
 __all__ = ["BatchNormalization"]
 
@@ -26,7 +27,11 @@ class BatchNormalization(nnkit.Layer):
     Samples are flat, ``(units,)``, or images, ``(channels, height, width)``: an image's
     statistics, ``gamma`` and ``beta`` are per channel, over the batch and the pixels, as
     PyTorch's ``BatchNorm2d``. The image form is the flat one on columns of
-    ``m * height * width`` values per channel, so both share one arithmetic.
+    ``m * height * width`` values per channel, so both share one arithmetic. Images are
+    kept as nnkit-vision's layers keep them, ``(channels, height, width, m)`` in memory
+    (a convolution's output is a view of that), so each channel's values are one
+    contiguous row, read and written without a copy, and the output is again such a
+    view, which the next convolution or pooling reads as it stands.
 
     ``momentum`` is the weight of the old average, as in Keras; PyTorch's ``momentum``
     is the weight of the new batch, so PyTorch's ``0.1`` is ``momentum=0.9`` here.
@@ -93,35 +98,51 @@ class BatchNormalization(nnkit.Layer):
                 f"{variance.min().item()!r}), but it is a running mean of variances, never below 0"
             )
 
-    def _columns(self, x: np.ndarray) -> np.ndarray:
+    def _columns(self, x: np.ndarray, ws: Workspace, name: str) -> np.ndarray:
         """``x`` as one row per unit or channel, one column per value it normalises: a
-        sample's unit, or each pixel of each sample of a channel."""
+        sample's unit, or each pixel of each sample of a channel. Images become
+        ``(channels, height * width * m)``: a view of nnkit-vision's layout, or else a
+        copy into the workspace's buffer ``name``."""
         if not self.images:
             return x.T
-        return x.transpose(1, 0, 2, 3).reshape(self.units, -1)
+        channels_first = x.transpose(1, 2, 3, 0)  # (C, H, W, m)
+        if not channels_first.flags.c_contiguous:
+            copy = ws.buffer(name, channels_first.shape, x.dtype)
+            np.copyto(copy, channels_first)
+            channels_first = copy
+        return channels_first.reshape(self.units, -1)  # a view
 
     def _samples(self, columns: np.ndarray, like: tuple[int, ...]) -> np.ndarray:
-        """The inverse of `_columns`, for a batch of shape ``like``."""
+        """The inverse of `_columns`, for a batch of shape ``like``: a view."""
         if not self.images:
             return columns.T
         m, c, h, w = like
-        return columns.reshape(c, m, h, w).transpose(1, 0, 2, 3)
+        return columns.reshape(c, h, w, m).transpose(3, 0, 1, 2)
 
     def forward(self, x, ws, training=False):
-        A_prev = self._columns(x)  # one column per normalised value
+        A_prev = self._columns(x, ws, "x")  # one column per normalised value
+        # perf: x_hat and the output live in the call's workspace, reused batch to batch,
+        # in the memory order of the columns (so flat samples sum as np.var sums them).
+        x_hat, out = ws.buffer_like("x_hat", A_prev), ws.buffer_like("out", A_prev)
         if training:
             mean = A_prev.mean(axis=1, keepdims=True)
-            var = A_prev.var(axis=1, keepdims=True)
+            np.subtract(A_prev, mean, out=x_hat)  # centred, as np.var centres
+            var = np.multiply(x_hat, x_hat, out=out).sum(axis=1, keepdims=True)
+            var /= A_prev.shape[1]  # the variance, in np.var's steps
             # Applied by commit_state(), inside the network's optimizer step: updated
             # here, a prediction in another thread could mix the new statistics with
             # the old weights.
             self._pending = (mean, self._running_variance_of(var, A_prev.shape[1]))
         else:
             mean, var = self.running_mean, self.running_var
+            np.subtract(A_prev, mean, out=x_hat)
         ws.training = training
         ws.inv_std = 1 / np.sqrt(var + self.epsilon)
-        ws.x_hat = (A_prev - mean) * ws.inv_std
-        return self._samples(self.params["gamma"] * ws.x_hat + self.params["beta"], x.shape)
+        x_hat *= ws.inv_std  # x_hat = (A_prev - mean) inv_std
+        ws.x_hat = x_hat
+        np.multiply(self.params["gamma"], x_hat, out=out)
+        out += self.params["beta"]
+        return self._samples(out, x.shape)
 
     def commit_state(self):
         """Fold the last training batch's mean and variance into the running averages.
@@ -179,22 +200,23 @@ class BatchNormalization(nnkit.Layer):
         return graph.node("Add", [scaled, graph.weight(beta, "beta")])
 
     def backward(self, dy, ws, need_input_gradient=True):
-        dA, x_hat, inv_std = self._columns(dy), ws.x_hat, ws.inv_std
-        np.sum(dA * x_hat, axis=1, keepdims=True, out=self.grads["gamma"])
-        np.sum(dA, axis=1, keepdims=True, out=self.grads["beta"])
+        dA, x_hat, inv_std = self._columns(dy, ws, "dy"), ws.x_hat, ws.inv_std
+        dgamma, dbeta = self.grads["gamma"], self.grads["beta"]
+        dx = ws.buffer_like("dx", dA)
+        np.sum(np.multiply(dA, x_hat, out=dx), axis=1, keepdims=True, out=dgamma)
+        np.sum(dA, axis=1, keepdims=True, out=dbeta)
         if not need_input_gradient:
             return None
-        dx_hat = dA * self.params["gamma"]
-        if not ws.training:  # the running statistics are constants
-            return self._samples(dx_hat * inv_std, dy.shape)
-        # The batch's mean and variance depend on every input: the standard derivation.
+        scale = self.params["gamma"] * inv_std  # dx = scale dx_hat / gamma, per unit
+        if not ws.training:  # the running statistics are constants: dx = gamma inv_std dA
+            return self._samples(np.multiply(dA, scale, out=dx), dy.shape)
+        # The batch's mean and variance depend on every input: the standard derivation,
+        # dx = (inv_std / m) (m dx_hat - sum(dx_hat) - x_hat sum(dx_hat x_hat)) with
+        # dx_hat = gamma dA, whose sums are gamma dbeta and gamma dgamma, so
+        # dx = gamma inv_std (dA - dbeta / m - x_hat dgamma / m): four passes over one buffer.
         m = dA.shape[1]
-        return self._samples(
-            (inv_std / m)
-            * (
-                m * dx_hat
-                - dx_hat.sum(axis=1, keepdims=True)
-                - x_hat * np.sum(dx_hat * x_hat, axis=1, keepdims=True)
-            ),
-            dy.shape,
-        )
+        np.multiply(x_hat, dgamma / m, out=dx)
+        np.subtract(dA, dx, out=dx)
+        dx -= dbeta / m
+        dx *= scale
+        return self._samples(dx, dy.shape)
