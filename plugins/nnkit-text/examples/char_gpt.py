@@ -113,7 +113,8 @@ def char_gpt_graph(tokenizer: nnkit.Layer, size: Size, blocks: int = 2) -> nnkit
     ``add`` calls on the values they join."""
     vocabulary = tokenizer.vocabulary_size
     text = nnkit.Input(shape=(size.context,), name="text")
-    x = nnkit.layer("embedding", input_dim=vocabulary, output_dim=size.dim)(tokenizer(text))
+    own = nnkit.layer("char_tokenizer", vocabulary=tokenizer.vocabulary)  # a layer per network
+    x = nnkit.layer("embedding", input_dim=vocabulary, output_dim=size.dim)(own(text))
     x = nnkit.layer("positional_embedding", max_length=size.context, dim=size.dim)(x)
     for _ in range(blocks):
         attention = nnkit.layer("multi_head_attention", heads=size.heads,
