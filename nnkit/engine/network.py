@@ -3,6 +3,7 @@ of layers being a chain), in matrix form."""
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import sys
@@ -149,6 +150,7 @@ class Network(Trainer):
         #: Free-form facts saved with the model (the CLI keeps feature and class names here).
         self.metadata: dict[str, Any] = {}
         self._fused_output = False
+        self._fused_one_hot = False  # the fused loss takes one_hot (Loss.fused_gradient)
         self._penalty_layers: tuple[Layer, ...] = ()
         self._committing: tuple[Layer, ...] = ()
         # (Layer.trainable_changes, store, positions) of the last frozen-layer lookup.
@@ -323,6 +325,7 @@ class Network(Trainer):
             and _fuses(self.loss, self.layers[-1].fusable_activation())
             and graph.readers(graph.outputs[0]) == 1  # dZ holds for no other reader
         )
+        self._fused_one_hot = self._fused_output and _takes_one_hot(self.loss)
         self._probe()
         return self
 
@@ -455,7 +458,11 @@ class Network(Trainer):
         """
         graph = self._graph
         if self._fused_output:
-            seed = self.loss.fused_gradient(A, Y, out=workspace.buffer_like("dZ", A))
+            out = workspace.buffer_like("dZ", A)
+            if self._fused_one_hot and Y is workspace.one_hot_targets:
+                seed = self.loss.fused_gradient(A, Y, out=out, one_hot=True)
+            else:
+                seed = self.loss.fused_gradient(A, Y, out=out)
             if sample_weight is not None:
                 seed *= sample_weight[:, None]
         else:
@@ -922,6 +929,12 @@ def _fuses(loss: Loss, activation: Activation | None) -> bool:
     own = [p for p in providers if loss_origin is not None and p.plugin == loss_origin.plugin]
     chosen = own or (providers if len(providers) == 1 else [])
     return bool(chosen) and type(activation) is chosen[0].factory
+
+
+def _takes_one_hot(loss: Loss) -> bool:
+    """Whether ``loss.fused_gradient`` takes ``one_hot`` (a loss written before it was
+    declared does not, and is called without it)."""
+    return "one_hot" in inspect.signature(loss.fused_gradient).parameters
 
 
 def _describe(layer: Layer) -> str:

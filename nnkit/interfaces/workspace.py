@@ -33,6 +33,13 @@ class Workspace:
     A workspace serves one call at a time; what it held is overwritten by its next user.
     """
 
+    #: The targets of this call's batch when their rows are one-hot (class labels that
+    #: `fit` encoded), else None. The training loop sets it; the network then lets a
+    #: fused loss skip what only other targets need (`Loss.fused_gradient`'s
+    #: ``one_hot``). It is the array itself, so targets a `train_step` override makes
+    #: anew are never taken for one-hot.
+    one_hot_targets: np.ndarray | None = None
+
     def __init__(self) -> None:
         self._buffers = BufferCache()
         self._children: list[Workspace] = []

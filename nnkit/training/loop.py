@@ -188,6 +188,10 @@ class EpochRunner:
         workspace = buffers = self.workspace
         n = X.shape[0]
         order = network.shuffle_rng.permutation(n) if self.shuffle else None
+        # Booleans are class labels one-hot encoded (data.arrays.as_targets): every row
+        # sums to exactly 1, which a fused loss may rely on (Workspace.one_hot_targets).
+        one_hot = Y.dtype == np.bool_
+        workspace.one_hot_targets = None
         for start in range(0, n, self.batch_size):
             self.batch += 1
             batch = self.batch
@@ -216,6 +220,8 @@ class EpochRunner:
                 # view of Dense's columns), so the loss runs over both in step.
                 Y_batch = buffers.buffer("Y floats", (Y_rows.shape[1], m), X.dtype).T
                 np.copyto(Y_batch, Y_rows)
+                if one_hot:
+                    workspace.one_hot_targets = Y_batch
             else:
                 Y_batch = Y_rows
             A, batch_loss = network.train_step(
