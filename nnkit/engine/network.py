@@ -422,7 +422,16 @@ class Network(Trainer):
         xs = [X] if self._graph.n_inputs == 1 else self._unpack(X)
         outputs = self._graph.forward(xs, workspace, training)
         if len(outputs) == 1:
-            return outputs[0]
+            A = outputs[0]
+            if training and A.ndim == 2 and not A.flags.c_contiguous:
+                # perf: training's layers hand on a transposed view of their columns; the
+                # loss (a dot product over rows), the metrics (an arg-max per row) and the
+                # fused gradient each read it row by row, and on a strided view each would
+                # copy it first: one copy here, into rows, serves them all.
+                rows = workspace.buffer("output rows", A.shape, A.dtype)
+                np.copyto(rows, A)
+                A = rows
+            return A
         # Several outputs side by side, as the targets are packed (OutputsLoss).
         width = sum(a.shape[1] for a in outputs)
         packed = workspace.buffer("outputs", (X.shape[0], width), self.dtype)

@@ -216,9 +216,9 @@ class EpochRunner:
                 if W is not None:
                     W_batch = W.take(rows, out=buffers.buffer("W", (m,), W.dtype), mode="clip")
             if Y_rows.dtype != X.dtype:  # compact one-hot targets, converted per batch
-                # perf: into a buffer in the memory order of the outputs (a transposed
-                # view of Dense's columns), so the loss runs over both in step.
-                Y_batch = buffers.buffer("Y floats", (Y_rows.shape[1], m), X.dtype).T
+                # perf: into rows, the memory order of the outputs training hands over
+                # (Network.forward), so the loss runs over both in step.
+                Y_batch = buffers.buffer("Y floats", (m, Y_rows.shape[1]), X.dtype)
                 np.copyto(Y_batch, Y_rows)
                 if one_hot:
                     workspace.one_hot_targets = Y_batch
