@@ -151,6 +151,7 @@ class Network(Trainer):
         self.metadata: dict[str, Any] = {}
         self._fused_output = False
         self._fused_one_hot = False  # the fused loss takes one_hot (Loss.fused_gradient)
+        self._fused_call = -1
         self._penalty_layers: tuple[Layer, ...] = ()
         self._committing: tuple[Layer, ...] = ()
         # (Layer.trainable_changes, store, positions) of the last frozen-layer lookup.
@@ -326,6 +327,8 @@ class Network(Trainer):
             and graph.readers(graph.outputs[0]) == 1  # dZ holds for no other reader
         )
         self._fused_one_hot = self._fused_output and _takes_one_hot(self.loss)
+        # The call whose seed is dZ^L, as graph.backward counts calls (-1: none).
+        self._fused_call = graph.outputs[0] - graph.n_inputs if self._fused_output else -1
         self._probe()
         return self
 
@@ -478,9 +481,10 @@ class Network(Trainer):
             seed = self.loss.gradient(A, Y)
             if sample_weight is not None:
                 seed = seed * sample_weight[:, None]
-        fused_call = graph.outputs[0] - graph.n_inputs if self._fused_output else -1
+        fused_call = self._fused_call
         seeds = [seed]
-        if isinstance(self.loss, OutputsLoss):  # each output's columns of the gradient
+        # perf: the type check only where it can hold (a fused loss is for one output).
+        if fused_call < 0 and isinstance(self.loss, OutputsLoss):  # each output's columns
             count = len(self.loss.names)
             seeds = [np.ascontiguousarray(seed[:, self.loss.columns(k)]) for k in range(count)]
         graph.backward(seeds, workspace, fused_call, self._gradient_span)
@@ -515,9 +519,17 @@ class Network(Trainer):
         lock = self._weights_lock
         lock.acquire_write()
         try:
-            store = self._require_built("update")
-            positions = self._trainable_positions(store)
-            scales = self._step_scales(store)
+            store = self.store
+            if store is None:
+                store = self._require_built("update")
+            # perf: the positions and the scales change only with some layer's flags: one
+            # look at the counter per step, not a look-up each.
+            plan = getattr(self, "_update_plan", None)
+            changes = Layer.trainable_changes[0]
+            if plan is None or plan[0] != changes or plan[1] is not store:
+                positions, scales = self._trainable_positions(store), self._step_scales(store)
+                plan = self._update_plan = (changes, store, positions, scales)
+            positions, scales = plan[2], plan[3]
             before = None if scales is None else store.values.copy()
             if positions is None:
                 self.optimizer.update(store.values, store.grads, self.optimizer_state)
