@@ -285,3 +285,20 @@ def test_a_per_token_network_exports_to_onnx_with_its_output_shape(tmp_path):
     session = runtime.InferenceSession(str(tmp_path / "lm.onnx"))
     (found,) = session.run(None, {"X": X})
     np.testing.assert_allclose(found, net.predict(X), rtol=1e-5, atol=1e-6)
+
+
+def test_a_training_step_with_ignored_positions_follows_the_exact_gradient():
+    """fit encodes the labels one-hot, but an ignored position is an all-zero row: the
+    step must not take the one-hot shortcut, which divides by m and assumes rows of 1."""
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(6, 4, 3))
+    labels = rng.integers(0, 5, size=(6, 4))
+    labels[0, 1:] = labels[3, 2] = -100  # ignored positions
+    net = nnkit.Network([nnkit.Dense(5, activation="softmax")], loss="cross_entropy",
+                        optimizer=nnkit.optimizer("sgd", learning_rate=0.5), seed=0,
+                        dtype="float64").build((4, 3))
+    before = net.get_weights()
+    expected = net.gradients(X, labels)
+    net.fit(X, labels, epochs=1, batch_size=6, shuffle=False, verbose=0)
+    for old, new, gradient in zip(before, net.get_weights(), expected.weights):
+        np.testing.assert_allclose(new, old - 0.5 * gradient, rtol=1e-12, atol=1e-15)

@@ -32,6 +32,9 @@ class ReadWriteLock:
         self._readers = 0
         self._no_readers = threading.Event()
         self._no_readers.set()
+        # perf: releasing the write lock is releasing the gate: bound here, once per
+        # optimizer step costs no Python call (release_write below documents it).
+        self.release_write = self._gate.release  # type: ignore[method-assign]
 
     def acquire_read(self) -> None:
         """Wait until no writer holds or waits for the lock, then read."""

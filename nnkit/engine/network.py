@@ -3,6 +3,7 @@ of layers being a chain), in matrix form."""
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import sys
@@ -150,6 +151,8 @@ class Network(Trainer):
         #: Free-form facts saved with the model (the CLI keeps feature and class names here).
         self.metadata: dict[str, Any] = {}
         self._fused_output = False
+        self._fused_one_hot = False  # the fused loss takes one_hot (Loss.fused_gradient)
+        self._fused_call = -1
         self._penalty_layers: tuple[Layer, ...] = ()
         self._committing: tuple[Layer, ...] = ()
         # (Layer.trainable_changes, store, positions) of the last frozen-layer lookup.
@@ -327,6 +330,9 @@ class Network(Trainer):
             and _fuses(self.loss, self.layers[-1].fusable_activation())
             and graph.readers(graph.outputs[0]) == 1  # dZ holds for no other reader
         )
+        self._fused_one_hot = self._fused_output and _takes_one_hot(self.loss)
+        # The call whose seed is dZ^L, as graph.backward counts calls (-1: none).
+        self._fused_call = graph.outputs[0] - graph.n_inputs if self._fused_output else -1
         self._probe()
         if graph.masked:
             self._check_masks()
@@ -457,7 +463,16 @@ class Network(Trainer):
         xs = [X] if self._graph.n_inputs == 1 else self._unpack(X)
         outputs = self._graph.forward(xs, workspace, training)
         if len(outputs) == 1:
-            return outputs[0]
+            A = outputs[0]
+            if training and A.ndim == 2 and not A.flags.c_contiguous:
+                # perf: training's layers hand on a transposed view of their columns; the
+                # loss (a dot product over rows), the metrics (an arg-max per row) and the
+                # fused gradient each read it row by row, and on a strided view each would
+                # copy it first: one copy here, into rows, serves them all.
+                rows = workspace.buffer("output rows", A.shape, A.dtype)
+                np.copyto(rows, A)
+                A = rows
+            return A
         # Several outputs side by side, as the targets are packed (OutputsLoss).
         width = sum(a.shape[1] for a in outputs)
         packed = workspace.buffer("outputs", (X.shape[0], width), self.dtype)
@@ -493,16 +508,21 @@ class Network(Trainer):
         """
         graph = self._graph
         if self._fused_output:
-            seed = self.loss.fused_gradient(A, Y, out=workspace.buffer_like("dZ", A))
+            out = workspace.buffer_like("dZ", A)
+            if self._fused_one_hot and Y is workspace.one_hot_targets:
+                seed = self.loss.fused_gradient(A, Y, out=out, one_hot=True)
+            else:
+                seed = self.loss.fused_gradient(A, Y, out=out)
             if sample_weight is not None:
                 seed *= sample_weight.reshape(-1, *(1,) * (A.ndim - 1))
         else:
             seed = self.loss.gradient(A, Y)
             if sample_weight is not None:
                 seed = seed * sample_weight.reshape(-1, *(1,) * (A.ndim - 1))
-        fused_call = graph.outputs[0] - graph.n_inputs if self._fused_output else -1
+        fused_call = self._fused_call
         seeds = [seed]
-        if isinstance(self.loss, OutputsLoss):  # each output's columns of the gradient
+        # perf: the type check only where it can hold (a fused loss is for one output).
+        if fused_call < 0 and isinstance(self.loss, OutputsLoss):  # each output's columns
             count = len(self.loss.names)
             seeds = [np.ascontiguousarray(seed[:, self.loss.columns(k)]) for k in range(count)]
         graph.backward(seeds, workspace, fused_call, self._gradient_span)
@@ -537,9 +557,17 @@ class Network(Trainer):
         lock = self._weights_lock
         lock.acquire_write()
         try:
-            store = self._require_built("update")
-            positions = self._trainable_positions(store)
-            scales = self._step_scales(store)
+            store = self.store
+            if store is None:
+                store = self._require_built("update")
+            # perf: the positions and the scales change only with some layer's flags: one
+            # look at the counter per step, not a look-up each.
+            plan = getattr(self, "_update_plan", None)
+            changes = Layer.trainable_changes[0]
+            if plan is None or plan[0] != changes or plan[1] is not store:
+                positions, scales = self._trainable_positions(store), self._step_scales(store)
+                plan = self._update_plan = (changes, store, positions, scales)
+            positions, scales = plan[2], plan[3]
             before = None if scales is None else store.values.copy()
             if positions is None:
                 self.optimizer.update(store.values, store.grads, self.optimizer_state)
@@ -943,6 +971,12 @@ def _fuses(loss: Loss, activation: Activation | None) -> bool:
     own = [p for p in providers if loss_origin is not None and p.plugin == loss_origin.plugin]
     chosen = own or (providers if len(providers) == 1 else [])
     return bool(chosen) and type(activation) is chosen[0].factory
+
+
+def _takes_one_hot(loss: Loss) -> bool:
+    """Whether ``loss.fused_gradient`` takes ``one_hot`` (a loss written before it was
+    declared does not, and is called without it)."""
+    return "one_hot" in inspect.signature(loss.fused_gradient).parameters
 
 
 def _describe(layer: Layer) -> str:

@@ -85,7 +85,7 @@ class Loss(Component, ABC):
         return float(np.mean(self.per_sample(A, Y)))
 
     def fused_gradient(
-        self, A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None
+        self, A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None, one_hot: bool = False
     ) -> np.ndarray:
         """``dZ^L``, the gradient of the batch loss with respect to the output layer's
         weighted input, computed from ``A^L`` when the output activation is
@@ -95,6 +95,10 @@ class Loss(Component, ABC):
         with binary cross-entropy whatever the targets. A loss fused with an activation
         that couples the outputs (softmax) overrides it: there the exact form depends on
         how much target each sample carries (see the standard cross-entropy).
+
+        ``one_hot=True`` says every row of ``Y`` is one-hot (class labels that `fit`
+        encoded), so an override may skip work only other targets need; the result must
+        be the same. The network passes it only to an override that takes it.
         """
         dZ = np.subtract(A, Y, out=out)
         dZ *= 1.0 / A.shape[0]

@@ -41,6 +41,12 @@ class Workspace:
     #: The mask of the network's output after a forward pass (None: no mask), for the
     #: loss and the metrics to leave masked positions out.
     output_mask: np.ndarray | None = None
+    #: The targets of this call's batch when their rows are one-hot (class labels that
+    #: `fit` encoded), else None. The training loop sets it; the network then lets a
+    #: fused loss skip what only other targets need (`Loss.fused_gradient`'s
+    #: ``one_hot``). It is the array itself, so targets a `train_step` override makes
+    #: anew are never taken for one-hot.
+    one_hot_targets: np.ndarray | None = None
 
     def __init__(self) -> None:
         self._buffers = BufferCache()

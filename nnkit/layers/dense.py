@@ -68,33 +68,31 @@ class Dense(WeightedLayer):
         return self.n_inputs, self.units
 
     def forward(self, x: np.ndarray, ws: Workspace, training: bool = False) -> np.ndarray:
-        if x.ndim == 2:  # flat samples, one column each
-            return self._forward_columns(x, ws, training)
-        # Samples (..., n): every position is a column, (n, m T ...), then back.
-        y = self._forward_columns(x.reshape(-1, x.shape[-1]), ws, training)
-        return y.reshape(*x.shape[:-1], self.units)
-
-    def _forward_columns(self, x: np.ndarray, ws: Workspace, training: bool) -> np.ndarray:
-        """`forward` on rows ``(m, n^{l-1})``: the classic formulas on their columns."""
+        if x.ndim != 2:  # samples (..., n): every position is a column, (n, m T ...), then back
+            y = self.forward(x.reshape(-1, x.shape[-1]), ws, training)
+            return y.reshape(*x.shape[:-1], self.units)
         W, b = self.params["W"], self.params["b"]
-        A_prev = x.T  # the classic layout: one column per sample, (n^{l-1}, m)
-        m = A_prev.shape[1]
+        m = x.shape[0]
+        # perf: Z^l and A^l are kept as the rows (Z^l)^T and (A^l)^T that the bias, the
+        # activation and the next layer take: one transpose per layer, not one per use.
         if training:  # Z^l = W^l A^{l-1}, in columns, as back-propagation reads it
-            Z = np.matmul(W, A_prev, out=ws.buffer("Z", (self.units, m), W.dtype))
+            A_prev = x.T  # the classic layout: one column per sample, (n^{l-1}, m)
+            Z = np.matmul(W, A_prev, out=ws.buffer("Z", (self.units, m), W.dtype)).T
         else:
             # perf: the same product through its transpose, (Z^l)^T = (A^{l-1})^T (W^l)^T,
             # stored a sample after a sample. BLAS runs it faster on rows that arrive that
-            # way, the next layer takes them as they are, and Z^l is a view of the result.
-            Z = np.matmul(x, W.T, out=ws.buffer("Z rows", (m, self.units), W.dtype)).T
-        Z += b[:, None]  # Z^l = W^l A^{l-1} + b^l, b broadcast over the m columns
+            # way, and the next layer takes them as they are.
+            Z = np.matmul(x, W.T, out=ws.buffer("Z rows", (m, self.units), W.dtype))
+        Z += b  # Z^l = W^l A^{l-1} + b^l, b added to each sample's row of (Z^l)^T
         if self.activation is None:
             A = Z
         else:  # A^l = g^l(Z^l), written over Z^l when the activation works in place
             out = Z if self.activation.in_place else ws.buffer_like("A", Z)
-            # Activations take samples first: they see the rows, (Z^l)^T, as a view.
-            A = self.activation.forward(Z.T, out=out.T).T
-        ws.A_prev, ws.Z, ws.A = A_prev, Z, A
-        return A.T  # back to one row per sample, a view
+            A = self.activation.forward(Z, out=out)  # activations take samples first
+        # Kept as rows, (A^{l-1})^T, (Z^l)^T and (A^l)^T: as the weights' gradient and
+        # the activation's backward read them.
+        ws.A_prev, ws.Z, ws.A = x, Z, A
+        return A
 
     def backward(
         self, dy: np.ndarray, ws: Workspace, need_input_gradient: bool = True
@@ -102,13 +100,13 @@ class Dense(WeightedLayer):
         if dy.ndim > 2:  # positions as columns, as forward took them, then back
             dx = self.backward(dy.reshape(-1, self.units), ws, need_input_gradient)
             return None if dx is None else dx.reshape(*dy.shape[:-1], -1)
-        dA = dy.T  # columns again, (n^l, m)
         if self.activation is None:
-            dZ = dA
-        else:  # dZ^l = dA^l * g^l'(Z^l), the activation taking rows (transposed views)
-            out = ws.buffer("dZ", dA.shape, dA.dtype)
-            dZ = self.activation.backward(ws.Z.T, ws.A.T, dy, out=out.T).T
-        return self._backward_columns(dZ, ws, need_input_gradient)
+            return self._backward_columns(dy.T, ws, need_input_gradient)
+        # dZ^l = dA^l * g^l'(Z^l), the activation taking rows, (dA^l)^T = dy
+        dZ = ws.buffer("dZ", (self.units, dy.shape[0]), dy.dtype)
+        out = dZ.T
+        rows = self.activation.backward(ws.Z, ws.A, dy, out=out)
+        return self._backward_columns(dZ if rows is out else rows.T, ws, need_input_gradient)
 
     def fusable_activation(self) -> Activation | None:
         """This layer's activation: Dense back-propagates from ``dZ^l`` as well as from
@@ -130,8 +128,9 @@ class Dense(WeightedLayer):
         self, dZ: np.ndarray, ws: Workspace, need_input_gradient: bool
     ) -> np.ndarray | None:
         """``dW^l``, ``db^l`` and ``dA^{l-1}`` from ``dZ^l`` in columns, ``(n^l, m)``."""
-        np.matmul(dZ, ws.A_prev.T, out=self.grads["W"])  # dW^l = dZ^l (A^{l-1})^T
-        self.add_penalty_gradients()  # + l2 W^l, when l2 > 0
+        np.matmul(dZ, ws.A_prev, out=self.grads["W"])  # dW^l = dZ^l (A^{l-1})^T, as rows
+        if self._l2_terms:  # + l2 W^l (perf: no call for the usual l2 of 0)
+            self.add_penalty_gradients()
         # perf: the row sums as a product with a vector of ones, which BLAS runs several
         # times faster than a reduction along rows.
         ones = ws.filled("ones", (dZ.shape[1],), dZ.dtype, 1)

@@ -189,6 +189,10 @@ class EpochRunner:
         workspace = buffers = self.workspace
         n = X.shape[0]
         order = network.shuffle_rng.permutation(n) if self.shuffle else None
+        # Booleans are class labels one-hot encoded (data.arrays.as_targets): every row
+        # sums to exactly 1, which a fused loss may rely on (Workspace.one_hot_targets).
+        one_hot = Y.dtype == np.bool_
+        workspace.one_hot_targets = None
         for start in range(0, n, self.batch_size):
             self.batch += 1
             batch = self.batch
@@ -213,14 +217,13 @@ class EpochRunner:
                 if W is not None:
                     W_batch = W.take(rows, out=buffers.buffer("W", (m,), W.dtype), mode="clip")
             if Y_rows.dtype != X.dtype:  # compact one-hot targets, converted per batch
-                # perf: into a buffer in the memory order of the outputs (a transposed
-                # view of Dense's columns), so the loss runs over both in step; per
-                # position, in row order, as Dense returns (m, T, k).
-                if Y_rows.ndim == 2:
-                    Y_batch = buffers.buffer("Y floats", (Y_rows.shape[1], m), X.dtype).T
-                else:
-                    Y_batch = buffers.buffer("Y floats", Y_rows.shape, X.dtype)
+                # perf: into rows, the memory order of the outputs training hands over
+                # (Network.forward), so the loss runs over both in step; per position,
+                # (m, T, k), as Dense returns them.
+                Y_batch = buffers.buffer("Y floats", Y_rows.shape, X.dtype)
                 np.copyto(Y_batch, Y_rows)
+                if one_hot:
+                    workspace.one_hot_targets = Y_batch
             else:
                 Y_batch = Y_rows
             A, batch_loss = network.train_step(

@@ -47,17 +47,23 @@ def _targeted_positions(carried: np.ndarray) -> int:
 
 
 def _softmax_fused_gradient(
-    A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None
+    A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None, one_hot: bool = False
 ) -> np.ndarray:
     """``dZ^L = (A^L * sum_k Y_k - Y) / m`` for softmax outputs and a loss whose
     ``dA = -Y / A / m`` (cross-entropy, KL divergence).
 
     The familiar ``(A - Y) / m`` is the special case of target rows that sum to 1; a
     multi-hot row, or an all-zero row (whose loss is 0 and so is its gradient), needs
-    the factor ``sum_k Y_k``. For outputs ``(m, T, k)`` the divisor is the number of
-    positions that carry a target instead of ``m`` (an ignored position is an all-zero
-    row), as the cross-entropy's mean over positions.
+    the factor ``sum_k Y_k``. One-hot rows (``one_hot``) of flat outputs sum to exactly
+    1, so their gradient is ``(A - Y) / m`` to the last bit, without the sums. For
+    outputs ``(m, T, k)`` the divisor is the number of positions that carry a target
+    instead of ``m`` (an ignored position is an all-zero row), as the cross-entropy's
+    mean over positions.
     """
+    if one_hot and A.ndim == 2:
+        dZ = np.subtract(A, Y, out=out)
+        dZ *= 1.0 / A.shape[0]
+        return dZ
     carried = Y.sum(axis=-1, keepdims=True)  # the target mass of each sample
     dZ = np.multiply(A, carried, out=out)
     dZ -= Y
@@ -169,9 +175,9 @@ class CrossEntropy(Loss):
         return -Y / _at_least_epsilon(A) / count
 
     def fused_gradient(
-        self, A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None
+        self, A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None, one_hot: bool = False
     ) -> np.ndarray:
-        return _softmax_fused_gradient(A, Y, out)
+        return _softmax_fused_gradient(A, Y, out, one_hot)
 
 
 class BinaryCrossEntropy(Loss):
@@ -201,7 +207,7 @@ class BinaryCrossEntropy(Loss):
         return (P - Y) / (P * (1 - P)) / A.size
 
     def fused_gradient(
-        self, A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None
+        self, A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None, one_hot: bool = False
     ) -> np.ndarray:
         dZ = np.subtract(A, Y, out=out)  # dZ = (A - Y) / (m k) through the sigmoid
         dZ *= 1.0 / A.size
@@ -277,9 +283,9 @@ class KLDivergence(Loss):
         return -Y / _at_least_epsilon(A) / A.shape[0]
 
     def fused_gradient(
-        self, A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None
+        self, A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None, one_hot: bool = False
     ) -> np.ndarray:
-        return _softmax_fused_gradient(A, Y, out)
+        return _softmax_fused_gradient(A, Y, out, one_hot)
 
 
 class Poisson(Loss):
