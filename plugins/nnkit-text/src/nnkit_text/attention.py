@@ -70,26 +70,14 @@ class MultiHeadAttention(Layer):
 
     def build(self, input_shape: tuple[int, ...], rng: np.random.Generator) -> tuple[int, ...]:
         self.steps, self.features = sequence_shape(input_shape, "multi_head_attention")
+        # Each projection uniform on [-r, r], r = sqrt(6 / (d + H k)) (Glorot's, with the
+        # fans of one projection, as PyTorch draws them); biases at zero.
+        d, inner = self.features, self.heads * self.key_dim
+        self.add_parameter("W_qkv", (d, 3 * inner), "glorot_uniform", fans=(d, inner))
+        self.add_parameter("b_qkv", (3 * inner,), "zeros")
+        self.add_parameter("W_o", (inner, d), "glorot_uniform", fans=(inner, d))
+        self.add_parameter("b_o", (d,), "zeros")
         return (self.steps, self.features)
-
-    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
-        inner = self.heads * self.key_dim
-        return {
-            "W_qkv": (self.features, 3 * inner),
-            "b_qkv": (3 * inner,),
-            "W_o": (inner, self.features),
-            "b_o": (self.features,),
-        }
-
-    def initialize(self, rng: np.random.Generator) -> None:
-        """Each projection uniform on ``[-r, r]``, ``r = sqrt(6 / (fan_in + fan_out))``
-        (Glorot's, as PyTorch draws them), biases at zero."""
-        inner = self.heads * self.key_dim
-        limit = math.sqrt(6.0 / (self.features + inner))
-        self.params["W_qkv"][...] = rng.uniform(-limit, limit, self.params["W_qkv"].shape)
-        self.params["W_o"][...] = rng.uniform(-limit, limit, self.params["W_o"].shape)
-        self.params["b_qkv"][...] = 0
-        self.params["b_o"][...] = 0
 
     def _heads(self, flat: np.ndarray) -> np.ndarray:
         """``(m, T, H k)`` as ``(m, H, T, k)``: a view."""

@@ -105,10 +105,8 @@ class Conv1D(WeightedLayer):
                 "sequences; use a smaller kernel_size or dilation, or padding='same'"
             )
         self.out_steps = (padded - self.span) // self.stride + 1
+        self.declare_weights((self.filters, self.channels, self.kernel_size), (self.filters,))
         return (self.out_steps, self.filters)
-
-    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
-        return {"W": (self.filters, self.channels, self.kernel_size), "b": (self.filters,)}
 
     def fans(self) -> tuple[int, int]:
         assert self.channels is not None, "build() sets channels"
@@ -152,7 +150,7 @@ class Conv1D(WeightedLayer):
         dW_col = ws.X_col.T @ flat_dZ  # dW_col = X_colᵀ dZ
         self.grads["W"][...] = dW_col.reshape(self.kernel_size, self.channels,
                                               self.filters).transpose(2, 1, 0)
-        self.add_l2_gradient()
+        self.add_penalty_gradients()
         self.grads["b"][...] = flat_dZ.sum(axis=0)  # db = Σ dZ over steps and samples
         if not need_input_gradient:
             return None

@@ -40,14 +40,9 @@ class LayerNorm(Layer):
 
     def build(self, input_shape: tuple[int, ...], rng: np.random.Generator) -> tuple[int, ...]:
         self.features = int(input_shape[-1])
+        self.add_parameter("gamma", (self.features,), "ones")  # the scale, 1 at first
+        self.add_parameter("beta", (self.features,), "zeros")  # the shift, 0 at first
         return tuple(input_shape)
-
-    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
-        return {"gamma": (self.features,), "beta": (self.features,)}
-
-    def initialize(self, rng: np.random.Generator) -> None:
-        self.params["gamma"][...] = 1
-        self.params["beta"][...] = 0
 
     def forward(self, x: np.ndarray, ws: Workspace, training: bool = False) -> np.ndarray:
         mean = x.mean(axis=-1, keepdims=True)  # mu = (1/d) sum_j x_j

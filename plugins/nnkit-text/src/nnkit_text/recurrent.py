@@ -23,7 +23,6 @@ PyTorch's ``pack_padded_sequence``.
 
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -74,22 +73,16 @@ class _Recurrent(Layer):
 
     def build(self, input_shape: tuple[int, ...], rng: np.random.Generator) -> tuple[int, ...]:
         self.steps, self.features = sequence_shape(input_shape, self.kind)
+        self.declare_parameters()
         return (self.steps, self.units) if self.return_sequences else (self.units,)
 
-    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
-        width = self.gates * self.units
-        return {"W": (self.features, width), "U": (self.units, width), "b": (width,)}
-
-    def initialize(self, rng: np.random.Generator) -> None:
+    def declare_parameters(self) -> None:
         """``W`` and ``U`` uniform on ``[-r, r]``, ``r = sqrt(6 / (fan_in + fan_out))``
         (Glorot's), with the fans of the whole matrix; biases at zero."""
-        for name in ("W", "U"):
-            target = self.params[name]
-            limit = math.sqrt(6.0 / (target.shape[0] + target.shape[1]))
-            target[...] = rng.uniform(-limit, limit, size=target.shape)
-        for name, target in self.params.items():
-            if name.startswith("b"):
-                target[...] = 0
+        width = self.gates * self.units
+        for name, rows in (("W", self.features), ("U", self.units)):
+            self.add_parameter(name, (rows, width), "glorot_uniform", fans=(rows, width))
+        self.add_parameter("b", (width,), "zeros")
 
     def _input_product(self, x: np.ndarray, ws: Workspace) -> np.ndarray:
         """``XW = x W + b`` for every time step of every sample, ``(m, T, G h)``: one
@@ -481,8 +474,9 @@ class GRU(_Recurrent):
     kind = "gru"
     gates = 3
 
-    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
-        return {**super().parameter_shapes(), "b_recurrent": (self.units,)}
+    def declare_parameters(self) -> None:
+        super().declare_parameters()
+        self.add_parameter("b_recurrent", (self.units,), "zeros")  # inside r * (...)
 
     def forward(self, x: np.ndarray, ws: Workspace, training: bool = False) -> np.ndarray:
         U, c, h = self.params["U"], self.params["b_recurrent"], self.units

@@ -124,12 +124,9 @@ class Conv2D(WeightedLayer):
             self.dilation,
         )
         self.channels = channels
+        per_group = channels // self.groups
+        self.declare_weights((self.filters, per_group, *self.kernel_size), (self.filters,))
         return (self.filters, *self.grid.output)
-
-    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
-        assert self.channels is not None, "build() sets channels"
-        per_group = self.channels // self.groups
-        return {"W": (self.filters, per_group, *self.kernel_size), "b": (self.filters,)}
 
     def fans(self) -> tuple[int, int]:
         assert self.channels is not None, "build() sets channels"
@@ -204,7 +201,7 @@ class Conv2D(WeightedLayer):
         else:  # the same, group by group
             np.matmul(self._stacked(dZ), _rows_by_group(X_col, self.groups).transpose(0, 2, 1),
                       out=self._stacked(dW_col))
-        self.add_l2_gradient()
+        self.add_penalty_gradients()
         ones = ws.filled("ones", (dZ.shape[1],), dZ.dtype, 1)
         np.matmul(dZ, ones, out=self.grads["b"])  # db = dZ 1: sums over pixels, samples
         if not need_input_gradient:

@@ -113,10 +113,8 @@ class Conv2DTranspose(WeightedLayer):
         self.grid = WindowGrid(out, self.kernel_size, self.stride, (ph, ph, pw, pw))
         assert self.grid.output == (height, width), "the sizes invert each other"
         self.channels, self.image = channels, (height, width)
+        self.declare_weights((channels, self.filters, *self.kernel_size), (self.filters,))
         return (self.filters, *out)
-
-    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
-        return {"W": (self.channels, self.filters, *self.kernel_size), "b": (self.filters,)}
 
     def fans(self) -> tuple[int, int]:
         assert self.channels is not None, "build() sets channels"
@@ -160,7 +158,7 @@ class Conv2DTranspose(WeightedLayer):
             dZ = self.activation.backward(ws.Z.T, ws.A.T, dA.T, out=dZ_buffer.T).T
         dcols = im2col(dZ, self.grid, ws)  # (filters kh kw, H W m)
         np.matmul(ws.X, dcols.T, out=self._matrix(self.grads["W"]))  # dW = X dcolsᵀ
-        self.add_l2_gradient()
+        self.add_penalty_gradients()
         np.add.reduce(dZ, axis=(1, 2, 3), out=self.grads["b"])  # db: sums over pixels
         if not need_input_gradient:
             return None
