@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.environment import reexec_without_blas_overrides
+from benchmarks.profile_sequences import positive
 
 #: W5's LSTM: inputs (the embedding's width), units, steps.
 FEATURES, UNITS, STEPS = 64, 128, 64
@@ -158,21 +159,11 @@ def lines(batches: int, rounds: int) -> list[str]:
     return report
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return value
-
-
 def main(argv: list[str] | None = None) -> int:
     reexec_without_blas_overrides("benchmarks.profile_lstm")
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile_lstm", description=__doc__)
-    parser.add_argument("--batches", type=_positive, default=8, help="calls per round (default 8)")
-    parser.add_argument("--rounds", type=_positive, default=7, help="timed rounds (default 7)")
+    parser.add_argument("--batches", type=positive, default=8, help="calls per round (default 8)")
+    parser.add_argument("--rounds", type=positive, default=7, help="timed rounds (default 7)")
     args: Any = parser.parse_args(argv)
     print("\n".join(lines(args.batches, args.rounds)))
     return 0
