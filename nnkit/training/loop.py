@@ -189,9 +189,10 @@ class EpochRunner:
         workspace = buffers = self.workspace
         n = X.shape[0]
         order = network.shuffle_rng.permutation(n) if self.shuffle else None
-        # Booleans are class labels one-hot encoded (data.arrays.as_targets): every row
-        # sums to exactly 1, which a fused loss may rely on (Workspace.one_hot_targets).
-        one_hot = Y.dtype == np.bool_
+        # Flat booleans are class labels one-hot encoded (data.arrays.as_targets): every
+        # row sums to exactly 1, which a fused loss may rely on (Workspace.one_hot_targets).
+        # Per-position labels are not: an ignored position is an all-zero row.
+        one_hot = Y.dtype == np.bool_ and Y.ndim == 2
         workspace.one_hot_targets = None
         for start in range(0, n, self.batch_size):
             self.batch += 1

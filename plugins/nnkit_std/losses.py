@@ -54,15 +54,15 @@ def _softmax_fused_gradient(
 
     The familiar ``(A - Y) / m`` is the special case of target rows that sum to 1; a
     multi-hot row, or an all-zero row (whose loss is 0 and so is its gradient), needs
-    the factor ``sum_k Y_k``. One-hot rows (``one_hot``) of flat outputs sum to exactly
-    1, so their gradient is ``(A - Y) / m`` to the last bit, without the sums. For
-    outputs ``(m, T, k)`` the divisor is the number of positions that carry a target
-    instead of ``m`` (an ignored position is an all-zero row), as the cross-entropy's
-    mean over positions.
+    the factor ``sum_k Y_k``. For outputs ``(m, T, k)`` the divisor is the number of
+    positions that carry a target instead of ``m`` (an ignored position is an all-zero
+    row), as the cross-entropy's mean over positions. When every row is one-hot
+    (``one_hot``), each sums to exactly 1 and every position carries a target, so the
+    gradient is ``(A - Y)`` over the number of rows to the last bit, without the sums.
     """
-    if one_hot and A.ndim == 2:
+    if one_hot:
         dZ = np.subtract(A, Y, out=out)
-        dZ *= 1.0 / A.shape[0]
+        dZ *= 1.0 / (A.size // A.shape[-1])  # the rows: m, or m T per position
         return dZ
     carried = Y.sum(axis=-1, keepdims=True)  # the target mass of each sample
     dZ = np.multiply(A, carried, out=out)
