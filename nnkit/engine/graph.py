@@ -248,7 +248,7 @@ class Graph:
         gradient with respect to its activation's input (`Layer.backward_from_dZ`).
         Training asks for no gradient of the network's inputs; given a list of one None
         per input, ``input_gradients`` receives them (arrays of their own; None for an
-        input without one, such as an embedding's codes).
+        input no reader gives a gradient of).
         """
         wanted = input_gradients is not None
         if self._chain and not wanted:  # each call's input gradient is the previous call's dy
@@ -331,10 +331,8 @@ class Graph:
 def _add_input_gradient(
     gradients: list[np.ndarray | None], slot: int, gradient: np.ndarray | None
 ) -> None:
-    """Add one reader's gradient of network input ``slot`` into an array of its own; an
-    input some reader gives none of (codes) has none."""
-    if gradient is None:
-        gradients[slot] = None
-        return
+    """Add one reader's gradient of network input ``slot`` into an array of its own (a
+    reader that gives none adds nothing)."""
     held = gradients[slot]
-    gradients[slot] = np.array(gradient, copy=True) if held is None else held + gradient
+    if gradient is not None:
+        gradients[slot] = np.array(gradient, copy=True) if held is None else held + gradient
