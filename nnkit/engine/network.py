@@ -614,14 +614,9 @@ class Network(Trainer):
             )
 
     def _step_scales(self, store: ParameterStore) -> np.ndarray | None:
-        """Each parameter's step factor (None: all 1), recomputed only after some layer's
-        `trainable` or `learning_rate_multiplier` changed."""
-        changes = Layer.trainable_changes[0]
-        cached = getattr(self, "_scales_cache", None)
-        if cached is None or cached[0] != changes or cached[1] is not store:
-            scales = step_scales(self.layers, store.shapes, store.values.dtype)
-            cached = self._scales_cache = (changes, store, scales)
-        return cached[2]
+        """Each parameter's step factor (None: all 1); `update` keeps it until some
+        layer's `trainable` or `learning_rate_multiplier` changes."""
+        return step_scales(self.layers, store.shapes, store.values.dtype)
 
     def _trainable_positions(self, store: ParameterStore) -> np.ndarray | None:
         """The positions the optimizer steps (None: all), recomputed only after some
