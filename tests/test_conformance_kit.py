@@ -313,6 +313,20 @@ class FlatWritingTanh(nnkit.Activation):
         return 1 - np.tanh(Z) ** 2
 
 
+class SoftmaxClaimingElementwise(nnkit.Activation):
+    """Softmax over the units of each sample, claiming it acts on each number alone: a
+    dense layer would then normalise its columns over the samples."""
+
+    elementwise = True
+
+    def forward(self, Z, out=None):
+        e = np.exp(Z - Z.max(axis=-1, keepdims=True))
+        return np.divide(e, e.sum(axis=-1, keepdims=True), out=out)
+
+    def backward(self, Z, A, dA, out=None):
+        return np.multiply(A, dA - np.sum(dA * A, axis=-1, keepdims=True), out=out)
+
+
 class BatchMeanMedian(nnkit.Metric):
     """The median absolute error of each batch, averaged over batches: not the median of
     the whole set."""
@@ -356,6 +370,7 @@ BROKEN = [
     (SoftplusClaimingInPlace(), "activation_in_place", "backward(A, A, dA)"),
     (AliasingLeakyReLU(), "activation_in_place", "forward(Z, out=Z)"),
     (FlatWritingTanh(), "activation_memory_orders", "Fortran-ordered Z"),
+    (SoftmaxClaimingElementwise(), "activation_elementwise", "set elementwise = False"),
     (SignErrorSGD(), "optimizer_descends", "expected f to fall below"),
     (StatefulMomentum(), "optimizer_state_round_trip", "after resuming from the saved state"),
     (DriftingOptimizer(), "optimizer_still_on_zero_gradients", "zero gradients"),

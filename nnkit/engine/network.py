@@ -85,6 +85,10 @@ class Network(Trainer):
         >>> graph = Network(inputs=[x], outputs=[y], loss="mse")
     """
 
+    #: What `update` steps, planned for one count of layer-flag changes (`_plan_update`);
+    #: a class default, so that a network unpickled from an earlier release plans anew.
+    _update_plan: tuple[int, ParameterStore, np.ndarray | None, np.ndarray | None] | None = None
+
     def __init__(
         self,
         layers: Sequence[Layer | str] | None = None,
@@ -307,16 +311,23 @@ class Network(Trainer):
                     f"the layers need {needed:,} parameters, more than the "
                     f"{max_parameters:,} allowed"
                 )
-        # perf: what every training step visits, found once: every call's layer (for
-        # its penalty, once per call) and the layers whose state the step commits.
-        self._penalty_layers = tuple(walk(self._graph.called))
-        self._committing = tuple(
-            n for n in nodes if type(n).commit_state is not Layer.commit_state
-        )
         store = ParameterStore(shapes, self.dtype)
         for layer, params, grads in zip(nodes, store.value_views, store.grad_views):
             layer.bind(params, grads)
             layer.initialize(self._init_rng)
+        # perf: what every training step visits, found once the parameters are declared:
+        # each call's layer that may add a penalty (once per call; the default penalty
+        # of a layer that declared no l2 is 0), and the layers whose state the step
+        # commits.
+        self._penalty_layers = tuple(
+            layer
+            for layer in walk(self._graph.called)
+            if type(layer).penalty is not Layer.penalty
+            or any(spec.l2 for spec in layer.declared_parameters().values())
+        )
+        self._committing = tuple(
+            n for n in nodes if type(n).commit_state is not Layer.commit_state
+        )
         self.input_shape, self.output_shape = input_shape, shape
         self.input_shapes = sample_shapes
         self._gradient_spans = layer_spans(self.layers, shapes_of=store.shapes, flat=store.grads)
@@ -460,24 +471,27 @@ class Network(Trainer):
         a workspace, a fresh one is used.
         """
         workspace = Workspace() if workspace is None else workspace
-        xs = [X] if self._graph.n_inputs == 1 else self._unpack(X)
-        outputs = self._graph.forward(xs, workspace, training)
-        if len(outputs) == 1:
+        graph = self._graph
+        if graph.one_to_one:
+            A = graph.forward_one(X, workspace, training)
+        else:
+            xs = [X] if graph.n_inputs == 1 else self._unpack(X)
+            outputs = graph.forward(xs, workspace, training)
+            if len(outputs) > 1:  # side by side, as the targets are packed (OutputsLoss)
+                width = sum(a.shape[1] for a in outputs)
+                packed = workspace.buffer("outputs", (X.shape[0], width), self.dtype)
+                np.concatenate(outputs, axis=1, out=packed)
+                return packed
             A = outputs[0]
-            if training and A.ndim == 2 and not A.flags.c_contiguous:
-                # perf: training's layers hand on a transposed view of their columns; the
-                # loss (a dot product over rows), the metrics (an arg-max per row) and the
-                # fused gradient each read it row by row, and on a strided view each would
-                # copy it first: one copy here, into rows, serves them all.
-                rows = workspace.buffer("output rows", A.shape, A.dtype)
-                np.copyto(rows, A)
-                A = rows
-            return A
-        # Several outputs side by side, as the targets are packed (OutputsLoss).
-        width = sum(a.shape[1] for a in outputs)
-        packed = workspace.buffer("outputs", (X.shape[0], width), self.dtype)
-        np.concatenate(outputs, axis=1, out=packed)
-        return packed
+        if training and A.ndim == 2 and not A.flags.c_contiguous:
+            # perf: training's layers hand on a transposed view of their columns; the
+            # loss (a dot product over rows), the metrics (an arg-max per row) and the
+            # fused gradient each read it row by row, and on a strided view each would
+            # copy it first: one copy here, into rows, serves them all.
+            rows = workspace.buffer("output rows", A.shape, A.dtype)
+            rows[...] = A
+            A = rows
+        return A
 
     def _unpack(self, X: np.ndarray) -> list[np.ndarray]:
         """Each input of a network of several, as a view of the samples the trainer
@@ -508,7 +522,10 @@ class Network(Trainer):
         """
         graph = self._graph
         if self._fused_output:
-            out = workspace.buffer_like("dZ", A)
+            if A.flags.c_contiguous:  # perf: the rows forward hands training, at once
+                out = workspace.buffer("dZ", A.shape, A.dtype)
+            else:
+                out = workspace.buffer_like("dZ", A)
             if self._fused_one_hot and Y is workspace.one_hot_targets:
                 seed = self.loss.fused_gradient(A, Y, out=out, one_hot=True)
             else:
@@ -519,13 +536,14 @@ class Network(Trainer):
             seed = self.loss.gradient(A, Y)
             if sample_weight is not None:
                 seed = seed * sample_weight.reshape(-1, *(1,) * (A.ndim - 1))
-        fused_call = self._fused_call
+        if graph.one_to_one:
+            graph.backward_one(seed, workspace, self._fused_call, self._gradient_span)
+            return
         seeds = [seed]
-        # perf: the type check only where it can hold (a fused loss is for one output).
-        if fused_call < 0 and isinstance(self.loss, OutputsLoss):  # each output's columns
+        if isinstance(self.loss, OutputsLoss):  # each output's columns
             count = len(self.loss.names)
             seeds = [np.ascontiguousarray(seed[:, self.loss.columns(k)]) for k in range(count)]
-        graph.backward(seeds, workspace, fused_call, self._gradient_span)
+        graph.backward(seeds, workspace, self._fused_call, self._gradient_span)
 
     def _gradient_span(self, layer: Layer) -> np.ndarray | None:
         """A shared layer's part of the flat gradient array."""
@@ -557,30 +575,46 @@ class Network(Trainer):
         lock = self._weights_lock
         lock.acquire_write()
         try:
-            store = self.store
-            if store is None:
-                store = self._require_built("update")
             # perf: the positions and the scales change only with some layer's flags: one
             # look at the counter per step, not a look-up each.
-            plan = getattr(self, "_update_plan", None)
-            changes = Layer.trainable_changes[0]
-            if plan is None or plan[0] != changes or plan[1] is not store:
-                positions, scales = self._trainable_positions(store), self._step_scales(store)
-                plan = self._update_plan = (changes, store, positions, scales)
-            positions, scales = plan[2], plan[3]
-            before = None if scales is None else store.values.copy()
-            if positions is None:
+            plan = self._update_plan
+            if plan is None or plan[0] != Layer.trainable_changes[0] or plan[1] is not self.store:
+                plan = self._plan_update()
+            store, positions, scales = plan[1], plan[2], plan[3]
+            if positions is None and scales is None:  # every parameter, at the full rate
                 self.optimizer.update(store.values, store.grads, self.optimizer_state)
             else:
-                update_trainable(
-                    self.optimizer, store.values, store.grads, self.optimizer_state, positions
-                )
-            if scales is not None and before is not None:
-                scale_step(store.values, before, scales)
+                self._partial_update(store, positions, scales)
             for layer in self._committing:
                 layer.commit_state()
         finally:
             lock.release_write()
+
+    def _plan_update(self) -> tuple[int, ParameterStore, np.ndarray | None, np.ndarray | None]:
+        """What `update` steps, for the layers' flags as they are now: the positions of
+        the trainable parameters (None: all) and each one's step factor (None: all 1)."""
+        store = self.store
+        if store is None:
+            store = self._require_built("update")
+        changes = Layer.trainable_changes[0]
+        positions, scales = self._trainable_positions(store), self._step_scales(store)
+        self._update_plan = (changes, store, positions, scales)
+        return self._update_plan
+
+    def _partial_update(
+        self, store: ParameterStore, positions: np.ndarray | None, scales: np.ndarray | None
+    ) -> None:
+        """An optimizer step over the trainable parameters only, each step scaled by its
+        layer's learning-rate multiplier."""
+        before = None if scales is None else store.values.copy()
+        if positions is None:
+            self.optimizer.update(store.values, store.grads, self.optimizer_state)
+        else:
+            update_trainable(
+                self.optimizer, store.values, store.grads, self.optimizer_state, positions
+            )
+        if scales is not None and before is not None:
+            scale_step(store.values, before, scales)
 
     def gradients(
         self, X: Any, y: Any, sample_weight: Any = None, *, training: bool = False

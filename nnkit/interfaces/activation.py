@@ -62,6 +62,14 @@ class Activation(Component, ABC):
     #: `backward` or `derivative` needs ``Z`` itself.
     in_place: ClassVar[bool] = False
 
+    #: Whether ``g`` acts on each number alone, so that its results do not depend on how
+    #: the batch is laid out (ReLU, sigmoid, tanh; not softmax, nor an activation with a
+    #: parameter per unit). A dense layer then applies it, and its `backward`, to its
+    #: columns as they lie in memory, ``(units, samples)``: NumPy runs element-wise
+    #: operations on C-ordered arrays faster than on transposed views. False, the
+    #: default, is always correct; the kit checks a True against the transposed batch.
+    elementwise: ClassVar[bool] = False
+
     #: Whether every output lies in [0, 1] as a probability (sigmoid, softmax): True,
     #: False (relu, tanh, identity), or None when the author has not said. A network
     #: refuses a loss that `expects_probabilities` after an activation that says False;

@@ -39,7 +39,10 @@ class BufferCache:
 
     def filled_like(self, name: str, array: np.ndarray, value: float) -> np.ndarray:
         """`filled` with the shape, dtype and memory order of ``array`` (see `like`)."""
-        if _transposed_matrix(array):  # perf: the common case, a Dense output in columns
+        flags = array.flags
+        if flags.c_contiguous:
+            return self.filled(name, array.shape, array.dtype, value)
+        if array.ndim == 2 and flags.f_contiguous:  # perf: a Dense output in columns
             rows, columns = array.shape
             return self.filled(name, (columns, rows), array.dtype, value).T
         axes = _memory_axes(array)
@@ -54,7 +57,10 @@ class BufferCache:
         images, ``(m, C, H, W)`` views of ``(C, H, W, m)`` blocks), the same memory order:
         an element-wise operation between arrays of different orders strides through
         memory and runs many times slower."""
-        if _transposed_matrix(array):  # perf: the common case, a Dense output in columns
+        flags = array.flags
+        if flags.c_contiguous:
+            return self.get(name, array.shape, array.dtype)
+        if array.ndim == 2 and flags.f_contiguous:  # perf: a Dense output in columns
             rows, columns = array.shape
             return self.get(name, (columns, rows), array.dtype).T
         axes = _memory_axes(array)
@@ -91,13 +97,6 @@ class BufferCache:
         """Drop every buffer (after the parameters' dtype changes, or to free memory)."""
         self._blocks.clear()
         self._views.clear()
-
-
-def _transposed_matrix(array: np.ndarray) -> bool:
-    """Whether ``array`` is a matrix in Fortran order and not also in C order: the
-    transposed view of a C-contiguous block, which `_memory_axes` would find slower."""
-    flags = array.flags
-    return array.ndim == 2 and flags.f_contiguous and not flags.c_contiguous
 
 
 def _memory_axes(array: np.ndarray) -> tuple[int, ...] | None:

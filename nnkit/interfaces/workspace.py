@@ -49,6 +49,8 @@ class Workspace:
     one_hot_targets: np.ndarray | None = None
 
     def __init__(self) -> None:
+        # perf: set on the instance too, where CPython reads an attribute fastest
+        self.mask = self.output_mask = self.one_hot_targets = None
         self._buffers = BufferCache()
         self._children: list[Workspace] = []
         # perf: a layer asks for several buffers per batch; the cache's own methods,
@@ -61,15 +63,11 @@ class Workspace:
 
         def __setattr__(self, name: str, value: Any) -> None: ...
 
-    def __getattr__(self, name: str) -> Any:
-        # Only reached for a name no forward() saved: say so in the layer's terms.
-        if name.startswith("__"):
-            raise AttributeError(name)
-        raise AttributeError(
-            f"the workspace holds no {name!r}: backward() was called with a workspace its "
-            "layer's forward() did not fill (give each call's forward and backward the "
-            "same workspace)"
-        )
+        # perf: declared for type checkers only. A class with __getattr__ makes every
+        # attribute read take CPython's slow path, a few hundred instructions each, and
+        # a training step reads a workspace some twenty times. A name no forward() saved
+        # raises the usual AttributeError, which names it.
+        def __getattr__(self, name: str) -> Any: ...
 
     def buffer(self, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
         """An uninitialised C-contiguous array for ``name``, reused by the next call that
@@ -104,6 +102,7 @@ class Workspace:
         saved = [name for name in vars(self) if not name.startswith("_") and name not in _BOUND]
         for name in saved:
             delattr(self, name)
+        self.mask = self.output_mask = self.one_hot_targets = None
         self._buffers.clear()
         self._children.clear()
 

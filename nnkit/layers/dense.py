@@ -73,22 +73,31 @@ class Dense(WeightedLayer):
             return y.reshape(*x.shape[:-1], self.units)
         W, b = self.params["W"], self.params["b"]
         m = x.shape[0]
-        # perf: Z^l and A^l are kept as the rows (Z^l)^T and (A^l)^T that the bias, the
-        # activation and the next layer take: one transpose per layer, not one per use.
-        if training:  # Z^l = W^l A^{l-1}, in columns, as back-propagation reads it
+        activation = self.activation
+        if training:  # Z^l = W^l A^{l-1} + b^l, in columns, as back-propagation reads it
             A_prev = x.T  # the classic layout: one column per sample, (n^{l-1}, m)
-            Z = np.matmul(W, A_prev, out=ws.buffer("Z", (self.units, m), W.dtype)).T
+            Z = np.matmul(W, A_prev, out=ws.buffer("Z", (self.units, m), W.dtype))
+            Z += b[:, None]  # b^l broadcast over the m columns
+            if activation is not None and activation.elementwise:
+                # A^l = g^l(Z^l) on the columns as they lie in memory (perf: NumPy runs
+                # element-wise operations faster on them than on a transposed view)
+                out = Z if activation.in_place else ws.buffer("A", Z.shape, Z.dtype)
+                A = activation.forward(Z, out=out)
+                # Kept as rows, (A^{l-1})^T, (Z^l)^T and (A^l)^T, as prediction keeps them.
+                ws.A_prev, ws.Z, ws.A = x, Z.T, A.T
+                return A.T  # the next layer takes rows
+            Z = Z.T  # the rows (Z^l)^T, as activations take samples first
         else:
             # perf: the same product through its transpose, (Z^l)^T = (A^{l-1})^T (W^l)^T,
             # stored a sample after a sample. BLAS runs it faster on rows that arrive that
             # way, and the next layer takes them as they are.
             Z = np.matmul(x, W.T, out=ws.buffer("Z rows", (m, self.units), W.dtype))
-        Z += b  # Z^l = W^l A^{l-1} + b^l, b added to each sample's row of (Z^l)^T
-        if self.activation is None:
+            Z += b  # b added to each sample's row of (Z^l)^T
+        if activation is None:
             A = Z
         else:  # A^l = g^l(Z^l), written over Z^l when the activation works in place
-            out = Z if self.activation.in_place else ws.buffer_like("A", Z)
-            A = self.activation.forward(Z, out=out)  # activations take samples first
+            out = Z if activation.in_place else ws.buffer_like("A", Z)
+            A = activation.forward(Z, out=out)  # activations take samples first
         # Kept as rows, (A^{l-1})^T, (Z^l)^T and (A^l)^T: as the weights' gradient and
         # the activation's backward read them.
         ws.A_prev, ws.Z, ws.A = x, Z, A
@@ -100,12 +109,16 @@ class Dense(WeightedLayer):
         if dy.ndim > 2:  # positions as columns, as forward took them, then back
             dx = self.backward(dy.reshape(-1, self.units), ws, need_input_gradient)
             return None if dx is None else dx.reshape(*dy.shape[:-1], -1)
-        if self.activation is None:
+        activation = self.activation
+        if activation is None:
             return self._backward_columns(dy.T, ws, need_input_gradient)
-        # dZ^l = dA^l * g^l'(Z^l), the activation taking rows, (dA^l)^T = dy
         dZ = ws.buffer("dZ", (self.units, dy.shape[0]), dy.dtype)
+        if activation.elementwise:  # dZ^l = dA^l * g^l'(Z^l), on the columns (perf)
+            dZ = activation.backward(ws.Z.T, ws.A.T, dy.T, out=dZ)
+            return self._backward_columns(dZ, ws, need_input_gradient)
+        # dZ^l = dA^l * g^l'(Z^l), the activation taking rows, (dA^l)^T = dy
         out = dZ.T
-        rows = self.activation.backward(ws.Z, ws.A, dy, out=out)
+        rows = activation.backward(ws.Z, ws.A, dy, out=out)
         return self._backward_columns(dZ if rows is out else rows.T, ws, need_input_gradient)
 
     def fusable_activation(self) -> Activation | None:

@@ -71,18 +71,21 @@ class WeightedLayer(Layer):
         self.add_parameter("W", weight_shape, self.kernel_initializer, l2=self.l2, fans=fans)
         self.add_parameter("b", bias_shape, self.bias_initializer, fans=fans)
 
+    def bind(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        super().bind(params, grads)
+        self._declare_for_0_2()
+
     def initialize(self, rng: np.random.Generator) -> None:
-        if "W" not in self.declared_parameters():  # a subclass written for nnkit 0.2
-            shapes = self.parameter_shapes()
-            self.declare_weights(shapes["W"], shapes["b"])
+        self._declare_for_0_2()
         super().initialize(rng)
 
-    def penalty(self) -> float:
-        """``l2/2 * sum(W^2)``, added to the loss (biases are not penalised)."""
-        if not self.l2:
-            return 0.0
-        W = self.params["W"]
-        return 0.5 * self.l2 * float(np.vdot(W, W))
+    def _declare_for_0_2(self) -> None:
+        """Declare ``W`` and ``b`` for a subclass written for nnkit 0.2, which gives
+        `parameter_shapes` and declares nothing: the initializers and the penalty
+        (`Layer.penalty`) then follow from the declarations, as for any other."""
+        if "W" not in self.declared_parameters():
+            shapes = self.parameter_shapes()
+            self.declare_weights(shapes["W"], shapes["b"])
 
     def add_l2_gradient(self) -> None:
         """Add the penalty's gradient, ``l2 * W``, to ``dW``: what `add_penalty_gradients`

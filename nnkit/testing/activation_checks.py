@@ -129,6 +129,29 @@ def activation_memory_orders(subject: Subject) -> None:
         assert_close(found, A, "forward(Z, out=Z) of a Fortran-ordered Z", rtol=1e-12)
 
 
+def activation_elementwise(subject: Subject) -> None:
+    """With ``elementwise`` set, a dense layer in training hands ``forward`` and
+    ``backward`` its columns, ``(units, samples)``: the results on the transposed batch
+    must be the transposed results. An activation that mixes the units of a sample
+    (softmax) or has a parameter per unit must leave ``elementwise`` False."""
+    activation = subject.make()
+    if not activation.elementwise:
+        return
+    Z, dA = sample_Z(15), sample_Z(16)
+    A = np.array(activation.forward(Z.copy()), copy=True)
+    dZ = np.array(activation.backward(Z, A.copy(), dA), copy=True)
+    columns = np.ascontiguousarray(Z.T)
+    found = activation.forward(columns.copy(), out=np.empty_like(columns))
+    assert_close(
+        found.T, A, "forward of the transposed batch (elementwise = True); set "
+        "elementwise = False for an activation that is not element by element", rtol=1e-12
+    )
+    found = activation.backward(
+        columns, np.ascontiguousarray(A.T), np.ascontiguousarray(dA.T), out=np.empty_like(columns)
+    )
+    assert_close(found.T, dZ, "backward of the transposed batch (elementwise = True)", rtol=1e-12)
+
+
 #: In order: a mutated input or a wrong dtype would make the later checks' reports confusing.
 CHECKS = [
     activation_inputs_unchanged,
@@ -138,4 +161,5 @@ CHECKS = [
     activation_samples_independent,
     activation_in_place,
     activation_memory_orders,
+    activation_elementwise,
 ]

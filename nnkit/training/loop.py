@@ -194,13 +194,19 @@ class EpochRunner:
         # Per-position labels are not: an ignored position is an all-zero row.
         one_hot = Y.dtype == np.bool_ and Y.ndim == 2
         workspace.one_hot_targets = None
-        for start in range(0, n, self.batch_size):
+        converted = Y.dtype != X.dtype  # compact one-hot targets, converted per batch
+        size = self.batch_size
+        # perf: the buffers' shapes, built once for the full batches
+        x_shape, y_shape = (size, *X.shape[1:]), (size, *Y.shape[1:])
+        for start in range(0, n, size):
             self.batch += 1
             batch = self.batch
             for callback in self.batch_begin:
                 callback.on_batch_begin(batch)
-            stop = min(start + self.batch_size, n)
+            stop = min(start + size, n)
             m = stop - start
+            if m != size:
+                x_shape, y_shape = (m, *X.shape[1:]), (m, *Y.shape[1:])
             W_batch = None
             if order is None:
                 X_batch, Y_rows = X[start:stop], Y[start:stop]
@@ -210,19 +216,19 @@ class EpochRunner:
                 rows = order[start:stop]
                 # perf: mode="clip" (the rows are valid) spares take's buffering of `out`.
                 X_batch = X.take(
-                    rows, axis=0, out=buffers.buffer("X", (m, *X.shape[1:]), X.dtype), mode="clip"
+                    rows, axis=0, out=buffers.buffer("X", x_shape, X.dtype), mode="clip"
                 )
                 Y_rows = Y.take(
-                    rows, axis=0, out=buffers.buffer("Y", (m, *Y.shape[1:]), Y.dtype), mode="clip"
+                    rows, axis=0, out=buffers.buffer("Y", y_shape, Y.dtype), mode="clip"
                 )
                 if W is not None:
                     W_batch = W.take(rows, out=buffers.buffer("W", (m,), W.dtype), mode="clip")
-            if Y_rows.dtype != X.dtype:  # compact one-hot targets, converted per batch
+            if converted:
                 # perf: into rows, the memory order of the outputs training hands over
                 # (Network.forward), so the loss runs over both in step; per position,
                 # (m, T, k), as Dense returns them.
-                Y_batch = buffers.buffer("Y floats", Y_rows.shape, X.dtype)
-                np.copyto(Y_batch, Y_rows)
+                Y_batch = buffers.buffer("Y floats", y_shape, X.dtype)
+                Y_batch[...] = Y_rows  # perf: the same copy as np.copyto, without its dispatch
                 if one_hot:
                     workspace.one_hot_targets = Y_batch
             else:

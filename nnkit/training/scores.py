@@ -23,6 +23,8 @@ class RunningScores:
     def __init__(self, metrics: dict[str, Metric]) -> None:
         self.metrics = metrics
         self.states = {name: metric.init_state() for name, metric in metrics.items()}
+        # perf: each metric beside its state, for the loop of every batch.
+        self._updates = [(metric.update, self.states[name]) for name, metric in metrics.items()]
         self.loss_total = 0.0
         self.seen = 0
 
@@ -31,8 +33,8 @@ class RunningScores:
         mean loss was ``loss``."""
         self.loss_total += loss * samples
         self.seen += samples
-        for name, metric in self.metrics.items():
-            metric.update(self.states[name], A, Y)
+        for update, state in self._updates:
+            update(state, A, Y)
 
     def result(self) -> dict[str, float]:
         """``{"loss": ..., <metric>: ...}`` over every batch added."""

@@ -16,6 +16,7 @@ from nnkit.interfaces.buffers import BufferCache
 class Sigmoid(Activation):
     """``g(z) = 1 / (1 + e^{-z})``, with ``g'`` computed from ``A`` as ``A (1 - A)``."""
 
+    elementwise = True
     outputs_probabilities = True
 
     in_place = True
@@ -48,6 +49,7 @@ class ReLU(Activation):
     """``g(z) = max(z, 0)``; ``g'(z)`` is 1 where ``z > 0`` and 0 elsewhere, which is
     where ``A > 0``: the backward pass needs only ``A``, so ReLU works in place."""
 
+    elementwise = True
     outputs_probabilities = False
 
     default_initializer = "he_normal"
@@ -69,7 +71,13 @@ class ReLU(Activation):
     def backward(
         self, Z: np.ndarray, A: np.ndarray, dA: np.ndarray, out: np.ndarray | None = None
     ) -> np.ndarray:
-        return np.multiply(dA, A > 0, out=out)
+        if out is None or out is dA:
+            return np.multiply(dA, A > 0, out=out)
+        # perf: A >= 0, so sign(A) is g'(Z) as a number, 1 where A > 0 and 0 elsewhere;
+        # a product of two float arrays runs faster than one of floats and booleans.
+        np.sign(A, out=out)
+        out *= dA
+        return out
 
     def to_onnx(self, graph: OnnxGraph, x: str) -> str:
         return graph.node("Relu", [x])
@@ -82,6 +90,7 @@ class LeakyReLU(Activation):
         alpha: the slope for negative inputs, in [0, 1).
     """
 
+    elementwise = True
     outputs_probabilities = False
 
     default_initializer = "he_normal"
@@ -109,6 +118,7 @@ class LeakyReLU(Activation):
 class Tanh(Activation):
     """``g(z) = tanh(z)``, with ``g'`` computed from ``A`` as ``1 - A^2``."""
 
+    elementwise = True
     outputs_probabilities = False
 
     in_place = True
@@ -143,15 +153,25 @@ class Softmax(Activation):
     in_place = True
 
     def forward(self, Z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        if Z.ndim == 2 and Z.flags.c_contiguous and not Z.flags.f_contiguous:
-            # perf: stored a sample after a sample, each row's max and sum would be a
-            # reduction over a few contiguous numbers, several times slower than in
-            # column (Fortran) order, where they run across the samples at once.
-            A = self.forward(np.asfortranarray(Z))
-            if out is None:
-                return A
-            out[...] = A
-            return out
+        if Z.ndim == 2:
+            flags = Z.flags
+            if flags.f_contiguous and (out is None or out.flags.f_contiguous):
+                # perf: the transposed view of a dense layer's columns (training): the
+                # softmax of each column of Z^T as it lies in memory, every result
+                # written C-ordered, which NumPy does faster than into a transposed view.
+                if out is None:
+                    return _softmax_columns(Z.T, None).T
+                _softmax_columns(Z.T, out.T)
+                return out
+            if flags.c_contiguous:
+                # perf: stored a sample after a sample, each row's max and sum would be
+                # a reduction over a few contiguous numbers, several times slower than
+                # down the columns of the transposed copy, across the samples at once.
+                A = _softmax_columns(np.ascontiguousarray(Z.T), None).T
+                if out is None:
+                    return A
+                out[...] = A
+                return out
         # Subtracting each sample's maximum leaves the result unchanged and keeps e^z finite.
         # perf: the reductions themselves (what Z.max and out.sum call) spare a Python
         # call each, per batch.
@@ -173,9 +193,19 @@ class Softmax(Activation):
         return graph.node("Softmax", [x], axis=1)  # the units (or channels) of each sample
 
 
+def _softmax_columns(Z: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """The softmax of each column of ``Z`` ``(units, samples)``: `Softmax.forward` on its
+    transpose, each column's maximum subtracted first to keep ``e^z`` finite."""
+    out = np.subtract(Z, np.maximum.reduce(Z, axis=0, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= np.add.reduce(out, axis=0, keepdims=True)
+    return out
+
+
 class Identity(Activation):
     """``g(z) = z``: a linear output, for regression."""
 
+    elementwise = True
     outputs_probabilities = False
 
     in_place = True

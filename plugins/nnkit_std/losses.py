@@ -165,7 +165,8 @@ class CrossEntropy(Loss):
         return each * (A.shape[0] / _targeted_positions(Y.sum(axis=-1)))
 
     def value(self, A: np.ndarray, Y: np.ndarray) -> float:
-        log_A = np.log(_at_least_epsilon(A))
+        # perf: _at_least_epsilon inlined, as it runs every step
+        log_A = np.log(np.maximum(A, EPSILON_FLOAT32 if A.dtype == np.float32 else EPSILON_FLOAT64))
         # -1/m sum Y log A; over positions, -1/N sum Y log A.
         count = A.shape[0] if A.ndim == 2 else _targeted_positions(Y.sum(axis=-1))
         return -float(np.vdot(log_A, Y)) / count
@@ -177,7 +178,11 @@ class CrossEntropy(Loss):
     def fused_gradient(
         self, A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None, one_hot: bool = False
     ) -> np.ndarray:
-        return _softmax_fused_gradient(A, Y, out, one_hot)
+        if one_hot:  # perf: _softmax_fused_gradient's first case, inlined (every step)
+            dZ = np.subtract(A, Y, out=out)
+            dZ *= 1.0 / (A.size // A.shape[-1])
+            return dZ
+        return _softmax_fused_gradient(A, Y, out)
 
 
 class BinaryCrossEntropy(Loss):

@@ -70,10 +70,13 @@ class Accuracy(Metric):
     whole epoch, whatever the batches)."""
 
     def update(self, state: MetricState, A: np.ndarray, Y: np.ndarray) -> None:
-        if A.ndim == 2:  # per sample, as Metric.update (inlined: it runs every step)
-            samples = A.shape[0]
-            state["total"] += self.value(A, Y) * samples
-            state["count"] += samples
+        if A.ndim == 2 and A.shape[1] > 1:  # the common case, inlined: it runs every step
+            state["total"] += int(np.count_nonzero(A.argmax(axis=1) == Y.argmax(axis=1)))
+            state["count"] += A.shape[0]
+            return
+        if A.ndim == 2:  # one output: the samples on the right side of 0.5
+            state["total"] += int(np.count_nonzero((A > 0.5) == (Y > 0.5)))
+            state["count"] += A.shape[0]
             return
         predicted, actual, _ = _classes(A, Y)
         state["total"] += int(np.count_nonzero(predicted == actual))

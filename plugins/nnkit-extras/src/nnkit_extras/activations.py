@@ -43,6 +43,7 @@ class GELU(nnkit.Activation):
     float64 with NumPy alone (`nnkit_extras.erf`), in about 1.5 times the tanh form's time.
     """
 
+    elementwise = True
     outputs_probabilities = False
 
     default_initializer = "he_normal"
@@ -91,6 +92,7 @@ class GELU(nnkit.Activation):
 class SiLU(nnkit.Activation):
     """Swish / SiLU (Ramachandran et al., 2017): ``g(z) = z sigmoid(z)``."""
 
+    elementwise = True
     outputs_probabilities = False
 
     default_initializer = "he_normal"
@@ -110,6 +112,7 @@ class SiLU(nnkit.Activation):
 class ELU(nnkit.Activation):
     """``g(z) = z`` for ``z > 0``, ``alpha (e^z - 1)`` otherwise (Clevert et al., 2016)."""
 
+    elementwise = True
     outputs_probabilities = False
 
     default_initializer = "he_normal"
@@ -137,6 +140,7 @@ class SELU(nnkit.Activation):
     """Scaled ELU (Klambauer et al., 2017) with the constants that make a deep stack of
     dense layers, started from ``lecun_normal``, keep zero mean and unit variance."""
 
+    elementwise = True
     outputs_probabilities = False
 
     default_initializer = "lecun_normal"
@@ -163,6 +167,7 @@ class SELU(nnkit.Activation):
 class Softplus(nnkit.Activation):
     """``g(z) = log(1 + e^z)``, a smooth ReLU whose derivative is the sigmoid."""
 
+    elementwise = True
     outputs_probabilities = False
 
     def forward(self, Z):
@@ -180,6 +185,7 @@ class Softplus(nnkit.Activation):
 class Mish(nnkit.Activation):
     """``g(z) = z tanh(softplus(z))`` (Misra, 2019)."""
 
+    elementwise = True
     outputs_probabilities = False
 
     default_initializer = "he_normal"
