@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
-__all__ = ["BufferCache"]
+__all__ = ["BufferCache", "constant"]
+
+
+@functools.lru_cache(maxsize=256)
+def constant(value: float, dtype: np.dtype) -> np.ndarray:
+    """``value`` as a read-only 0-d array of ``dtype``, made once and shared: NumPy runs
+    an operation with it faster than with a Python number, which it converts on every
+    call (a learning rate, a clamp, a ``1/m`` per step). Give the dtype of the array it
+    meets: a 0-d array of another float dtype would change the result's."""
+    array = np.array(value, dtype=dtype)
+    array.flags.writeable = False
+    return array
 
 
 class BufferCache:

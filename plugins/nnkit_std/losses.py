@@ -12,6 +12,7 @@ import numpy as np
 
 from nnkit import Loss
 from nnkit.errors import ConfigurationError
+from nnkit.interfaces.buffers import constant
 
 #: How close to 0 (and 1) a probability may come before a logarithm reads it, by dtype:
 #: log(0) is -inf, so the logarithmic losses clamp, as Keras does (its epsilon is 1e-7).
@@ -165,8 +166,9 @@ class CrossEntropy(Loss):
         return each * (A.shape[0] / _targeted_positions(Y.sum(axis=-1)))
 
     def value(self, A: np.ndarray, Y: np.ndarray) -> float:
-        # perf: _at_least_epsilon inlined, as it runs every step
-        log_A = np.log(np.maximum(A, EPSILON_FLOAT32 if A.dtype == np.float32 else EPSILON_FLOAT64))
+        # perf: _at_least_epsilon inlined, as it runs every step, with a 0-d epsilon
+        epsilon = EPSILON_FLOAT32 if A.dtype == np.float32 else EPSILON_FLOAT64
+        log_A = np.log(np.maximum(A, constant(epsilon, A.dtype)))
         # -1/m sum Y log A; over positions, -1/N sum Y log A.
         count = A.shape[0] if A.ndim == 2 else _targeted_positions(Y.sum(axis=-1))
         return -float(np.vdot(log_A, Y)) / count
@@ -180,7 +182,7 @@ class CrossEntropy(Loss):
     ) -> np.ndarray:
         if one_hot:  # perf: _softmax_fused_gradient's first case, inlined (every step)
             dZ = np.subtract(A, Y, out=out)
-            dZ *= 1.0 / (A.size // A.shape[-1])
+            dZ *= constant(1.0 / (A.size // A.shape[-1]), A.dtype)
             return dZ
         return _softmax_fused_gradient(A, Y, out)
 

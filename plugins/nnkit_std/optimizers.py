@@ -9,6 +9,7 @@ import numpy as np
 from nnkit import Optimizer
 from nnkit.arguments import FRACTION, POSITIVE, real_number
 from nnkit.errors import ConfigurationError
+from nnkit.interfaces.buffers import constant
 from nnkit.interfaces.state_checks import require_non_negative, require_step_count
 
 #: What an SGD velocity may hold: the step itself, or a running sum of gradients.
@@ -66,7 +67,9 @@ class SGD(Optimizer):
         if self.momentum and self.velocity == "gradient":
             self._update_gradient_velocity(params, grads, state["velocity"])
             return
-        grads *= self.learning_rate  # grads now holds learning_rate * g
+        # perf: the rate as a 0-d array (float(): a schedule may set it to any number)
+        rate = constant(float(self.learning_rate), grads.dtype)
+        grads *= rate  # grads now holds learning_rate * g
         if not self.momentum:
             params -= grads
             return
