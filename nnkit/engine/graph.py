@@ -85,9 +85,11 @@ class Graph:
         self._needs = [any(slot >= self.n_inputs for slot in node.inputs) for node in self.nodes]
         #: Whether some call's layer makes a mask: only then do masks flow, per batch.
         self.masked = any(node.layer.makes_mask() for node in self.nodes)
-        self._chain = self.is_chain and not any(self._merges) and not self.masked
-        #: Whether the graph reads one input and gives one output (`forward_one`).
-        self.one_to_one = self.n_inputs == 1 and len(self.outputs) == 1
+        #: The calls in order when the graph is a list of layers (one input, each call
+        #: reading the previous one's output, no merge, no mask), else None: the network
+        #: runs such a chain itself, with nothing to look up per call.
+        plain = self.is_chain and not any(self._merges) and not self.masked
+        self.chain_calls: list[Layer] | None = list(self.called) if plain else None
 
     @classmethod
     def chain(cls, n_layers: int, layers: Sequence[Layer]) -> Graph:
@@ -183,11 +185,6 @@ class Graph:
     ) -> list[np.ndarray]:
         """The output batches for the input batches ``xs``; call ``k`` keeps what its
         backward needs in ``workspace.child(k)``."""
-        if self._chain:  # the common case, with nothing to look up per call
-            y = xs[0]
-            for layer, ws in zip(self.called, workspace.children(len(self.called))):
-                y = layer.forward(y, ws, training)
-            return [y]
         if self.masked:
             return self._forward_masked(xs, workspace, training)
         values: list[np.ndarray] = list(xs)
@@ -201,16 +198,6 @@ class Graph:
                 y = node.layer.forward(values[node.inputs[0]], ws, training)
             values.append(y)
         return [values[slot] for slot in self.outputs]
-
-    def forward_one(self, x: np.ndarray, workspace: Workspace, training: bool) -> np.ndarray:
-        """`forward` for a graph of one input and one output (`one_to_one`): the output
-        batch for the input batch ``x``."""
-        if self._chain:  # perf: a list of layers, the common case, with no lists per batch
-            called = self.called
-            for layer, ws in zip(called, workspace.children(len(called))):
-                x = layer.forward(x, ws, training)
-            return x
-        return self.forward([x], workspace, training)[0]
 
     def _forward_masked(
         self, xs: Sequence[np.ndarray], workspace: Workspace, training: bool
@@ -263,9 +250,6 @@ class Graph:
         input no reader gives a gradient of).
         """
         wanted = input_gradients is not None
-        if self._chain and not wanted:
-            self.backward_one(seeds[0], workspace, fused_call, gradient_span)
-            return
         first = self.n_inputs
         grads: list[np.ndarray | None] = [None] * (first + len(self.nodes))
         owned = [False] * len(grads)
@@ -309,30 +293,6 @@ class Graph:
                         grads[slot] = gradient  # a layer's buffer or a view of dy: not ours
                     else:
                         self._receive(grads, owned, slot, gradient, workspace)
-
-    def backward_one(
-        self,
-        seed: np.ndarray,
-        workspace: Workspace,
-        fused_call: int,
-        gradient_span: Callable[[Layer], np.ndarray | None],
-    ) -> None:
-        """`backward` for a graph of one input and one output (`one_to_one`), from the
-        gradient ``seed`` of its output; training's pass, no input gradient."""
-        if not self._chain:
-            self.backward([seed], workspace, fused_call, gradient_span)
-            return
-        # A list of layers: each call's input gradient is the gradient of the previous
-        # call's output, from the last call to the first.
-        called = self.called
-        children = workspace.children(len(called))
-        dy: np.ndarray | None = seed
-        for index in range(len(called) - 1, -1, -1):
-            assert dy is not None  # only the first call skips its input gradient
-            if index == fused_call:
-                dy = called[index].backward_from_dZ(dy, children[index], index > 0)
-            else:
-                dy = called[index].backward(dy, children[index], index > 0)
 
     @staticmethod
     def _receive(

@@ -472,8 +472,11 @@ class Network(Trainer):
         """
         workspace = Workspace() if workspace is None else workspace
         graph = self._graph
-        if graph.one_to_one:
-            A = graph.forward_one(X, workspace, training)
+        chain = graph.chain_calls
+        if chain is not None:  # a list of layers, each called on the previous one's output
+            A = X
+            for layer, ws in zip(chain, workspace.children(len(chain))):
+                A = layer.forward(A, ws, training)
         else:
             xs = [X] if graph.n_inputs == 1 else self._unpack(X)
             outputs = graph.forward(xs, workspace, training)
@@ -536,8 +539,17 @@ class Network(Trainer):
             seed = self.loss.gradient(A, Y)
             if sample_weight is not None:
                 seed = seed * sample_weight.reshape(-1, *(1,) * (A.ndim - 1))
-        if graph.one_to_one:
-            graph.backward_one(seed, workspace, self._fused_call, self._gradient_span)
+        chain = graph.chain_calls
+        if chain is not None:  # each call's output gradient is the next one's input gradient
+            children = workspace.children(len(chain))
+            fused_call = self._fused_call
+            dy: np.ndarray | None = seed
+            for index in range(len(chain) - 1, -1, -1):
+                assert dy is not None  # only the first call skips its input gradient
+                if index == fused_call:
+                    dy = chain[index].backward_from_dZ(dy, children[index], index > 0)
+                else:
+                    dy = chain[index].backward(dy, children[index], index > 0)
             return
         seeds = [seed]
         if isinstance(self.loss, OutputsLoss):  # each output's columns

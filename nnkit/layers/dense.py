@@ -83,9 +83,11 @@ class Dense(WeightedLayer):
                 # element-wise operations faster on them than on a transposed view)
                 out = Z if activation.in_place else ws.buffer("A", Z.shape, Z.dtype)
                 A = activation.forward(Z, out=out)
-                # Kept as rows, (A^{l-1})^T, (Z^l)^T and (A^l)^T, as prediction keeps them.
-                ws.A_prev, ws.Z, ws.A = x, Z.T, A.T
-                return A.T  # the next layer takes rows
+                # Kept as rows, (A^{l-1})^T, (Z^l)^T and (A^l)^T, as prediction keeps them;
+                # the next layer takes the rows too.
+                rows = A.T
+                ws.A_prev, ws.Z, ws.A = x, rows if A is Z else Z.T, rows
+                return rows
             Z = Z.T  # the rows (Z^l)^T, as activations take samples first
         else:
             # perf: the same product through its transpose, (Z^l)^T = (A^{l-1})^T (W^l)^T,
@@ -114,7 +116,10 @@ class Dense(WeightedLayer):
             return self._backward_columns(dy.T, ws, need_input_gradient)
         dZ = ws.buffer("dZ", (self.units, dy.shape[0]), dy.dtype)
         if activation.elementwise:  # dZ^l = dA^l * g^l'(Z^l), on the columns (perf)
-            dZ = activation.backward(ws.Z.T, ws.A.T, dy.T, out=dZ)
+            Z, A = ws.Z, ws.A
+            A_columns = A.T
+            Z_columns = A_columns if Z is A else Z.T  # the same array, in place
+            dZ = activation.backward(Z_columns, A_columns, dy.T, out=dZ)
             return self._backward_columns(dZ, ws, need_input_gradient)
         # dZ^l = dA^l * g^l'(Z^l), the activation taking rows, (dA^l)^T = dy
         out = dZ.T
@@ -146,12 +151,13 @@ class Dense(WeightedLayer):
             self.add_penalty_gradients()
         # perf: the row sums as a product with a vector of ones, which BLAS runs several
         # times faster than a reduction along rows.
-        ones = ws.filled("ones", (dZ.shape[1],), dZ.dtype, 1)
+        m, dtype = dZ.shape[1], dZ.dtype
+        ones = ws.filled("ones", (m,), dtype, 1)
         np.matmul(dZ, ones, out=self.grads["b"])  # db^l = dZ^l 1, the row sums of dZ^l
         if not need_input_gradient:
             return None
         W = self.params["W"]
-        out = ws.buffer("dA_prev", (W.shape[1], dZ.shape[1]), dZ.dtype)
+        out = ws.buffer("dA_prev", (W.shape[1], m), dtype)
         dA_prev = np.matmul(W.T, dZ, out=out)  # dA^{l-1} = (W^l)^T dZ^l
         return dA_prev.T
 

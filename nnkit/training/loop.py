@@ -194,7 +194,8 @@ class EpochRunner:
         # Per-position labels are not: an ignored position is an all-zero row.
         one_hot = Y.dtype == np.bool_ and Y.ndim == 2
         workspace.one_hot_targets = None
-        converted = Y.dtype != X.dtype  # compact one-hot targets, converted per batch
+        x_dtype, y_dtype = X.dtype, Y.dtype
+        converted = y_dtype != x_dtype  # compact one-hot targets, converted per batch
         size = self.batch_size
         # perf: the buffers' shapes, built once for the full batches
         x_shape, y_shape = (size, *X.shape[1:]), (size, *Y.shape[1:])
@@ -216,10 +217,10 @@ class EpochRunner:
                 rows = order[start:stop]
                 # perf: mode="clip" (the rows are valid) spares take's buffering of `out`.
                 X_batch = X.take(
-                    rows, axis=0, out=buffers.buffer("X", x_shape, X.dtype), mode="clip"
+                    rows, axis=0, out=buffers.buffer("X", x_shape, x_dtype), mode="clip"
                 )
                 Y_rows = Y.take(
-                    rows, axis=0, out=buffers.buffer("Y", y_shape, Y.dtype), mode="clip"
+                    rows, axis=0, out=buffers.buffer("Y", y_shape, y_dtype), mode="clip"
                 )
                 if W is not None:
                     W_batch = W.take(rows, out=buffers.buffer("W", (m,), W.dtype), mode="clip")
@@ -227,7 +228,7 @@ class EpochRunner:
                 # perf: into rows, the memory order of the outputs training hands over
                 # (Network.forward), so the loss runs over both in step; per position,
                 # (m, T, k), as Dense returns them.
-                Y_batch = buffers.buffer("Y floats", y_shape, X.dtype)
+                Y_batch = buffers.buffer("Y floats", y_shape, x_dtype)
                 Y_batch[...] = Y_rows  # perf: the same copy as np.copyto, without its dispatch
                 if one_hot:
                     workspace.one_hot_targets = Y_batch

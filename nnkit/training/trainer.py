@@ -159,7 +159,7 @@ class Trainer:
         to change what one step does (gradient accumulation, a second optimizer); `fit`
         calls it for every batch.
         """
-        A = self.forward(X, workspace, training=True)  # (m, n_outputs)
+        A = self.forward(X, workspace, True)  # training: (m, n_outputs)
         if workspace.output_mask is not None:  # masked positions: no target
             Y = masked_targets(self.loss, Y, workspace.output_mask, workspace)
         # The batch's loss and metrics are those of the outputs before the update.

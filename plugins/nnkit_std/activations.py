@@ -159,13 +159,14 @@ class Softmax(Activation):
     def forward(self, Z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         if Z.ndim == 2:
             flags = Z.flags
-            if flags.f_contiguous and (out is None or out.flags.f_contiguous):
+            if flags.f_contiguous and (out is None or out is Z or out.flags.f_contiguous):
                 # perf: the transposed view of a dense layer's columns (training): the
                 # softmax of each column of Z^T as it lies in memory, every result
                 # written C-ordered, which NumPy does faster than into a transposed view.
+                columns = Z.T
                 if out is None:
-                    return _softmax_columns(Z.T, None).T
-                _softmax_columns(Z.T, out.T)
+                    return _softmax_columns(columns, None).T
+                _softmax_columns(columns, columns if out is Z else out.T)
                 return out
             if flags.c_contiguous:
                 # perf: stored a sample after a sample, each row's max and sum would be

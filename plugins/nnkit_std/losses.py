@@ -167,8 +167,9 @@ class CrossEntropy(Loss):
 
     def value(self, A: np.ndarray, Y: np.ndarray) -> float:
         # perf: _at_least_epsilon inlined, as it runs every step, with a 0-d epsilon
-        epsilon = EPSILON_FLOAT32 if A.dtype == np.float32 else EPSILON_FLOAT64
-        log_A = np.log(np.maximum(A, constant(epsilon, A.dtype)))
+        dtype = A.dtype
+        epsilon = EPSILON_FLOAT32 if dtype == np.float32 else EPSILON_FLOAT64
+        log_A = np.log(np.maximum(A, constant(epsilon, dtype)))
         # -1/m sum Y log A; over positions, -1/N sum Y log A.
         count = A.shape[0] if A.ndim == 2 else _targeted_positions(Y.sum(axis=-1))
         return -float(np.vdot(log_A, Y)) / count
