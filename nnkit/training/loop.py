@@ -197,8 +197,7 @@ class EpochRunner:
         x_dtype, y_dtype = X.dtype, Y.dtype
         converted = y_dtype != x_dtype  # compact one-hot targets, converted per batch
         size = self.batch_size
-        # perf: the buffers' shapes, built once for the full batches
-        x_shape, y_shape = (size, *X.shape[1:]), (size, *Y.shape[1:])
+        rows_fetched = 0  # the batch size the buffers below were fetched for
         for start in range(0, n, size):
             self.batch += 1
             batch = self.batch
@@ -206,8 +205,13 @@ class EpochRunner:
                 callback.on_batch_begin(batch)
             stop = min(start + size, n)
             m = stop - start
-            if m != size:
-                x_shape, y_shape = (m, *X.shape[1:]), (m, *Y.shape[1:])
+            if m != rows_fetched:  # perf: once per batch size, not once per batch
+                rows_fetched = m
+                y_shape = (m, *Y.shape[1:])
+                if order is not None:
+                    X_gathered = buffers.buffer("X", (m, *X.shape[1:]), x_dtype)
+                    Y_gathered = buffers.buffer("Y", y_shape, y_dtype)
+                Y_floats = buffers.buffer("Y floats", y_shape, x_dtype) if converted else None
             W_batch = None
             if order is None:
                 X_batch, Y_rows = X[start:stop], Y[start:stop]
@@ -216,19 +220,15 @@ class EpochRunner:
             else:  # gather the shuffled batch into reused buffers, never copying all of X
                 rows = order[start:stop]
                 # perf: mode="clip" (the rows are valid) spares take's buffering of `out`.
-                X_batch = X.take(
-                    rows, axis=0, out=buffers.buffer("X", x_shape, x_dtype), mode="clip"
-                )
-                Y_rows = Y.take(
-                    rows, axis=0, out=buffers.buffer("Y", y_shape, y_dtype), mode="clip"
-                )
+                X_batch = X.take(rows, axis=0, out=X_gathered, mode="clip")
+                Y_rows = Y.take(rows, axis=0, out=Y_gathered, mode="clip")
                 if W is not None:
                     W_batch = W.take(rows, out=buffers.buffer("W", (m,), W.dtype), mode="clip")
-            if converted:
+            if Y_floats is not None:
                 # perf: into rows, the memory order of the outputs training hands over
                 # (Network.forward), so the loss runs over both in step; per position,
                 # (m, T, k), as Dense returns them.
-                Y_batch = buffers.buffer("Y floats", y_shape, x_dtype)
+                Y_batch = Y_floats
                 Y_batch[...] = Y_rows  # perf: the same copy as np.copyto, without its dispatch
                 if one_hot:
                     workspace.one_hot_targets = Y_batch
