@@ -23,12 +23,20 @@ class GlorotUniform(Initializer):
         return 2.0 / (fan_in + fan_out)
 
 
+def _scaled_normal(rng: np.random.Generator, shape, std: float, dtype) -> np.ndarray:
+    """Normal draws of standard deviation ``std``, scaled in place (perf: one array of
+    the draws' size fewer, which a wide first layer notices when a network is built)."""
+    draws = rng.standard_normal(size=shape)
+    draws *= std
+    return draws.astype(dtype, copy=False)
+
+
 class GlorotNormal(Initializer):
     """Normal with variance ``2 / (fan_in + fan_out)``."""
 
     def sample(self, shape, fan_in, fan_out, rng, dtype):
         std = math.sqrt(2.0 / (fan_in + fan_out))
-        return (rng.standard_normal(size=shape) * std).astype(dtype, copy=False)
+        return _scaled_normal(rng, shape, std, dtype)
 
     def variance(self, fan_in, fan_out):
         return 2.0 / (fan_in + fan_out)
@@ -39,7 +47,7 @@ class HeNormal(Initializer):
 
     def sample(self, shape, fan_in, fan_out, rng, dtype):
         std = math.sqrt(2.0 / fan_in)
-        return (rng.standard_normal(size=shape) * std).astype(dtype, copy=False)
+        return _scaled_normal(rng, shape, std, dtype)
 
     def variance(self, fan_in, fan_out):
         return 2.0 / fan_in
