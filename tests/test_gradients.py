@@ -100,6 +100,25 @@ def test_relu_keeps_nan_maps_infinities_and_handles_any_shape_and_layout():
     assert relu.forward(Z).dtype == np.float64
 
 
+@pytest.mark.parametrize("shape", [(6, 4), (32, 32), (300, 20), (128, 256)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_backward_into_a_buffer_is_dA_where_A_is_positive_at_any_batch_size(shape, dtype):
+    # Small batches take sign(A), large ones A > 0 as numbers: both are exactly dA * (A > 0).
+    rng = np.random.default_rng(1)
+    relu = nnkit.activation("relu")
+    A = relu.forward(rng.normal(size=shape).astype(dtype))
+    A[0, :2] = 0.0  # the kink: no gradient at A = 0
+    dA = rng.normal(size=shape).astype(dtype)
+    expected = np.where(A > 0, dA, 0).astype(dtype)
+    for out in (np.full(shape, np.nan, dtype), np.full(shape[::-1], np.nan, dtype).T):
+        found = relu.backward(A, A, dA, out=out)
+        assert found is out and found.dtype == dtype
+        np.testing.assert_array_equal(found, expected)
+    np.testing.assert_array_equal(relu.backward(A, A, dA), expected)  # no buffer
+    in_place = dA.copy()
+    np.testing.assert_array_equal(relu.backward(A, A, in_place, out=in_place), expected)
+
+
 def loss_inputs(name: str, rng: np.random.Generator):
     if name == "mse":
         return rng.normal(size=(6, 3)), rng.normal(size=(6, 3))

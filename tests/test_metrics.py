@@ -280,3 +280,22 @@ def test_binary_average_on_many_classes_says_what_to_use():
         r"10 outputs; use nnkit.metric\('f1', average='macro'\)",
     ):
         net.evaluate(X, y, metrics=["f1"])
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 7, 17, 100])
+def test_accuracy_over_batches_is_the_exact_fraction_of_right_samples(batch_size):
+    # Counted as whole numbers per batch, not as each batch's fraction times its size.
+    rng = np.random.default_rng(3)
+    for outputs in (10, 1):
+        A = rng.random((100, outputs))
+        if outputs > 1:
+            Y = np.eye(outputs)[rng.integers(0, outputs, 100)]
+            right = A.argmax(1) == Y.argmax(1)
+        else:
+            Y = rng.integers(0, 2, (100, 1)).astype(float)
+            right = ((A > 0.5) == (Y > 0.5))[:, 0]
+        accuracy = nnkit.metric("accuracy")
+        state = accuracy.init_state()
+        for start in range(0, 100, batch_size):
+            accuracy.update(state, A[start : start + batch_size], Y[start : start + batch_size])
+        assert accuracy.result(state) == np.count_nonzero(right) / 100

@@ -107,3 +107,28 @@ def test_a_non_finite_learning_rate_is_refused(name, bad):
 def test_non_finite_hyperparameters_are_refused(name, argument, message, bad):
     with pytest.raises(nnkit.ConfigurationError, match=message):
         nnkit.optimizer(name, **{argument: bad})
+
+
+def test_sgd_takes_a_learning_rate_set_to_any_number_and_keeps_the_dtype():
+    # A schedule may set the rate to a NumPy number or a 0-d array; the step multiplies
+    # by it as a 0-d array of the parameters' dtype, exactly as by the Python number.
+    for rate in (0.1, np.float64(0.1), np.float32(0.1), np.array(0.1)):
+        sgd = nnkit.optimizer("sgd", learning_rate=0.5)
+        sgd.learning_rate = rate
+        params = np.array([1.0, -2.0, 3.0], dtype=np.float32)
+        grads = np.array([0.5, 0.25, -1.0], dtype=np.float32)
+        sgd.update(params, grads.copy(), sgd.init_state(params))
+        assert params.dtype == np.float32
+        np.testing.assert_array_equal(params, np.float32([1.0, -2.0, 3.0]) - grads * 0.1)
+
+
+def test_a_constant_is_a_shared_read_only_0_d_array_of_the_dtype_asked_for():
+    from nnkit.interfaces.buffers import constant
+
+    one_tenth = constant(0.1, np.dtype(np.float32))
+    assert one_tenth.shape == () and one_tenth.dtype == np.float32
+    assert constant(0.1, np.dtype(np.float32)) is one_tenth
+    assert constant(0.1, np.dtype(np.float64)).dtype == np.float64
+    with pytest.raises(ValueError):
+        one_tenth[...] = 2.0
+    assert (np.ones(3, np.float32) * one_tenth).dtype == np.float32
