@@ -7,13 +7,12 @@ AdamW (W4) or Adam (W5), and predicts next-token probabilities at every step.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 from typing import Any
 
 import numpy as np
 
+from benchmarks.nnkit_systems import NNKit, plugin_missing
 from benchmarks.sequence_workloads import SEQUENCE_INFERENCE_BATCH, SequenceWorkload
 
 #: The plugin distributions nnkit's W4 and W5 networks are built from: the sequence
@@ -27,17 +26,15 @@ EPSILON = 1e-8
 def plugins_missing(workload: str) -> str | None:
     """Why nnkit's network for ``workload`` cannot be built here, or None when it can."""
     for plugin in SEQUENCE_PLUGINS[workload]:
-        if importlib.util.find_spec(plugin) is None:
-            return f"{plugin} is not installed"
-        try:
-            importlib.import_module(plugin)
-        except Exception as error:  # a plugin written for another nnkit
-            return f"{plugin} is installed but not importable ({type(error).__name__}: {error})"
+        why = plugin_missing(plugin)
+        if why is not None:
+            return f"{plugin} is {why}"
     return None
 
 
-class NNKitSequence:
-    """The language model from nnkit's public API and the nnkit-text layers."""
+class NNKitSequence(NNKit):
+    """The language model from nnkit's public API and the nnkit-text layers; trained as
+    `NNKit` trains the MLP."""
 
     name = "nnkit"
 
@@ -85,16 +82,6 @@ class NNKitSequence:
                 "adam", learning_rate=workload.learning_rate, epsilon=EPSILON, epsilon_on="v_hat"
             )
         return nnkit.Network(layers, loss="cross_entropy", optimizer=optimizer, seed=seed)
-
-    def train(self, workload: SequenceWorkload, seed: int = 0) -> None:
-        self.net = self.network(workload, seed)
-        self.net.fit(
-            workload.X,
-            workload.y,
-            epochs=workload.epochs,
-            batch_size=workload.batch_size,
-            verbose=0,
-        )
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.net.predict(X, batch_size=SEQUENCE_INFERENCE_BATCH)
