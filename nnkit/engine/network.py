@@ -159,8 +159,6 @@ class Network(Trainer):
         self._fused_call = -1
         self._penalty_layers: tuple[Layer, ...] = ()
         self._committing: tuple[Layer, ...] = ()
-        # (Layer.trainable_changes, store, positions) of the last frozen-layer lookup.
-        self._trainable_cache: tuple[int, ParameterStore, np.ndarray | None] | None = None
         self._init_concurrency()
 
     def _init_concurrency(self) -> None:
@@ -525,10 +523,7 @@ class Network(Trainer):
         """
         graph = self._graph
         if self._fused_output:
-            if A.flags.c_contiguous:  # perf: the rows forward hands training, at once
-                out = workspace.buffer("dZ", A.shape, A.dtype)
-            else:
-                out = workspace.buffer_like("dZ", A)
+            out = workspace.buffer_like("dZ", A)
             if self._fused_one_hot and Y is workspace.one_hot_targets:
                 seed = self.loss.fused_gradient(A, Y, out=out, one_hot=True)
             else:
@@ -665,14 +660,9 @@ class Network(Trainer):
         return step_scales(self.layers, store.shapes, store.values.dtype)
 
     def _trainable_positions(self, store: ParameterStore) -> np.ndarray | None:
-        """The positions the optimizer steps (None: all), recomputed only after some
-        layer's `trainable` flag changed, so that a step costs no loop over layers."""
-        changes = Layer.trainable_changes[0]
-        cached = getattr(self, "_trainable_cache", None)
-        if cached is None or cached[0] != changes or cached[1] is not store:
-            positions = store.trainable_positions(effective_trainable(self.layers))
-            cached = self._trainable_cache = (changes, store, positions)
-        return cached[2]
+        """The positions the optimizer steps (None: all); `update` keeps them until some
+        layer's `trainable` flag changes, so that a step costs no loop over layers."""
+        return store.trainable_positions(effective_trainable(self.layers))
 
     @contextmanager
     def reading(self) -> Iterator[Workspace]:

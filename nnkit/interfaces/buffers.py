@@ -51,17 +51,7 @@ class BufferCache:
 
     def filled_like(self, name: str, array: np.ndarray, value: float) -> np.ndarray:
         """`filled` with the shape, dtype and memory order of ``array`` (see `like`)."""
-        flags = array.flags
-        if flags.c_contiguous:
-            return self.filled(name, array.shape, array.dtype, value)
-        if array.ndim == 2 and flags.f_contiguous:  # perf: a Dense output in columns
-            rows, columns = array.shape
-            return self.filled(name, (columns, rows), array.dtype, value).T
-        axes = _memory_axes(array)
-        if axes is None:
-            return self.filled(name, array.shape, array.dtype, value)
-        block = self.filled(name, tuple(array.shape[a] for a in axes), array.dtype, value)
-        return block.transpose(_inverse(axes))
+        return self._in_order_of(name, array, value)
 
     def like(self, name: str, array: np.ndarray) -> np.ndarray:
         """An uninitialised array with the shape and dtype of ``array`` and, when ``array``
@@ -69,18 +59,24 @@ class BufferCache:
         images, ``(m, C, H, W)`` views of ``(C, H, W, m)`` blocks), the same memory order:
         an element-wise operation between arrays of different orders strides through
         memory and runs many times slower."""
+        return self._in_order_of(name, array, None)
+
+    def _in_order_of(self, name: str, array: np.ndarray, fill: float | None) -> np.ndarray:
+        """`like` (``fill`` None) or `filled_like`: the block laid out as ``array`` is in
+        memory, handed out as a view with ``array``'s axes."""
         flags = array.flags
+        axes: tuple[int, ...] | None
         if flags.c_contiguous:
-            return self.get(name, array.shape, array.dtype)
-        if array.ndim == 2 and flags.f_contiguous:  # perf: a Dense output in columns
-            rows, columns = array.shape
-            return self.get(name, (columns, rows), array.dtype).T
-        axes = _memory_axes(array)
-        if axes is None:
-            return self.get(name, array.shape, array.dtype)
-        return self.get(name, tuple(array.shape[a] for a in axes), array.dtype).transpose(
-            _inverse(axes)
-        )
+            shape, axes = array.shape, None
+        elif array.ndim == 2 and flags.f_contiguous:  # perf: a Dense output in columns
+            shape, axes = array.shape[::-1], (1, 0)
+        else:
+            axes = _memory_axes(array)
+            shape = array.shape if axes is None else tuple(array.shape[a] for a in axes)
+        view = self._views.get((name, shape, array.dtype))
+        if view is None:
+            view = self._view(name, shape, array.dtype, fill)
+        return view if axes is None else view.transpose(_inverse(axes))
 
     def _view(
         self, name: str, shape: tuple[int, ...], dtype: np.dtype, fill: float | None

@@ -73,17 +73,10 @@ class WeightedLayer(Layer):
 
     def bind(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
         super().bind(params, grads)
-        self._declare_for_0_2()
-
-    def initialize(self, rng: np.random.Generator) -> None:
-        self._declare_for_0_2()
-        super().initialize(rng)
-
-    def _declare_for_0_2(self) -> None:
-        """Declare ``W`` and ``b`` for a subclass written for nnkit 0.2, which gives
-        `parameter_shapes` and declares nothing: the initializers and the penalty
-        (`Layer.penalty`) then follow from the declarations, as for any other."""
         if "W" not in self.declared_parameters():
+            # A subclass written for nnkit 0.2 gives parameter_shapes and declares
+            # nothing: declared here, before initialize, the initializers and the
+            # penalty (Layer.penalty) follow from the declarations, as for any other.
             shapes = self.parameter_shapes()
             self.declare_weights(shapes["W"], shapes["b"])
 

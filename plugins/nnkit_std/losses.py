@@ -32,7 +32,8 @@ def _clip_probabilities(A: np.ndarray) -> np.ndarray:
 
 def _at_least_epsilon(A: np.ndarray) -> np.ndarray:
     # Only log(0) needs guarding in the categorical cross-entropy (A <= 1 already).
-    return np.maximum(A, _epsilon(A))
+    # perf: epsilon as a 0-d array of A's dtype, which NumPy applies faster than a float.
+    return np.maximum(A, constant(_epsilon(A), A.dtype))
 
 
 def _features(A: np.ndarray) -> tuple[int, ...]:
@@ -63,7 +64,8 @@ def _softmax_fused_gradient(
     """
     if one_hot:
         dZ = np.subtract(A, Y, out=out)
-        dZ *= 1.0 / (A.size // A.shape[-1])  # the rows: m, or m T per position
+        # The rows: m, or m T per position (perf: 1/rows as a 0-d array of A's dtype).
+        dZ *= constant(1.0 / (A.size // A.shape[-1]), A.dtype)
         return dZ
     carried = Y.sum(axis=-1, keepdims=True)  # the target mass of each sample
     dZ = np.multiply(A, carried, out=out)
@@ -166,10 +168,7 @@ class CrossEntropy(Loss):
         return each * (A.shape[0] / _targeted_positions(Y.sum(axis=-1)))
 
     def value(self, A: np.ndarray, Y: np.ndarray) -> float:
-        # perf: _at_least_epsilon inlined, as it runs every step, with a 0-d epsilon
-        dtype = A.dtype
-        epsilon = EPSILON_FLOAT32 if dtype == np.float32 else EPSILON_FLOAT64
-        log_A = np.log(np.maximum(A, constant(epsilon, dtype)))
+        log_A = np.log(_at_least_epsilon(A))
         # -1/m sum Y log A; over positions, -1/N sum Y log A.
         count = A.shape[0] if A.ndim == 2 else _targeted_positions(Y.sum(axis=-1))
         return -float(np.vdot(log_A, Y)) / count
@@ -181,11 +180,7 @@ class CrossEntropy(Loss):
     def fused_gradient(
         self, A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None, one_hot: bool = False
     ) -> np.ndarray:
-        if one_hot:  # perf: _softmax_fused_gradient's first case, inlined (every step)
-            dZ = np.subtract(A, Y, out=out)
-            dZ *= constant(1.0 / (A.size // A.shape[-1]), A.dtype)
-            return dZ
-        return _softmax_fused_gradient(A, Y, out)
+        return _softmax_fused_gradient(A, Y, out, one_hot)
 
 
 class BinaryCrossEntropy(Loss):

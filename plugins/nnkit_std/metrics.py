@@ -70,12 +70,8 @@ class Accuracy(Metric):
     whole epoch, whatever the batches)."""
 
     def update(self, state: MetricState, A: np.ndarray, Y: np.ndarray) -> None:
-        if A.ndim == 2 and A.shape[1] > 1:  # the common case, inlined: it runs every step
-            state["total"] += int(np.count_nonzero(A.argmax(axis=1) == Y.argmax(axis=1)))
-            state["count"] += A.shape[0]
-            return
-        if A.ndim == 2:  # one output: the samples on the right side of 0.5
-            state["total"] += int(np.count_nonzero((A > 0.5) == (Y > 0.5)))
+        if A.ndim == 2:  # per sample, counted exactly
+            state["total"] += _right_samples(A, Y)
             state["count"] += A.shape[0]
             return
         predicted, actual, _ = _classes(A, Y)
@@ -86,9 +82,15 @@ class Accuracy(Metric):
         if A.ndim > 2:
             predicted, actual, _ = _classes(A, Y)
             return float(np.count_nonzero(predicted == actual)) / max(actual.size, 1)
-        if A.shape[1] == 1:
-            return float(np.count_nonzero((A > 0.5) == (Y > 0.5))) / A.shape[0]
-        return float(np.count_nonzero(A.argmax(axis=1) == Y.argmax(axis=1))) / A.shape[0]
+        return _right_samples(A, Y) / A.shape[0]
+
+
+def _right_samples(A: np.ndarray, Y: np.ndarray) -> int:
+    """How many samples of ``(samples, outputs)`` outputs are of the target's class: the
+    arg-max unit for several outputs, the side of 0.5 for a single one."""
+    if A.shape[1] == 1:
+        return int(np.count_nonzero((A > 0.5) == (Y > 0.5)))
+    return int(np.count_nonzero(A.argmax(axis=1) == Y.argmax(axis=1)))
 
 
 class BinaryAccuracy(Metric):
