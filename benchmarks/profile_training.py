@@ -20,8 +20,7 @@ from functools import partial
 
 import numpy as np
 
-from benchmarks.environment import reexec_without_blas_overrides
-from benchmarks.stages import profile_arguments, stage_lines, time_stages
+from benchmarks.stages import profile_w1_training, stage_lines
 from benchmarks.workloads import Workload
 from nnkit.interfaces.buffers import BufferCache
 
@@ -124,21 +123,13 @@ def stages(workload: Workload) -> dict[str, Callable[[], object]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    reexec_without_blas_overrides("benchmarks.profile_training")
-    args = profile_arguments("benchmarks.profile_training", __doc__, argv)
-
-    from benchmarks.measure import limited_threads
-    from benchmarks.workloads import mnist_like
-
-    workload = mnist_like(args.samples)
-    with limited_threads(1):
-        for job in stages(workload.head(min(2_048, args.samples))).values():
-            job()  # warm-up: imports, first allocations
-    times = time_stages(stages(workload), args.rounds)
-    print(f"W1 training, {args.samples:,} samples, batch {workload.batch_size}, 1 thread, "
-          f"fastest of {args.rounds} rounds:")
-    print("\n".join(stage_lines(times, min, adds=lambda name: name.startswith("+"))))
-    return 0
+    return profile_w1_training(
+        "benchmarks.profile_training",
+        __doc__,
+        argv,
+        stages,
+        lambda times: stage_lines(times, min, adds=lambda name: name.startswith("+")),
+    )
 
 
 if __name__ == "__main__":

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
+from benchmarks.environment import reexec_without_blas_overrides
 from benchmarks.measure import limited_threads, rotated, timed
+
+if TYPE_CHECKING:
+    from benchmarks.workloads import Workload
 
 
 def profile_arguments(module: str, description: str | None, argv: list[str] | None):
@@ -15,6 +20,31 @@ def profile_arguments(module: str, description: str | None, argv: list[str] | No
     parser.add_argument("--samples", type=int, default=60_000, help="W1 samples (default 60000)")
     parser.add_argument("--rounds", type=int, default=11, help="timed rounds (default 11)")
     return parser.parse_args(argv)
+
+
+def profile_w1_training(
+    module: str,
+    description: str | None,
+    argv: list[str] | None,
+    stages: Callable[[Workload], dict[str, Callable[[], object]]],
+    lines: Callable[[dict[str, list[float]]], list[str]],
+) -> int:
+    """A W1 training profile's ``main``: the ``stages`` of W1 (``--samples`` of it) warmed
+    up on a few samples, timed for ``--rounds`` at 1 thread, and printed by ``lines``."""
+    reexec_without_blas_overrides(module)
+    args = profile_arguments(module, description, argv)
+
+    from benchmarks.workloads import mnist_like
+
+    workload = mnist_like(args.samples)
+    with limited_threads(1):
+        for job in stages(workload.head(min(2_048, args.samples))).values():
+            job()  # warm-up: imports, first allocations
+    times = time_stages(stages(workload), args.rounds)
+    print(f"W1 training, {args.samples:,} samples, batch {workload.batch_size}, 1 thread, "
+          f"fastest of {args.rounds} rounds:")
+    print("\n".join(lines(times)))
+    return 0
 
 
 def time_stages(jobs: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:

@@ -23,6 +23,7 @@ from benchmarks import (
     nnkit_systems,
     numpy_cnn,
     numpy_loop,
+    profile_fit,
     profile_inference,
     profile_loop,
     profile_training,
@@ -507,6 +508,33 @@ def test_the_training_profile_builds_the_loops_step_up_one_piece_at_a_time(monke
         name.startswith("+") for name in names
     ]
     assert all(line.endswith("of the bound") for line in lines[1:])
+
+
+def test_the_fit_profile_times_each_one_time_part_beside_both_trainings(monkeypatch, capsys):
+    argv = ["--samples", "700", "--rounds", "1"]
+    lines = profile_lines(profile_fit, argv, monkeypatch, capsys)
+    assert lines[0].startswith("W1 training, 700 samples, batch 128, 1 thread")
+    names = [line[2:36].strip() for line in lines[1:]]
+    assert names == [
+        "nnkit fit",
+        "NumPy loop",
+        *profile_fit.NNKIT_PARTS,
+        *profile_fit.LOOP_PARTS,
+        "one-time work nnkit adds",
+        "nnkit fit minus NumPy loop",
+    ]
+    assert lines[1].endswith("100.0% of nnkit's fit")
+
+
+def test_the_fit_profile_adds_nnkits_parts_and_takes_away_the_loops():
+    fastest = {"nnkit fit": 0.400, "NumPy loop": 0.380}
+    fastest.update(dict.fromkeys(profile_fit.NNKIT_PARTS, 0.004))
+    fastest.update(dict.fromkeys(profile_fit.LOOP_PARTS, 0.002))
+    times = {name: [seconds, seconds + 0.5] for name, seconds in fastest.items()}
+    lines = profile_fit.report(times)
+    added = 0.004 * len(profile_fit.NNKIT_PARTS) - 0.002 * len(profile_fit.LOOP_PARTS)
+    assert lines[-2].split()[-6:-3] == [f"{added * 1000:.1f}", "ms", f"{added / 0.4:.1%}"]
+    assert lines[-1].split()[-6:-3] == ["20.0", "ms", "5.0%"]
 
 
 def test_the_training_profiles_last_stage_is_the_numpy_loop_batch_for_batch():
