@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from benchmarks.stages import profile_w1_training
-from benchmarks.workloads import Workload
+from benchmarks.workloads import Workload, initial_weights
 
 #: The one-time parts, by name, and whose they are.
 NNKIT_PARTS = (
@@ -31,7 +31,6 @@ def stages(workload: Workload) -> dict[str, Callable[[], object]]:
     import nnkit
     from benchmarks.nnkit_systems import NNKit
     from benchmarks.numpy_loop import NumpyLoop
-    from benchmarks.workloads import initial_weights
     from nnkit.data.arrays import as_targets, check_finite
 
     loss = nnkit.loss("cross_entropy")
